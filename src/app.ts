@@ -1,0 +1,160 @@
+/**
+ * Builds the Hono app: middleware chain, feature routers, OpenAPI document and docs.
+ */
+import { Scalar } from '@scalar/hono-api-reference';
+import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
+import { cors } from 'hono/cors';
+import { bodyLimit } from 'hono/body-limit';
+import type { Context } from 'hono';
+import { createRouter, type Router } from './http/router';
+import { ApiError, problemResponse, type ProblemInit } from './http/problem';
+import { requestId, requestLog } from './http/middleware/request-context';
+import { loadConfig } from './env';
+import { createDb } from './db/client';
+import type { AppBindings } from './http/types';
+import { methodNotAllowed } from './http/method-not-allowed';
+import { healthRoutes } from './features/health/routes';
+
+export function buildApp(): Router {
+  const app = createRouter();
+
+  app.use('*', requestId());
+  app.use('*', requestLog());
+  app.use('*', async function configGate(c, next) {
+    const result = loadConfig(c.env);
+    if (!result.ok) {
+      throw new ApiError({
+        status: 500,
+        code: 'misconfigured',
+        title: 'Service misconfigured',
+        detail: 'The service is not configured correctly. The operator has been told why in the logs.',
+        internal: result.problems.join('; '),
+      });
+    }
+    c.set('config', result.config);
+    c.set('db', createDb(c.env.DB));
+    await next();
+  });
+  app.use('*', secureHeaders({ crossOriginResourcePolicy: false, crossOriginOpenerPolicy: false }));
+  app.use('/api/*', async function dashboardCors(c, next) {
+    const origins = c.get('config').dashboardOrigins;
+    return cors({
+      origin: (origin) => (origins.includes(origin) ? origin : null),
+      allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Authorization', 'Content-Type', 'X-Org-Id', 'X-HTTP-Method-Override', 'X-Request-Id'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+      credentials: true,
+      maxAge: 600,
+    })(c, next);
+  });
+  app.use('/api/*', async function limitBody(c, next) {
+    return bodyLimit({
+      maxSize: c.get('config').maxBodyBytes,
+      onError: () => {
+        throw new ApiError({
+          status: 413,
+          code: 'payload_too_large',
+          title: 'Payload too large',
+          detail: `The request body is larger than ${c.get('config').maxBodyBytes} bytes.`,
+        });
+      },
+    })(c, next);
+  });
+
+  app.route('/', healthRoutes());
+
+  app.doc31('/openapi.json', (c) => ({
+    openapi: '3.1.0',
+    info: {
+      title: 'KyroChat API',
+      version: '1.0.0',
+      description: 'Multi-tenant chat-with-your-docs platform. Errors are RFC 9457 problem+json.',
+    },
+    servers: [{ url: new URL(c.req.url).origin }],
+  }));
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A user access token (JWT) or an org API key (kc_live_…).',
+  });
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'KyroChat API' }));
+
+  app.notFound((c) => {
+    const allowed = methodNotAllowed(app, c.req.method, c.req.path);
+    if (allowed.length > 0) {
+      return problemResponse(c, {
+        status: 405,
+        code: 'method_not_allowed',
+        title: 'Method not allowed',
+        detail: `${c.req.method} is not allowed here. Allowed: ${allowed.join(', ')}.`,
+        headers: { allow: allowed.join(', ') },
+      });
+    }
+    return problemResponse(c, {
+      status: 404,
+      code: 'route_not_found',
+      title: 'Not found',
+      detail: `No route matches ${c.req.method} ${c.req.path}.`,
+    });
+  });
+  app.onError((err, c) => errorToResponse(err, c));
+  return app;
+}
+
+export function errorToResponse(err: unknown, c: Context<AppBindings>): Response {
+  if (err instanceof ApiError) {
+    if (err.status >= 500 || err.init.internal) {
+      console.error(JSON.stringify({ level: 'error', msg: err.init.title, code: err.code, reason: err.init.internal, requestId: c.get('requestId') }));
+    }
+    return problemResponse(c, err.init);
+  }
+  if (err instanceof HTTPException) {
+    return problemResponse(c, fromHttpException(err));
+  }
+  console.error(
+    JSON.stringify({
+      level: 'error',
+      msg: 'unhandled exception',
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      stack: err instanceof Error ? err.stack : undefined,
+      requestId: c.get('requestId'),
+    }),
+  );
+  return problemResponse(c, {
+    status: 500,
+    code: 'internal_error',
+    title: 'Internal server error',
+    detail: 'Something went wrong on our side. Quote the request id if you contact support.',
+  });
+}
+
+function fromHttpException(err: HTTPException): ProblemInit {
+  switch (err.status) {
+    case 400:
+      return {
+        status: 400,
+        code: err.message.includes('JSON') ? 'malformed_json' : 'bad_request',
+        title: 'Bad request',
+        detail: err.message.includes('JSON') ? 'The request body is not valid JSON.' : err.message || 'Bad request.',
+      };
+    case 413:
+      return { status: 413, code: 'payload_too_large', title: 'Payload too large', detail: 'The request body is too large.' };
+    case 415:
+      return {
+        status: 415,
+        code: 'unsupported_media_type',
+        title: 'Unsupported media type',
+        detail: 'This endpoint takes a JSON body: send Content-Type: application/json.',
+      };
+    default: {
+      const status = err.status >= 400 && err.status < 600 ? err.status : 500;
+      return {
+        status: status as ProblemInit['status'],
+        code: status === 401 ? 'unauthorized' : status >= 500 ? 'internal_error' : 'http_error',
+        title: err.message || 'Error',
+        detail: status >= 500 ? 'Something went wrong on our side.' : err.message || 'Error',
+      };
+    }
+  }
+}

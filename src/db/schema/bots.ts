@@ -1,0 +1,29 @@
+import { sqliteTable, text, integer, real, index } from 'drizzle-orm/sqlite-core';
+import { organizations } from './orgs';
+
+export const bots = sqliteTable(
+  'bots',
+  {
+    id: text('id').primaryKey(),
+    orgId: text('org_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    instructions: text('instructions').notNull().default(''),
+    modelProvider: text('model_provider').notNull().default('offline'),
+    model: text('model').notNull().default('extractive'),
+    temperature: real('temperature').notNull().default(0.2),
+    maxTokens: integer('max_tokens').notNull().default(800),
+    topK: integer('top_k').notNull().default(6),
+    minScore: real('min_score').notNull().default(0),
+    hybrid: integer('hybrid', { mode: 'boolean' }).notNull().default(true),
+    chunking: text('chunking', { mode: 'json' })
+      .$type<{ strategy: 'recursive' | 'markdown' | 'sentence-window'; chunkTokens: number; overlapTokens: number }>()
+      .notNull(),
+    visibility: text('visibility', { enum: ['private', 'public'] }).notNull().default('private'),
+    allowedOrigins: text('allowed_origins', { mode: 'json' }).$type<string[]>().notNull(),
+    status: text('status', { enum: ['active', 'paused'] }).notNull().default('active'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('bots_org_idx').on(t.orgId, t.id)],
+);

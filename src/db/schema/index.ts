@@ -1,0 +1,6 @@
+export * from './users';
+export * from './orgs';
+export * from './api-keys';
+export * from './bots';
+export * from './audit';
+export * from './mail';

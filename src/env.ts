@@ -1,0 +1,208 @@
+/**
+ * Bindings and configuration. Config is parsed with zod once per isolate; in production a
+ * missing or weak secret makes every request a 500 problem (and logs why) instead of
+ * silently running on a development fallback.
+ */
+import { z } from 'zod';
+import type { RateLimiter } from './durable/RateLimiter';
+import type { ConversationRoom } from './durable/ConversationRoom';
+
+export interface Env {
+  DB: D1Database;
+  FILES: R2Bucket;
+  VECTORS?: VectorizeIndex;
+  JOBS: Queue<unknown>;
+  CONVERSATION_ROOM: DurableObjectNamespace<ConversationRoom>;
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  VECTOR_STORE: DurableObjectNamespace;
+
+  ENVIRONMENT?: string;
+  APP_URL?: string;
+  JWT_SECRET?: string;
+  ENCRYPTION_KEY?: string;
+  ENCRYPTION_KEY_ID?: string;
+  ENCRYPTION_KEYS_PREVIOUS?: string;
+  DASHBOARD_ORIGINS?: string;
+  ACCESS_TOKEN_TTL_SECONDS?: string;
+  REFRESH_TOKEN_TTL_DAYS?: string;
+  MAX_BODY_BYTES?: string;
+  MAILER?: string;
+  MAIL_API_URL?: string;
+  MAIL_API_KEY?: string;
+  MAIL_FROM?: string;
+  OIDC_ISSUER?: string;
+  OIDC_JWKS_URL?: string;
+  OIDC_AUDIENCE?: string;
+  VECTOR_BACKEND?: string;
+  AUTH_RATE_LIMIT?: string;
+  API_KEY_RATE_LIMIT?: string;
+  BENCH_ROUTES?: string;
+}
+
+const csv = z
+  .string()
+  .optional()
+  .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []));
+
+const intFrom = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).optional().default(fallback);
+
+const configSchema = z.object({
+  ENVIRONMENT: z.enum(['development', 'test', 'production']).default('development'),
+  APP_URL: z.string().url().default('http://localhost:8787'),
+  JWT_SECRET: z.string().optional(),
+  ENCRYPTION_KEY: z.string().optional(),
+  ENCRYPTION_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('k1'),
+  ENCRYPTION_KEYS_PREVIOUS: csv,
+  DASHBOARD_ORIGINS: csv,
+  ACCESS_TOKEN_TTL_SECONDS: intFrom(900, 30, 86_400),
+  REFRESH_TOKEN_TTL_DAYS: intFrom(30, 1, 365),
+  MAX_BODY_BYTES: intFrom(1_048_576, 1024, 104_857_600),
+  MAILER: z.enum(['outbox', 'http']).default('outbox'),
+  MAIL_API_URL: z.string().url().optional(),
+  MAIL_API_KEY: z.string().optional(),
+  MAIL_FROM: z.string().default('KyroChat <no-reply@kyrochat.local>'),
+  OIDC_ISSUER: z.string().url().optional(),
+  OIDC_JWKS_URL: z.string().url().optional(),
+  OIDC_AUDIENCE: z.string().optional(),
+  VECTOR_BACKEND: z.enum(['local', 'vectorize']).default('local'),
+  AUTH_RATE_LIMIT: intFrom(10, 1, 10_000),
+  API_KEY_RATE_LIMIT: intFrom(600, 1, 1_000_000),
+  BENCH_ROUTES: z.enum(['0', '1']).default('0'),
+});
+
+export interface Config {
+  environment: 'development' | 'test' | 'production';
+  appUrl: string;
+  jwtSecret: Uint8Array;
+  encryption: { currentKeyId: string; keys: Map<string, Uint8Array> };
+  dashboardOrigins: string[];
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlDays: number;
+  maxBodyBytes: number;
+  mailer: { kind: 'outbox' } | { kind: 'http'; url: string; apiKey: string; from: string };
+  mailFrom: string;
+  oidc: { issuer: string; jwksUrl: string; audience: string } | null;
+  vectorBackend: 'local' | 'vectorize';
+  authRateLimitPerMinute: number;
+  apiKeyRateLimitPerMinute: number;
+  benchRoutes: boolean;
+}
+
+export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[] };
+
+const MIN_JWT_SECRET_BYTES = 32;
+
+function decodeKey(raw: string): Uint8Array | null {
+  try {
+    const binary = atob(raw.trim());
+    const bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+    return bytes.length === 32 ? bytes : null;
+  } catch {
+    return null;
+  }
+}
+
+// Development secrets live for the isolate only; `npm run dev` writes stable ones to .dev.vars.
+let devSecrets: { jwt: Uint8Array; enc: Uint8Array } | undefined;
+function developmentSecrets() {
+  devSecrets ??= {
+    jwt: crypto.getRandomValues(new Uint8Array(32)),
+    enc: crypto.getRandomValues(new Uint8Array(32)),
+  };
+  return devSecrets;
+}
+
+export function parseConfig(env: Env): ConfigResult {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) };
+  }
+  const v = parsed.data;
+  const production = v.ENVIRONMENT === 'production';
+  const problems: string[] = [];
+  const warnings: string[] = [];
+
+  let jwtSecret: Uint8Array | undefined;
+  if (v.JWT_SECRET && new TextEncoder().encode(v.JWT_SECRET).length >= MIN_JWT_SECRET_BYTES) {
+    jwtSecret = new TextEncoder().encode(v.JWT_SECRET);
+  } else if (production) {
+    problems.push(v.JWT_SECRET ? `JWT_SECRET is shorter than ${MIN_JWT_SECRET_BYTES} bytes` : 'JWT_SECRET is missing');
+  } else {
+    jwtSecret = developmentSecrets().jwt;
+    warnings.push('JWT_SECRET missing or weak: using a generated development secret (tokens die with this process)');
+  }
+
+  const keys = new Map<string, Uint8Array>();
+  if (v.ENCRYPTION_KEY) {
+    const key = decodeKey(v.ENCRYPTION_KEY);
+    if (key) keys.set(v.ENCRYPTION_KEY_ID, key);
+    else problems.push('ENCRYPTION_KEY must be 32 bytes, base64-encoded');
+  } else if (production) {
+    problems.push('ENCRYPTION_KEY is missing');
+  } else {
+    keys.set(v.ENCRYPTION_KEY_ID, developmentSecrets().enc);
+    warnings.push('ENCRYPTION_KEY missing: using a generated development key (encrypted settings die with this process)');
+  }
+  for (const entry of v.ENCRYPTION_KEYS_PREVIOUS) {
+    const [id, raw] = entry.split(':');
+    const key = id && raw ? decodeKey(raw) : null;
+    if (!id || !key) problems.push('ENCRYPTION_KEYS_PREVIOUS entries must look like keyId:base64key');
+    else if (!keys.has(id)) keys.set(id, key);
+  }
+
+  let mailer: Config['mailer'] = { kind: 'outbox' };
+  if (v.MAILER === 'http') {
+    if (!v.MAIL_API_URL || !v.MAIL_API_KEY) problems.push('MAILER=http needs MAIL_API_URL and MAIL_API_KEY');
+    else mailer = { kind: 'http', url: v.MAIL_API_URL, apiKey: v.MAIL_API_KEY, from: v.MAIL_FROM };
+  }
+
+  let oidc: Config['oidc'] = null;
+  if (v.OIDC_ISSUER || v.OIDC_JWKS_URL) {
+    if (!v.OIDC_ISSUER || !v.OIDC_JWKS_URL || !v.OIDC_AUDIENCE) {
+      problems.push('OIDC needs OIDC_ISSUER, OIDC_JWKS_URL and OIDC_AUDIENCE together');
+    } else {
+      oidc = { issuer: v.OIDC_ISSUER, jwksUrl: v.OIDC_JWKS_URL, audience: v.OIDC_AUDIENCE };
+    }
+  }
+
+  if (production && v.VECTOR_BACKEND === 'vectorize' && !env.VECTORS) {
+    problems.push('VECTOR_BACKEND=vectorize needs the VECTORS binding');
+  }
+
+  if (problems.length > 0 || !jwtSecret) return { ok: false, problems };
+  return {
+    ok: true,
+    warnings,
+    config: {
+      environment: v.ENVIRONMENT,
+      appUrl: v.APP_URL,
+      jwtSecret,
+      encryption: { currentKeyId: v.ENCRYPTION_KEY_ID, keys },
+      dashboardOrigins: v.DASHBOARD_ORIGINS,
+      accessTokenTtlSeconds: v.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlDays: v.REFRESH_TOKEN_TTL_DAYS,
+      maxBodyBytes: v.MAX_BODY_BYTES,
+      mailer,
+      mailFrom: v.MAIL_FROM,
+      oidc,
+      vectorBackend: v.VECTOR_BACKEND,
+      authRateLimitPerMinute: v.AUTH_RATE_LIMIT,
+      apiKeyRateLimitPerMinute: v.API_KEY_RATE_LIMIT,
+      benchRoutes: v.BENCH_ROUTES === '1',
+    },
+  };
+}
+
+// Parsed once per env object (i.e. per isolate); warnings and problems logged once.
+const cache = new WeakMap<object, ConfigResult>();
+export function loadConfig(env: Env): ConfigResult {
+  let result = cache.get(env);
+  if (!result) {
+    result = parseConfig(env);
+    cache.set(env, result);
+    if (!result.ok) console.error(JSON.stringify({ level: 'error', msg: 'invalid configuration', problems: result.problems }));
+    else for (const w of result.warnings) console.warn(JSON.stringify({ level: 'warn', msg: w }));
+  }
+  return result;
+}

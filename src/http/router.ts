@@ -1,0 +1,88 @@
+/**
+ * The one router factory every feature uses: same bindings type, same validation hook
+ * (zod failures become a 400 problem listing every bad field with its path).
+ */
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import type { ZodError } from 'zod';
+import type { AppBindings } from './types';
+import { validationFailed, type FieldError } from './problem';
+
+export function fieldErrors(error: ZodError, target?: string): FieldError[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    return {
+      path: target && target !== 'json' ? `${target}${path ? '.' + path : ''}` : path || '(body)',
+      message: issue.message,
+      code: issue.code,
+    };
+  });
+}
+
+export function createRouter() {
+  return new OpenAPIHono<AppBindings>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const target = (result as { target?: string }).target;
+        throw validationFailed(fieldErrors(result.error as ZodError, target));
+      }
+      return undefined;
+    },
+  });
+}
+
+export type Router = ReturnType<typeof createRouter>;
+
+/** A required JSON request body (required makes the validator run on every request). */
+export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
+  return {
+    required: true,
+    description,
+    content: { 'application/json': { schema } },
+  } as const;
+}
+
+export function jsonContent<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { 'application/json': { schema } } } as const;
+}
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().url(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    requestId: z.string().nullable(),
+    errors: z.array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() })).optional(),
+  })
+  .openapi('Problem');
+
+const problem = (description: string) =>
+  ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } }) as const;
+
+/** The error responses most routes can return, for the OpenAPI document. */
+export const commonErrors = {
+  400: problem('Invalid request'),
+  401: problem('Not authenticated'),
+  403: problem('Not allowed'),
+  404: problem('Not found'),
+  429: problem('Rate limited'),
+} as const;
+
+export const PaginationQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 }),
+  cursor: z.string().max(200).optional(),
+});
+
+export const IdParam = (name: string, prefix: string) =>
+  z.object({
+    [name]: z
+      .string()
+      .min(1)
+      .max(64)
+      .openapi({ param: { name, in: 'path' }, example: `${prefix}_01JD3X0000000000000000000` }),
+  });
+
+export function page<T extends z.ZodType>(item: T) {
+  return z.object({ data: z.array(item), nextCursor: z.string().nullable() });
+}

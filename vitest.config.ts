@@ -1,0 +1,32 @@
+import path from 'node:path';
+import { defineConfig } from 'vitest/config';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, 'migrations'));
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: './wrangler.toml' },
+        miniflare: {
+          bindings: {
+            ENVIRONMENT: 'test',
+            TEST_MIGRATIONS: migrations,
+            JWT_SECRET: 'test-secret-that-is-at-least-32-bytes-long!!',
+            ENCRYPTION_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
+            ENCRYPTION_KEY_ID: 'test1',
+            DASHBOARD_ORIGINS: 'https://dashboard.test',
+            AUTH_RATE_LIMIT: '1000',
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+      exclude: ['test/e2e/**', 'node_modules/**'],
+      setupFiles: ['./test/setup/apply-migrations.ts'],
+      testTimeout: 20_000,
+      hookTimeout: 30_000,
+    },
+  };
+});
