@@ -1,0 +1,40 @@
+/**
+ * Every platform and product limit KyroChat relies on, with where it comes from.
+ * Change a number here, not at its use.
+ */
+
+// --- Cloudflare platform ----------------------------------------------------------------
+/** https://developers.cloudflare.com/d1/platform/limits/ : bound parameters per statement. */
+export const D1_MAX_BOUND_PARAMETERS = 100;
+/** https://developers.cloudflare.com/vectorize/platform/limits/ */
+export const VECTORIZE = {
+  maxDimensions: 1536,
+  maxTopKWithoutMetadata: 100,
+  maxTopKWithMetadata: 20,
+  maxMetadataBytes: 10 * 1024,
+  maxIdBytes: 64,
+  maxUpsertBatch: 1000,
+  maxNamespaces: 50_000,
+  maxFilterJsonBytes: 2048,
+} as const;
+/** https://developers.cloudflare.com/queues/platform/limits/ */
+export const QUEUES = {
+  maxMessageBytes: 128 * 1024,
+  maxSendBatchMessages: 100,
+  maxSendBatchBytes: 256 * 1024,
+  maxDelaySeconds: 12 * 60 * 60,
+} as const;
+/** https://developers.cloudflare.com/durable-objects/best-practices/websockets/ : attachment size. */
+export const DO_WEBSOCKET_ATTACHMENT_BYTES = 16 * 1024;
+/** https://developers.cloudflare.com/workers/runtime-apis/web-crypto/ : production PBKDF2 cap. */
+export const WORKERS_PBKDF2_MAX_ITERATIONS = 100_000;
+
+// --- Product ------------------------------------------------------------------------------
+export const PASSWORD_MIN_LENGTH = 10;
+export const PASSWORD_MAX_LENGTH = 256;
+/** scrypt N=2^14, r=8, p=1: 16 MiB and ~50 ms per hash, inside a 128 MB isolate. */
+export const SCRYPT_PARAMS = { N: 16384, r: 8, p: 1, keyLength: 32 } as const;
+export const PASSWORD_RESET_TTL_MS = 30 * 60 * 1000;
+export const EMAIL_VERIFY_TTL_MS = 48 * 60 * 60 * 1000;
+export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+export const RATE_LIMIT_WINDOW_SECONDS = 60;
