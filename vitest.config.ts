@@ -26,6 +26,7 @@ export default defineConfig(async () => {
       exclude: ['test/e2e/**', 'node_modules/**'],
       setupFiles: ['./test/setup/apply-migrations.ts'],
       testTimeout: 20_000,
+      silent: 'passed-only',
       hookTimeout: 30_000,
     },
   };

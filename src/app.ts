@@ -15,6 +15,19 @@ import { createDb } from './db/client';
 import type { AppBindings } from './http/types';
 import { methodNotAllowed } from './http/method-not-allowed';
 import { healthRoutes } from './features/health/routes';
+import { authRoutes } from './features/auth/routes';
+import { userRoutes } from './features/users/routes';
+import { orgRoutes } from './features/orgs/routes';
+import { apiKeyRoutes } from './features/api-keys/routes';
+import { botRoutes } from './features/bots/routes';
+import { settingsRoutes } from './features/settings/routes';
+import { activityRoutes } from './features/activity/routes';
+import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
+import { rateLimit } from './http/middleware/rate-limit';
+import { RATE_LIMIT_WINDOW_SECONDS } from './limits';
+
+/** Path prefixes under /api/v1 whose routes act inside one org. */
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity'];
 
 export function buildApp(): Router {
   const app = createRouter();
@@ -63,6 +76,30 @@ export function buildApp(): Router {
   });
 
   app.route('/', healthRoutes());
+  app.route('/api/v1/auth', authRoutes());
+
+  app.use('/api/v1/users/*', authenticate(), requireUser());
+  app.route('/api/v1', userRoutes());
+  app.route('/api/v1', orgRoutes());
+
+  // Everything that acts inside one org: authenticate, pick the org, meter API keys.
+  const perApiKey = rateLimit({
+    name: 'api-key',
+    limit: (c) => c.get('config').apiKeyRateLimitPerMinute,
+    windowSeconds: RATE_LIMIT_WINDOW_SECONDS,
+    key: (c) => {
+      const actor = c.get('actor');
+      return actor.kind === 'api_key' ? `api-key:${actor.keyId}` : null;
+    },
+  });
+  for (const prefix of ORG_SCOPED_PREFIXES) {
+    app.use(`/api/v1/${prefix}`, authenticate(), resolveOrg(), perApiKey);
+    app.use(`/api/v1/${prefix}/*`, authenticate(), resolveOrg(), perApiKey);
+  }
+  app.route('/api/v1', botRoutes());
+  app.route('/api/v1', apiKeyRoutes());
+  app.route('/api/v1', settingsRoutes());
+  app.route('/api/v1', activityRoutes());
 
   app.doc31('/openapi.json', (c) => ({
     openapi: '3.1.0',

@@ -38,3 +38,8 @@ export const PASSWORD_RESET_TTL_MS = 30 * 60 * 1000;
 export const EMAIL_VERIFY_TTL_MS = 48 * 60 * 60 * 1000;
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 export const RATE_LIMIT_WINDOW_SECONDS = 60;
+/**
+ * Slices per sliding window in the RateLimiter Durable Object: bounds its storage to ~60
+ * rows per key and makes it deny at most window/60 early (never admit late).
+ */
+export const RATE_LIMIT_GRANULES_PER_WINDOW = 60;

@@ -74,14 +74,14 @@ export const PaginationQuery = z.object({
   cursor: z.string().max(200).optional(),
 });
 
-export const IdParam = (name: string, prefix: string) =>
-  z.object({
-    [name]: z
-      .string()
-      .min(1)
-      .max(64)
-      .openapi({ param: { name, in: 'path' }, example: `${prefix}_01JD3X0000000000000000000` }),
-  });
+export const IdParam = <N extends string>(name: N, prefix: string) => {
+  const schema = z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name, in: 'path' }, example: `${prefix}_01JD3X0000000000000000000` });
+  return z.object({ [name]: schema } as Record<N, typeof schema>);
+};
 
 export function page<T extends z.ZodType>(item: T) {
   return z.object({ data: z.array(item), nextCursor: z.string().nullable() });

@@ -1,0 +1,72 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { createRouter, jsonContent, commonErrors, PaginationQuery, page } from '../../http/router';
+import { requirePermission } from '../../http/context';
+import { decodeCursor, toPage } from '../../lib/pagination';
+import { listActivity } from '../audit/service';
+import type { auditEvents } from '../../db/schema';
+
+const EventSchema = z
+  .object({
+    id: z.string(),
+    actor: z.object({ type: z.enum(['user', 'api_key', 'system', 'anonymous']), id: z.string().nullable() }),
+    action: z.string().openapi({ example: 'bot.update' }),
+    target: z.object({ type: z.string(), id: z.string() }).nullable(),
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()),
+    createdAt: z.string().datetime(),
+  })
+  .openapi('ActivityEvent');
+
+const toEventDto = (e: typeof auditEvents.$inferSelect) => ({
+  id: e.id,
+  actor: { type: e.actorType, id: e.actorId },
+  action: e.action,
+  target: e.targetType && e.targetId ? { type: e.targetType, id: e.targetId } : null,
+  ip: e.ip,
+  userAgent: e.userAgent,
+  metadata: e.metadata,
+  createdAt: new Date(e.createdAt).toISOString(),
+});
+
+const Timestamp = z.string().datetime({ offset: true }).transform((v) => Date.parse(v));
+
+export function activityRoutes() {
+  const router = createRouter();
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/activity',
+      tags: ['Activity'],
+      security: [{ bearer: [] }],
+      summary: 'The org\'s audit trail, newest first',
+      request: {
+        query: PaginationQuery.extend({
+          actor: z.string().max(64).optional().openapi({ description: 'User or API key id' }),
+          action: z.string().max(64).optional().openapi({ example: 'bot.update' }),
+          target: z.string().max(64).optional().openapi({ description: 'Target object id' }),
+          since: Timestamp.optional().openapi({ type: 'string', format: 'date-time' }),
+          until: Timestamp.optional().openapi({ type: 'string', format: 'date-time' }),
+        }),
+      },
+      responses: { 200: jsonContent(page(EventSchema), 'A page of events'), ...commonErrors },
+    }),
+    async (c) => {
+      const org = requirePermission(c, 'activity.read');
+      const q = c.req.valid('query');
+      const rows = await listActivity(c.get('db'), {
+        orgId: org.orgId,
+        actorId: q.actor,
+        action: q.action,
+        targetId: q.target,
+        since: q.since,
+        until: q.until,
+        cursor: decodeCursor(q.cursor),
+        limit: q.limit,
+      });
+      const result = toPage(rows, q.limit);
+      return c.json({ data: result.data.map(toEventDto), nextCursor: result.nextCursor }, 200);
+    },
+  );
+  return router;
+}

@@ -1,0 +1,130 @@
+/**
+ * Org API keys. The secret (`kc_live_…`) is shown once; only its SHA-256 is stored (it is
+ * 256 random bits, so a fast hash is enough). A key acts with its creator's *current* role
+ * in the org, narrowed by its scopes: demote or remove the creator and the key shrinks or dies.
+ */
+import { and, desc, eq, isNull, lt } from 'drizzle-orm';
+import { apiKeys, memberships, users, type Role } from '../../db/schema';
+import type { Db } from '../../db/client';
+import type { ServiceContext } from '../../http/context';
+import type { Actor } from '../../http/types';
+import { newId, randomToken } from '../../lib/ids';
+import { sha256Hex } from '../../lib/crypto';
+import { auditInsert } from '../audit/service';
+import { scopesAllowedFor, type Scope } from '../orgs/policy';
+
+export const API_KEY_PREFIX = 'kc_live_';
+const SHOWN_PREFIX_LENGTH = API_KEY_PREFIX.length + 6;
+/** last_used_at is a hint, not a log: write it at most this often per key. */
+const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+export function toApiKeyDto(row: ApiKeyRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    scopes: row.scopes,
+    createdBy: row.createdBy,
+    createdAt: new Date(row.createdAt).toISOString(),
+    lastUsedAt: row.lastUsedAt ? new Date(row.lastUsedAt).toISOString() : null,
+  };
+}
+
+export interface AuthenticatedKey {
+  id: string;
+  orgId: string;
+  scopes: string[];
+  createdBy: string;
+  creatorRole: Role;
+}
+
+export async function authenticateApiKey(ctx: ServiceContext, secret: string): Promise<AuthenticatedKey | null> {
+  const row = await ctx.db
+    .select({
+      id: apiKeys.id,
+      orgId: apiKeys.orgId,
+      scopes: apiKeys.scopes,
+      createdBy: apiKeys.createdBy,
+      lastUsedAt: apiKeys.lastUsedAt,
+      creatorRole: memberships.role,
+    })
+    .from(apiKeys)
+    .innerJoin(memberships, and(eq(memberships.orgId, apiKeys.orgId), eq(memberships.userId, apiKeys.createdBy)))
+    .innerJoin(users, and(eq(users.id, apiKeys.createdBy), eq(users.status, 'active')))
+    .where(and(eq(apiKeys.keyHash, await sha256Hex(secret)), isNull(apiKeys.revokedAt)))
+    .get();
+  if (!row) return null;
+  const now = ctx.clock.now();
+  if (!row.lastUsedAt || now - row.lastUsedAt > LAST_USED_WRITE_INTERVAL_MS) {
+    ctx.waitUntil(ctx.db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.id)).run());
+  }
+  return { id: row.id, orgId: row.orgId, scopes: row.scopes, createdBy: row.createdBy, creatorRole: row.creatorRole };
+}
+
+export type CreateKeyResult =
+  | { status: 'created'; row: ApiKeyRow; secret: string }
+  | { status: 'scope_exceeds_role'; scopes: string[] };
+
+export async function createApiKey(
+  ctx: ServiceContext,
+  actor: Actor & { kind: 'user' },
+  org: { orgId: string; role: Role },
+  input: { name: string; scopes: Scope[] },
+): Promise<CreateKeyResult> {
+  const allowed = new Set<string>(scopesAllowedFor(org.role));
+  const excess = input.scopes.filter((s) => !allowed.has(s));
+  if (excess.length > 0) return { status: 'scope_exceeds_role', scopes: excess };
+  const secret = API_KEY_PREFIX + randomToken(32);
+  const row: ApiKeyRow = {
+    id: newId('key', ctx.clock),
+    orgId: org.orgId,
+    name: input.name,
+    prefix: secret.slice(0, SHOWN_PREFIX_LENGTH),
+    keyHash: await sha256Hex(secret),
+    scopes: [...new Set(input.scopes)],
+    createdBy: actor.userId,
+    createdAt: ctx.clock.now(),
+    lastUsedAt: null,
+    revokedAt: null,
+  };
+  await ctx.db.batch([
+    ctx.db.insert(apiKeys).values(row),
+    auditInsert(ctx.db, ctx.clock, ctx.meta, {
+      orgId: org.orgId,
+      actor,
+      action: 'api_key.create',
+      target: { type: 'api_key', id: row.id },
+      metadata: { name: row.name, scopes: row.scopes },
+    }),
+  ]);
+  return { status: 'created', row, secret };
+}
+
+export async function listApiKeys(db: Db, orgId: string, cursor: string | null, limit: number) {
+  const conditions = [eq(apiKeys.orgId, orgId), isNull(apiKeys.revokedAt)];
+  if (cursor) conditions.push(lt(apiKeys.id, cursor));
+  return db.select().from(apiKeys).where(and(...conditions)).orderBy(desc(apiKeys.id)).limit(limit + 1);
+}
+
+export async function revokeApiKey(ctx: ServiceContext, actor: Actor, orgId: string, keyId: string): Promise<boolean> {
+  const key = await ctx.db
+    .select({ id: apiKeys.id, name: apiKeys.name })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.orgId, orgId), eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt)))
+    .get();
+  if (!key) return false;
+  await ctx.db.batch([
+    ctx.db.update(apiKeys).set({ revokedAt: ctx.clock.now() }).where(and(eq(apiKeys.id, keyId), eq(apiKeys.orgId, orgId))),
+    auditInsert(ctx.db, ctx.clock, ctx.meta, {
+      orgId,
+      actor,
+      action: 'api_key.revoke',
+      target: { type: 'api_key', id: keyId },
+      metadata: { name: key.name },
+    }),
+  ]);
+  return true;
+}
+

@@ -1,0 +1,129 @@
+import { createRoute } from '@hono/zod-openapi';
+import { createRouter, jsonBody, jsonContent, commonErrors, PaginationQuery, IdParam, page } from '../../http/router';
+import { badRequest, notFound } from '../../http/problem';
+import { requirePermission, serviceContext } from '../../http/context';
+import { decodeCursor, toPage } from '../../lib/pagination';
+import { BotSchema, CreateBotSchema, UpdateBotSchema } from './schemas';
+import * as bots from './service';
+import type { BotRow } from './service';
+
+const tags = ['Bots'];
+const BotId = IdParam('botId', 'bot');
+const security = [{ bearer: [] }];
+
+const botNotFound = () => notFound('Bot', 'bot_not_found');
+
+function checkChunking(chunking: BotRow['chunking']) {
+  if (chunking.overlapTokens >= chunking.chunkTokens) {
+    throw badRequest('chunking.overlapTokens must be smaller than chunking.chunkTokens.', 'validation_failed', [
+      { path: 'chunking.overlapTokens', message: 'Must be smaller than chunkTokens' },
+    ]);
+  }
+}
+
+/** Mounted under /api/v1 behind authenticate + resolveOrg. */
+export function botRoutes() {
+  const router = createRouter();
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/bots',
+      tags,
+      security,
+      summary: 'List bots (newest first)',
+      request: { query: PaginationQuery },
+      responses: { 200: jsonContent(page(BotSchema), 'A page of bots'), ...commonErrors },
+    }),
+    async (c) => {
+      const org = requirePermission(c, 'bots.read');
+      const { limit, cursor } = c.req.valid('query');
+      const rows = await bots.listBots(c.get('db'), org.orgId, decodeCursor(cursor), limit);
+      const result = toPage(rows, limit);
+      return c.json({ data: result.data.map(bots.toBotDto), nextCursor: result.nextCursor }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'post',
+      path: '/bots',
+      tags,
+      security,
+      summary: 'Create a bot',
+      request: { body: jsonBody(CreateBotSchema) },
+      responses: { 201: jsonContent(BotSchema, 'Created'), ...commonErrors },
+    }),
+    async (c) => {
+      const org = requirePermission(c, 'bots.create');
+      const input = c.req.valid('json');
+      checkChunking({ ...bots.DEFAULT_CHUNKING, ...input.chunking });
+      const row = await bots.createBot(serviceContext(c), c.get('actor'), org.orgId, input);
+      return c.json(bots.toBotDto(row), 201, { location: `/api/v1/bots/${row.id}` });
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/bots/{botId}',
+      tags,
+      security,
+      summary: 'Get a bot',
+      request: { params: BotId },
+      responses: { 200: jsonContent(BotSchema, 'The bot'), ...commonErrors },
+    }),
+    async (c) => {
+      const org = requirePermission(c, 'bots.read');
+      const row = await bots.getBot(c.get('db'), org.orgId, c.req.valid('param').botId);
+      if (!row) throw botNotFound();
+      return c.json(bots.toBotDto(row), 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/bots/{botId}',
+      tags,
+      security,
+      summary: 'Change a bot (absent fields stay; nested groups merge)',
+      request: { params: BotId, body: jsonBody(UpdateBotSchema) },
+      responses: { 200: jsonContent(BotSchema, 'The updated bot'), ...commonErrors },
+    }),
+    async (c) => {
+      const org = requirePermission(c, 'bots.update');
+      const { botId } = c.req.valid('param');
+      const patch = c.req.valid('json');
+      if (patch.chunking) {
+        const current = await bots.getBot(c.get('db'), org.orgId, botId);
+        if (!current) throw botNotFound();
+        checkChunking({ ...current.chunking, ...patch.chunking });
+      }
+      const row = await bots.updateBot(serviceContext(c), c.get('actor'), org.orgId, botId, patch);
+      if (!row) throw botNotFound();
+      return c.json(bots.toBotDto(row), 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/bots/{botId}',
+      tags,
+      security,
+      summary: 'Delete a bot',
+      request: { params: BotId },
+      responses: { 204: { description: 'Deleted' }, ...commonErrors },
+    }),
+    async (c) => {
+      const org = requirePermission(c, 'bots.delete');
+      const deleted = await bots.deleteBot(serviceContext(c), c.get('actor'), org.orgId, c.req.valid('param').botId);
+      if (!deleted) throw botNotFound();
+      return c.body(null, 204);
+    },
+  );
+
+  return router;
+}
+

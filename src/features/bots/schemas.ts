@@ -1,0 +1,84 @@
+import { z } from '@hono/zod-openapi';
+
+const Origin = z
+  .string()
+  .max(200)
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === v;
+    } catch {
+      return false;
+    }
+  }, 'Must be an origin like https://www.example.com (scheme, host and optional port, no path)');
+
+const ModelSettings = z.object({
+  provider: z.string().min(1).max(40).openapi({ example: 'openai' }),
+  model: z.string().min(1).max(120).openapi({ example: 'gpt-4o-mini' }),
+  temperature: z.number().min(0).max(2),
+  maxTokens: z.number().int().min(1).max(32_000),
+});
+
+const RetrievalSettings = z.object({
+  topK: z.number().int().min(1).max(50),
+  minScore: z.number().min(0).max(1),
+  hybrid: z.boolean(),
+});
+
+const ChunkingSettings = z
+  .object({
+    strategy: z.enum(['recursive', 'markdown', 'sentence-window']),
+    chunkTokens: z.number().int().min(64).max(2000),
+    overlapTokens: z.number().int().min(0).max(500),
+  })
+  .refine((c) => c.overlapTokens < c.chunkTokens, { message: 'overlapTokens must be smaller than chunkTokens', path: ['overlapTokens'] });
+
+export const BotSchema = z
+  .object({
+    id: z.string().openapi({ example: 'bot_01JD3X5Q8W2N4V6B8C0D2E4F6G' }),
+    orgId: z.string(),
+    name: z.string(),
+    description: z.string(),
+    instructions: z.string(),
+    model: ModelSettings,
+    retrieval: RetrievalSettings,
+    chunking: z.object({ strategy: z.enum(['recursive', 'markdown', 'sentence-window']), chunkTokens: z.number(), overlapTokens: z.number() }),
+    visibility: z.enum(['private', 'public']),
+    allowedOrigins: z.array(z.string()),
+    status: z.enum(['active', 'paused']),
+    createdAt: z.string().datetime(),
+    updatedAt: z.string().datetime(),
+  })
+  .openapi('Bot');
+
+const botFields = {
+  name: z.string().trim().min(1).max(120),
+  description: z.string().max(2000),
+  instructions: z.string().max(20_000),
+  model: ModelSettings.partial(),
+  retrieval: RetrievalSettings.partial(),
+  chunking: z.object({
+    strategy: z.enum(['recursive', 'markdown', 'sentence-window']).optional(),
+    chunkTokens: z.number().int().min(64).max(2000).optional(),
+    overlapTokens: z.number().int().min(0).max(500).optional(),
+  }),
+  visibility: z.enum(['private', 'public']),
+  allowedOrigins: z.array(Origin).max(50),
+  status: z.enum(['active', 'paused']),
+};
+
+export const CreateBotSchema = z
+  .object({ ...botFields, name: botFields.name })
+  .partial()
+  .required({ name: true })
+  .strict()
+  .openapi('CreateBot');
+
+export const UpdateBotSchema = z
+  .object(botFields)
+  .partial()
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, { message: 'Send at least one field to change' })
+  .openapi('UpdateBot');
+
+export { ChunkingSettings };

@@ -1,0 +1,159 @@
+/**
+ * Exact cl100k_base token counting for chunking, built so a document is tokenized once.
+ *
+ * cl100k_base is the encoding of OpenAI's text-embedding-3 / ada-002 models, which is what
+ * chunk sizes protect. gpt-tokenizer is imported per encoding to keep the other rank tables out
+ * of the Worker bundle.
+ *
+ * TokenIndex pre-tokenizes the whole text into pieces (see cl100k-pretokenizer.ts) and keeps
+ * prefix sums of their token counts. The count of any span whose last char is not whitespace is
+ * then exact in O(log n + edge): the standalone tokenization of the span agrees with the
+ * document's pieces everywhere except the first and last few pieces, which are re-scanned.
+ * (The pattern has no look-behind, so once a re-scanned piece ends on a document piece boundary
+ * the two tokenizations coincide; only `\s+$` and `\s+(?!\S)` look at the end of the string, and
+ * they cannot fire before a non-whitespace last char.)
+ */
+import { countTokens as libraryCountTokens } from 'gpt-tokenizer/encoding/cl100k_base';
+import { pieceEnd } from './cl100k-pretokenizer';
+
+export const TOKEN_ENCODING = 'cl100k_base';
+
+/** Special tokens such as <|endoftext|> are counted as the plain text they are in a document. */
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+
+/** Pieces repeat a lot (words with their leading space); bounded so an isolate stays small. */
+const PIECE_CACHE_LIMIT = 100_000;
+const pieceTokenCache = new Map<string, number>();
+
+function pieceTokens(text: string, start: number, end: number): number {
+  const piece = text.slice(start, end);
+  let count = pieceTokenCache.get(piece);
+  if (count === undefined) {
+    count = libraryCountTokens(piece, PLAIN_TEXT);
+    if (pieceTokenCache.size >= PIECE_CACHE_LIMIT) pieceTokenCache.clear();
+    pieceTokenCache.set(piece, count);
+  }
+  return count;
+}
+
+/** Tokens in text[start, end) when that span is tokenized on its own, by scanning it. */
+function scanCount(text: string, start: number, end: number): number {
+  let count = 0;
+  for (let p = start; p < end; ) {
+    const q = pieceEnd(text, p, end);
+    count += pieceTokens(text, p, q);
+    p = q;
+  }
+  return count;
+}
+
+/** Exact token count of a string, as gpt-tokenizer's cl100k_base counts plain text. */
+export function countTokens(text: string): number {
+  return scanCount(text, 0, text.length);
+}
+
+const isWhitespaceCode = (code: number) =>
+  code === 32 || (code >= 9 && code <= 13) || (code > 127 && /\s/.test(String.fromCharCode(code)));
+
+export class TokenIndex {
+  /** starts[i] = offset of piece i; starts[pieceCount] = text.length. */
+  private readonly starts: Int32Array;
+  /** before[i] = tokens in pieces 0..i-1. */
+  private readonly before: Int32Array;
+  readonly pieceCount: number;
+
+  constructor(readonly text: string) {
+    let capacity = Math.max(16, Math.ceil(text.length / 3));
+    let starts = new Int32Array(capacity + 1);
+    let before = new Int32Array(capacity + 1);
+    let n = 0;
+    let tokens = 0;
+    for (let p = 0; p < text.length; ) {
+      if (n === capacity) {
+        capacity *= 2;
+        const grownStarts = new Int32Array(capacity + 1);
+        grownStarts.set(starts);
+        const grownBefore = new Int32Array(capacity + 1);
+        grownBefore.set(before);
+        starts = grownStarts;
+        before = grownBefore;
+      }
+      const q = pieceEnd(text, p, text.length);
+      starts[n] = p;
+      before[n] = tokens;
+      tokens += pieceTokens(text, p, q);
+      n++;
+      p = q;
+    }
+    starts[n] = text.length;
+    before[n] = tokens;
+    this.starts = starts;
+    this.before = before;
+    this.pieceCount = n;
+  }
+
+  get totalTokens(): number {
+    return this.before[this.pieceCount]!;
+  }
+
+  /** Index of the piece containing offset (pieceCount for text.length). */
+  pieceAt(offset: number): number {
+    let lo = 0;
+    let hi = this.pieceCount;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  pieceStart(piece: number): number {
+    return this.starts[piece]!;
+  }
+
+  /**
+   * Position of offset in the document's token stream (tokens of the pieces that start before
+   * it). Differences of two positions estimate a span's count to within its edge pieces.
+   */
+  tokenPosition(offset: number): number {
+    const piece = this.pieceAt(offset);
+    return this.starts[piece] === offset ? this.before[piece]! : this.before[piece + 1]!;
+  }
+
+  /** Offset of the start of the piece holding the token at `position`. */
+  offsetOfToken(position: number): number {
+    let lo = 0;
+    let hi = this.pieceCount;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.before[mid]! <= position) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.starts[lo]!;
+  }
+
+  /** Exact token count of text.slice(start, end) tokenized on its own. */
+  count(start: number, end: number): number {
+    if (end <= start) return 0;
+    const text = this.text;
+    if (end - start <= 32 || isWhitespaceCode(text.charCodeAt(end - 1))) {
+      return scanCount(text, start, end);
+    }
+    // Head: re-scan until a piece ends on one of the document's piece boundaries.
+    let piece = this.pieceAt(start);
+    let count = 0;
+    let p = start;
+    while (this.starts[piece] !== p) {
+      const q = pieceEnd(text, p, end);
+      count += pieceTokens(text, p, q);
+      p = q;
+      if (p >= end) return count;
+      while (this.starts[piece]! < p) piece++;
+    }
+    // Middle from the prefix sums, tail (the piece cut by `end`) re-scanned.
+    const last = this.pieceAt(end);
+    count += this.before[last]! - this.before[piece]!;
+    return count + scanCount(text, this.starts[last]!, end);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The one authorization policy. Every route calls `authorize` (through `requirePermission`)
+ * with the caller's effective role in the org, the key's scopes when the caller is an API
+ * key, the action, and for member management the roles involved.
+ */
+import type { Role } from '../../db/schema';
+
+export const ROLE_RANK: Record<Role, number> = { viewer: 1, member: 2, admin: 3, owner: 4 };
+
+export const ACTIONS = [
+  'org.read',
+  'org.update',
+  'members.read',
+  'members.manage',
+  'keys.read',
+  'keys.manage',
+  'bots.read',
+  'bots.create',
+  'bots.update',
+  'bots.delete',
+  'sources.read',
+  'sources.write',
+  'chat',
+  'settings.read',
+  'settings.update',
+  'activity.read',
+  'health.details',
+] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** The lowest role that may take each action. */
+const MIN_ROLE: Record<Action, Role> = {
+  'org.read': 'viewer',
+  'org.update': 'admin',
+  'members.read': 'viewer',
+  'members.manage': 'admin',
+  'keys.read': 'admin',
+  'keys.manage': 'admin',
+  'bots.read': 'viewer',
+  'bots.create': 'admin',
+  'bots.update': 'member',
+  'bots.delete': 'admin',
+  'sources.read': 'viewer',
+  'sources.write': 'member',
+  chat: 'viewer',
+  'settings.read': 'viewer',
+  // Provider keys spend the org's money: a billing-level setting.
+  'settings.update': 'owner',
+  'activity.read': 'viewer',
+  'health.details': 'admin',
+};
+
+export const SCOPES = ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** The scope an API key needs for each action; `admin` grants everything. */
+const SCOPE_FOR: Record<Action, Scope> = {
+  'org.read': 'bots:read',
+  'org.update': 'admin',
+  'members.read': 'admin',
+  'members.manage': 'admin',
+  'keys.read': 'admin',
+  'keys.manage': 'admin',
+  'bots.read': 'bots:read',
+  'bots.create': 'bots:write',
+  'bots.update': 'bots:write',
+  'bots.delete': 'bots:write',
+  'sources.read': 'sources:read',
+  'sources.write': 'sources:write',
+  chat: 'chat',
+  'settings.read': 'admin',
+  'settings.update': 'admin',
+  'activity.read': 'admin',
+  'health.details': 'admin',
+};
+
+export interface Principal {
+  role: Role;
+  /** null for a person; the key's scopes for an API key. */
+  scopes: readonly string[] | null;
+}
+
+/** For member management: the target's current role and the role it would get. */
+export interface MemberChange {
+  targetRole?: Role;
+  newRole?: Role;
+}
+
+export type Decision = { allowed: true } | { allowed: false; reason: string };
+
+export function authorize(principal: Principal, action: Action, change: MemberChange = {}): Decision {
+  if (ROLE_RANK[principal.role] < ROLE_RANK[MIN_ROLE[action]]) {
+    return { allowed: false, reason: `Your role (${principal.role}) cannot ${describe(action)}.` };
+  }
+  if (principal.scopes && !principal.scopes.includes('admin') && !principal.scopes.includes(SCOPE_FOR[action])) {
+    return { allowed: false, reason: `This API key lacks the "${SCOPE_FOR[action]}" scope.` };
+  }
+  if (action === 'members.manage' && principal.role !== 'owner') {
+    // Admins manage only the roles below them, and cannot raise anyone to their own level.
+    for (const role of [change.targetRole, change.newRole]) {
+      if (role && ROLE_RANK[role] >= ROLE_RANK[principal.role]) {
+        return { allowed: false, reason: `Only an owner can manage ${role}s.` };
+      }
+    }
+  }
+  return { allowed: true };
+}
+
+/** The scopes a person with `role` may put on a key: a key never exceeds its creator. */
+export function scopesAllowedFor(role: Role): Scope[] {
+  return SCOPES.filter((scope) =>
+    ACTIONS.some((action) => SCOPE_FOR[action] === scope && ROLE_RANK[role] >= ROLE_RANK[MIN_ROLE[action]]) &&
+    (scope !== 'admin' || ROLE_RANK[role] >= ROLE_RANK.admin),
+  );
+}
+
+function describe(action: Action): string {
+  const [resource, verb] = action.split('.');
+  return verb ? `${verb} ${resource}` : action;
+}

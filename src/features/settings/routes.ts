@@ -1,0 +1,73 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { createRouter, jsonBody, jsonContent, commonErrors } from '../../http/router';
+import { requirePermission, serviceContext } from '../../http/context';
+import * as settings from './service';
+
+const tags = ['Settings'];
+const security = [{ bearer: [] }];
+
+const SettingsSchema = z
+  .object({
+    provider: z.string(),
+    baseUrl: z.string().nullable(),
+    chatModel: z.string().nullable(),
+    embeddingModel: z.string().nullable(),
+    embeddingDimensions: z.number().int().nullable(),
+    secrets: z.record(z.string(), z.object({ value: z.string().openapi({ example: 'sk-…a1b2' }), keyId: z.string(), updatedAt: z.string().datetime() })),
+    updatedAt: z.string().datetime().nullable(),
+  })
+  .openapi('OrgSettings');
+
+const SecretName = z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'Lowercase letters, digits and _ (e.g. openai_api_key)');
+
+const SettingsPatch = z
+  .object({
+    provider: z.enum(['offline', 'openai', 'openai-compatible']),
+    baseUrl: z.string().url().max(500).refine((u) => /^https?:\/\//.test(u), 'Must be an http(s) URL').nullable(),
+    chatModel: z.string().min(1).max(120).nullable(),
+    embeddingModel: z.string().min(1).max(120).nullable(),
+    embeddingDimensions: z.number().int().min(8).max(1536).nullable(),
+    secrets: z
+      .record(SecretName, z.string().min(1).max(4096).nullable())
+      .refine((s) => Object.keys(s).length <= 20, 'At most 20 secrets per change'),
+  })
+  .partial()
+  .strict()
+  .openapi('OrgSettingsPatch');
+
+export function settingsRoutes() {
+  const router = createRouter();
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/settings',
+      tags,
+      security,
+      summary: 'Model provider settings (secrets masked)',
+      responses: { 200: jsonContent(SettingsSchema, 'Settings'), ...commonErrors },
+    }),
+    async (c) => {
+      const org = requirePermission(c, 'settings.read');
+      return c.json(await settings.getSettings(serviceContext(c), org.orgId), 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/settings',
+      tags,
+      security,
+      summary: 'Change provider settings; secrets are encrypted at rest (null deletes one)',
+      request: { body: jsonBody(SettingsPatch) },
+      responses: { 200: jsonContent(SettingsSchema, 'Updated settings'), ...commonErrors },
+    }),
+    async (c) => {
+      const org = requirePermission(c, 'settings.update');
+      return c.json(await settings.updateSettings(serviceContext(c), c.get('actor'), org.orgId, c.req.valid('json')), 200);
+    },
+  );
+
+  return router;
+}

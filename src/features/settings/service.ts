@@ -1,0 +1,117 @@
+/**
+ * Per-org model provider settings. Provider API keys are stored encrypted and only ever
+ * returned masked; `resolveProviderSettings` is the one place that decrypts them, for the
+ * features that call the provider.
+ */
+import { eq } from 'drizzle-orm';
+import { orgSettings } from '../../db/schema';
+import type { ServiceContext } from '../../http/context';
+import type { Actor } from '../../http/types';
+import { decryptSecret, encryptSecret, maskSecret, type SecretEnvelope } from '../../lib/secrets';
+import { auditInsert } from '../audit/service';
+
+interface StoredSecret extends SecretEnvelope {
+  masked: string;
+  updatedAt: number;
+}
+
+export interface SettingsPatch {
+  provider?: string;
+  baseUrl?: string | null;
+  chatModel?: string | null;
+  embeddingModel?: string | null;
+  embeddingDimensions?: number | null;
+  /** name -> new value, or null to delete. */
+  secrets?: Record<string, string | null>;
+}
+
+type SettingsRow = typeof orgSettings.$inferSelect;
+
+const aadFor = (orgId: string, name: string) => `org:${orgId}:secret:${name}`;
+
+async function loadRow(ctx: ServiceContext, orgId: string): Promise<SettingsRow> {
+  const row = await ctx.db.select().from(orgSettings).where(eq(orgSettings.orgId, orgId)).get();
+  return row ?? { orgId, provider: 'offline', baseUrl: null, chatModel: null, embeddingModel: null, embeddingDimensions: null, secrets: '{}', updatedAt: 0 };
+}
+
+const parseSecrets = (row: SettingsRow) => JSON.parse(row.secrets) as Record<string, StoredSecret>;
+
+export function toSettingsDto(row: SettingsRow) {
+  const secrets = parseSecrets(row);
+  return {
+    provider: row.provider,
+    baseUrl: row.baseUrl,
+    chatModel: row.chatModel,
+    embeddingModel: row.embeddingModel,
+    embeddingDimensions: row.embeddingDimensions,
+    secrets: Object.fromEntries(
+      Object.entries(secrets).map(([name, s]) => [name, { value: s.masked, keyId: s.kid, updatedAt: new Date(s.updatedAt).toISOString() }]),
+    ),
+    updatedAt: row.updatedAt ? new Date(row.updatedAt).toISOString() : null,
+  };
+}
+
+export async function getSettings(ctx: ServiceContext, orgId: string) {
+  return toSettingsDto(await loadRow(ctx, orgId));
+}
+
+export async function updateSettings(ctx: ServiceContext, actor: Actor, orgId: string, patch: SettingsPatch) {
+  const current = await loadRow(ctx, orgId);
+  const now = ctx.clock.now();
+  const secrets = parseSecrets(current);
+  for (const [name, value] of Object.entries(patch.secrets ?? {})) {
+    if (value === null) delete secrets[name];
+    else secrets[name] = { ...(await encryptSecret(ctx.config, value, aadFor(orgId, name))), masked: maskSecret(value), updatedAt: now };
+  }
+  const next: SettingsRow = {
+    orgId,
+    provider: patch.provider ?? current.provider,
+    baseUrl: patch.baseUrl !== undefined ? patch.baseUrl : current.baseUrl,
+    chatModel: patch.chatModel !== undefined ? patch.chatModel : current.chatModel,
+    embeddingModel: patch.embeddingModel !== undefined ? patch.embeddingModel : current.embeddingModel,
+    embeddingDimensions: patch.embeddingDimensions !== undefined ? patch.embeddingDimensions : current.embeddingDimensions,
+    secrets: JSON.stringify(secrets),
+    updatedAt: now,
+  };
+  const { orgId: _id, ...changes } = next;
+  await ctx.db.batch([
+    ctx.db.insert(orgSettings).values(next).onConflictDoUpdate({ target: orgSettings.orgId, set: changes }),
+    auditInsert(ctx.db, ctx.clock, ctx.meta, {
+      orgId,
+      actor,
+      action: 'settings.update',
+      target: { type: 'org', id: orgId },
+      metadata: {
+        fields: Object.keys(patch).filter((k) => k !== 'secrets'),
+        secretsChanged: Object.keys(patch.secrets ?? {}),
+      },
+    }),
+  ]);
+  return toSettingsDto(next);
+}
+
+export interface ProviderSettings {
+  provider: string;
+  baseUrl: string | null;
+  chatModel: string | null;
+  embeddingModel: string | null;
+  embeddingDimensions: number | null;
+  secrets: Record<string, string>;
+}
+
+/** Decrypted settings for server-side use only; never serialize the result. */
+export async function resolveProviderSettings(ctx: ServiceContext, orgId: string): Promise<ProviderSettings> {
+  const row = await loadRow(ctx, orgId);
+  const secrets: Record<string, string> = {};
+  for (const [name, envelope] of Object.entries(parseSecrets(row))) {
+    secrets[name] = await decryptSecret(ctx.config, envelope, aadFor(orgId, name));
+  }
+  return {
+    provider: row.provider,
+    baseUrl: row.baseUrl,
+    chatModel: row.chatModel,
+    embeddingModel: row.embeddingModel,
+    embeddingDimensions: row.embeddingDimensions,
+    secrets,
+  };
+}

@@ -1,0 +1,50 @@
+/** What services get from a request: no Hono types cross this line. */
+import type { Context } from 'hono';
+import type { Env, Config } from '../env';
+import type { Db } from '../db/client';
+import type { Clock } from '../lib/clock';
+import { systemClock } from '../lib/clock';
+import type { AppBindings, OrgContext, RequestMeta } from './types';
+import { authorize, type Action, type MemberChange } from '../features/orgs/policy';
+import { ApiError } from './problem';
+
+export interface ServiceContext {
+  db: Db;
+  config: Config;
+  env: Env;
+  clock: Clock;
+  meta: RequestMeta;
+  waitUntil: (p: Promise<unknown>) => void;
+}
+
+export function requestMeta(c: Context<AppBindings>): RequestMeta {
+  return { ip: c.req.header('cf-connecting-ip') ?? null, userAgent: c.req.header('user-agent') ?? null };
+}
+
+export function serviceContext(c: Context<AppBindings>): ServiceContext {
+  return {
+    db: c.get('db'),
+    config: c.get('config'),
+    env: c.env,
+    clock: systemClock,
+    meta: requestMeta(c),
+    waitUntil: (p) => {
+      try {
+        c.executionCtx.waitUntil(p);
+      } catch {
+        // no execution context (unit tests): let it run detached
+        p.catch(() => undefined);
+      }
+    },
+  };
+}
+
+/** Checks the policy for the request's org and returns that org; throws 403 otherwise. */
+export function requirePermission(c: Context<AppBindings>, action: Action, change?: MemberChange): OrgContext {
+  const org = c.get('org');
+  const decision = authorize({ role: org.role, scopes: org.scopes }, action, change);
+  if (!decision.allowed) {
+    throw new ApiError({ status: 403, code: 'forbidden', title: 'Forbidden', detail: decision.reason });
+  }
+  return org;
+}

@@ -1,0 +1,107 @@
+/**
+ * Exact rate limits backed by the RateLimiter Durable Object (one object per policy + key),
+ * advertised with the IETF RateLimit header fields
+ * (https://datatracker.ietf.org/doc/draft-ietf-httpapi-ratelimit-headers/):
+ *
+ *   RateLimit-Policy: "login";q=10;w=60     the quota: q units per w seconds
+ *   RateLimit: "login";r=3;t=42             r units left; t seconds until the quota is whole
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { ApiError } from '../problem';
+import type { AppBindings } from '../types';
+import type { RateLimitDecision } from '../../durable/RateLimiter';
+
+type AppContext = Context<AppBindings>;
+
+export interface RateLimitOptions {
+  /** Policy name: part of the limiter key and of the headers. Letters, digits, `_ - .` only. */
+  name: string;
+  /** Units per window; a function lets config decide per request. */
+  limit: number | ((c: AppContext) => number);
+  windowSeconds: number;
+  /** What is being limited (an IP, an API key id…); null skips the limit for this request. */
+  key: (c: AppContext) => string | null;
+}
+
+// Keeps the policy name a valid structured-field string without escaping.
+const POLICY_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export const rateLimit = (opts: RateLimitOptions): MiddlewareHandler<AppBindings> => {
+  if (!POLICY_NAME.test(opts.name)) throw new Error(`rateLimit: invalid policy name "${opts.name}"`);
+  assertPositiveInteger(`rateLimit(${opts.name}) windowSeconds`, opts.windowSeconds);
+
+  return async function rateLimit(c, next) {
+    const key = opts.key(c);
+    if (key === null) {
+      await next();
+      return;
+    }
+    const limit = typeof opts.limit === 'function' ? opts.limit(c) : opts.limit;
+    assertPositiveInteger(`rateLimit(${opts.name}) limit`, limit);
+
+    const decision = await consumeOrFailOpen(c, `${opts.name}:${key}`, limit, opts.windowSeconds);
+    if (!decision) {
+      await next();
+      return;
+    }
+    const headers = rateLimitHeaders(opts.name, opts.windowSeconds, decision);
+    if (!decision.allowed) {
+      throw new ApiError({
+        status: 429,
+        code: 'rate_limited',
+        title: 'Too many requests',
+        detail: `Too many requests. Try again in ${decision.retryAfterSeconds} second${decision.retryAfterSeconds === 1 ? '' : 's'}.`,
+        headers: { ...headers, 'retry-after': String(decision.retryAfterSeconds) },
+      });
+    }
+
+    await next();
+    try {
+      for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+    } catch {
+      // Immutable headers (a 101 upgrade or a proxied response): the limit was still applied.
+    }
+  };
+};
+
+/**
+ * The caller's IP as Cloudflare's edge saw it. Only CF-Connecting-IP counts: the edge
+ * overwrites it on every request, while X-Forwarded-For is whatever the client sent.
+ */
+export function clientIp(c: Context): string | null {
+  const ip = c.req.header('cf-connecting-ip')?.trim();
+  return ip ? ip : null;
+}
+
+export function rateLimitHeaders(name: string, windowSeconds: number, decision: RateLimitDecision): Record<string, string> {
+  return {
+    'ratelimit-policy': `"${name}";q=${decision.limit};w=${windowSeconds}`,
+    ratelimit: `"${name}";r=${decision.remaining};t=${decision.resetSeconds}`,
+  };
+}
+
+/**
+ * When the limiter itself is unreachable, the request goes through and the failure is
+ * logged: a limiter outage must not take login and the API down with it.
+ */
+async function consumeOrFailOpen(c: AppContext, limiterKey: string, limit: number, windowSeconds: number) {
+  try {
+    const limiter = c.env.RATE_LIMITER.get(c.env.RATE_LIMITER.idFromName(limiterKey));
+    return await limiter.consume({ limit, windowSeconds });
+  } catch (err) {
+    console.error(
+      JSON.stringify({
+        level: 'error',
+        msg: 'rate limiter unavailable; request let through',
+        policy: limiterKey.slice(0, limiterKey.indexOf(':')),
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+        requestId: c.get('requestId'),
+      }),
+    );
+    return null;
+  }
+}
+
+function assertPositiveInteger(what: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${what} must be a positive integer, got ${value}`);
+}

@@ -1,0 +1,55 @@
+/**
+ * Tenant secrets at rest: AES-256-GCM under a key from the environment. Each envelope names
+ * its key id, so keys can rotate: new writes use the current key, old envelopes still open
+ * with the previous keys listed in ENCRYPTION_KEYS_PREVIOUS.
+ */
+import type { Config } from '../env';
+import { base64FromBytes, bytesFromBase64 } from './crypto';
+
+export interface SecretEnvelope {
+  kid: string;
+  iv: string;
+  ct: string;
+}
+
+const keyCache = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+function importKey(raw: Uint8Array) {
+  let key = keyCache.get(raw);
+  if (!key) {
+    key = crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
+    keyCache.set(raw, key);
+  }
+  return key;
+}
+
+/** `aad` binds the ciphertext to its owner (e.g. org id + name): it cannot be replayed elsewhere. */
+export async function encryptSecret(config: Config, plaintext: string, aad: string): Promise<SecretEnvelope> {
+  const kid = config.encryption.currentKeyId;
+  const raw = config.encryption.keys.get(kid);
+  if (!raw) throw new Error(`encryption key ${kid} is not loaded`);
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const ct = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(aad) },
+    await importKey(raw),
+    new TextEncoder().encode(plaintext),
+  );
+  return { kid, iv: base64FromBytes(iv), ct: base64FromBytes(new Uint8Array(ct)) };
+}
+
+export async function decryptSecret(config: Config, envelope: SecretEnvelope, aad: string): Promise<string> {
+  const raw = config.encryption.keys.get(envelope.kid);
+  if (!raw) throw new Error(`encryption key ${envelope.kid} is not configured`);
+  const plain = await crypto.subtle.decrypt(
+    { name: 'AES-GCM', iv: bytesFromBase64(envelope.iv), additionalData: new TextEncoder().encode(aad) },
+    await importKey(raw),
+    bytesFromBase64(envelope.ct),
+  );
+  return new TextDecoder().decode(plain);
+}
+
+/** What a secret looks like on the wire: enough to recognise it, never enough to use it. */
+export function maskSecret(value: string): string {
+  if (value.length <= 8) return '•'.repeat(value.length);
+  const head = value.match(/^[a-z]{2,8}[-_]/i)?.[0] ?? '';
+  return `${head}…${value.slice(-4)}`;
+}
