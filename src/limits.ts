@@ -43,3 +43,45 @@ export const RATE_LIMIT_WINDOW_SECONDS = 60;
  * rows per key and makes it deny at most window/60 early (never admit late).
  */
 export const RATE_LIMIT_GRANULES_PER_WINDOW = 60;
+
+// --- Vector index and embeddings (src/ai) ---------------------------------------------------
+/**
+ * More Vectorize rules the local index mirrors and both paths validate:
+ * https://developers.cloudflare.com/vectorize/platform/limits/ (namespace name length, metadata
+ * indexes per index) and https://developers.cloudflare.com/vectorize/reference/metadata-filtering/
+ * (filter key length; string metadata indexes hold the first 64 bytes of a value).
+ * https://developers.cloudflare.com/vectorize/reference/client-api/ : topK defaults to 5.
+ */
+export const VECTORIZE_RULES = {
+  defaultTopK: 5,
+  maxNamespaceBytes: 64,
+  maxMetadataIndexes: 10,
+  indexedStringBytes: 64,
+  maxFilterKeyLength: 512,
+} as const;
+/**
+ * https://platform.openai.com/docs/api-reference/embeddings/create : at most 2048 inputs and
+ * 300,000 tokens summed per request; 8192 tokens per input for text-embedding-3 models.
+ */
+export const OPENAI_EMBEDDINGS = {
+  maxInputsPerRequest: 2048,
+  maxTokensPerRequest: 300_000,
+  maxTokensPerInput: 8192,
+} as const;
+
+// --- Knowledge: chunking and extraction ---------------------------------------------------
+/**
+ * Chunk sizes in cl100k_base tokens. The ceiling is the input limit of OpenAI's embedding
+ * models (https://platform.openai.com/docs/guides/embeddings: 8192 tokens for
+ * text-embedding-3-*); the floor keeps any single character (at most 4 tokens) splittable.
+ */
+export const CHUNKING = {
+  minChunkTokens: 32,
+  maxChunkTokens: 8191,
+  defaultChunkTokens: 400,
+  defaultOverlapTokens: 50,
+  /** Overlap beyond half a chunk would make every chunk mostly repetition. */
+  maxOverlapRatio: 0.5,
+  defaultWindowSentences: 2,
+  maxWindowSentences: 10,
+} as const;

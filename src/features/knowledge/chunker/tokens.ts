@@ -15,6 +15,7 @@
  */
 import { countTokens as libraryCountTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import { pieceEnd } from './cl100k-pretokenizer';
+import { isWhitespaceCode } from './text-spans';
 
 export const TOKEN_ENCODING = 'cl100k_base';
 
@@ -51,9 +52,6 @@ function scanCount(text: string, start: number, end: number): number {
 export function countTokens(text: string): number {
   return scanCount(text, 0, text.length);
 }
-
-const isWhitespaceCode = (code: number) =>
-  code === 32 || (code >= 9 && code <= 13) || (code > 127 && /\s/.test(String.fromCharCode(code)));
 
 export class TokenIndex {
   /** starts[i] = offset of piece i; starts[pieceCount] = text.length. */
