@@ -9,6 +9,16 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: './wrangler.toml' },
         miniflare: {
+          // The crawler's egress goes to a small test website instead of the network.
+          serviceBindings: { WEB_FETCHER: 'test-site' },
+          workers: [
+            {
+              name: 'test-site',
+              modules: true,
+              scriptPath: './test/fixtures/site/worker.js',
+              compatibilityDate: '2026-05-01',
+            },
+          ],
           bindings: {
             ENVIRONMENT: 'test',
             TEST_MIGRATIONS: migrations,
@@ -26,7 +36,7 @@ export default defineConfig(async () => {
       exclude: ['test/e2e/**', 'node_modules/**'],
       setupFiles: ['./test/setup/apply-migrations.ts'],
       testTimeout: 20_000,
-      silent: 'passed-only',
+      silent: 'passed-only' as const,
       hookTimeout: 30_000,
     },
   };

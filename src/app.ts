@@ -22,12 +22,16 @@ import { apiKeyRoutes } from './features/api-keys/routes';
 import { botRoutes } from './features/bots/routes';
 import { settingsRoutes } from './features/settings/routes';
 import { activityRoutes } from './features/activity/routes';
+import { knowledgeRoutes } from './features/knowledge/routes';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { rateLimit } from './http/middleware/rate-limit';
 import { RATE_LIMIT_WINDOW_SECONDS } from './limits';
 
+const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
+const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
+
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents'];
 
 export function buildApp(): Router {
   const app = createRouter();
@@ -62,14 +66,17 @@ export function buildApp(): Router {
     })(c, next);
   });
   app.use('/api/*', async function limitBody(c, next) {
+    const config = c.get('config');
+    // File uploads get the upload limit (plus room for multipart framing); everything else is JSON.
+    const maxSize = UPLOAD_PATH.test(c.req.path) ? config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES : config.maxBodyBytes;
     return bodyLimit({
-      maxSize: c.get('config').maxBodyBytes,
+      maxSize,
       onError: () => {
         throw new ApiError({
           status: 413,
           code: 'payload_too_large',
           title: 'Payload too large',
-          detail: `The request body is larger than ${c.get('config').maxBodyBytes} bytes.`,
+          detail: `The request body is larger than ${maxSize} bytes.`,
         });
       },
     })(c, next);
@@ -100,6 +107,7 @@ export function buildApp(): Router {
   app.route('/api/v1', apiKeyRoutes());
   app.route('/api/v1', settingsRoutes());
   app.route('/api/v1', activityRoutes());
+  app.route('/api/v1', knowledgeRoutes());
 
   app.doc31('/openapi.json', (c) => ({
     openapi: '3.1.0',

@@ -15,6 +15,8 @@ export interface Env {
   CONVERSATION_ROOM: DurableObjectNamespace<ConversationRoom>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   VECTOR_STORE: DurableObjectNamespace;
+  /** Optional egress for crawling (an egress proxy, or the test site in tests); plain fetch otherwise. */
+  WEB_FETCHER?: Fetcher;
 
   ENVIRONMENT?: string;
   APP_URL?: string;
@@ -37,6 +39,8 @@ export interface Env {
   AUTH_RATE_LIMIT?: string;
   API_KEY_RATE_LIMIT?: string;
   BENCH_ROUTES?: string;
+  MAX_UPLOAD_BYTES?: string;
+  CRAWL_MAX_PAGES?: string;
 }
 
 const csv = z
@@ -69,6 +73,8 @@ const configSchema = z.object({
   AUTH_RATE_LIMIT: intFrom(10, 1, 10_000),
   API_KEY_RATE_LIMIT: intFrom(600, 1, 1_000_000),
   BENCH_ROUTES: z.enum(['0', '1']).default('0'),
+  MAX_UPLOAD_BYTES: intFrom(20 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+  CRAWL_MAX_PAGES: intFrom(500, 1, 10_000),
 });
 
 export interface Config {
@@ -87,6 +93,8 @@ export interface Config {
   authRateLimitPerMinute: number;
   apiKeyRateLimitPerMinute: number;
   benchRoutes: boolean;
+  maxUploadBytes: number;
+  crawlMaxPages: number;
 }
 
 export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[] };
@@ -190,6 +198,8 @@ export function parseConfig(env: Env): ConfigResult {
       authRateLimitPerMinute: v.AUTH_RATE_LIMIT,
       apiKeyRateLimitPerMinute: v.API_KEY_RATE_LIMIT,
       benchRoutes: v.BENCH_ROUTES === '1',
+      maxUploadBytes: v.MAX_UPLOAD_BYTES,
+      crawlMaxPages: v.CRAWL_MAX_PAGES,
     },
   };
 }

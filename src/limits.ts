@@ -85,3 +85,16 @@ export const CHUNKING = {
   defaultWindowSentences: 2,
   maxWindowSentences: 10,
 } as const;
+/** RFC 9309 §2.5: crawlers must parse at least 500 KiB of robots.txt and may ignore the rest. */
+export const ROBOTS_TXT_MAX_BYTES = 500 * 1024;
+/** https://www.sitemaps.org/protocol.html : at most 50,000 URLs and 50 MB (uncompressed) per file. */
+export const SITEMAP_MAX_URLS = 50_000;
+export const SITEMAP_MAX_BYTES = 50 * 1024 * 1024;
+/** Product: text kept from one crawled page; more is almost always generated noise. */
+export const WEB_PAGE_MAX_TEXT_CHARS = 2_000_000;
+/** Product: JSON uploads are flattened to "path: value" lines down to this depth; deeper
+ * subtrees are written inline as JSON, cut at EXTRACTION_INLINE_JSON_MAX_CHARS. */
+export const EXTRACTION_JSON_MAX_DEPTH = 12;
+export const EXTRACTION_INLINE_JSON_MAX_CHARS = 1000;
+/** Product: a .docx whose document part inflates beyond this is refused (zip bomb guard). */
+export const EXTRACTION_DOCX_MAX_XML_BYTES = 64 * 1024 * 1024;

@@ -4,8 +4,9 @@
  * Why not `wrangler dev` / `unstable_startWorker`: both put a second workerd (wrangler's
  * ProxyWorker) in front of the Worker, and `unstable_startWorker().url` is that proxy's
  * address, so a benchmark through it measures the hop. Wrangler still does what it is good
- * at here: bundling (`deploy --dry-run`) and turning wrangler.toml into binding options.
- * Miniflare is the one the test runner uses (its workerd supports our compatibility date).
+ * at here: bundling (`deploy --dry-run`, the bundle production gets) and turning
+ * wrangler.toml into binding options. The Miniflare imported here is the one the test runner
+ * uses, so benchmarks and tests run the same workerd.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +15,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
-import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler';
+
+// Wrangler reads its log level once, when imported: keep its local-dev notices (.dev.vars in
+// use, Vectorize not simulated) out of benchmark output. Errors still show.
+process.env.WRANGLER_LOG ??= 'error';
+const { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } = await import('wrangler');
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 const wranglerBin = path.join(projectRoot, 'node_modules/wrangler/bin/wrangler.js');
@@ -43,14 +48,17 @@ export async function startBenchWorker({ vars = {} } = {}) {
   let mf;
   try {
     const scriptPath = bundleWorker(buildDir);
-    const { workerOptions } = unstable_getMiniflareWorkerOptions(wranglerConfig);
-    // wrangler 4.86 speaks Miniflare 4's option shape; Miniflare 5 converts it.
+    // Module rules only matter for unbundled sources; the bundle is one ES module.
+    const { modulesRules: _forUnbundledSources, ...workerOptions } = unstable_getMiniflareWorkerOptions(wranglerConfig).workerOptions;
+    // Wrangler (4.86 and 4.15x alike) describes bindings in Miniflare 4's option shape.
     mf = new Miniflare(
       convertV4MiniflareOptions({
         ...workerOptions,
         name: 'kyrochat',
         modules: true,
         scriptPath,
+        // Module names are paths relative to this root; the bundle lives outside the project.
+        modulesRoot: buildDir,
         // No local simulator exists; the Worker uses its local vector index (VECTOR_BACKEND=local).
         vectorize: undefined,
         bindings: { ...workerOptions.bindings, ...benchVars(), ...vars },

@@ -74,6 +74,24 @@ export function projectIndexedMetadata(
   return projection;
 }
 
+/**
+ * The indexed values of the given (currently indexed) properties, shaped like the metadata
+ * they came from ("source.kind" → { source: { kind } }), as `returnMetadata: 'indexed'` gives them.
+ */
+export function indexedMetadataAsObject(indexed: IndexedMetadata | undefined, propertyNames: readonly string[]): Record<string, VectorizeVectorMetadata> {
+  const result: Record<string, unknown> = {};
+  if (!indexed) return {};
+  for (const name of propertyNames) {
+    const value = indexed[name];
+    if (value === undefined) continue;
+    const path = name.split('.');
+    let node = result;
+    for (const segment of path.slice(0, -1)) node = (node[segment] ??= {}) as Record<string, unknown>;
+    node[path[path.length - 1]!] = value;
+  }
+  return result as Record<string, VectorizeVectorMetadata>;
+}
+
 const isScalar = (v: unknown): v is Scalar =>
   v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 

@@ -122,6 +122,17 @@ describe('refresh token rotation', () => {
     expect((await me(again.body.accessToken)).status).toBe(200);
   });
 
+  it('lets only one of two concurrent refreshes with the same token win, and revokes the session', async () => {
+    const account = await register('race');
+    const [a, b] = await Promise.all([refresh(account.refreshToken), refresh(account.refreshToken)]);
+    const statuses = [a.status, b.status].sort();
+    expect(statuses).toEqual([200, 401]);
+    const loser = a.status === 401 ? a : b;
+    const winner = a.status === 200 ? a : b;
+    expectProblem(loser, 401, 'refresh_token_reused');
+    expectProblem(await me(winner.body.accessToken), 401, 'session_revoked');
+  });
+
   it('rejects an unknown refresh token and a missing one', async () => {
     expectProblem(await refresh('kcr_not-a-real-token'), 401, 'invalid_refresh_token');
     const missing = expectProblem(await call('POST', '/api/v1/auth/refresh', { body: {} }), 400, 'validation_failed');

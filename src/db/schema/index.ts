@@ -4,3 +4,4 @@ export * from './api-keys';
 export * from './bots';
 export * from './audit';
 export * from './mail';
+export * from './knowledge';

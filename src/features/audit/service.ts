@@ -4,7 +4,7 @@
  */
 import { and, desc, eq, gte, lt, lte, type SQL } from 'drizzle-orm';
 import { auditEvents } from '../../db/schema';
-import type { Db } from '../../db/client';
+import { insertIfPreviousChanged, type Db } from '../../db/client';
 import { newId } from '../../lib/ids';
 import type { Clock } from '../../lib/clock';
 import type { Actor, RequestMeta } from '../../http/types';
@@ -39,8 +39,8 @@ function actorColumns(actor: AuditEntry['actor']) {
   }
 }
 
-export function auditInsert(db: Db, clock: Clock, meta: RequestMeta, entry: AuditEntry) {
-  return db.insert(auditEvents).values({
+function auditRow(clock: Clock, meta: RequestMeta, entry: AuditEntry): typeof auditEvents.$inferInsert {
+  return {
     id: newId('evt', clock),
     orgId: entry.orgId,
     ...actorColumns(entry.actor),
@@ -51,7 +51,16 @@ export function auditInsert(db: Db, clock: Clock, meta: RequestMeta, entry: Audi
     userAgent: meta.userAgent?.slice(0, 512) ?? null,
     metadata: (redact(entry.metadata ?? {}) as Record<string, unknown>) ?? {},
     createdAt: clock.now(),
-  });
+  };
+}
+
+export function auditInsert(db: Db, clock: Clock, meta: RequestMeta, entry: AuditEntry) {
+  return db.insert(auditEvents).values(auditRow(clock, meta, entry));
+}
+
+/** Like `auditInsert`, but recorded only if the batch's previous statement changed a row. */
+export function auditInsertIfChanged(db: Db, clock: Clock, meta: RequestMeta, entry: AuditEntry) {
+  return insertIfPreviousChanged(db, auditEvents, auditRow(clock, meta, entry));
 }
 
 export interface ActivityFilter {

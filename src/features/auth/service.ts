@@ -6,6 +6,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { memberships, organizations, orgSettings, refreshTokens, sessions, userTokens, users } from '../../db/schema';
 import type { ServiceContext } from '../../http/context';
+import { insertIfPreviousChanged } from '../../db/client';
 import { newId, randomToken } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
 import { EMAIL_VERIFY_TTL_MS, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PASSWORD_RESET_TTL_MS } from '../../limits';
@@ -218,9 +219,13 @@ export async function refresh(ctx: ServiceContext, token: string): Promise<Refre
       .set({ usedAt: now })
       .where(and(eq(refreshTokens.id, row.id), isNull(refreshTokens.usedAt)))
       .returning({ id: refreshTokens.id }),
-    ctx.db.run(sql`INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
-      SELECT ${newId('rtk', ctx.clock)}, ${row.sessionId}, ${await sha256Hex(next)}, ${now}, ${nextExpiresAt}
-      WHERE changes() = 1`),
+    insertIfPreviousChanged(ctx.db, refreshTokens, {
+      id: newId('rtk', ctx.clock),
+      sessionId: row.sessionId,
+      tokenHash: await sha256Hex(next),
+      createdAt: now,
+      expiresAt: nextExpiresAt,
+    }),
     ctx.db.update(sessions).set({ lastUsedAt: now }).where(eq(sessions.id, row.sessionId)),
   ]);
   if (spent.length === 0) {

@@ -6,6 +6,7 @@ import { newId } from '../../lib/ids';
 import type { ServiceContext } from '../../http/context';
 import type { Actor } from '../../http/types';
 import { auditInsert } from '../audit/service';
+import { deleteSourcesOfBot } from '../knowledge/sources';
 
 export type BotRow = typeof bots.$inferSelect;
 
@@ -140,6 +141,8 @@ export async function updateBot(ctx: ServiceContext, actor: Actor, orgId: string
 export async function deleteBot(ctx: ServiceContext, actor: Actor, orgId: string, botId: string): Promise<boolean> {
   const current = await getBot(ctx.db, orgId, botId);
   if (!current) return false;
+  // Knowledge first: its vectors and files are purged by jobs that need the source rows.
+  await deleteSourcesOfBot(ctx, orgId, botId);
   await ctx.db.batch([
     ctx.db.delete(bots).where(and(eq(bots.orgId, orgId), eq(bots.id, botId))),
     auditInsert(ctx.db, ctx.clock, ctx.meta, {

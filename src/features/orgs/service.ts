@@ -5,13 +5,13 @@
  */
 import { and, asc, desc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import { invitations, memberships, organizations, orgSettings, users, type Role } from '../../db/schema';
-import type { Db } from '../../db/client';
+import { insertIfPreviousChanged, type Db } from '../../db/client';
 import type { ServiceContext } from '../../http/context';
 import type { Actor } from '../../http/types';
 import { newId, randomToken } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
 import { INVITATION_TTL_MS } from '../../limits';
-import { auditInsert } from '../audit/service';
+import { auditInsert, auditInsertIfChanged } from '../audit/service';
 import { createMailer } from '../mail/mailer';
 import { normalizeEmail } from '../auth/service';
 
@@ -150,11 +150,13 @@ export async function changeMemberRole(ctx: ServiceContext, actor: Actor, orgId:
       .set({ role, updatedAt: now })
       .where(and(eq(memberships.id, member.id), eq(memberships.orgId, orgId), guard))
       .returning({ id: memberships.id }),
-    ctx.db.run(sql`INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, metadata, created_at)
-      SELECT ${newId('evt', ctx.clock)}, ${orgId}, ${actor.kind}, ${actor.kind === 'user' ? actor.userId : actor.keyId},
-        'member.role_change', 'membership', ${member.id}, ${ctx.meta.ip}, ${ctx.meta.userAgent},
-        ${JSON.stringify({ userId: member.userId, from: member.role, to: role })}, ${now}
-      WHERE changes() = 1`),
+    auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, {
+      orgId,
+      actor,
+      action: 'member.role_change',
+      target: { type: 'membership', id: member.id },
+      metadata: { userId: member.userId, from: member.role, to: role },
+    }),
   ]);
   if (changed.length === 0) return { status: 'last_owner' };
   return { status: 'ok', member: { ...member, role } };
@@ -168,11 +170,13 @@ export async function removeMember(ctx: ServiceContext, actor: Actor, orgId: str
       .delete(memberships)
       .where(and(eq(memberships.id, member.id), eq(memberships.orgId, orgId), guard))
       .returning({ id: memberships.id }),
-    ctx.db.run(sql`INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, metadata, created_at)
-      SELECT ${newId('evt', ctx.clock)}, ${orgId}, ${actor.kind}, ${actor.kind === 'user' ? actor.userId : actor.keyId},
-        'member.remove', 'membership', ${member.id}, ${ctx.meta.ip}, ${ctx.meta.userAgent},
-        ${JSON.stringify({ userId: member.userId, role: member.role })}, ${now}
-      WHERE changes() = 1`),
+    auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, {
+      orgId,
+      actor,
+      action: 'member.remove',
+      target: { type: 'membership', id: member.id },
+      metadata: { userId: member.userId, role: member.role },
+    }),
   ]);
   return removed.length === 0 ? 'last_owner' : 'ok';
 }
@@ -285,9 +289,14 @@ export async function acceptInvitation(ctx: ServiceContext, actor: Actor & { kin
       .set({ acceptedAt: now })
       .where(and(eq(invitations.id, invitation.id), isNull(invitations.acceptedAt)))
       .returning({ id: invitations.id }),
-    ctx.db.run(sql`INSERT INTO memberships (id, org_id, user_id, role, created_at, updated_at)
-      SELECT ${newId('mem', ctx.clock)}, ${invitation.orgId}, ${actor.userId}, ${invitation.role}, ${now}, ${now}
-      WHERE changes() = 1`),
+    insertIfPreviousChanged(ctx.db, memberships, {
+      id: newId('mem', ctx.clock),
+      orgId: invitation.orgId,
+      userId: actor.userId,
+      role: invitation.role,
+      createdAt: now,
+      updatedAt: now,
+    }),
     auditInsert(ctx.db, ctx.clock, ctx.meta, {
       orgId: invitation.orgId,
       actor,

@@ -81,9 +81,13 @@ export async function updateSettings(ctx: ServiceContext, actor: Actor, orgId: s
       actor,
       action: 'settings.update',
       target: { type: 'org', id: orgId },
+      // Secret names go in as values (`secrets.<name>`): audit redaction blanks any metadata
+      // *key* that looks secret, which would hide which secrets changed.
       metadata: {
-        fields: Object.keys(patch).filter((k) => k !== 'secrets'),
-        secretsChanged: Object.keys(patch.secrets ?? {}),
+        fields: [
+          ...Object.keys(patch).filter((k) => k !== 'secrets'),
+          ...Object.keys(patch.secrets ?? {}).map((name) => `secrets.${name}`),
+        ],
       },
     }),
   ]);

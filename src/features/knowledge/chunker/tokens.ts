@@ -15,6 +15,7 @@
  */
 import { countTokens as libraryCountTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import { pieceEnd } from './cl100k-pretokenizer';
+import { PieceTokenCache } from './piece-token-cache';
 import { isWhitespaceCode } from './text-spans';
 
 export const TOKEN_ENCODING = 'cl100k_base';
@@ -22,20 +23,9 @@ export const TOKEN_ENCODING = 'cl100k_base';
 /** Special tokens such as <|endoftext|> are counted as the plain text they are in a document. */
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
-/** Pieces repeat a lot (words with their leading space); bounded so an isolate stays small. */
-const PIECE_CACHE_LIMIT = 100_000;
-const pieceTokenCache = new Map<string, number>();
-
-function pieceTokens(text: string, start: number, end: number): number {
-  const piece = text.slice(start, end);
-  let count = pieceTokenCache.get(piece);
-  if (count === undefined) {
-    count = libraryCountTokens(piece, PLAIN_TEXT);
-    if (pieceTokenCache.size >= PIECE_CACHE_LIMIT) pieceTokenCache.clear();
-    pieceTokenCache.set(piece, count);
-  }
-  return count;
-}
+/** Pieces repeat a lot (a word with its leading space), so their counts are memoized. */
+const pieceCache = new PieceTokenCache((piece) => libraryCountTokens(piece, PLAIN_TEXT));
+const pieceTokens = (text: string, start: number, end: number) => pieceCache.count(text, start, end);
 
 /** Tokens in text[start, end) when that span is tokenized on its own, by scanning it. */
 function scanCount(text: string, start: number, end: number): number {

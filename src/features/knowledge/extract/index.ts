@@ -1,0 +1,69 @@
+/**
+ * From an upload's bytes to normalized text. detectFileType() decides the type (and rejects
+ * what is not allowed); extractDocument() reads it. Expected failures are results, never throws.
+ */
+import { extractMainContent } from '../web/main-content';
+import { extractCsv } from './csv';
+import { extractDocx } from './docx';
+import { extractJson } from './json';
+import { extractPdf } from './pdf';
+import { decodeUtf8Text, normalizeExtractedText } from './text';
+import type { Extraction, KnowledgeFileType } from './types';
+
+export { detectFileType } from './file-type';
+export {
+  ACCEPTED_UPLOAD_MIME_TYPES,
+  ACCEPTED_UPLOAD_TYPES,
+  MIME_OF_TYPE,
+  type AcceptedUploadMime,
+  type ExtractedDocument,
+  type Extraction,
+  type ExtractionFailure,
+  type FileTypeDetection,
+  type FileTypeRejection,
+  type KnowledgeFileType,
+} from './types';
+
+const notText = (): Extraction => ({ ok: false, reason: 'corrupt', detail: 'The file is not UTF-8 text.' });
+const noText = (): Extraction => ({ ok: false, reason: 'no_text', detail: 'The file has no text.' });
+
+function extractPlainText(bytes: Uint8Array, markdown: boolean): Extraction {
+  const decoded = decodeUtf8Text(bytes);
+  if (decoded === null) return notText();
+  const text = normalizeExtractedText(decoded);
+  if (!text) return noText();
+  // A markdown file's first level-1 heading is its title.
+  const title = markdown ? /^ {0,3}# +(.+?)[ #]*$/m.exec(text)?.[1]?.trim() : undefined;
+  return title ? { ok: true, text, title } : { ok: true, text };
+}
+
+async function extractHtml(bytes: Uint8Array): Promise<Extraction> {
+  if (decodeUtf8Text(bytes) === null) return notText();
+  const page = await extractMainContent(
+    new Response(bytes, { headers: { 'content-type': 'text/html; charset=utf-8' } }),
+    // An uploaded page has no address; links are not followed from files.
+    'https://upload.invalid/',
+  );
+  const text = normalizeExtractedText(page.text);
+  if (!text) return noText();
+  return page.title ? { ok: true, text, title: page.title } : { ok: true, text };
+}
+
+export async function extractDocument(bytes: Uint8Array, type: KnowledgeFileType): Promise<Extraction> {
+  switch (type) {
+    case 'pdf':
+      return extractPdf(bytes);
+    case 'docx':
+      return extractDocx(bytes);
+    case 'txt':
+      return extractPlainText(bytes, false);
+    case 'md':
+      return extractPlainText(bytes, true);
+    case 'csv':
+      return extractCsv(bytes);
+    case 'json':
+      return extractJson(bytes);
+    case 'html':
+      return extractHtml(bytes);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Indexing one document: original (R2) → text → chunks → embeddings → vectors + chunk rows
+ * (+ FTS through the trigger). Work is sliced: one job indexes INDEX_SLICE chunk positions and
+ * enqueues the next slice, so a large PDF never exceeds one invocation's CPU, subrequest or
+ * D1 query budget. Re-running any slice is harmless: chunk and vector ids are derived from
+ * (document, position), rows of a slice are replaced, and vectors upserted.
+ */
+import { and, eq, gte, lt, sql } from 'drizzle-orm';
+import { bots, chunks, documents, sources } from '../../db/schema';
+import type { ServiceContext } from '../../http/context';
+import { D1_MAX_BOUND_PARAMETERS } from '../../limits';
+import { sha256Hex } from '../../lib/crypto';
+import { enqueue } from '../../jobs/messages';
+import { chunkText, contextualText, type Chunk } from './chunker';
+import { extractDocumentText } from './document-text';
+import { retrievalIndexFor } from './retrieval-index';
+import { markSourceProcessing, settleSource } from './settle';
+
+/** Chunks embedded and written per job invocation. */
+export const INDEX_SLICE = 192;
+const PREVIEW_CHARS = 500;
+const CHUNK_COLUMNS = 12;
+
+export const chunkId = (documentId: string, position: number) => `chk_${documentId.slice(4)}_${position}`;
+
+export type IndexOutcome = 'indexed' | 'unchanged' | 'continued' | 'failed' | 'gone';
+
+/** A failure that retrying cannot fix (unreadable file, empty text): recorded, not retried. */
+export class PermanentIndexError extends Error {}
+
+async function loadDocument(ctx: ServiceContext, orgId: string, documentId: string) {
+  const row = await ctx.db
+    .select({ doc: documents, sourceStatus: sources.status, generation: sources.generation, chunking: bots.chunking })
+    .from(documents)
+    .innerJoin(sources, eq(sources.id, documents.sourceId))
+    .innerJoin(bots, eq(bots.id, documents.botId))
+    .where(and(eq(documents.id, documentId), eq(documents.orgId, orgId)))
+    .get();
+  return row && row.sourceStatus !== 'deleting' ? row : null;
+}
+
+export async function markDocumentFailed(ctx: ServiceContext, documentId: string, sourceId: string, reason: string) {
+  await ctx.db
+    .update(documents)
+    .set({ status: 'failed', error: reason.slice(0, 500), updatedAt: ctx.clock.now() })
+    .where(eq(documents.id, documentId));
+  await settleSource(ctx, sourceId);
+}
+
+function chunkRows(doc: typeof documents.$inferSelect, slice: Chunk[]): (typeof chunks.$inferInsert)[] {
+  return slice.map((c) => ({
+    id: chunkId(doc.id, c.index),
+    orgId: doc.orgId,
+    botId: doc.botId,
+    sourceId: doc.sourceId,
+    documentId: doc.id,
+    position: c.index,
+    text: c.text,
+    headingPath: c.headingPath,
+    windowText: c.window?.text ?? null,
+    startOffset: c.start,
+    endOffset: c.end,
+    tokenCount: c.tokenCount,
+  }));
+}
+
+export async function indexDocumentSlice(
+  ctx: ServiceContext,
+  job: { orgId: string; documentId: string; offset: number; force: boolean },
+): Promise<IndexOutcome> {
+  const loaded = await loadDocument(ctx, job.orgId, job.documentId);
+  if (!loaded) return 'gone';
+  const { doc, chunking } = loaded;
+  if (job.offset === 0) {
+    await markSourceProcessing(ctx, doc.sourceId);
+    await ctx.db.update(documents).set({ status: 'processing', attempts: sql`${documents.attempts} + 1`, updatedAt: ctx.clock.now() }).where(eq(documents.id, doc.id));
+  }
+
+  const original = doc.r2Key ? await ctx.env.FILES.get(doc.r2Key) : null;
+  if (!original) {
+    await markDocumentFailed(ctx, doc.id, doc.sourceId, 'The original file is missing from storage.');
+    return 'failed';
+  }
+  const bytes = new Uint8Array(await original.arrayBuffer());
+  const extracted = await extractDocumentText(bytes, doc.mime, doc.locator);
+  if (!extracted.ok) {
+    await markDocumentFailed(ctx, doc.id, doc.sourceId, extracted.reason);
+    return 'failed';
+  }
+  if (extracted.text.trim().length === 0) {
+    await markDocumentFailed(ctx, doc.id, doc.sourceId, 'No text could be extracted from this document.');
+    return 'failed';
+  }
+
+  const { embedder, vectors, namespace } = await retrievalIndexFor(ctx, doc.orgId);
+  const indexKey = await sha256Hex(`${doc.contentHash}|${JSON.stringify(chunking)}|${embedder.id}|${extracted.kind}`);
+  if (job.offset === 0 && !job.force && doc.indexKey === indexKey && doc.chunkCount > 0) {
+    await ctx.db.update(documents).set({ status: 'ready', error: null, updatedAt: ctx.clock.now() }).where(eq(documents.id, doc.id));
+    await settleSource(ctx, doc.sourceId);
+    return 'unchanged';
+  }
+
+  const all = extracted.chunks ?? chunkText(extracted.text, chunking);
+  const slice = all.slice(job.offset, job.offset + INDEX_SLICE);
+  const isLast = job.offset + INDEX_SLICE >= all.length;
+
+  if (slice.length > 0) {
+    const embeddings = await embedder.embed(slice.map((c) => contextualText(c)));
+    await vectors.upsert(
+      slice.map((c, i) => ({
+        id: chunkId(doc.id, c.index),
+        values: embeddings[i]!,
+        namespace,
+        metadata: { botId: doc.botId, sourceId: doc.sourceId, documentId: doc.id },
+      })),
+    );
+  }
+
+  const rows = chunkRows(doc, slice);
+  const perStatement = Math.floor(D1_MAX_BOUND_PARAMETERS / CHUNK_COLUMNS);
+  const writes = [
+    // Replace this slice's positions (and on the last slice everything past the end, which an
+    // older, longer version of the document may have left).
+    ctx.db
+      .delete(chunks)
+      .where(
+        isLast
+          ? and(eq(chunks.documentId, doc.id), gte(chunks.position, job.offset))
+          : and(eq(chunks.documentId, doc.id), gte(chunks.position, job.offset), lt(chunks.position, job.offset + INDEX_SLICE)),
+      ),
+    ...Array.from({ length: Math.ceil(rows.length / perStatement) }, (_, i) =>
+      ctx.db.insert(chunks).values(rows.slice(i * perStatement, (i + 1) * perStatement)),
+    ),
+  ];
+  if (isLast) {
+    writes.push(
+      ctx.db
+        .update(documents)
+        .set({
+          status: 'ready',
+          error: null,
+          indexKey,
+          title: extracted.title && doc.title === doc.locator ? extracted.title.slice(0, 300) : doc.title,
+          charCount: extracted.text.length,
+          chunkCount: all.length,
+          preview: extracted.text.slice(0, PREVIEW_CHARS),
+          updatedAt: ctx.clock.now(),
+        })
+        .where(eq(documents.id, doc.id)) as never,
+    );
+  }
+  await ctx.db.batch(writes as [typeof writes[number], ...typeof writes]);
+
+  if (!isLast) {
+    await enqueue(ctx.env, { type: 'document.index', orgId: doc.orgId, documentId: doc.id, offset: job.offset + INDEX_SLICE, force: true });
+    return 'continued';
+  }
+  // A shorter new version leaves vectors past its end.
+  const staleIds = [];
+  for (let p = all.length; p < doc.chunkCount; p++) staleIds.push(chunkId(doc.id, p));
+  for (let i = 0; i < staleIds.length; i += 1000) await vectors.deleteByIds(staleIds.slice(i, i + 1000));
+  await settleSource(ctx, doc.sourceId);
+  return 'indexed';
+}

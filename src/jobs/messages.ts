@@ -1,0 +1,36 @@
+/**
+ * Typed job messages on the JOBS queue. Messages carry ids only (never document text: queue
+ * messages are capped at 128 KB); handlers load what they need and are idempotent.
+ */
+import { z } from 'zod';
+import type { Env } from '../env';
+import { QUEUES } from '../limits';
+
+const base = { orgId: z.string().min(1) };
+
+export const JobMessage = z.discriminatedUnion('type', [
+  /** Extract, chunk, embed and index chunk positions [offset, offset + slice) of one document. */
+  z.object({ type: z.literal('document.index'), ...base, documentId: z.string(), offset: z.number().int().min(0).default(0), force: z.boolean().default(false) }),
+  /** Fetch one web page of a url/website source, store it, follow links, then index it. */
+  z.object({ type: z.literal('page.crawl'), ...base, documentId: z.string(), generation: z.number().int() }),
+  /** Start (or restart, for a sync) a website crawl: robots.txt, sitemap, seed pages. */
+  z.object({ type: z.literal('website.discover'), ...base, sourceId: z.string(), generation: z.number().int() }),
+  /** Re-fetch or re-index every document of a source; unchanged content is skipped. */
+  z.object({ type: z.literal('source.sync'), ...base, sourceId: z.string() }),
+  /** Remove a deleted source's vectors, R2 objects and rows, a bounded batch at a time. */
+  z.object({ type: z.literal('source.purge'), ...base, sourceId: z.string() }),
+]);
+export type JobMessage = z.infer<typeof JobMessage>;
+export type JobType = JobMessage['type'];
+
+type SendableJob = z.input<typeof JobMessage>;
+
+export async function enqueue(env: Env, job: SendableJob, delaySeconds?: number) {
+  await env.JOBS.send(job, delaySeconds ? { delaySeconds: Math.min(delaySeconds, QUEUES.maxDelaySeconds) } : undefined);
+}
+
+export async function enqueueMany(env: Env, jobs: SendableJob[]) {
+  for (let i = 0; i < jobs.length; i += QUEUES.maxSendBatchMessages) {
+    await env.JOBS.sendBatch(jobs.slice(i, i + QUEUES.maxSendBatchMessages).map((body) => ({ body })));
+  }
+}
