@@ -155,6 +155,7 @@ describe('problem+json', () => {
     const res = await app.fetch(new Request(`${BASE}/boom`, { headers: { 'x-request-id': 'boom-1' } }), env, ctx);
     await waitOnExecutionContext(ctx);
     const text = await res.text();
+    const logLines = logged.mock.calls.map((args) => args.join(' '));
     logged.mockRestore();
 
     expect(res.status).toBe(500);
@@ -168,8 +169,8 @@ describe('problem+json', () => {
       requestId: 'boom-1',
     });
     for (const leak of ['hunter2', 'TypeError', 'secret.ts', 'stack', '/srv/']) expect(text).not.toContain(leak);
-    expect(logged).toHaveBeenCalledWith(expect.stringContaining('hunter2'));
-    expect(logged).toHaveBeenCalledWith(expect.stringContaining('boom-1'));
+    // The operator still gets the whole story, tied to the request id.
+    expect(logLines.some((line) => line.includes('hunter2') && line.includes('boom-1'))).toBe(true);
   });
 });
 

@@ -6,7 +6,7 @@ import { newId } from '../../lib/ids';
 import type { ServiceContext } from '../../http/context';
 import type { Actor } from '../../http/types';
 import { auditInsert } from '../audit/service';
-import { deleteSourcesOfBot } from '../knowledge/sources';
+import { deleteSourcesOfBot, reindexSources } from '../knowledge/sources';
 
 export type BotRow = typeof bots.$inferSelect;
 
@@ -135,6 +135,9 @@ export async function updateBot(ctx: ServiceContext, actor: Actor, orgId: string
       metadata: { fields: Object.keys(patch) },
     }),
   ]);
+  if (patch.chunking && JSON.stringify(next.chunking) !== JSON.stringify(current.chunking)) {
+    await reindexSources(ctx, orgId, botId);
+  }
   return next;
 }
 

@@ -117,7 +117,8 @@ export async function discoverWebsite(ctx: ServiceContext, job: { orgId: string;
 
   // Sitemaps named in robots.txt, else the conventional location; sitemap indexes one level deep.
   const maxPages = Math.min(config.maxPages, ctx.config.crawlMaxPages);
-  const sitemapQueue = robots.sitemaps.length > 0 ? [...robots.sitemaps] : [`${start.origin}/sitemap.xml`];
+  // Sitemap pages count as one step from the start page: maxDepth 0 means that page only.
+  const sitemapQueue = config.maxDepth === 0 ? [] : robots.sitemaps.length > 0 ? [...robots.sitemaps] : [`${start.origin}/sitemap.xml`];
   const fromSitemaps = new Set<string>();
   for (let i = 0; i < sitemapQueue.length && i < MAX_SITEMAPS && fromSitemaps.size < maxPages; i++) {
     const res = await fetchPage(ctx.env, sitemapQueue[i]!, { sameOriginAs: start.origin });

@@ -348,3 +348,16 @@ export async function setSchedule(ctx: ServiceContext, actor: Actor, source: Sou
 }
 
 export type { SourceType };
+
+/**
+ * Re-indexes every idle source of an org (or one bot) after a change that alters how text is
+ * chunked or embedded; documents whose index key did not change are skipped by the indexer.
+ */
+export async function reindexSources(ctx: ServiceContext, orgId: string, botId?: string) {
+  const idle = await ctx.db
+    .select()
+    .from(sources)
+    .where(and(eq(sources.orgId, orgId), inArray(sources.status, ['ready', 'failed']), ...(botId ? [eq(sources.botId, botId)] : [])));
+  for (const source of idle) await requestSync(ctx, { kind: 'system' }, source);
+  return idle.length;
+}

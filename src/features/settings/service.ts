@@ -9,6 +9,8 @@ import type { ServiceContext } from '../../http/context';
 import type { Actor } from '../../http/types';
 import { decryptSecret, encryptSecret, maskSecret, type SecretEnvelope } from '../../lib/secrets';
 import { auditInsert } from '../audit/service';
+import { reindexSources } from '../knowledge/sources';
+import { PROVIDER_KEY_SECRET } from '../knowledge/retrieval-index';
 
 interface StoredSecret extends SecretEnvelope {
   masked: string;
@@ -91,6 +93,14 @@ export async function updateSettings(ctx: ServiceContext, actor: Actor, orgId: s
       },
     }),
   ]);
+  // A new embedding space makes every stored vector incomparable: re-embed through jobs.
+  const embeddingChanged =
+    next.provider !== current.provider ||
+    next.baseUrl !== current.baseUrl ||
+    next.embeddingModel !== current.embeddingModel ||
+    next.embeddingDimensions !== current.embeddingDimensions ||
+    Object.keys(patch.secrets ?? {}).includes(PROVIDER_KEY_SECRET);
+  if (embeddingChanged) await reindexSources(ctx, orgId);
   return toSettingsDto(next);
 }
 

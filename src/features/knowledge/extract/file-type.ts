@@ -43,6 +43,15 @@ export function zipEntryNames(bytes: Uint8Array): string[] | null {
 
 const HTML_START = /^(?:\s|<!--[\s\S]*?-->)*<(?:!doctype\s+html|html|head|body|meta|title|link|main|article|section|div|p|h[1-6]|table|ul|ol)\b/i;
 
+/** Signatures of binary formats that can also be valid UTF-8; a text upload must not start with one. */
+const BINARY_SIGNATURES = ['%PDF-', 'PK\u0003\u0004', 'GIF87a', 'GIF89a', '\u007fELF', '{\\rtf'];
+
+/** The upload as text (BOM dropped), or null when it is not a text file. */
+function textOf(bytes: Uint8Array): string | null {
+  if (BINARY_SIGNATURES.some((signature) => startsWithBytes(bytes, signature))) return null;
+  return decodeUtf8Text(bytes)?.replace(/^\ufeff/, '') ?? null;
+}
+
 function contentMatches(type: KnowledgeFileType, bytes: Uint8Array): boolean {
   switch (type) {
     case 'pdf':
@@ -52,15 +61,11 @@ function contentMatches(type: KnowledgeFileType, bytes: Uint8Array): boolean {
     case 'txt':
     case 'md':
     case 'csv':
-      return decodeUtf8Text(bytes) !== null;
-    case 'json': {
-      const text = decodeUtf8Text(bytes);
-      return text !== null && /^\ufeff?\s*[[{]/.test(text);
-    }
-    case 'html': {
-      const text = decodeUtf8Text(bytes);
-      return text !== null && HTML_START.test(text.replace(/^\ufeff/, ''));
-    }
+      return textOf(bytes) !== null;
+    case 'json':
+      return /^\s*[[{]/.test(textOf(bytes) ?? '');
+    case 'html':
+      return HTML_START.test(textOf(bytes) ?? '');
   }
 }
 

@@ -134,9 +134,19 @@ function collectLink(state: PageState, element: Element) {
   if (url && isSameOrigin(url, state.pageUrl)) state.links.add(url);
 }
 
-/** Registers `undo` for the element's end tag; void elements have none. */
-function onEnd(element: Element, tag: string, undo: () => void) {
-  if (!VOID_ELEMENTS.has(tag)) element.onEndTag(undo);
+/**
+ * Runs `undo` at the element's end tag, or returns false when it has none: void elements and
+ * self-closing foreign ones (`<svg/>`), for which HTMLRewriter's onEndTag throws. The callback
+ * must not touch the element: it is no longer valid by then.
+ */
+function onEnd(element: Element, tag: string, undo: () => void): boolean {
+  if (VOID_ELEMENTS.has(tag)) return false;
+  try {
+    element.onEndTag(undo);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function shouldDrop(state: PageState, element: Element, tag: string): boolean {
@@ -156,13 +166,12 @@ function startElement(state: PageState, element: Element) {
   if (tag === 'html') state.lang = element.getAttribute('lang') ?? undefined;
   if (tag === 'base' || tag === 'link' || tag === 'meta') return readHead(state, element, tag);
   if (tag === 'title') {
-    state.titleDepth++;
-    return onEnd(element, tag, () => void state.titleDepth--);
+    if (onEnd(element, tag, () => void state.titleDepth--)) state.titleDepth++;
+    return;
   }
   if (shouldDrop(state, element, tag)) {
-    if (VOID_ELEMENTS.has(tag) || (element as Element & { selfClosing?: boolean }).selfClosing) return;
-    state.dropDepth++;
-    return onEnd(element, tag, () => void state.dropDepth--);
+    if (onEnd(element, tag, () => void state.dropDepth--)) state.dropDepth++;
+    return;
   }
   const writers = state.writers();
   const undo: (() => void)[] = [];
@@ -218,7 +227,8 @@ function startElement(state: PageState, element: Element) {
     for (const writer of writers) writer.breakLine(breaks);
     undo.push(() => state.writers().forEach((writer) => writer.breakLine(breaks)));
   }
-  if (undo.length) onEnd(element, tag, () => undo.reverse().forEach((step) => step()));
+  const undoAll = () => undo.reverse().forEach((step) => step());
+  if (undo.length && !onEnd(element, tag, undoAll)) undoAll();
 }
 
 function addText(state: PageState, raw: string) {
