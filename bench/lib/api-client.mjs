@@ -28,7 +28,7 @@ export async function getJson(baseUrl, path, headers = {}) {
   return parse(res, `GET ${path}`);
 }
 
-async function postJson(baseUrl, path, body, headers = {}) {
+export async function postJson(baseUrl, path, body, headers = {}) {
   const res = await fetch(new URL(path, baseUrl), {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
