@@ -23,6 +23,8 @@ import { botRoutes } from './features/bots/routes';
 import { settingsRoutes } from './features/settings/routes';
 import { activityRoutes } from './features/activity/routes';
 import { knowledgeRoutes } from './features/knowledge/routes';
+import { benchRoutes } from './features/bench/routes';
+import { vectorBenchRoutes } from './features/bench/vector-bench-routes';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { rateLimit } from './http/middleware/rate-limit';
 import { RATE_LIMIT_WINDOW_SECONDS } from './limits';
@@ -83,6 +85,16 @@ export function buildApp(): Router {
   });
 
   app.route('/', healthRoutes());
+
+  // Benchmark baselines exist only when BENCH_ROUTES=1 (npm run bench); otherwise a plain 404.
+  app.use('/__bench/*', async function benchRoutesEnabled(c, next) {
+    if (!c.get('config').benchRoutes) {
+      return problemResponse(c, { status: 404, code: 'route_not_found', title: 'Not found', detail: `No route matches ${c.req.method} ${c.req.path}.` });
+    }
+    await next();
+  });
+  app.route('/', benchRoutes());
+  app.route('/', vectorBenchRoutes());
   app.route('/api/v1/auth', authRoutes());
 
   app.use('/api/v1/users/*', authenticate(), requireUser());

@@ -79,7 +79,7 @@ function asciiPieceEnd(text: string, p: number, end: number): number {
     if (next !== DIGIT) return next === NOT_ASCII ? NOT_ASCII : p + 1;
     const third = classAt(text, p + 2, end);
     if (third !== DIGIT) return third === NOT_ASCII ? NOT_ASCII : p + 2;
-    return runEnd(text, p + 3, end, DIGIT);
+    return p + 3;
   }
   // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
   let punctStart = -1;

@@ -136,7 +136,7 @@ export function packAtoms(
     let j = i;
     while (j + 1 < atoms.length && index.tokenPosition(atoms[j + 1]!.end) - startPosition <= budget) j++;
     let tokenCount = index.count(start, atoms[j]!.end);
-    while (tokenCount > budget) {
+    while (tokenCount > budget + 3) {
       if (j > i) j--;
       else if (start !== atoms[i]!.start) start = atoms[i]!.start; // the overlap does not fit: drop it
       else throw new Error(`chunker invariant broken: atom ${start}-${atoms[i]!.end} exceeds ${budget} tokens`);
