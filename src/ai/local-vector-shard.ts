@@ -19,7 +19,7 @@ import {
   type IndexedMetadata,
   type MetadataIndexSpec,
 } from './metadata-filter';
-import { cosineSimilarity, quantizeQuery, quantizeUnitVector, scanInt8, TopCandidates } from './int8-scan';
+import { cosineSimilarity, PairedInt8Codes, quantizeQuery, quantizeUnitVector, scanPairs, TopCandidates } from './int8-scan';
 import type { ShardQuery, ShardStats, StoreResult, StoredVectorInput } from './local-vector-store-protocol';
 
 /** Candidates re-scored exactly per query: enough that int8 rounding never changes the topK in practice. */
@@ -44,7 +44,7 @@ class ShardMemory {
   count = 0;
   ids: string[] = [];
   slotOf = new Map<string, number>();
-  codes: Int8Array;
+  codes: PairedInt8Codes;
   scales: Float32Array;
   indexed: (IndexedMetadata | undefined)[] = [];
 
@@ -52,18 +52,16 @@ class ShardMemory {
     readonly dims: number,
     capacity: number,
   ) {
-    this.codes = new Int8Array(Math.max(1, capacity) * dims);
-    this.scales = new Float32Array(Math.max(1, capacity));
+    this.codes = new PairedInt8Codes(dims, Math.max(2, capacity));
+    this.scales = new Float32Array(Math.max(2, capacity));
   }
 
   private ensureCapacity(slots: number) {
     if (slots <= this.scales.length) return;
     const capacity = Math.max(slots, Math.ceil(this.scales.length * 1.5), 64);
-    const codes = new Int8Array(capacity * this.dims);
-    codes.set(this.codes.subarray(0, this.count * this.dims));
+    this.codes.grow(capacity);
     const scales = new Float32Array(capacity);
     scales.set(this.scales.subarray(0, this.count));
-    this.codes = codes;
     this.scales = scales;
   }
 
@@ -75,7 +73,7 @@ class ShardMemory {
       this.slotOf.set(id, slot);
       this.ids[slot] = id;
     }
-    this.codes.set(codes, slot * this.dims);
+    this.codes.write(slot, codes);
     this.scales[slot] = scale;
     this.indexed[slot] = indexed;
   }
@@ -86,12 +84,13 @@ class ShardMemory {
     const last = --this.count;
     if (slot !== last) {
       const lastId = this.ids[last]!;
-      this.codes.copyWithin(slot * this.dims, last * this.dims, (last + 1) * this.dims);
+      this.codes.write(slot, this.codes.read(last));
       this.scales[slot] = this.scales[last]!;
       this.indexed[slot] = this.indexed[last];
       this.ids[slot] = lastId;
       this.slotOf.set(lastId, slot);
     }
+    this.codes.clear(last);
     this.ids.length = last;
     this.indexed.length = last;
     this.slotOf.delete(id);
@@ -238,16 +237,29 @@ export class VectorShard {
     const filter = compileMetadataFilter(query.filter, query.metadataIndexes);
     if (filter.kind === 'none') return none;
 
-    const slots = new Int32Array(memory.count);
-    let slotCount = 0;
-    for (let slot = 0; slot < memory.count; slot++) {
-      if (filter.kind === 'all' || filter.test(memory.indexed[slot])) slots[slotCount++] = slot;
+    // Pairs holding at least one accepted slot get scanned (both lanes cost the same as one).
+    let accepted: Uint8Array | null = null;
+    let acceptedCount = memory.count;
+    if (filter.kind === 'predicate') {
+      accepted = new Uint8Array(memory.count);
+      acceptedCount = 0;
+      for (let slot = 0; slot < memory.count; slot++) {
+        if (filter.test(memory.indexed[slot])) {
+          accepted[slot] = 1;
+          acceptedCount++;
+        }
+      }
+      if (acceptedCount === 0) return none;
     }
-    if (slotCount === 0) return none;
+    const pairs = new Int32Array((memory.count + 1) >> 1);
+    let pairCount = 0;
+    for (let pair = 0; pair < pairs.length; pair++) {
+      if (accepted === null || accepted[2 * pair] === 1 || accepted[2 * pair + 1] === 1) pairs[pairCount++] = pair;
+    }
 
-    const top = new TopCandidates(Math.min(slotCount, rescoreCandidateCount(query.topK)));
-    scanInt8(memory.codes, memory.scales, memory.dims, quantizeQuery(query.vector), slots, slotCount, top);
-    const candidateIds = top.keptSlots().map((slot) => memory.ids[slot]!);
+    const top = new TopCandidates(Math.min(acceptedCount, rescoreCandidateCount(query.topK)));
+    scanPairs(memory.codes, memory.scales, quantizeQuery(query.vector), pairs, pairCount, memory.count, accepted, top);
+    const candidateIds = top.kept().map(({ slot }) => memory.ids[slot]!);
 
     const rows = this.rowsById(candidateIds, query.returnMetadata === 'all');
     const scored = candidateIds

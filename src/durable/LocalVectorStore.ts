@@ -20,8 +20,9 @@
  *
  * Survives hibernation and eviction: everything in SQLite (ctx.storage.sql): vectors with
  * exact values, int8 codes, metadata, indexed metadata; the directory's tables. Lost and
- * rebuilt: a shard's in-memory int8 copy (reloaded from SQLite by the first query after
- * wake, ~19 MB for 50k × 384 dims) and the directory's mutation queue (empty when idle).
+ * rebuilt: a shard's in-memory int8 copy (reloaded from SQLite by the first query after a
+ * wake: ~45 MB and well under a second for 50k × 384 dims, see bench/vector-search.mjs) and
+ * the directory's mutation queue (empty when idle).
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';

@@ -10,7 +10,8 @@ import type { Env } from '../env';
 import { documents, sources } from '../db/schema';
 import type { ServiceContext } from '../http/context';
 import { EmbeddingError } from '../ai/embedder';
-import { indexDocumentSlice, markDocumentFailed, PermanentIndexError } from '../features/knowledge/indexer';
+import { indexDocumentSlice, markDocumentFailed } from '../features/knowledge/indexer';
+import { VectorIndexError } from '../ai/vector-limits';
 import { crawlPage, discoverWebsite } from '../features/knowledge/crawler';
 import { syncSource } from '../features/knowledge/sync';
 import { purgeSourceBatch } from '../features/knowledge/purge';
@@ -31,14 +32,15 @@ const handlers: { [T in JobType]: Handler<T> } = {
 const MAX_BACKOFF_SECONDS = 300;
 export const backoffSeconds = (attempts: number) => Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** Math.max(0, attempts - 1));
 
+/** Failures that retrying cannot fix: a rejected provider key or request, a vector over the index's limits. */
 function isPermanent(err: unknown): boolean {
-  if (err instanceof PermanentIndexError) return true;
   if (err instanceof EmbeddingError) return !err.retryable;
-  return false;
+  return err instanceof VectorIndexError;
 }
 
 function reasonOf(err: unknown): string {
   if (err instanceof EmbeddingError) return `Embedding failed (${err.reason}).`;
+  if (err instanceof VectorIndexError) return `The vector index refused the write (${err.code}).`;
   if (err instanceof Error) return err.message.slice(0, 300);
   return 'Unknown error.';
 }

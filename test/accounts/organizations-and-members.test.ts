@@ -121,6 +121,17 @@ describe('invitations', () => {
     expect(pending.body.data).toEqual([]);
   });
 
+  it('accepted twice at once, joins once: one 200, one 404, one member.join event', async () => {
+    const owner = await register('inviter-race');
+    const invitee = await register('racer');
+    const { token, invitationId } = await invite(owner, owner.orgId, invitee.email, 'member');
+    const results = await Promise.all([1, 2].map(() => call('POST', `/api/v1/invitations/${token}/accept`, { token: invitee.token })));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 404]);
+    expect(await memberRoles(owner, owner.orgId)).toEqual({ [owner.userId]: 'owner', [invitee.userId]: 'member' });
+    const joins = await call('GET', `/api/v1/activity?action=member.join&target=${invitationId}`, { token: owner.token });
+    expect(joins.body.data).toHaveLength(1);
+  });
+
   it('rejects unknown tokens and bad invitation input', async () => {
     const owner = await register('inviter-4');
     expectProblem(await call('POST', `/api/v1/invitations/${'z'.repeat(43)}/accept`, { token: owner.token }), 404, 'invitation_not_found');
@@ -207,6 +218,23 @@ describe('the last owner', () => {
     expect(await memberRoles(owner, owner.orgId)).toEqual({ [owner.userId]: 'owner' });
     // Re-asserting the same role is not a demotion.
     expect((await call('PATCH', `/api/v1/orgs/${owner.orgId}/members/${ownerMemberId}`, { token: owner.token, body: { role: 'owner' } })).status).toBe(200);
+  });
+
+  it('two owners demoting each other at once leave one owner standing', async () => {
+    const first = await register('duel-1');
+    const second = await joinAs(first, first.orgId, 'owner', 'duel-2');
+    const firstMemberId = await membershipId(first, first.orgId, first.userId);
+    const [a, b] = await Promise.all([
+      call('PATCH', `/api/v1/orgs/${first.orgId}/members/${second.memberId}`, { token: first.token, body: { role: 'admin' } }),
+      call('PATCH', `/api/v1/orgs/${first.orgId}/members/${firstMemberId}`, { token: second.token, body: { role: 'admin' } }),
+    ]);
+    // The loser is refused either as no longer an owner (403) or by the last-owner guard (409),
+    // depending on which check the interleaving reaches first; never both succeed.
+    const [winner, loser] = a.status === 200 ? [a, b] : [b, a];
+    expect(winner.status).toBe(200);
+    expect([403, 409]).toContain(loser.status);
+    const roles = Object.values(await memberRoles(a.status === 200 ? first : second, first.orgId));
+    expect(roles.sort()).toEqual(['admin', 'owner']);
   });
 
   it('can step down or leave once another owner exists', async () => {

@@ -18,7 +18,8 @@ function productionEnv(overrides: Partial<Env>): Env {
 
 async function fetchWith(workerEnv: Env, path = '/health', init: RequestInit = {}) {
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`https://kc.test${path}`, init), workerEnv, ctx);
+  const request = new Request(`https://kc.test${path}`, init) as Request<unknown, IncomingRequestCfProperties>;
+  const res = await worker.fetch(request, workerEnv, ctx);
   await waitOnExecutionContext(ctx);
   return { status: res.status, headers: res.headers, text: await res.text() };
 }

@@ -25,9 +25,6 @@ export const chunkId = (documentId: string, position: number) => `chk_${document
 
 export type IndexOutcome = 'indexed' | 'unchanged' | 'continued' | 'failed' | 'gone';
 
-/** A failure that retrying cannot fix (unreadable file, empty text): recorded, not retried. */
-export class PermanentIndexError extends Error {}
-
 async function loadDocument(ctx: ServiceContext, orgId: string, documentId: string) {
   const row = await ctx.db
     .select({ doc: documents, sourceStatus: sources.status, generation: sources.generation, chunking: bots.chunking })

@@ -163,7 +163,6 @@ export async function changeMemberRole(ctx: ServiceContext, actor: Actor, orgId:
 }
 
 export async function removeMember(ctx: ServiceContext, actor: Actor, orgId: string, member: MemberRow): Promise<'ok' | 'last_owner'> {
-  const now = ctx.clock.now();
   const guard = member.role === 'owner' ? anotherOwnerExists(orgId, member.id) : sql`1`;
   const [removed] = await ctx.db.batch([
     ctx.db
@@ -297,7 +296,8 @@ export async function acceptInvitation(ctx: ServiceContext, actor: Actor & { kin
       createdAt: now,
       updatedAt: now,
     }),
-    auditInsert(ctx.db, ctx.clock, ctx.meta, {
+    // Only if the membership row above went in: a lost race must not record a join.
+    auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, {
       orgId: invitation.orgId,
       actor,
       action: 'member.join',

@@ -2,10 +2,17 @@ import fc from 'fast-check';
 import { countTokens as libraryCountTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import { describe, expect, it } from 'vitest';
 import { CL100K_PATTERN_SOURCE, pieceEnd } from '../../../src/features/knowledge/chunker/cl100k-pretokenizer';
-import { countTokens, TokenIndex } from '../../../src/features/knowledge/chunker/tokens';
+import { countTokens, LONG_PIECE_CHARS, TokenIndex } from '../../../src/features/knowledge/chunker/tokens';
 
 const plainText = { disallowedSpecial: new Set<string>() };
-const reference = (text: string) => libraryCountTokens(text, plainText);
+const library = (text: string) => libraryCountTokens(text, plainText);
+const splitRegex = new RegExp(CL100K_PATTERN_SOURCE, 'gu');
+/** countTokens' contract, computed independently: the library per regex piece, long pieces as UTF-8 bytes. */
+const reference = (text: string) =>
+  [...text.matchAll(splitRegex)].reduce(
+    (sum, [piece]) => sum + (piece.length > LONG_PIECE_CHARS ? new TextEncoder().encode(piece).length : library(piece)),
+    0,
+  );
 
 /** Fragments chosen to hit every branch of the cl100k pattern, ASCII and not. */
 const fragments = [
@@ -44,7 +51,7 @@ describe('token counting', () => {
   it('counts like gpt-tokenizer, treating special tokens as plain text', () => {
     expect(countTokens('')).toBe(0);
     expect(countTokens('hello world')).toBe(2);
-    expect(countTokens('<|endoftext|>')).toBe(reference('<|endoftext|>'));
+    expect(countTokens('<|endoftext|>')).toBe(library('<|endoftext|>'));
     fc.assert(
       fc.property(anyText, (text) => {
         expect(countTokens(text)).toBe(reference(text));
@@ -53,12 +60,23 @@ describe('token counting', () => {
     );
   });
 
+  it('is exact for text without pieces over LONG_PIECE_CHARS, an upper bound otherwise', () => {
+    const sentence = 'Refunds for annual plans are possible within 14 days; see billing.';
+    expect(countTokens(sentence)).toBe(library(sentence));
+    const run = 'abcdefghij'.repeat(30);
+    expect(countTokens(run)).toBe(300);
+    expect(countTokens(run)).toBeGreaterThanOrEqual(library(run));
+    expect(countTokens(`x ${'é'.repeat(101)} y`)).toBe(library('x') + 203 + library(' y'));
+    expect(countTokens('😀'.repeat(51))).toBe(204);
+  });
+
   it('indexes a document once and counts any span exactly', () => {
     const longText = fc.array(fc.oneof(fragmentText, fc.lorem({ mode: 'sentences', maxCount: 4 })), { minLength: 1, maxLength: 12 }).map((parts) => parts.join(' '));
     fc.assert(
       fc.property(longText, fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 8 }), (text, cuts) => {
         const index = new TokenIndex(text);
         expect(index.totalTokens).toBe(reference(text));
+        expect(index.totalTokens).toBe(countTokens(text));
         for (const [a, b] of cuts) {
           const start = Math.min(a % (text.length + 1), b % (text.length + 1));
           const end = Math.max(a % (text.length + 1), b % (text.length + 1));

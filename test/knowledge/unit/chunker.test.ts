@@ -2,9 +2,13 @@ import fc from 'fast-check';
 import { countTokens as libraryCountTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import { describe, expect, it } from 'vitest';
 import { answerText, chunkText, contextualText, countTokens, type Chunk, type ChunkOptions, type ChunkStrategy } from '../../../src/features/knowledge/chunker';
+import { CL100K_PATTERN_SOURCE } from '../../../src/features/knowledge/chunker/cl100k-pretokenizer';
+import { LONG_PIECE_CHARS } from '../../../src/features/knowledge/chunker/tokens';
 
 const plainText = { disallowedSpecial: new Set<string>() };
-const reference = (text: string) => libraryCountTokens(text, plainText);
+const library = (text: string) => libraryCountTokens(text, plainText);
+const splitRegex = new RegExp(CL100K_PATTERN_SOURCE, 'gu');
+const hasLongPiece = (text: string) => [...text.matchAll(splitRegex)].some(([piece]) => piece.length > LONG_PIECE_CHARS);
 const WHITESPACE = /[\s\u0085]/g;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
@@ -43,7 +47,10 @@ function checkInvariants(text: string, options: ChunkOptions, chunks: Chunk[]) {
     expect(chunk.start).toBeLessThan(chunk.end);
     expect(chunk.text).toBe(text.slice(chunk.start, chunk.end));
     expect(chunk.text).toBe(chunk.text.replace(/^[\s\u0085]+|[\s\u0085]+$/g, ''));
-    expect(chunk.tokenCount).toBe(reference(chunk.text));
+    expect(chunk.tokenCount).toBe(countTokens(chunk.text));
+    // Exact, except that runs no natural text has are over-counted (see LONG_PIECE_CHARS).
+    if (hasLongPiece(chunk.text)) expect(chunk.tokenCount).toBeGreaterThanOrEqual(library(chunk.text));
+    else expect(chunk.tokenCount).toBe(library(chunk.text));
     expect(chunk.tokenCount).toBeLessThanOrEqual(options.chunkTokens);
     expect(chunk.text).not.toMatch(LONE_SURROGATE);
     expect(chunk.end).toBeGreaterThan(previousEnd);

@@ -42,7 +42,9 @@ function cutByCharacters(index: TokenIndex, span: TextSpan, budget: number, out:
   const text = index.text;
   let start = span.start;
   while (start < span.end) {
-    if (index.count(start, span.end) <= budget) {
+    // A rest of over 32 chars per budgeted token almost never fits; not counting it (at worst
+    // cutting where no cut was needed) keeps cutting a huge run linear instead of quadratic.
+    if (span.end - start <= budget * 32 && index.count(start, span.end) <= budget) {
       out.push({ start, end: span.end });
       return;
     }
@@ -136,7 +138,7 @@ export function packAtoms(
     let j = i;
     while (j + 1 < atoms.length && index.tokenPosition(atoms[j + 1]!.end) - startPosition <= budget) j++;
     let tokenCount = index.count(start, atoms[j]!.end);
-    while (tokenCount > budget + 3) {
+    while (tokenCount > budget) {
       if (j > i) j--;
       else if (start !== atoms[i]!.start) start = atoms[i]!.start; // the overlap does not fit: drop it
       else throw new Error(`chunker invariant broken: atom ${start}-${atoms[i]!.end} exceeds ${budget} tokens`);

@@ -1,5 +1,6 @@
 /**
- * Exact cl100k_base token counting for chunking, built so a document is tokenized once.
+ * cl100k_base token counting for chunking, built so a document is tokenized once. Exact, with
+ * one bound for pathological text (see LONG_PIECE_CHARS).
  *
  * cl100k_base is the encoding of OpenAI's text-embedding-3 / ada-002 models, which is what
  * chunk sizes protect. gpt-tokenizer is imported per encoding to keep the other rank tables out
@@ -25,7 +26,33 @@ const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
 /** Pieces repeat a lot (a word with its leading space), so their counts are memoized. */
 const pieceCache = new PieceTokenCache((piece) => libraryCountTokens(piece, PLAIN_TEXT));
-const pieceTokens = (text: string, start: number, end: number) => pieceCache.count(text, start, end);
+
+/**
+ * Longest piece given to BPE. gpt-tokenizer's merge loop is quadratic in a piece's length (a
+ * 160,000-letter run took 80 s; 2,000 random letters take ~80 ms), and only pathological text
+ * has longer pieces: letter runs with no space, digit or punctuation, long runs of one symbol or
+ * of spaces. Those are counted as their UTF-8 byte length instead, a hard upper bound (every
+ * token is at least one byte), so budgets still hold; see countTokens().
+ */
+export const LONG_PIECE_CHARS = 100;
+
+function utf8Length(text: string, start: number, end: number): number {
+  let bytes = 0;
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < end && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3; // BMP, or a lone surrogate (encoded as U+FFFD)
+  }
+  return bytes;
+}
+
+function pieceTokens(text: string, start: number, end: number): number {
+  return end - start > LONG_PIECE_CHARS ? utf8Length(text, start, end) : pieceCache.count(text, start, end);
+}
 
 /** Tokens in text[start, end) when that span is tokenized on its own, by scanning it. */
 function scanCount(text: string, start: number, end: number): number {
@@ -38,7 +65,11 @@ function scanCount(text: string, start: number, end: number): number {
   return count;
 }
 
-/** Exact token count of a string, as gpt-tokenizer's cl100k_base counts plain text. */
+/**
+ * Token count of a string as gpt-tokenizer's cl100k_base counts plain text: exact whenever no
+ * pre-tokenizer piece is longer than LONG_PIECE_CHARS (true of any natural-language text);
+ * otherwise each such piece counts as its UTF-8 byte length, so the result is an upper bound.
+ */
 export function countTokens(text: string): number {
   return scanCount(text, 0, text.length);
 }
@@ -51,7 +82,8 @@ export class TokenIndex {
   readonly pieceCount: number;
 
   constructor(readonly text: string) {
-    let capacity = Math.max(16, Math.ceil(text.length / 3));
+    // English averages ~5 chars per piece; the arrays grow if a text has shorter ones.
+    let capacity = Math.max(16, Math.ceil(text.length / 4));
     let starts = new Int32Array(capacity + 1);
     let before = new Int32Array(capacity + 1);
     let n = 0;
@@ -121,7 +153,7 @@ export class TokenIndex {
     return this.starts[lo]!;
   }
 
-  /** Exact token count of text.slice(start, end) tokenized on its own. */
+  /** countTokens(text.slice(start, end)), without copying the span. */
   count(start: number, end: number): number {
     if (end <= start) return 0;
     const text = this.text;
