@@ -6,7 +6,7 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import { cors } from 'hono/cors';
 import { bodyLimit } from 'hono/body-limit';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { createRouter, type Router } from './http/router';
 import { ApiError, problemResponse, type ProblemInit } from './http/problem';
 import { requestId, requestLog } from './http/middleware/request-context';
@@ -35,6 +35,24 @@ const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
 /** Path prefixes under /api/v1 whose routes act inside one org. */
 const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents'];
 
+// One CORS middleware per origin list (config is per isolate, so this is built once).
+const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
+function corsFor(origins: string[]): MiddlewareHandler {
+  let handler = corsByOrigins.get(origins);
+  if (!handler) {
+    handler = cors({
+      origin: (origin) => (origins.includes(origin) ? origin : null),
+      allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Authorization', 'Content-Type', 'X-Org-Id', 'X-HTTP-Method-Override', 'X-Request-Id'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+      credentials: true,
+      maxAge: 600,
+    });
+    corsByOrigins.set(origins, handler);
+  }
+  return handler;
+}
+
 export function buildApp(): Router {
   const app = createRouter();
 
@@ -57,17 +75,11 @@ export function buildApp(): Router {
   });
   app.use('*', secureHeaders({ crossOriginResourcePolicy: false, crossOriginOpenerPolicy: false }));
   app.use('/api/*', async function dashboardCors(c, next) {
-    const origins = c.get('config').dashboardOrigins;
-    return cors({
-      origin: (origin) => (origins.includes(origin) ? origin : null),
-      allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'Content-Type', 'X-Org-Id', 'X-HTTP-Method-Override', 'X-Request-Id'],
-      exposeHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
-      credentials: true,
-      maxAge: 600,
-    })(c, next);
+    return corsFor(c.get('config').dashboardOrigins)(c, next);
   });
   app.use('/api/*', async function limitBody(c, next) {
+    // Bodiless requests skip the check (and its stream wrapping) entirely.
+    if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next();
     const config = c.get('config');
     // File uploads get the upload limit (plus room for multipart framing); everything else is JSON.
     const maxSize = UPLOAD_PATH.test(c.req.path) ? config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES : config.maxBodyBytes;

@@ -3,8 +3,32 @@ import { getTableColumns, is, sql, SQL } from 'drizzle-orm';
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core';
 import * as schema from './schema';
 
-export type Db = ReturnType<typeof createDb>;
-export const createDb = (d1: D1Database) => drizzle(d1, { schema });
+const make = (d1: D1Database) => drizzle(d1, { schema });
+export type Db = ReturnType<typeof make>;
+
+// One drizzle instance per D1 binding (i.e. per isolate), so prepared queries can be reused.
+const instances = new WeakMap<D1Database, Db>();
+export function createDb(d1: D1Database): Db {
+  let db = instances.get(d1);
+  if (!db) {
+    db = make(d1);
+    instances.set(d1, db);
+  }
+  return db;
+}
+
+/** Memoizes a prepared query per drizzle instance: built once, bound per call. */
+export function preparedFor<T>(build: (db: Db) => T): (db: Db) => T {
+  const cache = new WeakMap<Db, T>();
+  return (db) => {
+    let query = cache.get(db);
+    if (query === undefined) {
+      query = build(db);
+      cache.set(db, query);
+    }
+    return query;
+  };
+}
 
 /**
  * `INSERT INTO table SELECT <row> WHERE changes() = 1`, as a statement that can go in a

@@ -11,6 +11,9 @@
  *   between them, so concurrent calls cannot interleave and both see room for one last unit.
  * - A denied call books nothing: a client hammering while limited recovers once its
  *   admitted hits age out.
+ * - Leases (`holdMs`, `partial`): an isolate may take several units at once to spend over the
+ *   next `holdMs`; they are booked at the end of that span, so every unit is counted for at
+ *   least a full window after it is spent and the limit still holds exactly.
  *
  * Survives hibernation and eviction: every admitted hit (SQLite rows, written before the
  * reply leaves the object, thanks to output gates), and the cleanup alarm. Kept in memory
@@ -28,11 +31,20 @@ export interface RateLimitPolicy {
   windowSeconds: number;
   /** Units this call takes; defaults to 1; must not exceed `limit` (it could never fit). */
   cost?: number;
+  /**
+   * Lease mode: the caller will spend the units within this many milliseconds, so they are
+   * booked at the end of that span (counted at least as long as any of them is really used).
+   */
+  holdMs?: number;
+  /** Grant as many units as fit (at least one) instead of all-or-nothing. */
+  partial?: boolean;
 }
 
 export interface RateLimitDecision {
   allowed: boolean;
   limit: number;
+  /** Units booked by this call: `cost`, or fewer for a partial grant; 0 when denied. */
+  granted: number;
   /** Units still available right after this call. */
   remaining: number;
   /** Seconds until every unit counted now has aged out (the quota is whole again). */
@@ -54,16 +66,19 @@ export class RateLimiter extends DurableObject {
   private alarmAt: number | null = null;
 
   async consume(policy: RateLimitPolicy): Promise<RateLimitDecision> {
-    const { limit, windowSeconds, cost = 1 } = policy;
+    const { limit, windowSeconds, cost = 1, holdMs = 0, partial = false } = policy;
     assertPositiveInteger('limit', limit);
     assertPositiveInteger('windowSeconds', windowSeconds);
     assertPositiveInteger('cost', cost);
+    if (!Number.isSafeInteger(holdMs) || holdMs < 0 || holdMs > windowSeconds * 1000) {
+      throw new RangeError(`rate limiter: holdMs must be an integer from 0 to the window, got ${holdMs}`);
+    }
     if (cost > limit) throw new RangeError(`rate limiter: cost ${cost} exceeds limit ${limit} and could never be admitted`);
 
     const now = this.clock.now();
     const windowMs = windowSeconds * 1000;
-    const decision = this.checkAndBook(now, windowMs, limit, cost);
-    if (decision.allowed) await this.ensureCleanupAlarm(granuleEnd(now, windowMs) + windowMs);
+    const decision = this.checkAndBook(now, windowMs, limit, cost, holdMs, partial);
+    if (decision.allowed) await this.ensureCleanupAlarm(granuleEnd(now + holdMs, windowMs) + windowMs);
     return decision;
   }
 
@@ -84,15 +99,17 @@ export class RateLimiter extends DurableObject {
   }
 
   /** Everything between reading the count and booking the hit is synchronous: see invariants. */
-  private checkAndBook(now: number, windowMs: number, limit: number, cost: number): RateLimitDecision {
+  private checkAndBook(now: number, windowMs: number, limit: number, wanted: number, holdMs: number, partial: boolean): RateLimitDecision {
     this.ensureTable();
     const counted = this.sql
       .exec<GranuleRow>('SELECT granule_end_ms, hits FROM granules WHERE granule_end_ms > ? ORDER BY granule_end_ms', now - windowMs)
       .toArray();
     const used = counted.reduce((sum, row) => sum + row.hits, 0);
+    const cost = partial ? Math.max(1, Math.min(wanted, limit - used)) : wanted;
 
     if (used + cost <= limit) {
-      const end = granuleEnd(now, windowMs);
+      // A lease is booked where its last unit may be spent, so it is counted at least as long.
+      const end = granuleEnd(now + holdMs, windowMs);
       this.sql.exec(
         `INSERT INTO granules (granule_end_ms, hits, expires_at_ms) VALUES (?, ?, ?)
          ON CONFLICT (granule_end_ms) DO UPDATE SET
@@ -106,6 +123,7 @@ export class RateLimiter extends DurableObject {
       return {
         allowed: true,
         limit,
+        granted: cost,
         remaining: limit - used - cost,
         resetSeconds: secondsUntil(latestEnd + windowMs, now),
         retryAfterSeconds: 0,
@@ -117,6 +135,7 @@ export class RateLimiter extends DurableObject {
     return {
       allowed: false,
       limit,
+      granted: 0,
       remaining: Math.max(0, limit - used),
       resetSeconds: secondsUntil(latestEnd + windowMs, now),
       retryAfterSeconds: secondsUntil(whenCostFits(counted, used, cost, limit, windowMs), now),

@@ -17,6 +17,24 @@ export const API_KEY_PREFIX = 'kc_live_';
 const SHOWN_PREFIX_LENGTH = API_KEY_PREFIX.length + 6;
 /** last_used_at is a hint, not a log: write it at most this often per key. */
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+/**
+ * Verified keys are remembered per isolate for a few seconds so a busy key costs no D1 read
+ * per request. Revoking a key, or changing or removing its creator's membership, forgets it
+ * here at once; other isolates notice within KEY_CACHE_TTL_MS.
+ */
+export const KEY_CACHE_TTL_MS = 10_000;
+const KEY_CACHE_MAX_ENTRIES = 5_000;
+const keyCache = new Map<string, { key: AuthenticatedKey; lastUsedAt: number | null; expiresAt: number }>();
+
+/** Drops cached keys matching the predicate (by id, or by org + creator). */
+export function forgetCachedKeys(match: { keyId?: string; orgId?: string; createdBy?: string }) {
+  for (const [hash, entry] of keyCache) {
+    const k = entry.key;
+    if ((match.keyId && k.id === match.keyId) || (match.createdBy && k.createdBy === match.createdBy && (!match.orgId || k.orgId === match.orgId))) {
+      keyCache.delete(hash);
+    }
+  }
+}
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
@@ -41,6 +59,13 @@ export interface AuthenticatedKey {
 }
 
 export async function authenticateApiKey(ctx: ServiceContext, secret: string): Promise<AuthenticatedKey | null> {
+  const hash = await sha256Hex(secret);
+  const now = ctx.clock.now();
+  const cached = keyCache.get(hash);
+  if (cached && cached.expiresAt > now) {
+    touchLastUsed(ctx, cached, now);
+    return cached.key;
+  }
   const row = await ctx.db
     .select({
       id: apiKeys.id,
@@ -53,14 +78,27 @@ export async function authenticateApiKey(ctx: ServiceContext, secret: string): P
     .from(apiKeys)
     .innerJoin(memberships, and(eq(memberships.orgId, apiKeys.orgId), eq(memberships.userId, apiKeys.createdBy)))
     .innerJoin(users, and(eq(users.id, apiKeys.createdBy), eq(users.status, 'active')))
-    .where(and(eq(apiKeys.keyHash, await sha256Hex(secret)), isNull(apiKeys.revokedAt)))
+    .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)))
     .get();
-  if (!row) return null;
-  const now = ctx.clock.now();
-  if (!row.lastUsedAt || now - row.lastUsedAt > LAST_USED_WRITE_INTERVAL_MS) {
-    ctx.waitUntil(ctx.db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.id)).run());
+  if (!row) {
+    keyCache.delete(hash);
+    return null;
   }
-  return { id: row.id, orgId: row.orgId, scopes: row.scopes, createdBy: row.createdBy, creatorRole: row.creatorRole };
+  const entry = {
+    key: { id: row.id, orgId: row.orgId, scopes: row.scopes, createdBy: row.createdBy, creatorRole: row.creatorRole },
+    lastUsedAt: row.lastUsedAt,
+    expiresAt: now + KEY_CACHE_TTL_MS,
+  };
+  if (keyCache.size >= KEY_CACHE_MAX_ENTRIES) keyCache.clear();
+  keyCache.set(hash, entry);
+  touchLastUsed(ctx, entry, now);
+  return entry.key;
+}
+
+function touchLastUsed(ctx: ServiceContext, entry: { key: AuthenticatedKey; lastUsedAt: number | null }, now: number) {
+  if (entry.lastUsedAt && now - entry.lastUsedAt <= LAST_USED_WRITE_INTERVAL_MS) return;
+  entry.lastUsedAt = now;
+  ctx.waitUntil(ctx.db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, entry.key.id)).run());
 }
 
 export type CreateKeyResult =
@@ -115,6 +153,7 @@ export async function revokeApiKey(ctx: ServiceContext, actor: Actor, orgId: str
     .where(and(eq(apiKeys.orgId, orgId), eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt)))
     .get();
   if (!key) return false;
+  forgetCachedKeys({ keyId });
   await ctx.db.batch([
     ctx.db.update(apiKeys).set({ revokedAt: ctx.clock.now() }).where(and(eq(apiKeys.id, keyId), eq(apiKeys.orgId, orgId))),
     auditInsert(ctx.db, ctx.clock, ctx.meta, {

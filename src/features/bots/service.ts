@@ -1,7 +1,7 @@
 /** Bots: the unit visitors chat with. Every query is scoped by org id. */
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import { bots } from '../../db/schema';
-import type { Db } from '../../db/client';
+import { preparedFor, type Db } from '../../db/client';
 import { newId } from '../../lib/ids';
 import type { ServiceContext } from '../../http/context';
 import type { Actor } from '../../http/types';
@@ -91,13 +91,22 @@ export function toBotDto(row: BotRow) {
 }
 export type BotDto = ReturnType<typeof toBotDto>;
 
-export async function listBots(db: Db, orgId: string, cursor: string | null, limit: number) {
-  return db
+// The hottest read in the API (every dashboard load, the benchmark's subject): prepared once.
+const listBotsQuery = preparedFor((db) =>
+  db
     .select()
     .from(bots)
-    .where(cursor ? and(eq(bots.orgId, orgId), lt(bots.id, cursor)) : eq(bots.orgId, orgId))
+    .where(and(eq(bots.orgId, sql.placeholder('orgId')), lt(bots.id, sql.placeholder('before'))))
     .orderBy(desc(bots.id))
-    .limit(limit + 1);
+    .limit(sql.placeholder('limit'))
+    .prepare(),
+);
+
+/** '~' sorts after every id character, so "before ~" means "from the newest". */
+const NEWEST = '~';
+
+export async function listBots(db: Db, orgId: string, cursor: string | null, limit: number) {
+  return listBotsQuery(db).all({ orgId, before: cursor ?? NEWEST, limit: limit + 1 });
 }
 
 export async function getBot(db: Db, orgId: string, botId: string): Promise<BotRow | null> {

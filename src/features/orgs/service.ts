@@ -13,6 +13,7 @@ import { sha256Hex } from '../../lib/crypto';
 import { INVITATION_TTL_MS } from '../../limits';
 import { auditInsert, auditInsertIfChanged } from '../audit/service';
 import { createMailer } from '../mail/mailer';
+import { forgetCachedKeys } from '../api-keys/service';
 import { normalizeEmail } from '../auth/service';
 
 export type OrgRow = typeof organizations.$inferSelect;
@@ -159,6 +160,7 @@ export async function changeMemberRole(ctx: ServiceContext, actor: Actor, orgId:
     }),
   ]);
   if (changed.length === 0) return { status: 'last_owner' };
+  forgetCachedKeys({ orgId, createdBy: member.userId });
   return { status: 'ok', member: { ...member, role } };
 }
 
@@ -177,7 +179,9 @@ export async function removeMember(ctx: ServiceContext, actor: Actor, orgId: str
       metadata: { userId: member.userId, role: member.role },
     }),
   ]);
-  return removed.length === 0 ? 'last_owner' : 'ok';
+  if (removed.length === 0) return 'last_owner';
+  forgetCachedKeys({ orgId, createdBy: member.userId });
+  return 'ok';
 }
 
 // --- invitations ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import type { ServiceContext } from '../../http/context';
 import type { Actor } from '../../http/types';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../limits';
 import { auditInsert } from '../audit/service';
+import { forgetCachedKeys } from '../api-keys/service';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from '../auth/password';
 import type { UserRow } from '../auth/service';
 
@@ -76,6 +77,7 @@ export async function deactivate(ctx: ServiceContext, actor: Actor & { kind: 'us
     )
     .all();
   if (sole.length > 0) return { status: 'last_owner', orgIds: sole.map((r) => r.orgId) };
+  forgetCachedKeys({ createdBy: actor.userId });
   const now = ctx.clock.now();
   await ctx.db.batch([
     ctx.db.update(users).set({ status: 'deactivated', updatedAt: now }).where(eq(users.id, actor.userId)),
