@@ -150,3 +150,8 @@ const ratioTokens = byName['ours recursive'].mbPerSecond / byName['langchain tok
 const ratioChars = byName['ours recursive'].mbPerSecond / byName['langchain chars'].mbPerSecond;
 console.log(`ours recursive / langchain tokens: ${ratioTokens.toFixed(2)}x (target >= 3)`);
 console.log(`ours recursive / langchain chars:  ${ratioChars.toFixed(2)}x (for scale: LangChain counting characters, not tokens)`);
+
+// A document with no boundaries at all must stay linear (gpt-tokenizer alone is quadratic here).
+const run = 'a'.repeat(1_000_000);
+const runMs = median([0, 1, 2].map(() => cpuMilliseconds(() => chunkText(run, { strategy: 'recursive', chunkTokens: CHUNK_TOKENS })).ms));
+console.log(`ours recursive on a 1 MB run of one letter: ${runMs.toFixed(0)} ms`);

@@ -10,7 +10,7 @@ import type { ConversationRoom } from './durable/ConversationRoom';
 export interface Env {
   DB: D1Database;
   FILES: R2Bucket;
-  VECTORS?: VectorizeIndex;
+  VECTORS?: Vectorize;
   JOBS: Queue<unknown>;
   CONVERSATION_ROOM: DurableObjectNamespace<ConversationRoom>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;

@@ -44,7 +44,6 @@ export interface VectorIndex {
 type Assignable<From extends To, To> = From;
 type BindingIsAVectorIndex = Assignable<Vectorize, VectorIndex>;
 type VectorIndexIsABinding = Assignable<VectorIndex, Omit<Vectorize, never>>;
-export type { BindingIsAVectorIndex as _BindingCheck, VectorIndexIsABinding as _PortCheck };
 
 /** The metadata indexes KyroChat's knowledge chunks are filtered on (see the deploy step above). */
 export const KNOWLEDGE_METADATA_INDEXES: readonly MetadataIndexSpec[] = [

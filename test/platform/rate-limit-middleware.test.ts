@@ -56,6 +56,26 @@ describe('rateLimit middleware', () => {
     });
   });
 
+  it('admits exactly the limit even when units are leased to the isolate in bulk', async () => {
+    // limit 200 leases up to 10 units per Durable Object call; the total must still be exact.
+    const app = appLimitedBy({ name: 'bulk', limit: 200, windowSeconds: 60, key: clientIp });
+    const statuses: number[] = [];
+    for (let wave = 0; wave < 6; wave++) {
+      const responses = await Promise.all(Array.from({ length: 40 }, () => app.fetch(fromIp('198.51.100.9'), env)));
+      for (const res of responses) {
+        statuses.push(res.status);
+        await res.body?.cancel();
+      }
+    }
+    const admitted = statuses.filter((s) => s === 200).length;
+    expect(admitted).toBeLessThanOrEqual(200);
+    // Leases expire after a second and lose their unspent units, so a few may go unused.
+    expect(admitted).toBeGreaterThanOrEqual(180);
+    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    const booked = await env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName('bulk:198.51.100.9')).consume({ limit: 200, windowSeconds: 60 });
+    expect(booked.allowed).toBe(false);
+  });
+
   it('limits each key separately', async () => {
     const app = appLimitedBy({ name: 'per-ip', limit: 1, windowSeconds: 60, key: clientIp });
     const first = await app.fetch(fromIp('198.51.100.3'), env);

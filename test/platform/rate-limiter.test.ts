@@ -51,12 +51,26 @@ describe('RateLimiter durable object', () => {
 
   it('reports remaining, reset and retry-after from the sliding window', async () => {
     const { stub, clock } = await limiterWithClock('timing');
-    expect(await stub.consume({ limit: 2, ...MINUTE })).toEqual({ allowed: true, limit: 2, remaining: 1, resetSeconds: 61, retryAfterSeconds: 0 });
+    expect(await stub.consume({ limit: 2, ...MINUTE })).toEqual({ allowed: true, limit: 2, granted: 1, remaining: 1, resetSeconds: 61, retryAfterSeconds: 0 });
     clock.advance(20_000);
-    expect(await stub.consume({ limit: 2, ...MINUTE })).toEqual({ allowed: true, limit: 2, remaining: 0, resetSeconds: 61, retryAfterSeconds: 0 });
+    expect(await stub.consume({ limit: 2, ...MINUTE })).toEqual({ allowed: true, limit: 2, granted: 1, remaining: 0, resetSeconds: 61, retryAfterSeconds: 0 });
     clock.advance(10_000);
     // The first hit (booked at T0, granule ending T0+1s) frees a unit at T0+61s: 31 s from now.
-    expect(await stub.consume({ limit: 2, ...MINUTE })).toEqual({ allowed: false, limit: 2, remaining: 0, resetSeconds: 51, retryAfterSeconds: 31 });
+    expect(await stub.consume({ limit: 2, ...MINUTE })).toEqual({ allowed: false, limit: 2, granted: 0, remaining: 0, resetSeconds: 51, retryAfterSeconds: 31 });
+  });
+
+  it('leases: a partial grant takes what is left, and a held lease is counted until its last unit could be spent', async () => {
+    const { stub, clock } = await limiterWithClock('lease');
+    const policy = { limit: 10, ...MINUTE, partial: true, holdMs: 5_000 };
+    expect(await stub.consume({ ...policy, cost: 7 })).toMatchObject({ allowed: true, granted: 7, remaining: 3 });
+    expect(await stub.consume({ ...policy, cost: 7 })).toMatchObject({ allowed: true, granted: 3, remaining: 0 });
+    expect(await stub.consume({ ...policy, cost: 1 })).toMatchObject({ allowed: false, granted: 0 });
+    // Booked at T0 + 5 s (the end of the hold), so still counted at T0 + 61 s and free at T0 + 66 s.
+    clock.advance(61_000);
+    expect((await stub.consume({ limit: 10, ...MINUTE })).allowed).toBe(false);
+    clock.advance(5_000);
+    expect(await stub.consume({ limit: 10, ...MINUTE })).toMatchObject({ allowed: true, remaining: 9 });
+    await expect(runInDurableObject(stub, (instance: RateLimiter) => instance.consume({ limit: 10, ...MINUTE, holdMs: 61_000 }))).rejects.toThrow(RangeError);
   });
 
   it('slides: old hits age out one by one instead of the whole window resetting at once', async () => {

@@ -9,10 +9,13 @@
  *   answerer reads instead of the bare sentence.
  *
  * Guarantees (property-tested): chunks are in document order; `text === source.slice(start,
- * end)`, trimmed; `tokenCount` is the exact cl100k_base count of `text` and never exceeds
- * `chunkTokens`, with no exception (unbreakable runs are cut by characters, never across a
- * surrogate pair); every non-whitespace character of the source is in some chunk; the output
- * is a pure function of (text, options).
+ * end)`, trimmed; `tokenCount` never exceeds `chunkTokens` (runs with no boundary are cut by
+ * characters, never inside a surrogate pair) and is the exact cl100k_base count of `text`, with
+ * one documented exception: a pre-tokenizer piece over 100 chars (only pathological text has
+ * one: a letter run with no space, digit or punctuation) counts as its UTF-8 byte length, an
+ * upper bound, because the tokenizer is quadratic on such runs (tokens.ts LONG_PIECE_CHARS).
+ * Every non-whitespace character of the source is in some chunk; the output is a pure
+ * function of (text, options).
  *
  * What differs from the span: contextualText() (breadcrumb + text, what to embed and index) and
  * answerText() (breadcrumb + window, what the answerer reads) are built from the span; for
@@ -44,7 +47,7 @@ function checkInteger(name: string, value: number, min: number, max: number) {
 /** Options with defaults applied; throws RangeError for values a bot config should never hold. */
 export function resolveChunkOptions(options: ChunkOptions): Required<ChunkOptions> {
   const { strategy, chunkTokens } = options;
-  if (!(strategy in strategies)) throw new RangeError(`unknown chunk strategy: ${String(strategy)}`);
+  if (!Object.hasOwn(strategies, strategy)) throw new RangeError(`unknown chunk strategy: ${String(strategy)}`);
   checkInteger('chunkTokens', chunkTokens, CHUNKING.minChunkTokens, CHUNKING.maxChunkTokens);
   const overlapTokens = options.overlapTokens ?? Math.min(CHUNKING.defaultOverlapTokens, Math.floor(chunkTokens / 8));
   checkInteger('overlapTokens', overlapTokens, 0, Math.floor(chunkTokens * CHUNKING.maxOverlapRatio));

@@ -96,53 +96,87 @@ interface Lease {
   resetAt: number;
 }
 
-const leases = new Map<string, Lease>();
-const LEASE_HOLD_MS = 1000;
-const LEASE_FRACTION = 20;
-const MAX_TRACKED_LEASES = 10_000;
-
-/** Doubles while leases run dry before expiring, shrinks to what was used otherwise. */
-function nextLeaseSize(previous: Lease | undefined, limit: number, now: number): number {
-  const max = Math.floor(limit / LEASE_FRACTION);
-  if (max < 2 || !previous) return 1;
-  const used = previous.granted - previous.left;
-  const ranDry = previous.left === 0 && previous.expiresAt > now;
-  return Math.max(1, Math.min(max, ranDry ? previous.granted * 2 : used));
+/** Per limiter key: the current lease, and the one call to the object in flight (if any). */
+interface LeaseState {
+  lease?: Lease;
+  inflight?: Promise<void>;
+  waiting: number;
 }
 
+const leaseStates = new Map<string, LeaseState>();
+const LEASE_HOLD_MS = 1000;
+const LEASE_FRACTION = 20;
+const MAX_TRACKED_KEYS = 10_000;
+
+/** Doubles while leases run dry before expiring, shrinks to what was used otherwise. */
+function nextLeaseSize(state: LeaseState, limit: number, now: number): number {
+  const max = Math.floor(limit / LEASE_FRACTION);
+  if (max < 2) return 1;
+  const previous = state.lease;
+  const used = previous ? previous.granted - previous.left : 0;
+  const ranDry = !!previous && previous.left === 0 && previous.expiresAt > now;
+  const fromHistory = previous ? (ranDry ? previous.granted * 2 : used) : 1;
+  return Math.max(1, Math.min(max, Math.max(fromHistory, state.waiting + 1)));
+}
+
+function spendLeased(state: LeaseState, limit: number, now: number): RateLimitDecision | null {
+  const lease = state.lease;
+  if (!lease || lease.left <= 0 || lease.expiresAt <= now || lease.limit !== limit) return null;
+  lease.left--;
+  return {
+    allowed: true,
+    limit,
+    granted: 1,
+    remaining: lease.remainingAfterGrant + lease.left,
+    resetSeconds: Math.max(0, Math.ceil((lease.resetAt - now) / 1000)),
+    retryAfterSeconds: 0,
+  };
+}
+
+/**
+ * One unit for this request: from the isolate's lease when it has one; otherwise one caller
+ * asks the object for a new lease while concurrent callers wait for it (single flight), so a
+ * burst costs one round trip instead of one per request.
+ */
 async function takeUnit(c: AppContext, limiterKey: string, limit: number, windowSeconds: number): Promise<RateLimitDecision | null> {
-  const now = Date.now();
-  const lease = leases.get(limiterKey);
-  if (lease && lease.left > 0 && lease.expiresAt > now && lease.limit === limit) {
-    lease.left--;
-    return {
-      allowed: true,
-      limit,
-      granted: 1,
-      remaining: lease.remainingAfterGrant + lease.left,
-      resetSeconds: Math.max(0, Math.ceil((lease.resetAt - now) / 1000)),
-      retryAfterSeconds: 0,
-    };
+  let state = leaseStates.get(limiterKey);
+  if (!state) {
+    if (leaseStates.size >= MAX_TRACKED_KEYS) leaseStates.clear();
+    state = { waiting: 0 };
+    leaseStates.set(limiterKey, state);
   }
-  const want = nextLeaseSize(lease, limit, now);
-  const decision = await consumeOrFailOpen(c, limiterKey, { limit, windowSeconds, cost: want, holdMs: want > 1 ? LEASE_HOLD_MS : 0, partial: true });
-  if (decision?.allowed && decision.granted > 1) {
-    if (leases.size >= MAX_TRACKED_LEASES) leases.clear();
-    leases.set(limiterKey, {
+  for (;;) {
+    const leased = spendLeased(state, limit, Date.now());
+    if (leased) return leased;
+    if (!state.inflight) break;
+    state.waiting++;
+    await state.inflight;
+    state.waiting--;
+  }
+
+  const now = Date.now();
+  const want = nextLeaseSize(state, limit, now);
+  let done!: () => void;
+  state.inflight = new Promise<void>((resolve) => (done = resolve));
+  try {
+    const decision = await consumeOrFailOpen(c, limiterKey, { limit, windowSeconds, cost: want, holdMs: want > 1 ? LEASE_HOLD_MS : 0, partial: true });
+    if (!decision?.allowed) {
+      state.lease = undefined;
+      return decision;
+    }
+    state.lease = {
       limit,
       granted: decision.granted,
       left: decision.granted - 1,
       expiresAt: now + LEASE_HOLD_MS,
       remainingAfterGrant: decision.remaining,
       resetAt: now + decision.resetSeconds * 1000,
-    });
+    };
     return { ...decision, remaining: decision.remaining + decision.granted - 1 };
+  } finally {
+    state.inflight = undefined;
+    done();
   }
-  if (decision?.allowed) {
-    // Remember demand even for single-unit grants, so the next lease can grow.
-    leases.set(limiterKey, { limit, granted: 1, left: 0, expiresAt: now + LEASE_HOLD_MS, remainingAfterGrant: decision.remaining, resetAt: now + decision.resetSeconds * 1000 });
-  }
-  return decision;
 }
 
 /**

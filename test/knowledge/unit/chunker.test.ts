@@ -136,6 +136,14 @@ describe('recursive strategy', () => {
     for (let i = 1; i < chunks.length; i++) expect(chunks[i]!.start).toBeGreaterThanOrEqual(chunks[i - 1]!.end);
   });
 
+  it('cuts a huge run with no boundary in linear time, its chunks bounded by the byte count', () => {
+    const text = `${'a'.repeat(300_000)} tail`;
+    const chunks = chunkText(text, { strategy: 'recursive', chunkTokens: 256, overlapTokens: 32 });
+    expect(chunks.length).toBeGreaterThan(1000);
+    for (const chunk of chunks.slice(0, 3)) expect(chunk.tokenCount).toBe(chunk.text.length);
+    expect(chunks.at(-1)!.text.endsWith('tail')).toBe(true);
+  });
+
   it('cuts a run with no boundary by characters, within the budget, keeping emoji whole', () => {
     const text = `start ${'😀'.repeat(400)}${'a'.repeat(5000)} end`;
     const chunks = chunkText(text, { strategy: 'recursive', chunkTokens: 50, overlapTokens: 0 });

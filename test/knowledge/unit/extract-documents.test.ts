@@ -85,6 +85,13 @@ describe('docx', () => {
     expect(renderDocumentXml(xml)).toBe('### Outline\n\na\tb\nc & d\n\nbox');
   });
 
+  it('keeps a paragraph whole around a text box nested inside it', () => {
+    const xml =
+      '<w:p><w:r><w:t xml:space="preserve">Before </w:t></w:r><w:r><w:drawing><w:txbxContent>' +
+      '<w:p><w:r><w:t>Box</w:t></w:r></w:p></w:txbxContent></w:drawing></w:r><w:r><w:t>after</w:t></w:r></w:p>';
+    expect(renderDocumentXml(xml)).toBe('Box\n\nBefore after');
+  });
+
   it('fails clearly for a broken archive or one without a document part', async () => {
     expect(await extractDocument(new Uint8Array([0x50, 0x4b, 3, 4, 9, 9, 9]), 'docx')).toMatchObject({ ok: false, reason: 'corrupt' });
     expect(await extractDocument(buildDocx('', { omitDocumentPart: true }), 'docx')).toMatchObject({ ok: false, reason: 'corrupt' });

@@ -4,7 +4,7 @@
  * overlap that starts on a sentence (or at least a word) boundary.
  *
  * Counts while searching come from TokenIndex positions (O(log n)); every emitted chunk and
- * atom is checked with the exact count, so the budget is a hard limit.
+ * atom is checked with its real count (countTokens), so the budget is a hard limit.
  */
 import { sentenceSpans } from './sentences';
 import { isWhitespaceCode, trimSpan } from './text-spans';

@@ -133,12 +133,17 @@ export class TokenIndex {
   }
 
   /**
-   * Position of offset in the document's token stream (tokens of the pieces that start before
-   * it). Differences of two positions estimate a span's count to within its edge pieces.
+   * Position of offset in the document's token stream, interpolated inside a piece (which
+   * matters for the long runs LONG_PIECE_CHARS is about). Differences of two positions estimate
+   * a span's count to within its edge pieces.
    */
   tokenPosition(offset: number): number {
     const piece = this.pieceAt(offset);
-    return this.starts[piece] === offset ? this.before[piece]! : this.before[piece + 1]!;
+    const pieceStart = this.starts[piece]!;
+    const before = this.before[piece]!;
+    if (pieceStart === offset || piece === this.pieceCount) return before;
+    const fraction = (offset - pieceStart) / (this.starts[piece + 1]! - pieceStart);
+    return before + Math.round((this.before[piece + 1]! - before) * fraction);
   }
 
   /** Offset of the start of the piece holding the token at `position`. */

@@ -1,6 +1,7 @@
-export type ChunkStrategy = 'recursive' | 'markdown' | 'sentence-window';
+/** A tuple, so a bot config schema can use it directly: z.enum(CHUNK_STRATEGIES). */
+export const CHUNK_STRATEGIES = ['recursive', 'markdown', 'sentence-window'] as const;
 
-export const CHUNK_STRATEGIES: readonly ChunkStrategy[] = ['recursive', 'markdown', 'sentence-window'];
+export type ChunkStrategy = (typeof CHUNK_STRATEGIES)[number];
 
 /** A half-open range of UTF-16 code units in the source text: text.slice(start, end). */
 export interface TextSpan {
@@ -25,7 +26,7 @@ export interface Chunk {
   text: string;
   start: number;
   end: number;
-  /** cl100k_base tokens of `text` on its own; always <= chunkTokens. */
+  /** cl100k_base tokens of `text` on its own (see countTokens for the one bound); <= chunkTokens. */
   tokenCount: number;
   /** Titles of the enclosing headings, outermost first (markdown and sentence-window). */
   headingPath: string[];

@@ -36,7 +36,9 @@ interface Paragraph {
 export function renderDocumentXml(xml: string): string {
   const blocks: string[] = [];
   let previousWasListItem = false;
-  let paragraph: Paragraph | null = null;
+  // Paragraphs nest when a text box sits inside one; the innermost is the one being filled.
+  const openParagraphs: Paragraph[] = [];
+  let paragraph: Paragraph | undefined;
   let inText = false;
   let skipDepth = 0; // inside w:del, mc:Fallback, w:instrText
   let tableDepth = 0;
@@ -52,8 +54,8 @@ export function renderDocumentXml(xml: string): string {
   };
 
   const finishParagraph = () => {
-    const done = paragraph;
-    paragraph = null;
+    const done = openParagraphs.pop();
+    paragraph = openParagraphs[openParagraphs.length - 1];
     const text = done?.text.replace(/[ \t]+\n/g, '\n').trim();
     if (!done || !text) return;
     if (tableDepth > 0) cell.push(text.replace(/\s*\n\s*/g, ' '));
@@ -75,7 +77,10 @@ export function renderDocumentXml(xml: string): string {
     switch (name) {
       case 'w:p':
         if (closing) finishParagraph();
-        else if (!selfClosing) paragraph = { text: '', listItem: false };
+        else if (!selfClosing) {
+          paragraph = { text: '', listItem: false };
+          openParagraphs.push(paragraph);
+        }
         break;
       case 'w:pStyle': {
         const level = headingLevel(attribute(attributes, 'w:val') ?? '');
