@@ -5,6 +5,7 @@
 import type { Chunk } from './chunker';
 import { countTokens } from './chunker';
 import { extractMainContent, type WebPage } from './web/main-content';
+import { ACCEPTED_UPLOAD_TYPES, extractDocument } from './extract';
 
 export const TEXT_MIME = 'text/plain';
 export const QA_MIME = 'application/vnd.kyrochat.qa+json';
@@ -36,19 +37,15 @@ export function htmlToPage(bytes: Uint8Array, url: string): Promise<WebPage> {
 }
 
 export async function extractDocumentText(bytes: Uint8Array, mime: string, locator: string): Promise<ExtractedText> {
-  if (isHtml(mime)) {
-    // Uploaded HTML files have no URL of their own; links resolve against a placeholder.
-    const base = /^https?:\/\//.test(locator) ? locator : `https://upload.invalid/${encodeURIComponent(locator)}`;
-    const page = await htmlToPage(bytes, base);
+  if (mime === QA_MIME) return qaChunks(decoder.decode(bytes));
+  // A fetched web page: main content only, with its own URL as the base.
+  if (isHtml(mime) && /^https?:\/\//.test(locator)) {
+    const page = await htmlToPage(bytes, locator);
     return { ok: true, kind: 'html', text: page.text, title: page.title || undefined };
   }
-  switch (mime) {
-    case QA_MIME:
-      return qaChunks(decoder.decode(bytes));
-    case TEXT_MIME:
-    case 'text/markdown':
-      return { ok: true, kind: 'text', text: decoder.decode(bytes) };
-    default:
-      return { ok: false, reason: `Documents of type ${mime} cannot be read.` };
-  }
+  const type = ACCEPTED_UPLOAD_TYPES[mime as keyof typeof ACCEPTED_UPLOAD_TYPES];
+  if (!type) return { ok: false, reason: `Documents of type ${mime} cannot be read.` };
+  const extracted = await extractDocument(bytes, type);
+  if (!extracted.ok) return { ok: false, reason: extracted.detail };
+  return { ok: true, kind: type, text: extracted.text, title: extracted.title };
 }

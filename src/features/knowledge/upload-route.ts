@@ -7,7 +7,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { jsonContent, commonErrors, IdParam, type Router } from '../../http/router';
 import { ApiError, badRequest, unsupportedMediaType } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
-import { ACCEPTED_FILE_TYPES, detectFileType } from './file-types';
+import { ACCEPTED_UPLOAD_MIME_TYPES, detectFileType } from './extract';
 import { createFileSources, toSourceDto } from './sources';
 import { SourceSchema } from './schemas';
 import { requireBot } from './route-guards';
@@ -79,7 +79,8 @@ export function uploadRoute(router: Router) {
         const bytes = new Uint8Array(await file.arrayBuffer());
         const detected = detectFileType(bytes, file.type, name);
         if (!detected.ok) {
-          throw unsupportedMediaType([...ACCEPTED_FILE_TYPES], `${name}: ${detected.reason}`);
+          if (detected.reason === 'empty') throw badRequest(`${name} is empty.`, 'empty_file', [{ path: 'file', message: `${name} is empty` }]);
+          throw unsupportedMediaType([...ACCEPTED_UPLOAD_MIME_TYPES], `${name}: ${detected.detail}`);
         }
         accepted.push({ name, mime: detected.mime, bytes });
       }
