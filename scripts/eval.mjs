@@ -36,7 +36,7 @@ try {
   const bot = await postJson(worker.url, '/api/v1/bots', { name: 'Eval' }, auth);
 
   const files = (await readdir(corpusDir)).filter((f) => /\.(md|txt)$/.test(f)).sort();
-  const questions = JSON.parse(await readFile(path.join(corpusDir, 'questions.json'), 'utf8'));
+  const { questions } = JSON.parse(await readFile(path.join(corpusDir, 'questions.json'), 'utf8'));
   const sourceToFile = new Map();
   for (const file of files) {
     const text = await readFile(path.join(corpusDir, file), 'utf8');
@@ -46,6 +46,7 @@ try {
   await waitUntilReady(worker.url, auth, [...sourceToFile.keys()]);
 
   const rows = [];
+  const byKind = new Map();
   for (const mode of MODES) {
     let hit1 = 0;
     let hit5 = 0;
@@ -61,6 +62,10 @@ try {
         hit5++;
         reciprocal += 1 / (firstGold + 1);
       }
+      const kind = byKind.get(`${q.kind ?? 'all'}|${mode}`) ?? { kind: q.kind ?? 'all', mode, n: 0, mrr: 0 };
+      kind.n++;
+      kind.mrr += firstGold >= 0 ? 1 / (firstGold + 1) : 0;
+      byKind.set(`${q.kind ?? 'all'}|${mode}`, kind);
     }
     const n = questions.length;
     rows.push({ mode, r1: hit1 / n, r5: hit5 / n, mrr: reciprocal / n });
@@ -74,6 +79,16 @@ try {
       { key: 'mrr', title: 'MRR', digits: 3 },
     ],
     rows,
+  );
+  console.log('\nMRR by question kind\n');
+  printTable(
+    [
+      { key: 'kind', title: 'kind', align: 'left' },
+      { key: 'mode', title: 'mode', align: 'left' },
+      { key: 'n', title: 'questions' },
+      { key: 'mrr', title: 'MRR', digits: 3 },
+    ],
+    [...byKind.values()].sort((a, b) => a.kind.localeCompare(b.kind)).map((k) => ({ ...k, mrr: k.mrr / k.n })),
   );
   const mrr = Object.fromEntries(rows.map((r) => [r.mode, r.mrr]));
   const wins = mrr.hybrid > mrr.keyword && mrr.hybrid > mrr.vector;
