@@ -16,7 +16,7 @@ export default defineConfig(async () => {
               name: 'test-site',
               modules: true,
               scriptPath: './test/fixtures/site/worker.js',
-              compatibilityDate: '2026-05-01',
+              compatibilityDate: '2026-11-01',
             },
           ],
           bindings: {

@@ -13,7 +13,7 @@ import { extractFeatures } from './text-features';
 
 export const OFFLINE_EMBEDDING_DIMENSIONS = 384;
 /** Bump when features, weights or hashing change: old vectors then belong to another space. */
-const OFFLINE_EMBEDDER_VERSION = 1;
+const OFFLINE_EMBEDDER_VERSION = 2;
 
 export class OfflineHashEmbedder implements Embedder {
   readonly id: string;

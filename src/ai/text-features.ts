@@ -1,6 +1,9 @@
+import { conceptOf, phraseConcept } from './concepts';
+
 /**
  * Turns text into weighted sparse features for the offline hashed embedder: word unigrams,
- * bigrams of neighbouring content words, and character trigrams inside words. Pure and
+ * bigrams of neighbouring content words, character trigrams inside words, and thesaurus
+ * concepts (concepts.ts) shared by synonyms. Pure and
  * deterministic (no locale-dependent calls), so the same text gives the same features on
  * every machine and every run.
  */
@@ -16,6 +19,8 @@ export const FEATURE_WEIGHTS = {
    * (7 × 0.3² vs 1² in the norm): enough to carry typos and unstemmed forms, not to blur topics.
    */
   charTrigram: 0.3,
+  /** A thesaurus concept (concepts.ts): what synonyms share, so paraphrases land near each other. */
+  concept: 0.7,
 } as const;
 
 /**
@@ -85,14 +90,20 @@ export function extractFeatures(text: string): Map<string, number> {
   };
 
   let previousContentStem: string | null = null;
+  let previousWord: string | null = null;
   for (const word of tokenizeWords(text)) {
     const isStopword = STOPWORDS.has(word);
     const stem = stemWord(word);
     add(`w:${stem}`, isStopword ? FEATURE_WEIGHTS.stopwordUnigram : FEATURE_WEIGHTS.unigram);
+    const phrase = previousWord === null ? undefined : phraseConcept(previousWord, word, stemWord);
+    if (phrase) add(`k:${phrase}`, FEATURE_WEIGHTS.concept);
+    previousWord = word;
     if (isStopword) continue; // bigrams skip over stopwords: "reset my password" → "reset password"
 
     if (previousContentStem !== null) add(`b:${previousContentStem} ${stem}`, FEATURE_WEIGHTS.bigram);
     previousContentStem = stem;
+    const concept = conceptOf(stem, stemWord);
+    if (concept) add(`k:${concept}`, FEATURE_WEIGHTS.concept);
 
     if (word.length >= 4) {
       const padded = `<${word}>`;

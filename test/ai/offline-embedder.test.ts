@@ -15,8 +15,8 @@ describe('offline hashed embedder', () => {
     const chosen = createEmbedder({});
     expect(chosen).toBeInstanceOf(OfflineHashEmbedder);
     expect(chosen.dimensions).toBe(OFFLINE_EMBEDDING_DIMENSIONS);
-    expect(chosen.id).toBe('offline-hash-v1/384');
-    expect(createEmbedder({ dimensions: 256 }).id).toBe('offline-hash-v1/256');
+    expect(chosen.id).toBe('offline-hash-v2/384');
+    expect(createEmbedder({ dimensions: 256 }).id).toBe('offline-hash-v2/256');
     expect(createEmbedder({ apiKey: 'sk-test', model: 'text-embedding-3-small', dimensions: 512 })).toBeInstanceOf(OpenAICompatibleEmbedder);
   });
 
@@ -108,5 +108,22 @@ describe('offline hashed embedder', () => {
     const controller = new AbortController();
     controller.abort(new Error('stop'));
     await expect(embedder.embed(['text'], { signal: controller.signal })).rejects.toThrow('stop');
+  });
+});
+
+describe('offline embedder thesaurus concepts', () => {
+  const embedder = new OfflineHashEmbedder();
+  const cosine = (a: Float32Array, b: Float32Array) => a.reduce((sum, x, i) => sum + x * b[i]!, 0);
+
+  it('puts paraphrases that share no words closer than an unrelated text', () => {
+    const doc = embedder.embedText('Refunds are issued to the original payment card within ten days.');
+    const paraphrase = embedder.embedText('Can I get my money back?');
+    const unrelated = embedder.embedText('Can I get a bigger monitor for the office?');
+    expect(cosine(doc, paraphrase)).toBeGreaterThan(cosine(doc, unrelated) + 0.05);
+  });
+
+  it('reads two-word phrases as one concept', () => {
+    const doc = embedder.embedText('Authenticate with your corporate credentials.');
+    expect(cosine(doc, embedder.embedText('how do I sign in'))).toBeGreaterThan(cosine(doc, embedder.embedText('how do I sign up')));
   });
 });
