@@ -103,7 +103,7 @@ export async function register(
   const bot = newBotRow(org.id, { name: 'My first bot' }, now, newId('bot', ctx.clock));
   const session = await openSession(ctx, user.id);
   const actor = { kind: 'user' as const, userId: user.id, sessionId: session.sessionId, email, via: 'password' as const };
-  const verifyToken = randomToken(32);
+  const verification = await replaceUserToken(ctx, user.id, 'email_verify', EMAIL_VERIFY_TTL_MS);
 
   try {
     await ctx.db.batch([
@@ -113,14 +113,7 @@ export async function register(
       ctx.db.insert(orgSettings).values({ orgId: org.id, updatedAt: now }),
       ctx.db.insert(bots).values(bot),
       ...session.statements,
-      ctx.db.insert(userTokens).values({
-        id: newId('tok', ctx.clock),
-        userId: user.id,
-        purpose: 'email_verify',
-        tokenHash: await sha256Hex(verifyToken),
-        createdAt: now,
-        expiresAt: now + EMAIL_VERIFY_TTL_MS,
-      }),
+      ...verification.statements,
       auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId: null, actor, action: 'auth.register', target: { type: 'user', id: user.id } }),
       auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId: org.id, actor, action: 'org.create', target: { type: 'org', id: org.id }, metadata: { name: org.name } }),
       auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId: org.id, actor, action: 'bot.create', target: { type: 'bot', id: bot.id }, metadata: { name: bot.name } }),
@@ -130,7 +123,7 @@ export async function register(
     if (String(err).includes('UNIQUE')) return { status: 'email_taken' };
     throw err;
   }
-  await sendVerificationMail(ctx, email, verifyToken);
+  await sendVerificationMail(ctx, email, verification.token);
   return { status: 'created', user, org, bot, tokens: session.tokens };
 }
 
@@ -275,27 +268,38 @@ export async function logout(ctx: ServiceContext, actor: { userId: string; sessi
   ]);
 }
 
+/**
+ * A fresh single-use token for a user, as statements for the caller's batch. One live token
+ * per purpose: issuing a new one spends the previous mail's token.
+ */
+async function replaceUserToken(ctx: ServiceContext, userId: string, purpose: 'password_reset' | 'email_verify', ttlMs: number) {
+  const now = ctx.clock.now();
+  const token = randomToken(32);
+  const statements = [
+    ctx.db
+      .update(userTokens)
+      .set({ usedAt: now })
+      .where(and(eq(userTokens.userId, userId), eq(userTokens.purpose, purpose), isNull(userTokens.usedAt))),
+    ctx.db.insert(userTokens).values({
+      id: newId('tok', ctx.clock),
+      userId,
+      purpose,
+      tokenHash: await sha256Hex(token),
+      createdAt: now,
+      expiresAt: now + ttlMs,
+    }),
+  ] as const;
+  return { token, statements };
+}
+
 /** Always succeeds from the caller's point of view: whether the email exists is not revealed. */
 export async function requestPasswordReset(ctx: ServiceContext, rawEmail: string) {
   const email = normalizeEmail(rawEmail);
   const user = await ctx.db.select().from(users).where(eq(users.email, email)).get();
   if (!user || user.status !== 'active') return;
-  const now = ctx.clock.now();
-  const token = randomToken(32);
+  const { token, statements } = await replaceUserToken(ctx, user.id, 'password_reset', PASSWORD_RESET_TTL_MS);
   await ctx.db.batch([
-    // One live reset token at a time: asking again invalidates the previous mail's token.
-    ctx.db
-      .update(userTokens)
-      .set({ usedAt: now })
-      .where(and(eq(userTokens.userId, user.id), eq(userTokens.purpose, 'password_reset'), isNull(userTokens.usedAt))),
-    ctx.db.insert(userTokens).values({
-      id: newId('tok', ctx.clock),
-      userId: user.id,
-      purpose: 'password_reset',
-      tokenHash: await sha256Hex(token),
-      createdAt: now,
-      expiresAt: now + PASSWORD_RESET_TTL_MS,
-    }),
+    ...statements,
     auditInsert(ctx.db, ctx.clock, ctx.meta, {
       orgId: null,
       actor: { kind: 'anonymous' },
@@ -383,22 +387,8 @@ export async function verifyEmail(ctx: ServiceContext, token: string): Promise<b
 export async function resendVerification(ctx: ServiceContext, userId: string): Promise<'sent' | 'already_verified'> {
   const user = await ctx.db.select().from(users).where(eq(users.id, userId)).get();
   if (!user || user.emailVerifiedAt !== null) return 'already_verified';
-  const now = ctx.clock.now();
-  const token = randomToken(32);
-  await ctx.db.batch([
-    ctx.db
-      .update(userTokens)
-      .set({ usedAt: now })
-      .where(and(eq(userTokens.userId, userId), eq(userTokens.purpose, 'email_verify'), isNull(userTokens.usedAt))),
-    ctx.db.insert(userTokens).values({
-      id: newId('tok', ctx.clock),
-      userId,
-      purpose: 'email_verify',
-      tokenHash: await sha256Hex(token),
-      createdAt: now,
-      expiresAt: now + EMAIL_VERIFY_TTL_MS,
-    }),
-  ]);
+  const { token, statements } = await replaceUserToken(ctx, userId, 'email_verify', EMAIL_VERIFY_TTL_MS);
+  await ctx.db.batch(statements);
   await sendVerificationMail(ctx, user.email, token);
   return 'sent';
 }

@@ -89,18 +89,20 @@ export async function updateOrg(ctx: ServiceContext, actor: Actor, orgId: string
 
 // --- members --------------------------------------------------------------------------------
 
+const memberColumns = {
+  id: memberships.id,
+  userId: users.id,
+  email: users.email,
+  name: users.name,
+  role: memberships.role,
+  createdAt: memberships.createdAt,
+};
+
 export async function listMembers(db: Db, orgId: string, cursor: string | null, limit: number) {
   const conditions = [eq(memberships.orgId, orgId)];
   if (cursor) conditions.push(lt(memberships.id, cursor));
   return db
-    .select({
-      id: memberships.id,
-      userId: users.id,
-      email: users.email,
-      name: users.name,
-      role: memberships.role,
-      createdAt: memberships.createdAt,
-    })
+    .select(memberColumns)
     .from(memberships)
     .innerJoin(users, eq(users.id, memberships.userId))
     .where(and(...conditions))
@@ -121,14 +123,7 @@ export const toMemberDto = (m: MemberRow) => ({
 
 export async function getMember(db: Db, orgId: string, memberId: string): Promise<MemberRow | null> {
   const [row] = await db
-    .select({
-      id: memberships.id,
-      userId: users.id,
-      email: users.email,
-      name: users.name,
-      role: memberships.role,
-      createdAt: memberships.createdAt,
-    })
+    .select(memberColumns)
     .from(memberships)
     .innerJoin(users, eq(users.id, memberships.userId))
     .where(and(eq(memberships.orgId, orgId), eq(memberships.id, memberId)))
