@@ -21,7 +21,7 @@ import { orgRoutes } from './features/orgs/routes';
 import { apiKeyRoutes } from './features/api-keys/routes';
 import { botRoutes } from './features/bots/routes';
 import { settingsRoutes } from './features/settings/routes';
-import { activityRoutes } from './features/activity/routes';
+import { activityRoutes, personalActivityRoutes } from './features/activity/routes';
 import { knowledgeRoutes } from './features/knowledge/routes';
 import { benchRoutes } from './features/bench/routes';
 import { vectorBenchRoutes } from './features/bench/vector-bench-routes';
@@ -111,6 +111,7 @@ export function buildApp(): Router {
 
   app.use('/api/v1/users/*', authenticate(), requireUser());
   app.route('/api/v1', userRoutes());
+  app.route('/api/v1', personalActivityRoutes());
   app.route('/api/v1', orgRoutes());
 
   // Everything that acts inside one org: authenticate, pick the org, meter API keys.

@@ -151,6 +151,19 @@ describe('what gets recorded', () => {
     expect(logout).toMatchObject({ actor_type: 'user', actor_id: person.userId, ip: IP, user_agent: UA, org_id: null });
     expect(JSON.stringify(results)).not.toContain('wrong-password-here');
     expect(JSON.stringify(results)).not.toContain('another-fine-password');
+
+    // The same trail through the API, for the person only.
+    const fresh = await login(person.email, 'another-fine-password');
+    const mine = await call('GET', '/api/v1/users/me/activity?limit=50', { token: fresh.body.accessToken });
+    expect(mine.status).toBe(200);
+    expect(mine.body.data.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['auth.register', 'auth.login_failed', 'user.password_change', 'auth.logout']));
+    const failedOnly = await call('GET', '/api/v1/users/me/activity?action=auth.login_failed', { token: fresh.body.accessToken });
+    expect(failedOnly.body.data.every((e: { action: string }) => e.action === 'auth.login_failed')).toBe(true);
+    const stranger = await register('audit-stranger');
+    const theirs = await call('GET', '/api/v1/users/me/activity?limit=50', { token: stranger.token });
+    expect(JSON.stringify(theirs.body.data)).not.toContain(person.userId);
+    const key = await createKey(stranger, ['admin']);
+    expectProblem(await call('GET', '/api/v1/users/me/activity', { token: key }), 403, 'user_required');
   });
 });
 

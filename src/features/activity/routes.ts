@@ -1,6 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter, jsonContent, commonErrors, PaginationQuery, page } from '../../http/router';
 import { requirePermission } from '../../http/context';
+import { unauthorized } from '../../http/problem';
+import type { Db } from '../../db/client';
 import { decodeCursor, toPage } from '../../lib/pagination';
 import { listActivity } from '../audit/service';
 import type { auditEvents } from '../../db/schema';
@@ -31,6 +33,31 @@ const toEventDto = (e: typeof auditEvents.$inferSelect) => ({
 
 const Timestamp = z.string().datetime({ offset: true }).transform((v) => Date.parse(v));
 
+const ActivityQuery = PaginationQuery.extend({
+  actor: z.string().max(64).optional().openapi({ description: 'User or API key id' }),
+  action: z.string().max(64).optional().openapi({ example: 'bot.update' }),
+  target: z.string().max(64).optional().openapi({ description: 'Target object id' }),
+  since: Timestamp.optional().openapi({ type: 'string', format: 'date-time' }),
+  until: Timestamp.optional().openapi({ type: 'string', format: 'date-time' }),
+});
+
+type ActivityQueryValues = z.infer<typeof ActivityQuery>;
+
+async function activityPage(db: Db, scope: { orgId: string } | { personalFor: string }, q: ActivityQueryValues) {
+  const rows = await listActivity(db, {
+    ...scope,
+    actorId: q.actor,
+    action: q.action,
+    targetId: q.target,
+    since: q.since,
+    until: q.until,
+    cursor: decodeCursor(q.cursor),
+    limit: q.limit,
+  });
+  const result = toPage(rows, q.limit);
+  return { data: result.data.map(toEventDto), nextCursor: result.nextCursor };
+}
+
 export function activityRoutes() {
   const router = createRouter();
   router.openapi(
@@ -40,32 +67,34 @@ export function activityRoutes() {
       tags: ['Activity'],
       security: [{ bearer: [] }],
       summary: 'The org\'s audit trail, newest first',
-      request: {
-        query: PaginationQuery.extend({
-          actor: z.string().max(64).optional().openapi({ description: 'User or API key id' }),
-          action: z.string().max(64).optional().openapi({ example: 'bot.update' }),
-          target: z.string().max(64).optional().openapi({ description: 'Target object id' }),
-          since: Timestamp.optional().openapi({ type: 'string', format: 'date-time' }),
-          until: Timestamp.optional().openapi({ type: 'string', format: 'date-time' }),
-        }),
-      },
+      request: { query: ActivityQuery },
       responses: { 200: jsonContent(page(EventSchema), 'A page of events'), ...commonErrors },
     }),
     async (c) => {
       const org = requirePermission(c, 'activity.read');
-      const q = c.req.valid('query');
-      const rows = await listActivity(c.get('db'), {
-        orgId: org.orgId,
-        actorId: q.actor,
-        action: q.action,
-        targetId: q.target,
-        since: q.since,
-        until: q.until,
-        cursor: decodeCursor(q.cursor),
-        limit: q.limit,
-      });
-      const result = toPage(rows, q.limit);
-      return c.json({ data: result.data.map(toEventDto), nextCursor: result.nextCursor }, 200);
+      return c.json(await activityPage(c.get('db'), { orgId: org.orgId }, c.req.valid('query')), 200);
+    },
+  );
+  return router;
+}
+
+/** Mounted under /api/v1 behind authenticate + requireUser (the /users/* prefix). */
+export function personalActivityRoutes() {
+  const router = createRouter();
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/users/me/activity',
+      tags: ['Users'],
+      security: [{ bearer: [] }],
+      summary: 'Your own sign-ins, sessions and account changes, newest first',
+      request: { query: ActivityQuery },
+      responses: { 200: jsonContent(page(EventSchema), 'A page of events'), 401: commonErrors[401] },
+    }),
+    async (c) => {
+      const actor = c.get('actor');
+      if (actor.kind !== 'user') throw unauthorized();
+      return c.json(await activityPage(c.get('db'), { personalFor: actor.userId }, c.req.valid('query')), 200);
     },
   );
   return router;

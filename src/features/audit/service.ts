@@ -2,7 +2,7 @@
  * Audit trail. `auditInsert` returns a statement so callers put the event in the same
  * `db.batch` as the change it records: the change and its audit row land together or not at all.
  */
-import { and, desc, eq, gte, lt, lte, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, isNull, lt, lte, or, type SQL } from 'drizzle-orm';
 import { auditEvents } from '../../db/schema';
 import { insertIfPreviousChanged, type Db } from '../../db/client';
 import { newId } from '../../lib/ids';
@@ -64,7 +64,9 @@ export function auditInsertIfChanged(db: Db, clock: Clock, meta: RequestMeta, en
 }
 
 export interface ActivityFilter {
-  orgId: string;
+  /** An org's trail, or (with `personalFor`) one person's own sign-in and account events. */
+  orgId?: string;
+  personalFor?: string;
   actorId?: string;
   action?: string;
   targetId?: string;
@@ -75,7 +77,9 @@ export interface ActivityFilter {
 }
 
 export async function listActivity(db: Db, f: ActivityFilter) {
-  const conditions: SQL[] = [eq(auditEvents.orgId, f.orgId)];
+  const conditions: SQL[] = f.personalFor
+    ? [isNull(auditEvents.orgId), or(eq(auditEvents.actorId, f.personalFor), eq(auditEvents.targetId, f.personalFor))!]
+    : [eq(auditEvents.orgId, f.orgId!)];
   if (f.actorId) conditions.push(eq(auditEvents.actorId, f.actorId));
   if (f.action) conditions.push(eq(auditEvents.action, f.action));
   if (f.targetId) conditions.push(eq(auditEvents.targetId, f.targetId));
