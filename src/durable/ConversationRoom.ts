@@ -42,7 +42,8 @@ export class ConversationRoom extends DurableObject {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    ws.close(code, reason);
+    // 1005 (no status) and 1006 (abnormal) describe a close but may not be sent in one.
+    ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
   }
 
   /** How many sockets of each role are connected (for the team's presence indicator). */
