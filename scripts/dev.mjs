@@ -79,7 +79,7 @@ const passwordHash = `scrypt$N=16384,r=8,p=1$${salt.toString('base64')}$${hash.t
 const keyHash = createHash('sha256').update(demo.apiKey).digest('hex');
 const now = Date.now();
 const q = (v) => (v === null ? 'NULL' : typeof v === 'number' ? String(v) : `'${String(v).replace(/'/g, "''")}'`);
-const chunking = JSON.stringify({ strategy: 'recursive', chunkTokens: 400, overlapTokens: 50 });
+const chunking = JSON.stringify({ strategy: 'markdown', chunkTokens: 400, overlapTokens: 50 });
 const seedSql = `
 INSERT OR IGNORE INTO users (id, email, name, password_hash, email_verified_at, status, created_at, updated_at)
   VALUES (${q(demo.userId)}, ${q(demo.email)}, 'Demo Owner', ${q(passwordHash)}, ${now}, 'active', ${now}, ${now});
@@ -116,6 +116,18 @@ for (let attempt = 0; attempt < 120; attempt++) {
     // not up yet
   }
 }
+// Give the demo bot something to know on first start: this README, through the public API.
+const auth = { authorization: `Bearer ${demo.apiKey}`, 'content-type': 'application/json' };
+try {
+  const existing = await (await fetch(`${base}/api/v1/bots/${demo.botId}/sources`, { headers: auth })).json();
+  if (Array.isArray(existing.data) && existing.data.length === 0) {
+    const text = readFileSync(path.join(root, 'README.md'), 'utf8');
+    await fetch(`${base}/api/v1/bots/${demo.botId}/sources`, { method: 'POST', headers: auth, body: JSON.stringify({ type: 'text', title: 'KyroChat README', text }) });
+  }
+} catch (err) {
+  console.warn(`• could not add the demo knowledge: ${err.message}`);
+}
+
 console.log(`
 ──────────────────────────────────────────────────────────────────────────
  KyroChat is running on ${base}   (offline providers: no keys, no network)
@@ -127,6 +139,8 @@ console.log(`
 
  Try:
    curl -s ${base}/api/v1/bots -H "Authorization: Bearer ${demo.apiKey}"
+   curl -s ${base}/api/v1/bots/${demo.botId}/search -H "Authorization: Bearer ${demo.apiKey}" \\
+        -H 'content-type: application/json' -d '{"query":"how do I run the tests?"}'
    open ${base}/docs        (interactive API reference)
 ──────────────────────────────────────────────────────────────────────────
 `);
