@@ -24,15 +24,11 @@ export const QUEUES = {
   maxSendBatchBytes: 256 * 1024,
   maxDelaySeconds: 12 * 60 * 60,
 } as const;
-/** https://developers.cloudflare.com/durable-objects/best-practices/websockets/ : attachment size. */
-export const DO_WEBSOCKET_ATTACHMENT_BYTES = 16 * 1024;
-/** https://developers.cloudflare.com/workers/runtime-apis/web-crypto/ : production PBKDF2 cap. */
-export const WORKERS_PBKDF2_MAX_ITERATIONS = 100_000;
 
 // --- Product ------------------------------------------------------------------------------
 export const PASSWORD_MIN_LENGTH = 10;
 export const PASSWORD_MAX_LENGTH = 256;
-/** scrypt N=2^14, r=8, p=1: 16 MiB and ~50 ms per hash, inside a 128 MB isolate. */
+/** scrypt N=2^14, r=8, p=1 (OWASP minimum): 16 MiB of memory per hash, well inside a 128 MB isolate. */
 export const SCRYPT_PARAMS = { N: 16384, r: 8, p: 1, keyLength: 32 } as const;
 export const PASSWORD_RESET_TTL_MS = 30 * 60 * 1000;
 export const EMAIL_VERIFY_TTL_MS = 48 * 60 * 60 * 1000;

@@ -14,5 +14,3 @@ export function fixedClock(start: number): Clock & { advance(ms: number): void }
     },
   };
 }
-
-export const isoNow = (clock: Clock = systemClock) => new Date(clock.now()).toISOString();

@@ -5,7 +5,6 @@ export const SOURCE_TYPES = ['text', 'qa', 'url', 'website', 'file'] as const;
 export type SourceType = (typeof SOURCE_TYPES)[number];
 /** `deleting` is internal: such a source is invisible to the API while the purge job runs. */
 export const SOURCE_STATUSES = ['queued', 'processing', 'ready', 'failed', 'deleting'] as const;
-export type SourceStatus = (typeof SOURCE_STATUSES)[number];
 
 /** Where knowledge comes from. One source yields one or more documents. */
 export const sources = sqliteTable(

@@ -89,7 +89,6 @@ export function toBotDto(row: BotRow) {
     updatedAt: new Date(row.updatedAt).toISOString(),
   };
 }
-export type BotDto = ReturnType<typeof toBotDto>;
 
 // The hottest read in the API (every dashboard load, the benchmark's subject): prepared once.
 const listBotsQuery = preparedFor((db) =>
