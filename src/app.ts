@@ -124,8 +124,8 @@ export function buildApp(): Router {
       return actor.kind === 'api_key' ? `api-key:${actor.keyId}` : null;
     },
   });
+  // `/x/*` also matches `/x` itself in Hono, so one registration per prefix covers both.
   for (const prefix of ORG_SCOPED_PREFIXES) {
-    app.use(`/api/v1/${prefix}`, authenticate(), resolveOrg(), perApiKey);
     app.use(`/api/v1/${prefix}/*`, authenticate(), resolveOrg(), perApiKey);
   }
   app.route('/api/v1', botRoutes());

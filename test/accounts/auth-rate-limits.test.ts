@@ -1,3 +1,4 @@
+import { env } from 'cloudflare:test';
 /**
  * Register, login and password reset are limited per client IP (CF-Connecting-IP, which
  * Cloudflare's edge sets; never X-Forwarded-For). Responses advertise the quota with the
@@ -64,4 +65,19 @@ describe('per-key limits on the API', () => {
     const byPerson = await call('GET', '/api/v1/bots', { token: account.token });
     expect(byPerson.headers.get('ratelimit-policy')).toBeNull();
   });
+
+  it('a request to a collection path is metered once, not once per matching middleware', async () => {
+    const account = await register('metered-once');
+    const key = await createKey(account, ['bots:read']);
+    const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`api-key:api-key:${await keyId(account, key)}`));
+    await call('GET', '/api/v1/bots', { token: key });
+    // The key's first request takes a single unit (no lease history yet); the probe takes one more.
+    const probe = await limiter.consume({ limit: 1_000_000, windowSeconds: 60 });
+    expect(1_000_000 - probe.remaining).toBe(2);
+  });
 });
+
+async function keyId(account: { token: string }, secret: string) {
+  const res = await call('GET', '/api/v1/api-keys', { token: account.token });
+  return res.body.data.find((k: { prefix: string }) => secret.startsWith(k.prefix)).id as string;
+}

@@ -123,7 +123,7 @@ export async function listSources(db: Db, orgId: string, botId: string, cursor: 
   if (cursor) conditions.push(lt(sources.id, cursor));
   const rows = await db.select().from(sources).where(and(...conditions)).orderBy(desc(sources.id)).limit(limit + 1);
   const progress = await progressFor(db, rows.map((r) => r.id));
-  return rows.map((r) => ({ ...toSourceDto(r, progress.get(r.id) ?? emptyProgress()), id: r.id }));
+  return rows.map((r) => toSourceDto(r, progress.get(r.id) ?? emptyProgress()));
 }
 
 function nextSyncAt(schedule: Schedule | undefined, now: number) {
