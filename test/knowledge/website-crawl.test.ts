@@ -93,6 +93,19 @@ describe('website crawl', () => {
     expect(await searchBot(owner.token, owner.botId, 'widgets.toml', { mode: 'keyword' })).toEqual([]);
   });
 
+  it('keeps every page of a link-heavy page across a sync (links are looked up in chunks)', async () => {
+    const owner = await register('crawl-many');
+    const many = Object.fromEntries(Array.from({ length: 95 }, (_, i) => [`/many/${i}`, { title: `Page ${i}`, body: `<p>Leaf page number ${i}.</p>` }]));
+    const hub = Object.keys(many).map((path) => `<a href="${path}">${path}</a>`).join(' ');
+    await site({ set: { ...many, '/': { title: 'Hub', body: `<p>All pages: ${hub}</p>` } }, sitemap: false });
+    const first = await crawl(owner, { maxPages: 200, maxDepth: 1 });
+    expect(first.progress.total).toBeGreaterThanOrEqual(96);
+    expect((await call('POST', `/api/v1/sources/${first.id}/sync`, { token: owner.token })).status).toBe(202);
+    const synced = await waitForSource(owner.token, first.id, ['ready', 'failed'], 60_000);
+    expect(synced.status).toBe('ready');
+    expect(synced.progress.total).toBe(first.progress.total);
+  }, 120_000);
+
   it('records why a page could not be crawled', async () => {
     const owner = await register('crawl-fail');
     const res = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'url', url: `${SITE}/missing-page` } });

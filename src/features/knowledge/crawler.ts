@@ -4,7 +4,7 @@
  * same-site links it finds (within maxDepth / maxPages, include / exclude and robots.txt), and
  * indexes the page. One page per job keeps every invocation far inside CPU and subrequest limits.
  */
-import { and, eq, inArray, lt } from 'drizzle-orm';
+import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import { documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../http/context';
 import { sha256Hex } from '../../lib/crypto';
@@ -55,35 +55,62 @@ function admissible(url: string, start: URL, config: WebsiteConfig, robots: Robo
   return robots.isAllowed(u.pathname + u.search);
 }
 
+/** Locators per IN (...) list, under D1's 100 bound parameters per statement. */
+const LOCATORS_PER_STATEMENT = 90;
+
 /**
  * Queues pages for this generation: unseen URLs become new documents (while the source has
- * fewer than maxPages), known ones from an older generation are marked pending again.
+ * fewer than maxPages), known ones from an older generation are marked pending again. A page
+ * with hundreds of links costs a handful of round trips: lookups by chunks of locators, and
+ * one batch of guarded inserts.
  */
 async function admitPages(ctx: ServiceContext, source: SourceRow, pages: { url: string; depth: number }[], maxPages: number) {
-  if (pages.length === 0) return;
+  const depthOf = new Map<string, number>();
+  for (const p of pages) if (!depthOf.has(p.url)) depthOf.set(p.url, p.depth);
+  if (depthOf.size === 0) return;
   const now = ctx.clock.now();
-  const locators = [...new Set(pages.map((p) => p.url))];
-  const revived = await ctx.db
-    .update(documents)
-    .set({ status: 'pending', seenGeneration: source.generation, updatedAt: now })
-    .where(and(eq(documents.sourceId, source.id), inArray(documents.locator, locators.slice(0, 90)), lt(documents.seenGeneration, source.generation)))
-    .returning({ id: documents.id });
-  const inserted: { id: string }[] = [];
-  for (const page of pages) {
-    const id = newId('doc', ctx.clock);
-    const row = await ctx.env.DB.prepare(
-      `INSERT OR IGNORE INTO documents (id, org_id, bot_id, source_id, title, locator, depth, mime, status, seen_generation, created_at, updated_at)
-       SELECT ?, ?, ?, ?, ?, ?, ?, 'text/html', 'pending', ?, ?, ?
-       WHERE (SELECT count(*) FROM documents WHERE source_id = ?) < ?
-       RETURNING id`,
-    )
-      .bind(id, source.orgId, source.botId, source.id, page.url, page.url, page.depth, source.generation, now, now, source.id, maxPages)
-      .first<{ id: string }>();
-    if (row) inserted.push(row);
+  const locators = [...depthOf.keys()];
+  const known = new Set<string>();
+  const queued: { id: string }[] = [];
+  for (let i = 0; i < locators.length; i += LOCATORS_PER_STATEMENT) {
+    const slice = locators.slice(i, i + LOCATORS_PER_STATEMENT);
+    const existing = await ctx.db
+      .select({ id: documents.id, locator: documents.locator, seenGeneration: documents.seenGeneration })
+      .from(documents)
+      .where(and(eq(documents.sourceId, source.id), inArray(documents.locator, slice)));
+    for (const row of existing) known.add(row.locator);
+    const stale = existing.filter((row) => row.seenGeneration < source.generation).map((row) => row.id);
+    if (stale.length > 0) {
+      queued.push(
+        ...(await ctx.db
+          .update(documents)
+          .set({ status: 'pending', seenGeneration: source.generation, updatedAt: now })
+          .where(and(inArray(documents.id, stale), lt(documents.seenGeneration, source.generation)))
+          .returning({ id: documents.id })),
+      );
+    }
+  }
+
+  const fresh = locators.filter((url) => !known.has(url));
+  if (fresh.length > 0) {
+    const count = await ctx.db.select({ n: sql<number>`count(*)` }).from(documents).where(eq(documents.sourceId, source.id)).get();
+    const room = Math.max(0, maxPages - (count?.n ?? 0));
+    // The count guard stays in each insert: concurrent crawl jobs of the same site share maxPages.
+    const inserts = fresh.slice(0, room).map((url) =>
+      ctx.env.DB.prepare(
+        `INSERT OR IGNORE INTO documents (id, org_id, bot_id, source_id, title, locator, depth, mime, status, seen_generation, created_at, updated_at)
+         SELECT ?, ?, ?, ?, ?, ?, ?, 'text/html', 'pending', ?, ?, ?
+         WHERE (SELECT count(*) FROM documents WHERE source_id = ?) < ?
+         RETURNING id`,
+      ).bind(newId('doc', ctx.clock), source.orgId, source.botId, source.id, url, url, depthOf.get(url)!, source.generation, now, now, source.id, maxPages),
+    );
+    if (inserts.length > 0) {
+      for (const result of await ctx.env.DB.batch<{ id: string }>(inserts)) queued.push(...result.results);
+    }
   }
   await enqueueMany(
     ctx.env,
-    [...revived, ...inserted].map((d) => ({ type: 'page.crawl' as const, orgId: source.orgId, documentId: d.id, generation: source.generation })),
+    queued.map((d) => ({ type: 'page.crawl' as const, orgId: source.orgId, documentId: d.id, generation: source.generation })),
   );
 }
 
