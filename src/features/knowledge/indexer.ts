@@ -6,9 +6,10 @@
  * (document, position), rows of a slice are replaced, and vectors upserted.
  */
 import { and, eq, gte, lt, sql } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
 import { bots, chunks, documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../http/context';
-import { D1_MAX_BOUND_PARAMETERS } from '../../limits';
+import { D1_MAX_BOUND_PARAMETERS, VECTORIZE } from '../../limits';
 import { sha256Hex } from '../../lib/crypto';
 import { enqueue } from '../../jobs/messages';
 import { chunkText, contextualText, type Chunk } from './chunker';
@@ -115,7 +116,7 @@ export async function indexDocumentSlice(
 
   const rows = chunkRows(doc, slice);
   const perStatement = Math.floor(D1_MAX_BOUND_PARAMETERS / CHUNK_COLUMNS);
-  const writes = [
+  const writes: BatchItem<'sqlite'>[] = [
     // Replace this slice's positions (and on the last slice everything past the end, which an
     // older, longer version of the document may have left).
     ctx.db
@@ -143,10 +144,10 @@ export async function indexDocumentSlice(
           preview: extracted.text.slice(0, PREVIEW_CHARS),
           updatedAt: ctx.clock.now(),
         })
-        .where(eq(documents.id, doc.id)) as never,
+        .where(eq(documents.id, doc.id)),
     );
   }
-  await ctx.db.batch(writes as [typeof writes[number], ...typeof writes]);
+  await ctx.db.batch(writes as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
 
   if (!isLast) {
     await enqueue(ctx.env, { type: 'document.index', orgId: doc.orgId, documentId: doc.id, offset: job.offset + INDEX_SLICE, force: true });
@@ -155,7 +156,7 @@ export async function indexDocumentSlice(
   // A shorter new version leaves vectors past its end.
   const staleIds = [];
   for (let p = all.length; p < doc.chunkCount; p++) staleIds.push(chunkId(doc.id, p));
-  for (let i = 0; i < staleIds.length; i += 1000) await vectors.deleteByIds(staleIds.slice(i, i + 1000));
+  for (let i = 0; i < staleIds.length; i += VECTORIZE.maxUpsertBatch) await vectors.deleteByIds(staleIds.slice(i, i + VECTORIZE.maxUpsertBatch));
   await settleSource(ctx, doc.sourceId);
   return 'indexed';
 }
