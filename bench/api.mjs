@@ -16,7 +16,7 @@ try {
   worker = await startBenchWorker();
   const bare = { name: 'bare: GET /__bench/bare (1 D1 read)', url: new URL('/__bench/bare', worker.url) };
   await getJson(worker.url, '/__bench/bare').catch((err) => {
-    throw new Error(`${err.message}\nThe bare route is not mounted: app.ts should mount benchRoutes() when config.benchRoutes is true.`);
+    throw new Error(`${err.message}\nThe bare route is not mounted: bench/worker/index.ts mounts it.`);
   });
 
   // Set up through the public API, as a customer would; without it, still report the bare route.

@@ -11,7 +11,7 @@
  * - first query after the shard drops its in-memory copy (an eviction) and reloads it.
  * Memory: the shard's own estimate of what it holds, and workerd's resident set growth.
  *
- * Needs the bench routes mounted (BENCH_ROUTES=1 mounts vectorBenchRoutes() in app.ts).
+ * Needs the bench routes, which only the benchmark entry (bench/worker/index.ts) mounts.
  * VECTOR_BENCH_SIZES=1000,10000 picks sizes; VECTOR_BENCH_URL points at a running Worker
  * instead of starting one (resident memory is measured only for a workerd started by this process).
  */
@@ -35,7 +35,7 @@ let exitCode = 0;
 
 try {
   await call('GET', '/__bench/vectors/stats?namespace=probe').catch((err) => {
-    throw new Error(`${err.message}\nThe vector bench routes are not mounted: app.ts should mount vectorBenchRoutes() when config.benchRoutes is true.`);
+    throw new Error(`${err.message}\nThe vector bench routes are not mounted: bench/worker/index.ts mounts them.`);
   });
   await call('GET', '/__bench/bare').catch(() => null); // warm the Worker and D1
 

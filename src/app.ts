@@ -23,8 +23,6 @@ import { botRoutes } from './features/bots/routes';
 import { settingsRoutes } from './features/settings/routes';
 import { activityRoutes, personalActivityRoutes } from './features/activity/routes';
 import { knowledgeRoutes } from './features/knowledge/routes';
-import { benchRoutes } from './features/bench/routes';
-import { vectorBenchRoutes } from './features/bench/vector-bench-routes';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { rateLimit } from './http/middleware/rate-limit';
 import { RATE_LIMIT_WINDOW_SECONDS } from './limits';
@@ -53,7 +51,12 @@ function corsFor(origins: string[]): MiddlewareHandler {
   return handler;
 }
 
-export function buildApp(): Router {
+export interface AppOptions {
+  /** Extra routes mounted after health and before the API (the benchmark entry's baselines). */
+  mountExtraRoutes?: (app: Router) => void;
+}
+
+export function buildApp(options: AppOptions = {}): Router {
   const app = createRouter();
 
   app.use('*', requestId());
@@ -98,15 +101,8 @@ export function buildApp(): Router {
 
   app.route('/', healthRoutes());
 
-  // Benchmark baselines exist only when BENCH_ROUTES=1 (npm run bench); otherwise a plain 404.
-  app.use('/__bench/*', async function benchRoutesEnabled(c, next) {
-    if (!c.get('config').benchRoutes) {
-      return problemResponse(c, { status: 404, code: 'route_not_found', title: 'Not found', detail: `No route matches ${c.req.method} ${c.req.path}.` });
-    }
-    await next();
-  });
-  app.route('/', benchRoutes());
-  app.route('/', vectorBenchRoutes());
+  // Benchmarks build their own entry (bench/worker) that mounts baselines here; production never ships them.
+  options.mountExtraRoutes?.(app);
   app.route('/api/v1/auth', authRoutes());
 
   app.use('/api/v1/users/*', authenticate(), requireUser());

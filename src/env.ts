@@ -38,7 +38,6 @@ export interface Env {
   VECTOR_BACKEND?: string;
   AUTH_RATE_LIMIT?: string;
   API_KEY_RATE_LIMIT?: string;
-  BENCH_ROUTES?: string;
   MAX_UPLOAD_BYTES?: string;
   CRAWL_MAX_PAGES?: string;
 }
@@ -72,7 +71,6 @@ const configSchema = z.object({
   VECTOR_BACKEND: z.enum(['local', 'vectorize']).default('local'),
   AUTH_RATE_LIMIT: intFrom(10, 1, 10_000),
   API_KEY_RATE_LIMIT: intFrom(600, 1, 1_000_000),
-  BENCH_ROUTES: z.enum(['0', '1']).default('0'),
   MAX_UPLOAD_BYTES: intFrom(20 * 1024 * 1024, 1024, 100 * 1024 * 1024),
   CRAWL_MAX_PAGES: intFrom(500, 1, 10_000),
 });
@@ -92,7 +90,6 @@ export interface Config {
   vectorBackend: 'local' | 'vectorize';
   authRateLimitPerMinute: number;
   apiKeyRateLimitPerMinute: number;
-  benchRoutes: boolean;
   maxUploadBytes: number;
   crawlMaxPages: number;
 }
@@ -197,7 +194,6 @@ export function parseConfig(env: Env): ConfigResult {
       vectorBackend: v.VECTOR_BACKEND,
       authRateLimitPerMinute: v.AUTH_RATE_LIMIT,
       apiKeyRateLimitPerMinute: v.API_KEY_RATE_LIMIT,
-      benchRoutes: v.BENCH_ROUTES === '1',
       maxUploadBytes: v.MAX_UPLOAD_BYTES,
       crawlMaxPages: v.CRAWL_MAX_PAGES,
     },

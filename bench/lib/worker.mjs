@@ -30,7 +30,6 @@ const migrationsDir = path.join(projectRoot, 'migrations');
 function benchVars() {
   return {
     ENVIRONMENT: 'development',
-    BENCH_ROUTES: '1',
     JWT_SECRET: randomBytes(32).toString('base64url'),
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     AUTH_RATE_LIMIT: '10000',
@@ -88,7 +87,7 @@ export async function startBenchWorker({ vars = {} } = {}) {
 
 /** The same bundle `wrangler deploy` would upload. */
 function bundleWorker(outdir) {
-  const result = spawnSync(process.execPath, [wranglerBin, 'deploy', '--dry-run', '--outdir', outdir], {
+  const result = spawnSync(process.execPath, [wranglerBin, 'deploy', 'bench/worker/index.ts', '--dry-run', '--outdir', outdir], {
     cwd: projectRoot,
     encoding: 'utf8',
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },

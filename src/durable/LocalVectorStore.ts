@@ -26,8 +26,8 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
-import { VectorDirectory, type IdLocation } from '../ai/local-vector-directory';
-import { VectorShard } from '../ai/local-vector-shard';
+import { VectorDirectory, type IdLocation } from '../vector/local-vector-directory';
+import { VectorShard } from '../vector/local-vector-shard';
 import {
   INDEX_NAME_PATTERN,
   shardObjectName,
@@ -36,8 +36,8 @@ import {
   type StoreResult,
   type StoredVectorInput,
   type WriteRequest,
-} from '../ai/local-vector-store-protocol';
-import type { MetadataIndexSpec } from '../ai/metadata-filter';
+} from '../vector/local-vector-store-protocol';
+import type { MetadataIndexSpec } from '../vector/metadata-filter';
 
 type Role = 'shard' | 'directory';
 

@@ -1,21 +1,10 @@
-/** What services get from a request: no Hono types cross this line. */
+/** Builds what services get from a request: no Hono types cross this line. */
 import type { Context } from 'hono';
-import type { Env, Config } from '../env';
-import type { Db } from '../db/client';
-import type { Clock } from '../lib/clock';
 import { systemClock } from '../lib/clock';
-import type { AppBindings, OrgContext, RequestMeta } from './types';
+import type { OrgContext, RequestMeta, ServiceContext } from '../context';
+import type { AppBindings } from './types';
 import { authorize, type Action, type MemberChange } from '../features/orgs/policy';
 import { ApiError } from './problem';
-
-export interface ServiceContext {
-  db: Db;
-  config: Config;
-  env: Env;
-  clock: Clock;
-  meta: RequestMeta;
-  waitUntil: (p: Promise<unknown>) => void;
-}
 
 export function requestMeta(c: Context<AppBindings>): RequestMeta {
   return { ip: c.req.header('cf-connecting-ip') ?? null, userAgent: c.req.header('user-agent') ?? null };

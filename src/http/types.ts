@@ -1,24 +1,6 @@
 import type { Env, Config } from '../env';
 import type { Db } from '../db/client';
-import type { Role } from '../db/schema';
-
-/** Who is calling. A user may act in many orgs; an API key is bound to one. */
-export type Actor =
-  | { kind: 'user'; userId: string; sessionId: string | null; email: string; via: 'password' | 'oidc' }
-  | { kind: 'api_key'; keyId: string; orgId: string; scopes: string[]; createdBy: string };
-
-/** The org a request acts in, with the caller's effective role there. */
-export interface OrgContext {
-  orgId: string;
-  role: Role;
-  /** Present for API keys: what the key may do on top of its creator's role. */
-  scopes: string[] | null;
-}
-
-export interface RequestMeta {
-  ip: string | null;
-  userAgent: string | null;
-}
+import type { Actor, OrgContext } from '../context';
 
 export interface AppBindings {
   Bindings: Env;

@@ -1,7 +1,7 @@
 /** A ServiceContext for work that runs outside a request (queue consumer, cron). */
 import { createDb } from '../db/client';
 import { loadConfig, type Env } from '../env';
-import type { ServiceContext } from '../http/context';
+import type { ServiceContext } from '../context';
 import { systemClock } from '../lib/clock';
 
 export function jobContext(env: Env, ctx: ExecutionContext): ServiceContext {

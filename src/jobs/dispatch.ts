@@ -8,10 +8,10 @@
 import { eq } from 'drizzle-orm';
 import type { Env } from '../env';
 import { documents, sources } from '../db/schema';
-import type { ServiceContext } from '../http/context';
+import type { ServiceContext } from '../context';
 import { EmbeddingError } from '../ai/embedder';
 import { indexDocumentSlice, markDocumentFailed } from '../features/knowledge/indexer';
-import { VectorIndexError } from '../ai/vector-limits';
+import { VectorIndexError } from '../vector/vector-limits';
 import { crawlPage, discoverWebsite } from '../features/knowledge/crawler';
 import { syncSource } from '../features/knowledge/sync';
 import { purgeSourceBatch } from '../features/knowledge/purge';

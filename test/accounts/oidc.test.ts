@@ -5,7 +5,7 @@ import { authenticateOidc } from '../../src/features/auth/oidc';
 import { createDb } from '../../src/db/client';
 import { parseConfig } from '../../src/env';
 import { systemClock } from '../../src/lib/clock';
-import type { ServiceContext } from '../../src/http/context';
+import type { ServiceContext } from '../../src/context';
 import { register } from '../support/api';
 
 const oidc = { issuer: 'https://idp.example.com/', jwksUrl: 'https://idp.example.com/.well-known/jwks.json', audience: 'kyrochat' };

@@ -1,7 +1,7 @@
 import { env, createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
-import { createVectorIndex } from '../../src/ai/vector-index';
+import { createVectorIndex } from '../../src/vector/vector-index';
 import { call, expectProblem, register, createKey } from '../support/api';
 import { addText, countRows, searchBot, waitForPurge, waitForSource } from '../support/knowledge';
 

@@ -302,9 +302,7 @@ describe('OpenAPI document and docs', () => {
       buildApp()
         .routes.filter((r) => r.method !== 'ALL' && !r.path.includes('*'))
         .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`)
-        .filter((r) => !['GET /openapi.json', 'GET /docs'].includes(r))
-        // Benchmark baselines are off (404) unless BENCH_ROUTES=1, and deliberately undocumented.
-        .filter((r) => !r.includes(' /__bench/')),
+        .filter((r) => !['GET /openapi.json', 'GET /docs'].includes(r)),
     );
     expect([...served].filter((r) => !documented.has(r))).toEqual([]);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });

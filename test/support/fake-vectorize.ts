@@ -10,7 +10,7 @@
  * when a mutation is applied. It is written independently of the local index on purpose,
  * straightforward float math and all, so the contract suite compares two implementations.
  */
-import type { MetadataIndexSpec } from '../../src/ai/metadata-filter';
+import type { MetadataIndexSpec } from '../../src/vector/metadata-filter';
 
 interface StoredVector {
   id: string;

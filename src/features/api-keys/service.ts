@@ -6,8 +6,8 @@
 import { and, desc, eq, isNull, lt } from 'drizzle-orm';
 import { apiKeys, memberships, users, type Role } from '../../db/schema';
 import type { Db } from '../../db/client';
-import type { ServiceContext } from '../../http/context';
-import type { Actor } from '../../http/types';
+import type { ServiceContext } from '../../context';
+import type { Actor } from '../../context';
 import { newId, randomToken } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
 import { auditInsert } from '../audit/service';

@@ -7,7 +7,7 @@ import { auditEvents } from '../../db/schema';
 import { insertIfPreviousChanged, type Db } from '../../db/client';
 import { newId } from '../../lib/ids';
 import type { Clock } from '../../lib/clock';
-import type { Actor, RequestMeta } from '../../http/types';
+import type { Actor, RequestMeta } from '../../context';
 
 export interface AuditEntry {
   orgId: string | null;

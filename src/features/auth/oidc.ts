@@ -6,7 +6,7 @@
 import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
 import { eq } from 'drizzle-orm';
 import { users } from '../../db/schema';
-import type { ServiceContext } from '../../http/context';
+import type { ServiceContext } from '../../context';
 import { newId } from '../../lib/ids';
 import { auditInsert } from '../audit/service';
 import { normalizeEmail, type UserRow } from './service';

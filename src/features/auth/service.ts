@@ -5,7 +5,7 @@
  */
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { memberships, organizations, orgSettings, refreshTokens, sessions, userTokens, users } from '../../db/schema';
-import type { ServiceContext } from '../../http/context';
+import type { ServiceContext } from '../../context';
 import { insertIfPreviousChanged } from '../../db/client';
 import { newId, randomToken } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
@@ -13,7 +13,7 @@ import { EMAIL_VERIFY_TTL_MS, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PASSWORD
 import { auditInsert } from '../audit/service';
 import { newBotRow, type BotRow } from '../bots/service';
 import { bots } from '../../db/schema';
-import { createMailer } from '../mail/mailer';
+import { createMailer } from '../../adapters/mailer';
 import { checkPasswordPolicy, decoyHash, hashPassword, needsRehash, verifyPassword } from './password';
 import { newRefreshToken, signAccessToken } from './tokens';
 

@@ -3,8 +3,8 @@ import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import { bots } from '../../db/schema';
 import { preparedFor, type Db } from '../../db/client';
 import { newId } from '../../lib/ids';
-import type { ServiceContext } from '../../http/context';
-import type { Actor } from '../../http/types';
+import type { ServiceContext } from '../../context';
+import type { Actor } from '../../context';
 import { auditInsert } from '../audit/service';
 import { deleteSourcesOfBot, reindexSources } from '../knowledge/sources';
 

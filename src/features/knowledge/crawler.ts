@@ -6,7 +6,7 @@
  */
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import { documents, sources } from '../../db/schema';
-import type { ServiceContext } from '../../http/context';
+import type { ServiceContext } from '../../context';
 import { sha256Hex } from '../../lib/crypto';
 import { newId } from '../../lib/ids';
 import { enqueueMany } from '../../jobs/messages';

@@ -8,7 +8,7 @@
 import { and, eq, gte, lt, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { bots, chunks, documents, sources } from '../../db/schema';
-import type { ServiceContext } from '../../http/context';
+import type { ServiceContext } from '../../context';
 import { D1_MAX_BOUND_PARAMETERS, VECTORIZE } from '../../limits';
 import { sha256Hex } from '../../lib/crypto';
 import { enqueue } from '../../jobs/messages';

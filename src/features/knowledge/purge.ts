@@ -5,7 +5,7 @@
  */
 import { and, eq, inArray } from 'drizzle-orm';
 import { chunks, documents, sources } from '../../db/schema';
-import type { ServiceContext } from '../../http/context';
+import type { ServiceContext } from '../../context';
 import { VECTORIZE } from '../../limits';
 import { enqueue } from '../../jobs/messages';
 import { retrievalIndexFor } from './retrieval-index';

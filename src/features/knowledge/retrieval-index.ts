@@ -5,8 +5,8 @@
  */
 import { createEmbedder } from '../../ai/create-embedder';
 import type { Embedder } from '../../ai/embedder';
-import { createVectorIndex, DEFAULT_INDEX_NAME, type VectorIndex } from '../../ai/vector-index';
-import type { ServiceContext } from '../../http/context';
+import { createVectorIndex, DEFAULT_INDEX_NAME, type VectorIndex } from '../../vector/vector-index';
+import type { ServiceContext } from '../../context';
 import { resolveProviderSettings } from '../settings/service';
 
 /** The settings secret that holds the provider API key. */

@@ -5,7 +5,7 @@
  */
 import { and, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import { documents, sources } from '../../db/schema';
-import type { ServiceContext } from '../../http/context';
+import type { ServiceContext } from '../../context';
 import { purgeDocuments } from './purge';
 
 export async function settleSource(ctx: ServiceContext, sourceId: string): Promise<void> {

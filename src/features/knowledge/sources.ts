@@ -7,8 +7,8 @@
 import { and, desc, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import { documents, sources, type SourceType } from '../../db/schema';
 import type { Db } from '../../db/client';
-import type { ServiceContext } from '../../http/context';
-import type { Actor } from '../../http/types';
+import type { ServiceContext } from '../../context';
+import type { Actor } from '../../context';
 import { newId } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
 import { auditInsert } from '../audit/service';

@@ -6,7 +6,7 @@
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { documents, sources } from '../../db/schema';
-import type { ServiceContext } from '../../http/context';
+import type { ServiceContext } from '../../context';
 import { enqueue, enqueueMany } from '../../jobs/messages';
 import { settleSource } from './settle';
 

@@ -6,13 +6,13 @@
 import { and, asc, desc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import { invitations, memberships, organizations, orgSettings, users, type Role } from '../../db/schema';
 import { insertIfPreviousChanged, type Db } from '../../db/client';
-import type { ServiceContext } from '../../http/context';
-import type { Actor } from '../../http/types';
+import type { ServiceContext } from '../../context';
+import type { Actor } from '../../context';
 import { newId, randomToken } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
 import { INVITATION_TTL_MS } from '../../limits';
 import { auditInsert, auditInsertIfChanged } from '../audit/service';
-import { createMailer } from '../mail/mailer';
+import { createMailer } from '../../adapters/mailer';
 import { forgetCachedKeys } from '../api-keys/service';
 import { normalizeEmail } from '../auth/service';
 

@@ -5,8 +5,8 @@
  */
 import { eq } from 'drizzle-orm';
 import { orgSettings } from '../../db/schema';
-import type { ServiceContext } from '../../http/context';
-import type { Actor } from '../../http/types';
+import type { ServiceContext } from '../../context';
+import type { Actor } from '../../context';
 import { decryptSecret, encryptSecret, maskSecret, type SecretEnvelope } from '../../lib/secrets';
 import { auditInsert } from '../audit/service';
 import { reindexSources } from '../knowledge/sources';

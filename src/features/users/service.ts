@@ -2,8 +2,8 @@
 import { and, eq, isNull, ne, sql } from 'drizzle-orm';
 import { memberships, sessions, users } from '../../db/schema';
 import type { Db } from '../../db/client';
-import type { ServiceContext } from '../../http/context';
-import type { Actor } from '../../http/types';
+import type { ServiceContext } from '../../context';
+import type { Actor } from '../../context';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../limits';
 import { auditInsert } from '../audit/service';
 import { forgetCachedKeys } from '../api-keys/service';

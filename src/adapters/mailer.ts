@@ -3,11 +3,11 @@
  * local developers and tests can read it); the HTTP mailer then posts it to a provider.
  */
 import { eq } from 'drizzle-orm';
-import { emailOutbox } from '../../db/schema';
-import type { Db } from '../../db/client';
-import type { Config } from '../../env';
-import { newId } from '../../lib/ids';
-import type { Clock } from '../../lib/clock';
+import { emailOutbox } from '../db/schema';
+import type { Db } from '../db/client';
+import type { Config } from '../env';
+import { newId } from '../lib/ids';
+import type { Clock } from '../lib/clock';
 
 export interface MailMessage {
   to: string;

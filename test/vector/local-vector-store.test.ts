@@ -6,10 +6,10 @@
  */
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { createVectorIndex } from '../../src/ai/vector-index';
-import { VectorShard } from '../../src/ai/local-vector-shard';
-import { shardObjectName } from '../../src/ai/local-vector-store-protocol';
-import { VectorIndexError } from '../../src/ai/vector-limits';
+import { createVectorIndex } from '../../src/vector/vector-index';
+import { VectorShard } from '../../src/vector/local-vector-shard';
+import { shardObjectName } from '../../src/vector/local-vector-store-protocol';
+import { VectorIndexError } from '../../src/vector/vector-limits';
 import type { LocalVectorStore } from '../../src/durable/LocalVectorStore';
 
 const store = env.VECTOR_STORE as unknown as DurableObjectNamespace<LocalVectorStore>;

@@ -1,9 +1,9 @@
 /**
  * Benchmark baseline: the cheapest useful request this Worker can serve (routing, the
  * app's middleware chain and one D1 round trip). `npm run bench` reports real endpoints as
- * a ratio against it. Mounted only when BENCH_ROUTES=1 and left out of the OpenAPI document.
+ * a ratio against it. Mounted only by the benchmark entry (bench/worker/index.ts), never in production.
  */
-import { createRouter } from '../../http/router';
+import { createRouter } from '../../src/http/router';
 
 export function benchRoutes() {
   const router = createRouter();

@@ -7,7 +7,7 @@ import {
   projectIndexedMetadata,
   truncateUtf8,
   type MetadataIndexSpec,
-} from '../../src/ai/metadata-filter';
+} from '../../src/vector/metadata-filter';
 
 const encoder = new TextEncoder();
 const INDEXES: MetadataIndexSpec[] = [

@@ -7,9 +7,9 @@
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { createVectorIndex, type VectorIndex } from '../../src/ai/vector-index';
-import type { MetadataIndexSpec } from '../../src/ai/metadata-filter';
-import { VectorIndexError } from '../../src/ai/vector-limits';
+import { createVectorIndex, type VectorIndex } from '../../src/vector/vector-index';
+import type { MetadataIndexSpec } from '../../src/vector/metadata-filter';
+import { VectorIndexError } from '../../src/vector/vector-limits';
 import { FakeVectorize } from '../support/fake-vectorize';
 
 const DIMS = 8;

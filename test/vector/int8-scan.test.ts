@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { cosineSimilarity, PairedInt8Codes, quantizeQuery, quantizeUnitVector, scanPairs, TopCandidates } from '../../src/ai/int8-scan';
-import { rescoreCandidateCount } from '../../src/ai/local-vector-shard';
+import { cosineSimilarity, PairedInt8Codes, quantizeQuery, quantizeUnitVector, scanPairs, TopCandidates } from '../../src/vector/int8-scan';
+import { rescoreCandidateCount } from '../../src/vector/local-vector-shard';
 
 const finiteVector = (dims: number) => fc.array(fc.float({ min: -10, max: 10, noNaN: true, noDefaultInfinity: true }), { minLength: dims, maxLength: dims });
 /** int8 codes, often at the extremes where paired lanes are closest to overflowing. */

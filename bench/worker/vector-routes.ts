@@ -1,16 +1,16 @@
 /**
- * Benchmark-only routes for the local vector index (bench/vector-search.mjs). Mounted only
- * when BENCH_ROUTES=1 and left out of the OpenAPI document. They fill a namespace with
+ * Benchmark-only routes for the local vector index (bench/vector-search.mjs). Mounted only by
+ * the benchmark entry (bench/worker/index.ts), never in production. They fill a namespace with
  * seeded random unit vectors, time queries from inside the Worker (Worker → Durable Object
  * → back, what a search request pays) and report the shard's memory.
  */
 import { z } from 'zod';
-import { createRouter, fieldErrors } from '../../http/router';
-import { validationFailed } from '../../http/problem';
-import type { LocalVectorStore } from '../../durable/LocalVectorStore';
-import { createVectorIndex } from '../../ai/vector-index';
-import { shardObjectName } from '../../ai/local-vector-store-protocol';
-import { VECTORIZE } from '../../limits';
+import { createRouter, fieldErrors } from '../../src/http/router';
+import { validationFailed } from '../../src/http/problem';
+import type { LocalVectorStore } from '../../src/durable/LocalVectorStore';
+import { createVectorIndex } from '../../src/vector/vector-index';
+import { shardObjectName } from '../../src/vector/local-vector-store-protocol';
+import { VECTORIZE } from '../../src/limits';
 
 export const VECTOR_BENCH_INDEX = 'bench-vectors';
 const BOTS = 8;
