@@ -25,10 +25,9 @@ import { activityRoutes, personalActivityRoutes } from './features/activity/rout
 import { knowledgeRoutes } from './features/knowledge/routes';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { rateLimit } from './http/middleware/rate-limit';
-import { RATE_LIMIT_WINDOW_SECONDS } from './limits';
+import { MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
-const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
 const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents'];

@@ -9,7 +9,7 @@ import { and, eq, gte, lt, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { bots, chunks, documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
-import { D1_MAX_BOUND_PARAMETERS, VECTORIZE } from '../../limits';
+import { D1_MAX_BOUND_PARAMETERS, DOCUMENT_PREVIEW_CHARS as PREVIEW_CHARS, INDEX_SLICE, VECTORIZE } from '../../limits';
 import { sha256Hex } from '../../lib/crypto';
 import { enqueue } from '../../jobs/messages';
 import { chunkText, contextualText, type Chunk } from './chunker';
@@ -17,9 +17,6 @@ import { extractDocumentText } from './document-text';
 import { retrievalIndexFor } from './retrieval-index';
 import { markSourceProcessing, settleSource } from './settle';
 
-/** Chunks embedded and written per job invocation. */
-export const INDEX_SLICE = 192;
-const PREVIEW_CHARS = 500;
 const CHUNK_COLUMNS = 12;
 
 export const chunkId = (documentId: string, position: number) => `chk_${documentId.slice(4)}_${position}`;

@@ -12,7 +12,7 @@ import { createFileSources, toSourceDto } from './sources';
 import { SourceSchema } from './schemas';
 import { requireBot } from './route-guards';
 
-export const MAX_FILES_PER_UPLOAD = 20;
+import { MAX_FILES_PER_UPLOAD } from '../../limits';
 
 const FileField = z.any().openapi({ type: 'array', items: { type: 'string', format: 'binary' } });
 

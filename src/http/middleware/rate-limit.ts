@@ -15,6 +15,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { ApiError } from '../problem';
 import type { AppBindings } from '../types';
+import { LEASE_FRACTION, LEASE_HOLD_MS, MAX_TRACKED_KEYS } from '../../limits';
 import type { RateLimitDecision, RateLimitPolicy } from '../../durable/RateLimiter';
 
 type AppContext = Context<AppBindings>;
@@ -104,9 +105,6 @@ interface LeaseState {
 }
 
 const leaseStates = new Map<string, LeaseState>();
-const LEASE_HOLD_MS = 1000;
-const LEASE_FRACTION = 20;
-const MAX_TRACKED_KEYS = 10_000;
 
 /** Doubles while leases run dry before expiring, shrinks to what was used otherwise. */
 function nextLeaseSize(state: LeaseState, limit: number, now: number): number {
