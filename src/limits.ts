@@ -40,7 +40,7 @@ export const RATE_LIMIT_WINDOW_SECONDS = 60;
  */
 export const RATE_LIMIT_GRANULES_PER_WINDOW = 60;
 
-// --- Vector index and embeddings (src/ai) ---------------------------------------------------
+// --- Vector index (src/vector) and embeddings (src/ai)------------------------------------------------
 /**
  * More Vectorize rules the local index mirrors and both paths validate:
  * https://developers.cloudflare.com/vectorize/platform/limits/ (namespace name length, metadata

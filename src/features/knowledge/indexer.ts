@@ -1,8 +1,8 @@
 /**
  * Indexing one document: original (R2) → text → chunks → embeddings → vectors + chunk rows
  * (+ FTS through the trigger). Work is sliced: one job indexes INDEX_SLICE chunk positions and
- * enqueues the next slice, so a large PDF never exceeds one invocation's CPU, subrequest or
- * D1 query budget. Re-running any slice is harmless: chunk and vector ids are derived from
+ * enqueues the next slice, so embedding calls, subrequests and D1 writes per invocation stay
+ * bounded however large the document (each slice still extracts and chunks the whole text). Re-running any slice is harmless: chunk and vector ids are derived from
  * (document, position), rows of a slice are replaced, and vectors upserted.
  */
 import { and, eq, gte, lt, sql } from 'drizzle-orm';

@@ -113,7 +113,7 @@ export function knowledgeRoutes() {
       tags,
       security,
       summary: 'Delete a source: its chunks, keyword index rows, vectors and stored files',
-      description: 'The source disappears at once; vectors and files are removed by a background job within seconds.',
+      description: 'The source disappears from lists and search at once; a background job then removes its vectors and files (queued, so usually within seconds, later while the queue retries).',
       request: { params: SourceId },
       responses: { 204: { description: 'Deleted' }, ...commonErrors },
     }),
