@@ -161,6 +161,8 @@ export const QA_SOURCE_MAX_PAIRS = 5000;
 export const SOURCE_CREATE_MAX_BODY_BYTES = 6 * TEXT_SOURCE_MAX_CHARS + 64 * 1024;
 /** Product: the most a website source may ask for; the operator's CRAWL_MAX_PAGES can lower it. */
 export const WEBSITE_MAX_PAGES = 10_000;
+/** Product: maxPages when the request names none (lowered to CRAWL_MAX_PAGES if that is smaller). */
+export const WEBSITE_DEFAULT_MAX_PAGES = 50;
 export const WEBSITE_MAX_DEPTH = 20;
 /** Product: include and exclude patterns per website source. */
 export const WEBSITE_MAX_PATTERNS = 50;

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter, jsonBody, jsonContent, commonErrors, PaginationQuery, IdParam, page } from '../../http/router';
-import { ApiError, conflict, notFound } from '../../http/problem';
+import { ApiError, conflict, notFound, validationFailed } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { decodeCursor, toPage } from '../../lib/pagination';
 import { CreateSourceSchema, DocumentSchema, SearchHitSchema, SearchRequestSchema, SourceSchema, UpdateSourceSchema } from './schemas';
@@ -9,6 +9,7 @@ import { getDocument, listDocuments, toDocumentDto } from './documents';
 import { search } from './search';
 import { uploadRoute } from './upload-route';
 import { requireBot, requireSource, sourceNotFound } from './route-guards';
+import { WEBSITE_DEFAULT_MAX_PAGES } from '../../limits';
 
 const tags = ['Knowledge'];
 const security = [{ bearer: [] }];
@@ -16,6 +17,18 @@ const BotId = IdParam('botId', 'bot');
 const SourceId = IdParam('sourceId', 'src');
 const DocumentId = IdParam('documentId', 'doc');
 
+/**
+ * A website's maxPages measured against the operator's CRAWL_MAX_PAGES: an absent one defaults
+ * to at most the ceiling, a larger one is refused (the crawler would otherwise stop there silently).
+ */
+function withCrawlCeiling(input: z.infer<typeof CreateSourceSchema>, ceiling: number): sources.NewSourceInput {
+  if (input.type !== 'website') return input;
+  const maxPages = input.maxPages ?? Math.min(WEBSITE_DEFAULT_MAX_PAGES, ceiling);
+  if (maxPages > ceiling) {
+    throw validationFailed([{ path: 'maxPages', message: `At most ${ceiling} pages (this server's CRAWL_MAX_PAGES)`, code: 'too_big' }]);
+  }
+  return { ...input, maxPages };
+}
 
 export function knowledgeRoutes() {
   const router = createRouter();
@@ -34,7 +47,8 @@ export function knowledgeRoutes() {
     async (c) => {
       const org = requirePermission(c, 'sources.write');
       const bot = await requireBot(c, c.req.valid('param').botId);
-      const result = await sources.createSource(serviceContext(c), c.get('actor'), org.orgId, bot.id, c.req.valid('json'));
+      const input = withCrawlCeiling(c.req.valid('json'), c.get('config').crawlMaxPages);
+      const result = await sources.createSource(serviceContext(c), c.get('actor'), org.orgId, bot.id, input);
       if (result.status === 'duplicate') {
         throw new ApiError({
           status: 409,

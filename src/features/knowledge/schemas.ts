@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { checkPublicHttpUrl } from './public-url';
-import { QA_SOURCE_MAX_PAIRS, TEXT_SOURCE_MAX_CHARS, WEBSITE_MAX_DEPTH, WEBSITE_MAX_PAGES, WEBSITE_MAX_PATTERNS } from '../../limits';
+import { QA_SOURCE_MAX_PAIRS, TEXT_SOURCE_MAX_CHARS, WEBSITE_DEFAULT_MAX_PAGES, WEBSITE_MAX_DEPTH, WEBSITE_MAX_PAGES, WEBSITE_MAX_PATTERNS } from '../../limits';
 
 const PublicUrl = z
   .string()
@@ -36,7 +36,16 @@ export const CreateSourceSchema = z
       type: z.literal('website'),
       url: PublicUrl,
       title: z.string().trim().min(1).max(300).optional(),
-      maxPages: z.number().int().min(1).max(WEBSITE_MAX_PAGES).default(50),
+      // No zod default: the route lowers the default to the operator's ceiling and refuses more.
+      maxPages: z
+        .number()
+        .int()
+        .min(1)
+        .max(WEBSITE_MAX_PAGES)
+        .optional()
+        .openapi({
+          description: `Pages to crawl at most: ${WEBSITE_DEFAULT_MAX_PAGES} when absent. The operator's CRAWL_MAX_PAGES (default 500) is the ceiling: a larger value is a 400.`,
+        }),
       maxDepth: z.number().int().min(0).max(WEBSITE_MAX_DEPTH).default(3),
       include: z.array(Pattern).max(WEBSITE_MAX_PATTERNS).default([]),
       exclude: z.array(Pattern).max(WEBSITE_MAX_PATTERNS).default([]),
