@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createRouter, jsonBody, jsonContent, commonErrors, PaginationQuery, IdParam, page } from '../../http/router';
+import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, PaginationQuery, IdParam, page } from '../../http/router';
 import { ApiError, conflict, notFound, validationFailed } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { decodeCursor, toPage } from '../../lib/pagination';
@@ -42,7 +42,7 @@ export function knowledgeRoutes() {
       summary: 'Add knowledge: text, Q&A pairs, one URL or a whole website',
       description: 'Processing happens in the background: poll GET /sources/{id} until status is ready or failed.',
       request: { params: BotId, body: jsonBody(CreateSourceSchema) },
-      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: commonErrors[400] },
+      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: errorResponses[409], 413: errorResponses[413] },
     }),
     async (c) => {
       const org = requirePermission(c, 'sources.write');
@@ -146,7 +146,7 @@ export function knowledgeRoutes() {
       security,
       summary: 'Re-fetch (web) or re-index a source; unchanged content is skipped, removed pages deleted',
       request: { params: SourceId },
-      responses: { 202: jsonContent(SourceSchema, 'Sync queued'), ...commonErrors, 409: commonErrors[400] },
+      responses: { 202: jsonContent(SourceSchema, 'Sync queued'), ...commonErrors, 409: errorResponses[409] },
     }),
     async (c) => {
       const org = requirePermission(c, 'sources.write');
