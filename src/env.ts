@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { MIN_JWT_SECRET_BYTES, WORKERS_MAX_REQUEST_BODY_BYTES } from './limits';
+import { bytesFromBase64 } from './lib/crypto';
 import type { RateLimiter } from './durable/RateLimiter';
 import type { ConversationRoom } from './durable/ConversationRoom';
 
@@ -100,8 +101,7 @@ export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { 
 
 function decodeKey(raw: string): Uint8Array | null {
   try {
-    const binary = atob(raw.trim());
-    const bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+    const bytes = bytesFromBase64(raw.trim());
     return bytes.length === 32 ? bytes : null;
   } catch {
     return null;

@@ -81,6 +81,11 @@ export const CHUNKING = {
   defaultWindowSentences: 2,
   maxWindowSentences: 10,
 } as const;
+/**
+ * Product: the chunk sizes a bot may choose, inside the chunker's CHUNKING range; the overlap is
+ * further held to CHUNKING.maxOverlapRatio of the chosen size.
+ */
+export const BOT_CHUNKING = { minChunkTokens: 64, maxChunkTokens: 2000, maxOverlapTokens: 500 } as const;
 /** RFC 9309 §2.5: crawlers must parse at least 500 KiB of robots.txt and may ignore the rest. */
 export const ROBOTS_TXT_MAX_BYTES = 500 * 1024;
 /** https://www.sitemaps.org/protocol.html : at most 50,000 URLs and 50 MB (uncompressed) per file. */
