@@ -3,7 +3,8 @@
  * overlap rule the chunker enforces (resolveChunkOptions), so the API never stores settings
  * that would make every later ingestion fail.
  */
-import { z } from '@hono/zod-openapi';
+// Plain zod (no Hono): services read the defaults and the rule; the route schemas compose it.
+import { z } from 'zod';
 import { BOT_CHUNKING, CHUNKING } from '../../limits';
 import { CHUNK_STRATEGIES } from './chunker/types';
 
@@ -15,7 +16,7 @@ export const ChunkingSchema = z.object({
     .int()
     .min(0)
     .max(BOT_CHUNKING.maxOverlapTokens)
-    .openapi({ description: `At most ${CHUNKING.maxOverlapRatio * 100}% of chunkTokens (rounded down).` }),
+    .describe(`At most ${CHUNKING.maxOverlapRatio * 100}% of chunkTokens (rounded down).`),
 });
 
 export type ChunkingSettings = z.infer<typeof ChunkingSchema>;

@@ -16,10 +16,9 @@ import { chunkText, contextualText, type Chunk } from './chunker';
 import { extractDocumentText } from './document-text';
 import { retrievalIndexFor } from './retrieval-index';
 import { markSourceProcessing, settleSource } from './settle';
+import { chunkId } from './chunk-ids';
 
 const CHUNK_COLUMNS = 12;
-
-export const chunkId = (documentId: string, position: number) => `chk_${documentId.slice(4)}_${position}`;
 
 export type IndexOutcome = 'indexed' | 'unchanged' | 'continued' | 'failed' | 'gone';
 

@@ -10,7 +10,7 @@ import { DOCUMENTS_PER_PURGE, VECTORIZE } from '../../limits';
 import { enqueue } from '../../jobs/messages';
 import { retrievalIndexFor } from './retrieval-index';
 import { deletePrefix, sourcePrefix } from './storage';
-import { chunkId } from './indexer';
+import { chunkId } from './chunk-ids';
 
 
 type DocRef = Pick<typeof documents.$inferSelect, 'id' | 'r2Key' | 'chunkCount'>;

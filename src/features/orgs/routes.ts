@@ -5,7 +5,7 @@ import { ApiError, conflict, notFound, unauthorized } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { authenticate, requireUser, resolveOrg } from '../../http/middleware/auth';
 import type { AppBindings } from '../../http/types';
-import { decodeCursor, toPage } from '../../lib/pagination';
+import { decodeCursor, toPage } from '../../http/pagination';
 import { InvitationSchema, MemberSchema, OrgSchema, RoleSchema } from './schemas';
 import * as orgs from './service';
 

@@ -2,9 +2,9 @@
  * Cursor pagination over time-sortable ids: newest first, the cursor is the last id seen.
  * New rows sort before the cursor, so inserts never shift or repeat a page.
  */
-import { badRequest } from '../http/problem';
-import { base64url, bytesFromBase64 } from './crypto';
-import { looksLikeId } from './ids';
+import { badRequest } from './problem';
+import { base64url, bytesFromBase64 } from '../lib/crypto';
+import { looksLikeId } from '../lib/ids';
 
 export function encodeCursor(id: string): string {
   return base64url(new TextEncoder().encode(id));
