@@ -25,10 +25,11 @@ import { activityRoutes, personalActivityRoutes } from './features/activity/rout
 import { knowledgeRoutes } from './features/knowledge/routes';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { rateLimit } from './http/middleware/rate-limit';
-import { RATE_LIMIT_WINDOW_SECONDS } from './limits';
+import { MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
-const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
+/** POST /bots/{botId}/sources: a text source's documented length does not fit in MAX_BODY_BYTES. */
+const SOURCE_CREATE_PATH = /^\/api\/v1\/bots\/[^/]+\/sources$/;
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
 const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents'];
@@ -84,8 +85,13 @@ export function buildApp(options: AppOptions = {}): Router {
     // Bodiless requests skip the check (and its stream wrapping) entirely.
     if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next();
     const config = c.get('config');
-    // File uploads get the upload limit (plus room for multipart framing); everything else is JSON.
-    const maxSize = UPLOAD_PATH.test(c.req.path) ? config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES : config.maxBodyBytes;
+    // File uploads get the upload limit (plus room for multipart framing), source creation room
+    // for the longest text source; every other JSON body gets MAX_BODY_BYTES.
+    const maxSize = UPLOAD_PATH.test(c.req.path)
+      ? config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES
+      : SOURCE_CREATE_PATH.test(c.req.path)
+        ? Math.max(config.maxBodyBytes, SOURCE_CREATE_MAX_BODY_BYTES)
+        : config.maxBodyBytes;
     return bodyLimit({
       maxSize,
       onError: () => {

@@ -4,6 +4,8 @@
  * silently running on a development fallback.
  */
 import { z } from 'zod';
+import { MIN_JWT_SECRET_BYTES, WORKERS_MAX_REQUEST_BODY_BYTES } from './limits';
+import { bytesFromBase64 } from './lib/crypto';
 import type { RateLimiter } from './durable/RateLimiter';
 import type { ConversationRoom } from './durable/ConversationRoom';
 
@@ -60,7 +62,7 @@ const configSchema = z.object({
   DASHBOARD_ORIGINS: csv,
   ACCESS_TOKEN_TTL_SECONDS: intFrom(900, 30, 86_400),
   REFRESH_TOKEN_TTL_DAYS: intFrom(30, 1, 365),
-  MAX_BODY_BYTES: intFrom(1_048_576, 1024, 104_857_600),
+  MAX_BODY_BYTES: intFrom(1_048_576, 1024, WORKERS_MAX_REQUEST_BODY_BYTES),
   MAILER: z.enum(['outbox', 'http']).default('outbox'),
   MAIL_API_URL: z.string().url().optional(),
   MAIL_API_KEY: z.string().optional(),
@@ -71,7 +73,7 @@ const configSchema = z.object({
   VECTOR_BACKEND: z.enum(['local', 'vectorize']).default('local'),
   AUTH_RATE_LIMIT: intFrom(10, 1, 10_000),
   API_KEY_RATE_LIMIT: intFrom(600, 1, 1_000_000),
-  MAX_UPLOAD_BYTES: intFrom(20 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+  MAX_UPLOAD_BYTES: intFrom(20 * 1024 * 1024, 1024, WORKERS_MAX_REQUEST_BODY_BYTES),
   CRAWL_MAX_PAGES: intFrom(500, 1, 10_000),
 });
 
@@ -96,12 +98,10 @@ export interface Config {
 
 export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[] };
 
-const MIN_JWT_SECRET_BYTES = 32;
 
 function decodeKey(raw: string): Uint8Array | null {
   try {
-    const binary = atob(raw.trim());
-    const bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+    const bytes = bytesFromBase64(raw.trim());
     return bytes.length === 32 ? bytes : null;
   } catch {
     return null;

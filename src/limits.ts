@@ -40,7 +40,7 @@ export const RATE_LIMIT_WINDOW_SECONDS = 60;
  */
 export const RATE_LIMIT_GRANULES_PER_WINDOW = 60;
 
-// --- Vector index and embeddings (src/ai) ---------------------------------------------------
+// --- Vector index (src/vector) and embeddings (src/ai)------------------------------------------------
 /**
  * More Vectorize rules the local index mirrors and both paths validate:
  * https://developers.cloudflare.com/vectorize/platform/limits/ (namespace name length, metadata
@@ -81,6 +81,11 @@ export const CHUNKING = {
   defaultWindowSentences: 2,
   maxWindowSentences: 10,
 } as const;
+/**
+ * Product: the chunk sizes a bot may choose, inside the chunker's CHUNKING range; the overlap is
+ * further held to CHUNKING.maxOverlapRatio of the chosen size.
+ */
+export const BOT_CHUNKING = { minChunkTokens: 64, maxChunkTokens: 2000, maxOverlapTokens: 500 } as const;
 /** RFC 9309 §2.5: crawlers must parse at least 500 KiB of robots.txt and may ignore the rest. */
 export const ROBOTS_TXT_MAX_BYTES = 500 * 1024;
 /** https://www.sitemaps.org/protocol.html : at most 50,000 URLs and 50 MB (uncompressed) per file. */
@@ -94,3 +99,94 @@ export const EXTRACTION_JSON_MAX_DEPTH = 12;
 export const EXTRACTION_INLINE_JSON_MAX_CHARS = 1000;
 /** Product: a .docx whose document part inflates beyond this is refused (zip bomb guard). */
 export const EXTRACTION_DOCX_MAX_XML_BYTES = 64 * 1024 * 1024;
+
+// --- Workers, D1-derived and R2 platform bounds -----------------------------------------------
+/**
+ * https://developers.cloudflare.com/workers/platform/limits/#request-limits : request bodies
+ * up to 100 MB on Free and Pro zones; configured body limits may not exceed it.
+ */
+export const WORKERS_MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024;
+/** Locators per `IN (...)` list: under D1_MAX_BOUND_PARAMETERS with room for the other bound values. */
+export const LOCATORS_PER_STATEMENT = D1_MAX_BOUND_PARAMETERS - 10;
+/** https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#r2listoptions : at most 1,000 keys per list call. */
+export const R2_LIST_MAX_KEYS = 1000;
+
+// --- HTTP ---------------------------------------------------------------------------------------
+/** Product: room for multipart boundaries and part headers on top of the configured upload size. */
+export const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
+/** Product: files per upload request; each becomes a source, and all are checked before any is stored. */
+export const MAX_FILES_PER_UPLOAD = 20;
+
+// --- Auth and API keys -----------------------------------------------------------------------------
+/** RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits). */
+export const MIN_JWT_SECRET_BYTES = 32;
+/** Product: last_used_at is a hint, not a log; written at most this often per key. */
+export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+/**
+ * Product: how long an isolate trusts a verified API key without reading D1 again. It bounds how
+ * long a revoked key keeps working in the isolates that did not handle the revocation.
+ */
+export const KEY_CACHE_TTL_MS = 10_000;
+/** Memory: verified keys cached per isolate (a few hundred bytes each). */
+export const KEY_CACHE_MAX_ENTRIES = 5_000;
+/** Product: how often the OIDC JWKS may be refetched for an unknown `kid`, and how long it is cached. */
+export const OIDC_JWKS_COOLDOWN_MS = 30_000;
+export const OIDC_JWKS_CACHE_MAX_AGE_MS = 600_000;
+
+// --- Rate-limit leases (src/http/middleware/rate-limit.ts) ---------------------------------------
+/** Product: how long an isolate may spend a lease of admissions before asking the RateLimiter again. */
+export const LEASE_HOLD_MS = 1000;
+/** Product: a lease takes at most 1/LEASE_FRACTION of a key's limit, so one isolate can't starve others. */
+export const LEASE_FRACTION = 20;
+/** Memory: rate-limit keys an isolate keeps lease state for. */
+export const MAX_TRACKED_KEYS = 10_000;
+
+// --- Jobs -------------------------------------------------------------------------------------------
+/** Product: queue retries back off exponentially up to this delay (well under QUEUES.maxDelaySeconds). */
+export const JOB_MAX_BACKOFF_SECONDS = 300;
+/** Product: work untouched this long is considered lost and queued again by the cron sweeper. */
+export const STUCK_AFTER_MS = 30 * 60 * 1000;
+/** Product: rows of each kind the cron sweeper recovers per run, to stay inside one invocation's limits. */
+export const SWEEP_MAX_PER_RUN = 100;
+
+// --- Knowledge: sources, crawling and indexing ---------------------------------------------------
+/**
+ * Product: a pasted text source. The JSON body limit of source creation
+ * (SOURCE_CREATE_MAX_BODY_BYTES) is sized so this many characters fit.
+ */
+export const TEXT_SOURCE_MAX_CHARS = 2_000_000;
+/** Product: Q&A pairs in one Q&A source. */
+export const QA_SOURCE_MAX_PAIRS = 5000;
+/**
+ * The JSON body limit for creating a source, sized so any text of TEXT_SOURCE_MAX_CHARS fits
+ * however it is encoded: zod counts UTF-16 code units, and one code unit takes at most 6 bytes
+ * of JSON (a `\u00XX` escape; UTF-8 needs at most 3 bytes per code unit), plus 64 KiB for the
+ * other fields. Every other JSON route keeps the configured MAX_BODY_BYTES.
+ */
+export const SOURCE_CREATE_MAX_BODY_BYTES = 6 * TEXT_SOURCE_MAX_CHARS + 64 * 1024;
+/** Product: the most a website source may ask for; the operator's CRAWL_MAX_PAGES can lower it. */
+export const WEBSITE_MAX_PAGES = 10_000;
+/** Product: maxPages when the request names none (lowered to CRAWL_MAX_PAGES if that is smaller). */
+export const WEBSITE_DEFAULT_MAX_PAGES = 50;
+export const WEBSITE_MAX_DEPTH = 20;
+/** Product: include and exclude patterns per website source. */
+export const WEBSITE_MAX_PATTERNS = 50;
+/** Product: sitemaps read per website (robots.txt entries and the default location together). */
+export const MAX_SITEMAPS = 5;
+/** Product: redirects followed per crawled URL (each hop re-checked). */
+export const CRAWL_MAX_REDIRECTS = 5;
+/** Product: time allowed per crawled URL, headers and body. */
+export const CRAWL_FETCH_TIMEOUT_MS = 15_000;
+/** Memory: bytes read from one crawled page; far inside a 128 MB isolate with its extraction. */
+export const MAX_PAGE_BYTES = 5 * 1024 * 1024;
+/**
+ * CPU and subrequests: chunk positions embedded and written per indexing job, so a large
+ * document is indexed over several queue messages.
+ */
+export const INDEX_SLICE = 192;
+/** Product: characters of a document's text shown as its preview. */
+export const DOCUMENT_PREVIEW_CHARS = 500;
+/** CPU and subrequests: documents removed per purge job. */
+export const DOCUMENTS_PER_PURGE = 50;
+/** Product: time allowed for one embeddings request to an OpenAI-compatible provider. */
+export const EMBEDDING_REQUEST_TIMEOUT_MS = 60_000;

@@ -10,7 +10,7 @@
  * - Every failure surfaces as an EmbeddingError with a reason, the HTTP status and attempts.
  */
 import OpenAI from 'openai';
-import { OPENAI_EMBEDDINGS } from '../limits';
+import { EMBEDDING_REQUEST_TIMEOUT_MS, OPENAI_EMBEDDINGS } from '../limits';
 import { EmbeddingError, type Embedder, type EmbedOptions, type EmbeddingFailureReason } from './embedder';
 import { planEmbeddingBatches } from './embedding-batches';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, realSleep, retryAfterFromHeaders, type RetryPolicy, type Sleep } from './retry';
@@ -80,7 +80,7 @@ export class OpenAICompatibleEmbedder implements Embedder {
       maxInputsPerRequest: config.maxInputsPerRequest ?? OPENAI_EMBEDDINGS.maxInputsPerRequest,
       maxTokensPerRequest: config.maxTokensPerRequest ?? OPENAI_EMBEDDINGS.maxTokensPerRequest,
       maxTokensPerInput: config.maxTokensPerInput ?? OPENAI_EMBEDDINGS.maxTokensPerInput,
-      timeoutMs: config.timeoutMs ?? 60_000,
+      timeoutMs: config.timeoutMs ?? EMBEDDING_REQUEST_TIMEOUT_MS,
       retry: { ...DEFAULT_RETRY_POLICY, ...config.retry },
     };
     this.deps = {

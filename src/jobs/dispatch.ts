@@ -29,7 +29,7 @@ const handlers: { [T in JobType]: Handler<T> } = {
   'source.purge': (ctx, job) => purgeSourceBatch(ctx, job.orgId, job.sourceId),
 };
 
-const MAX_BACKOFF_SECONDS = 300;
+import { JOB_MAX_BACKOFF_SECONDS as MAX_BACKOFF_SECONDS } from '../limits';
 export const backoffSeconds = (attempts: number) => Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** Math.max(0, attempts - 1));
 
 /** Failures that retrying cannot fix: a rejected provider key or request, a vector over the index's limits. */

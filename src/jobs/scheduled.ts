@@ -9,9 +9,7 @@ import { requestSync } from '../features/knowledge/sources';
 import { enqueueMany } from './messages';
 import { jobContext } from './context';
 
-/** Work untouched this long is considered lost and queued again. */
-const STUCK_AFTER_MS = 30 * 60 * 1000;
-const MAX_PER_RUN = 100;
+import { STUCK_AFTER_MS, SWEEP_MAX_PER_RUN as MAX_PER_RUN } from '../limits';
 
 export async function runScheduled(controller: ScheduledController, env: Env, executionCtx: ExecutionContext) {
   const ctx = jobContext(env, executionCtx);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { createVectorIndex } from '../../src/vector/vector-index';
 import { call, expectProblem, register, createKey } from '../support/api';
+import { SOURCE_CREATE_MAX_BODY_BYTES } from '../../src/limits';
 import { addText, countRows, searchBot, waitForPurge, waitForSource } from '../support/knowledge';
 
 const GUIDE = `# Widget handbook
@@ -83,6 +84,41 @@ describe('text and Q&A sources, from creation to search', () => {
     expectProblem(await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'url', url: 'http://127.0.0.1/admin' } }), 400, 'validation_failed');
     expectProblem(await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'url', url: 'ftp://example.com/x' } }), 400, 'validation_failed');
     expectProblem(await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'podcast' } }), 400, 'validation_failed');
+    expect(await countRows('SELECT count(*) AS n FROM sources WHERE org_id = ?', owner.orgId)).toBe(0);
+  });
+
+  it('accepts a text source of 1.5 million characters, over the 1 MiB body limit of other routes', async () => {
+    const owner = await register('kn-long');
+    // BMP characters of 1 to 3 UTF-8 bytes: about 1.9 MB of JSON for 1.5M characters.
+    const text = 'Kyro straße 東京 knowledge ✓. '.repeat(60_000).slice(0, 1_500_000);
+    const bodyBytes = new TextEncoder().encode(JSON.stringify({ type: 'text', title: 'Long', text })).length;
+    expect(bodyBytes).toBeGreaterThan(1024 * 1024);
+
+    const created = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'text', title: 'Long', text } });
+    expect(created.status, JSON.stringify(created.body).slice(0, 300)).toBe(202);
+    const docs = await call('GET', `/api/v1/sources/${created.body.id}/documents`, { token: owner.token });
+    expect(docs.body.data).toHaveLength(1);
+    expect(docs.body.data[0].sizeBytes).toBe(new TextEncoder().encode(text).length);
+
+    // The larger limit belongs to source creation only: search still refuses a body over 1 MiB.
+    expectProblem(await call('POST', `/api/v1/bots/${owner.botId}/search`, { token: owner.token, body: { query: text } }), 413, 'payload_too_large');
+
+    // Stop the indexing of this large text: the test only needed it accepted.
+    expect((await call('DELETE', `/api/v1/sources/${created.body.id}`, { token: owner.token })).status).toBe(204);
+    await waitForPurge(created.body.id, 60_000);
+  }, 90_000);
+
+  it('refuses text over 2,000,000 characters (400 naming the field) and bodies over the source limit (413), storing nothing', async () => {
+    const owner = await register('kn-too-long');
+    const path = `/api/v1/bots/${owner.botId}/sources`;
+    const tooLong = expectProblem(await call('POST', path, { token: owner.token, body: { type: 'text', title: 'Too long', text: 'a'.repeat(2_000_001) } }), 400, 'validation_failed');
+    expect(tooLong.errors.map((e: { path: string }) => e.path)).toEqual(['text']);
+    // The worst encoding (every character a 6-byte \u0000 escape, 12 MB) still reaches validation.
+    const escaped = await call('POST', path, { token: owner.token, body: { type: 'text', title: 'Escaped', text: '\u0000'.repeat(2_000_000) + 'x' } });
+    expect(escaped.status).not.toBe(413);
+    expectProblem(escaped, 400, 'validation_failed');
+    const huge = `{"type":"text","title":"Huge","text":"${'b'.repeat(SOURCE_CREATE_MAX_BODY_BYTES)}"}`;
+    expectProblem(await call('POST', path, { token: owner.token, body: huge }), 413, 'payload_too_large');
     expect(await countRows('SELECT count(*) AS n FROM sources WHERE org_id = ?', owner.orgId)).toBe(0);
   });
 

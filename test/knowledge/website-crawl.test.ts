@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { call, register, type Account } from '../support/api';
-import { searchBot, waitForSource } from '../support/knowledge';
+import { call, expectProblem, register, type Account } from '../support/api';
+import { countRows, searchBot, waitForSource } from '../support/knowledge';
 
 const SITE = 'https://docs.acme.test';
 
@@ -105,6 +105,24 @@ describe('website crawl', () => {
     expect(synced.status).toBe('ready');
     expect(synced.progress.total).toBe(first.progress.total);
   }, 120_000);
+
+  it("refuses a maxPages above the operator's CRAWL_MAX_PAGES (500 here) with a 400 naming the limit, instead of capping it silently", async () => {
+    const owner = await register('crawl-ceiling');
+    const path = `/api/v1/bots/${owner.botId}/sources`;
+    const over = expectProblem(await call('POST', path, { token: owner.token, body: { type: 'website', url: `${SITE}/`, maxPages: 501 } }), 400, 'validation_failed');
+    expect(over.errors).toEqual([expect.objectContaining({ path: 'maxPages' })]);
+    expect(over.errors[0].message).toContain('CRAWL_MAX_PAGES');
+    expect(over.errors[0].message).toContain('500');
+    expect(await countRows('SELECT count(*) AS n FROM sources WHERE org_id = ?', owner.orgId)).toBe(0);
+
+    // Another org's bot is not found, whatever maxPages says.
+    const stranger = await register('crawl-ceiling-other');
+    expectProblem(await call('POST', path, { token: stranger.token, body: { type: 'website', url: `${SITE}/`, maxPages: 10 } }), 404, 'bot_not_found');
+
+    // The ceiling itself is allowed and stored as asked.
+    const atCeiling = await crawl(owner, { maxPages: 500, maxDepth: 0 });
+    expect(atCeiling.config.maxPages).toBe(500);
+  });
 
   it('records why a page could not be crawled', async () => {
     const owner = await register('crawl-fail');

@@ -3,7 +3,7 @@ import { createRouter, jsonContent, commonErrors, PaginationQuery, page } from '
 import { requirePermission } from '../../http/context';
 import { unauthorized } from '../../http/problem';
 import type { Db } from '../../db/client';
-import { decodeCursor, toPage } from '../../lib/pagination';
+import { decodeCursor, toPage } from '../../http/pagination';
 import { listActivity } from '../audit/service';
 import type { auditEvents } from '../../db/schema';
 

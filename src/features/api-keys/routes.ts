@@ -2,9 +2,10 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter, jsonBody, jsonContent, commonErrors, PaginationQuery, IdParam, page } from '../../http/router';
 import { ApiError, notFound } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
-import { decodeCursor, toPage } from '../../lib/pagination';
+import { decodeCursor, toPage } from '../../http/pagination';
 import { SCOPES } from '../orgs/policy';
 import * as keys from './service';
+import { KEY_CACHE_TTL_MS } from '../../limits';
 
 const tags = ['API keys'];
 const security = [{ bearer: [] }];
@@ -88,7 +89,8 @@ export function apiKeyRoutes() {
       path: '/api-keys/{keyId}',
       tags,
       security,
-      summary: 'Revoke an API key (takes effect immediately)',
+      summary: 'Revoke an API key',
+      description: `Refused at once by the isolate that handles the revocation; other isolates may accept the key for up to ${KEY_CACHE_TTL_MS / 1000} s more (their verified-key cache).`,
       request: { params: IdParam('keyId', 'key') },
       responses: { 204: { description: 'Revoked' }, ...commonErrors },
     }),

@@ -8,6 +8,7 @@ import { eq } from 'drizzle-orm';
 import { users } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import { newId } from '../../lib/ids';
+import { OIDC_JWKS_CACHE_MAX_AGE_MS, OIDC_JWKS_COOLDOWN_MS } from '../../limits';
 import { auditInsert } from '../audit/service';
 import { normalizeEmail, type UserRow } from './service';
 
@@ -15,7 +16,7 @@ const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 function jwksFor(url: string) {
   let jwks = jwksCache.get(url);
   if (!jwks) {
-    jwks = createRemoteJWKSet(new URL(url), { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+    jwks = createRemoteJWKSet(new URL(url), { cooldownDuration: OIDC_JWKS_COOLDOWN_MS, cacheMaxAge: OIDC_JWKS_CACHE_MAX_AGE_MS });
     jwksCache.set(url, jwks);
   }
   return jwks;

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createRouter, jsonBody, jsonContent, commonErrors } from '../../http/router';
+import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses } from '../../http/router';
 import { ApiError, badRequest, conflict, unauthorized } from '../../http/problem';
 import { serviceContext } from '../../http/context';
 import { authenticate, requireUser } from '../../http/middleware/auth';
@@ -65,7 +65,7 @@ export function authRoutes() {
           'Registered and signed in',
         ),
         400: commonErrors[400],
-        409: commonErrors[400],
+        409: errorResponses[409],
         429: commonErrors[429],
       },
     }),

@@ -1,11 +1,12 @@
 import { createRoute } from '@hono/zod-openapi';
 import { createRouter, jsonBody, jsonContent, commonErrors, PaginationQuery, IdParam, page } from '../../http/router';
-import { badRequest, notFound } from '../../http/problem';
+import { notFound, validationFailed } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
-import { decodeCursor, toPage } from '../../lib/pagination';
+import { decodeCursor, toPage } from '../../http/pagination';
 import { BotSchema, CreateBotSchema, UpdateBotSchema } from './schemas';
 import * as bots from './service';
 import type { BotRow } from './service';
+import { chunkingOverlapProblem, DEFAULT_CHUNKING } from '../knowledge/chunking-settings';
 
 const tags = ['Bots'];
 const BotId = IdParam('botId', 'bot');
@@ -13,12 +14,10 @@ const security = [{ bearer: [] }];
 
 const botNotFound = () => notFound('Bot', 'bot_not_found');
 
+/** The chunker's overlap rule, on settings merged with the defaults or the stored values. */
 function checkChunking(chunking: BotRow['chunking']) {
-  if (chunking.overlapTokens >= chunking.chunkTokens) {
-    throw badRequest('chunking.overlapTokens must be smaller than chunking.chunkTokens.', 'validation_failed', [
-      { path: 'chunking.overlapTokens', message: 'Must be smaller than chunkTokens' },
-    ]);
-  }
+  const problem = chunkingOverlapProblem(chunking);
+  if (problem) throw validationFailed([{ path: 'chunking.overlapTokens', message: problem, code: 'too_big' }]);
 }
 
 /** Mounted under /api/v1 behind authenticate + resolveOrg. */
@@ -57,7 +56,7 @@ export function botRoutes() {
     async (c) => {
       const org = requirePermission(c, 'bots.create');
       const input = c.req.valid('json');
-      checkChunking({ ...bots.DEFAULT_CHUNKING, ...input.chunking });
+      checkChunking({ ...DEFAULT_CHUNKING, ...input.chunking });
       const row = await bots.createBot(serviceContext(c), c.get('actor'), org.orgId, input);
       return c.json(bots.toBotDto(row), 201, { location: `/api/v1/bots/${row.id}` });
     },

@@ -7,6 +7,7 @@ import type { ServiceContext } from '../../context';
 import type { Actor } from '../../context';
 import { auditInsert } from '../audit/service';
 import { deleteSourcesOfBot, reindexSources } from '../knowledge/sources';
+import { DEFAULT_CHUNKING, type ChunkingSettings } from '../knowledge/chunking-settings';
 
 export type BotRow = typeof bots.$inferSelect;
 
@@ -16,7 +17,7 @@ export interface BotInput {
   instructions?: string;
   model?: { provider?: string; model?: string; temperature?: number; maxTokens?: number };
   retrieval?: { topK?: number; minScore?: number; hybrid?: boolean };
-  chunking?: { strategy?: 'recursive' | 'markdown' | 'sentence-window'; chunkTokens?: number; overlapTokens?: number };
+  chunking?: Partial<ChunkingSettings>;
   visibility?: 'private' | 'public';
   allowedOrigins?: string[];
   status?: 'active' | 'paused';
@@ -24,8 +25,6 @@ export interface BotInput {
 
 export const DEFAULT_INSTRUCTIONS =
   'You are a helpful assistant. Answer only from the provided knowledge; if the answer is not there, say you do not know.';
-
-export const DEFAULT_CHUNKING = { strategy: 'recursive' as const, chunkTokens: 400, overlapTokens: 50 };
 
 export function newBotRow(orgId: string, input: BotInput, now: number, id = newId('bot')): BotRow {
   return {

@@ -21,7 +21,7 @@ import { decodeSitemapBody, parseSitemap } from './web/sitemap';
 import { normalizeUrl, passesUrlFilter } from './web/urls';
 import type { WebsiteConfig } from './sources';
 
-const MAX_SITEMAPS = 5;
+import { LOCATORS_PER_STATEMENT, MAX_SITEMAPS } from '../../limits';
 const MAX_ROBOTS_BYTES = 64 * 1024;
 const CRAWLABLE_TYPES = new Set(['text/html', 'application/xhtml+xml', 'text/plain', 'text/markdown', 'application/pdf']);
 
@@ -54,9 +54,6 @@ function admissible(url: string, start: URL, config: WebsiteConfig, robots: Robo
   if (!passesUrlFilter(u, { include: config.include, exclude: config.exclude })) return false;
   return robots.isAllowed(u.pathname + u.search);
 }
-
-/** Locators per IN (...) list, under D1's 100 bound parameters per statement. */
-const LOCATORS_PER_STATEMENT = 90;
 
 /**
  * Queues pages for this generation: unseen URLs become new documents (while the source has

@@ -1,28 +1,24 @@
 /**
  * Indexing one document: original (R2) → text → chunks → embeddings → vectors + chunk rows
  * (+ FTS through the trigger). Work is sliced: one job indexes INDEX_SLICE chunk positions and
- * enqueues the next slice, so a large PDF never exceeds one invocation's CPU, subrequest or
- * D1 query budget. Re-running any slice is harmless: chunk and vector ids are derived from
+ * enqueues the next slice, so embedding calls, subrequests and D1 writes per invocation stay
+ * bounded however large the document (each slice still extracts and chunks the whole text). Re-running any slice is harmless: chunk and vector ids are derived from
  * (document, position), rows of a slice are replaced, and vectors upserted.
  */
 import { and, eq, gte, lt, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { bots, chunks, documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
-import { D1_MAX_BOUND_PARAMETERS, VECTORIZE } from '../../limits';
+import { D1_MAX_BOUND_PARAMETERS, DOCUMENT_PREVIEW_CHARS as PREVIEW_CHARS, INDEX_SLICE, VECTORIZE } from '../../limits';
 import { sha256Hex } from '../../lib/crypto';
 import { enqueue } from '../../jobs/messages';
 import { chunkText, contextualText, type Chunk } from './chunker';
 import { extractDocumentText } from './document-text';
 import { retrievalIndexFor } from './retrieval-index';
 import { markSourceProcessing, settleSource } from './settle';
+import { chunkId } from './chunk-ids';
 
-/** Chunks embedded and written per job invocation. */
-export const INDEX_SLICE = 192;
-const PREVIEW_CHARS = 500;
 const CHUNK_COLUMNS = 12;
-
-export const chunkId = (documentId: string, position: number) => `chk_${documentId.slice(4)}_${position}`;
 
 export type IndexOutcome = 'indexed' | 'unchanged' | 'continued' | 'failed' | 'gone';
 

@@ -6,13 +6,12 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { chunks, documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
-import { VECTORIZE } from '../../limits';
+import { DOCUMENTS_PER_PURGE, VECTORIZE } from '../../limits';
 import { enqueue } from '../../jobs/messages';
 import { retrievalIndexFor } from './retrieval-index';
 import { deletePrefix, sourcePrefix } from './storage';
-import { chunkId } from './indexer';
+import { chunkId } from './chunk-ids';
 
-const DOCUMENTS_PER_PURGE = 50;
 
 type DocRef = Pick<typeof documents.$inferSelect, 'id' | 'r2Key' | 'chunkCount'>;
 

@@ -1,14 +1,15 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createRouter, jsonBody, jsonContent, commonErrors, PaginationQuery, IdParam, page } from '../../http/router';
-import { ApiError, conflict, notFound } from '../../http/problem';
+import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, PaginationQuery, IdParam, page } from '../../http/router';
+import { ApiError, conflict, notFound, validationFailed } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
-import { decodeCursor, toPage } from '../../lib/pagination';
+import { decodeCursor, toPage } from '../../http/pagination';
 import { CreateSourceSchema, DocumentSchema, SearchHitSchema, SearchRequestSchema, SourceSchema, UpdateSourceSchema } from './schemas';
 import * as sources from './sources';
 import { getDocument, listDocuments, toDocumentDto } from './documents';
 import { search } from './search';
 import { uploadRoute } from './upload-route';
 import { requireBot, requireSource, sourceNotFound } from './route-guards';
+import { WEBSITE_DEFAULT_MAX_PAGES } from '../../limits';
 
 const tags = ['Knowledge'];
 const security = [{ bearer: [] }];
@@ -16,6 +17,18 @@ const BotId = IdParam('botId', 'bot');
 const SourceId = IdParam('sourceId', 'src');
 const DocumentId = IdParam('documentId', 'doc');
 
+/**
+ * A website's maxPages measured against the operator's CRAWL_MAX_PAGES: an absent one defaults
+ * to at most the ceiling, a larger one is refused (the crawler would otherwise stop there silently).
+ */
+function withCrawlCeiling(input: z.infer<typeof CreateSourceSchema>, ceiling: number): sources.NewSourceInput {
+  if (input.type !== 'website') return input;
+  const maxPages = input.maxPages ?? Math.min(WEBSITE_DEFAULT_MAX_PAGES, ceiling);
+  if (maxPages > ceiling) {
+    throw validationFailed([{ path: 'maxPages', message: `At most ${ceiling} pages (this server's CRAWL_MAX_PAGES)`, code: 'too_big' }]);
+  }
+  return { ...input, maxPages };
+}
 
 export function knowledgeRoutes() {
   const router = createRouter();
@@ -29,12 +42,13 @@ export function knowledgeRoutes() {
       summary: 'Add knowledge: text, Q&A pairs, one URL or a whole website',
       description: 'Processing happens in the background: poll GET /sources/{id} until status is ready or failed.',
       request: { params: BotId, body: jsonBody(CreateSourceSchema) },
-      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: commonErrors[400] },
+      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: errorResponses[409], 413: errorResponses[413] },
     }),
     async (c) => {
       const org = requirePermission(c, 'sources.write');
       const bot = await requireBot(c, c.req.valid('param').botId);
-      const result = await sources.createSource(serviceContext(c), c.get('actor'), org.orgId, bot.id, c.req.valid('json'));
+      const input = withCrawlCeiling(c.req.valid('json'), c.get('config').crawlMaxPages);
+      const result = await sources.createSource(serviceContext(c), c.get('actor'), org.orgId, bot.id, input);
       if (result.status === 'duplicate') {
         throw new ApiError({
           status: 409,
@@ -113,7 +127,7 @@ export function knowledgeRoutes() {
       tags,
       security,
       summary: 'Delete a source: its chunks, keyword index rows, vectors and stored files',
-      description: 'The source disappears at once; vectors and files are removed by a background job within seconds.',
+      description: 'The source disappears from lists and search at once; a background job then removes its vectors and files (queued, so usually within seconds, later while the queue retries).',
       request: { params: SourceId },
       responses: { 204: { description: 'Deleted' }, ...commonErrors },
     }),
@@ -132,7 +146,7 @@ export function knowledgeRoutes() {
       security,
       summary: 'Re-fetch (web) or re-index a source; unchanged content is skipped, removed pages deleted',
       request: { params: SourceId },
-      responses: { 202: jsonContent(SourceSchema, 'Sync queued'), ...commonErrors, 409: commonErrors[400] },
+      responses: { 202: jsonContent(SourceSchema, 'Sync queued'), ...commonErrors, 409: errorResponses[409] },
     }),
     async (c) => {
       const org = requirePermission(c, 'sources.write');

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { checkPublicHttpUrl } from './public-url';
+import { QA_SOURCE_MAX_PAIRS, TEXT_SOURCE_MAX_CHARS, WEBSITE_DEFAULT_MAX_PAGES, WEBSITE_MAX_DEPTH, WEBSITE_MAX_PAGES, WEBSITE_MAX_PATTERNS } from '../../limits';
 
 const PublicUrl = z
   .string()
@@ -18,7 +19,7 @@ export const CreateSourceSchema = z
     z.object({
       type: z.literal('text'),
       title: z.string().trim().min(1).max(300),
-      text: z.string().min(1).max(2_000_000),
+      text: z.string().min(1).max(TEXT_SOURCE_MAX_CHARS),
       schedule: Schedule.optional(),
     }),
     z.object({
@@ -27,7 +28,7 @@ export const CreateSourceSchema = z
       pairs: z
         .array(z.object({ question: z.string().trim().min(1).max(2000), answer: z.string().trim().min(1).max(20_000) }))
         .min(1)
-        .max(5000),
+        .max(QA_SOURCE_MAX_PAIRS),
       schedule: Schedule.optional(),
     }),
     z.object({ type: z.literal('url'), url: PublicUrl, title: z.string().trim().min(1).max(300).optional(), schedule: Schedule.optional() }),
@@ -35,10 +36,19 @@ export const CreateSourceSchema = z
       type: z.literal('website'),
       url: PublicUrl,
       title: z.string().trim().min(1).max(300).optional(),
-      maxPages: z.number().int().min(1).max(10_000).default(50),
-      maxDepth: z.number().int().min(0).max(20).default(3),
-      include: z.array(Pattern).max(50).default([]),
-      exclude: z.array(Pattern).max(50).default([]),
+      // No zod default: the route lowers the default to the operator's ceiling and refuses more.
+      maxPages: z
+        .number()
+        .int()
+        .min(1)
+        .max(WEBSITE_MAX_PAGES)
+        .optional()
+        .openapi({
+          description: `Pages to crawl at most: ${WEBSITE_DEFAULT_MAX_PAGES} when absent. The operator's CRAWL_MAX_PAGES (default 500) is the ceiling: a larger value is a 400.`,
+        }),
+      maxDepth: z.number().int().min(0).max(WEBSITE_MAX_DEPTH).default(3),
+      include: z.array(Pattern).max(WEBSITE_MAX_PATTERNS).default([]),
+      exclude: z.array(Pattern).max(WEBSITE_MAX_PATTERNS).default([]),
       schedule: Schedule.optional(),
     }),
   ])

@@ -4,7 +4,7 @@
  * request a 4xx and nothing is stored (all files are checked before the first is written).
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import { jsonContent, commonErrors, IdParam, type Router } from '../../http/router';
+import { jsonContent, commonErrors, errorResponses, IdParam, type Router } from '../../http/router';
 import { ApiError, badRequest, unsupportedMediaType } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { ACCEPTED_UPLOAD_MIME_TYPES, detectFileType } from './extract';
@@ -12,7 +12,7 @@ import { createFileSources, toSourceDto } from './sources';
 import { SourceSchema } from './schemas';
 import { requireBot } from './route-guards';
 
-export const MAX_FILES_PER_UPLOAD = 20;
+import { MAX_FILES_PER_UPLOAD } from '../../limits';
 
 const FileField = z.any().openapi({ type: 'array', items: { type: 'string', format: 'binary' } });
 
@@ -53,8 +53,8 @@ export function uploadRoute(router: Router) {
       responses: {
         202: jsonContent(z.object({ data: z.array(UploadOutcome) }).openapi('UploadResult'), 'Accepted'),
         ...commonErrors,
-        413: commonErrors[400],
-        415: commonErrors[400],
+        413: errorResponses[413],
+        415: errorResponses[415],
       },
     }),
     async (c) => {

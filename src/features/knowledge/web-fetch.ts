@@ -8,9 +8,7 @@ import type { Env } from '../../env';
 import { checkPublicHttpUrl } from './public-url';
 
 export const CRAWLER_USER_AGENT = 'KyroChatBot/1.0 (+https://kyrochat.dev/bot)';
-const MAX_REDIRECTS = 5;
-const TIMEOUT_MS = 15_000;
-export const MAX_PAGE_BYTES = 5 * 1024 * 1024;
+import { CRAWL_FETCH_TIMEOUT_MS as TIMEOUT_MS, CRAWL_MAX_REDIRECTS as MAX_REDIRECTS, MAX_PAGE_BYTES } from '../../limits';
 
 export type FetchedPage =
   | { ok: true; url: string; status: number; contentType: string; bytes: Uint8Array }

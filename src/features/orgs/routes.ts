@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { createRouter, jsonBody, jsonContent, commonErrors, PaginationQuery, IdParam, page } from '../../http/router';
+import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, PaginationQuery, IdParam, page } from '../../http/router';
 import { ApiError, conflict, notFound, unauthorized } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { authenticate, requireUser, resolveOrg } from '../../http/middleware/auth';
 import type { AppBindings } from '../../http/types';
-import { decodeCursor, toPage } from '../../lib/pagination';
+import { decodeCursor, toPage } from '../../http/pagination';
 import { InvitationSchema, MemberSchema, OrgSchema, RoleSchema } from './schemas';
 import * as orgs from './service';
 
@@ -132,7 +132,7 @@ export function orgRoutes() {
       summary: 'Change a member\'s role',
       middleware: inOrg,
       request: { params: MemberParams, body: jsonBody(z.object({ role: RoleSchema })) },
-      responses: { 200: jsonContent(MemberSchema, 'Updated'), ...commonErrors, 409: commonErrors[400] },
+      responses: { 200: jsonContent(MemberSchema, 'Updated'), ...commonErrors, 409: errorResponses[409] },
     }),
     async (c) => {
       const { orgId } = c.get('org');
@@ -155,7 +155,7 @@ export function orgRoutes() {
       summary: 'Remove a member (or leave, when it is you)',
       middleware: inOrg,
       request: { params: MemberParams },
-      responses: { 204: { description: 'Removed' }, ...commonErrors, 409: commonErrors[400] },
+      responses: { 204: { description: 'Removed' }, ...commonErrors, 409: errorResponses[409] },
     }),
     async (c) => {
       const { orgId } = c.get('org');
@@ -180,7 +180,7 @@ export function orgRoutes() {
       summary: 'Invite someone by email (a token is mailed to them)',
       middleware: [...inOrg, requireUser()],
       request: { params: OrgId, body: jsonBody(z.object({ email: z.string().trim().email().max(254), role: RoleSchema })) },
-      responses: { 201: jsonContent(InvitationSchema, 'Invited'), ...commonErrors, 409: commonErrors[400] },
+      responses: { 201: jsonContent(InvitationSchema, 'Invited'), ...commonErrors, 409: errorResponses[409] },
     }),
     async (c) => {
       const input = c.req.valid('json');
@@ -242,7 +242,7 @@ export function orgRoutes() {
       responses: {
         200: jsonContent(z.object({ orgId: z.string(), role: RoleSchema }), 'Joined'),
         ...commonErrors,
-        409: commonErrors[400],
+        409: errorResponses[409],
       },
     }),
     async (c) => {
