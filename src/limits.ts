@@ -94,3 +94,20 @@ export const EXTRACTION_JSON_MAX_DEPTH = 12;
 export const EXTRACTION_INLINE_JSON_MAX_CHARS = 1000;
 /** Product: a .docx whose document part inflates beyond this is refused (zip bomb guard). */
 export const EXTRACTION_DOCX_MAX_XML_BYTES = 64 * 1024 * 1024;
+
+// --- Egress (src/egress) -----------------------------------------------------------------
+/**
+ * Product: the egress guard. Redirect hops: the fetch standard allows 20; a crawled page or a
+ * provider needs one or two, and each hop costs a subrequest and a fresh check.
+ * Timeouts and the crawler's page cap (5 MiB) bound time and memory per request inside a
+ * 128 MB isolate. A provider's embeddings response is capped at 32 MiB: a full batch of 192
+ * chunks × 1536 floats as JSON text is ~6 MB, so a provider sending more is misbehaving.
+ */
+export const EGRESS = {
+  maxRedirects: 5,
+  defaultTimeoutMs: 30_000,
+  crawlTimeoutMs: 15_000,
+  crawlMaxResponseBytes: 5 * 1024 * 1024,
+  providerTimeoutMs: 60_000,
+  providerMaxResponseBytes: 32 * 1024 * 1024,
+} as const;

@@ -9,6 +9,7 @@ import { getDocument, listDocuments, toDocumentDto } from './documents';
 import { search } from './search';
 import { uploadRoute } from './upload-route';
 import { requireBot, requireSource, sourceNotFound } from './route-guards';
+import { egressRefusedResponse, requireEgressAllowed, upstreamErrorResponses } from '../../http/upstream-problems';
 
 const tags = ['Knowledge'];
 const security = [{ bearer: [] }];
@@ -29,12 +30,14 @@ export function knowledgeRoutes() {
       summary: 'Add knowledge: text, Q&A pairs, one URL or a whole website',
       description: 'Processing happens in the background: poll GET /sources/{id} until status is ready or failed.',
       request: { params: BotId, body: jsonBody(CreateSourceSchema) },
-      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: commonErrors[400] },
+      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: commonErrors[400], ...egressRefusedResponse },
     }),
     async (c) => {
       const org = requirePermission(c, 'sources.write');
       const bot = await requireBot(c, c.req.valid('param').botId);
-      const result = await sources.createSource(serviceContext(c), c.get('actor'), org.orgId, bot.id, c.req.valid('json'));
+      const input = c.req.valid('json');
+      if (input.type === 'url' || input.type === 'website') requireEgressAllowed(c.get('config').egress, input.url, 'url');
+      const result = await sources.createSource(serviceContext(c), c.get('actor'), org.orgId, bot.id, input);
       if (result.status === 'duplicate') {
         throw new ApiError({
           status: 409,
@@ -221,6 +224,7 @@ export function knowledgeRoutes() {
       responses: {
         200: jsonContent(z.object({ query: z.string(), mode: z.string(), results: z.array(SearchHitSchema) }).openapi('SearchResponse'), 'Ranked chunks'),
         ...commonErrors,
+        ...upstreamErrorResponses,
       },
     }),
     async (c) => {

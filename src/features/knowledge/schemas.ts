@@ -1,13 +1,11 @@
 import { z } from '@hono/zod-openapi';
-import { checkPublicHttpUrl } from './public-url';
 
+/** Shape only; whether the Worker may fetch it is the egress policy's call (422 at the route). */
 const PublicUrl = z
   .string()
   .max(2000)
-  .superRefine((v, ctx) => {
-    const check = checkPublicHttpUrl(v);
-    if (!check.ok) ctx.addIssue({ code: 'custom', message: check.reason });
-  })
+  .url()
+  .refine((v) => /^https?:\/\//i.test(v), 'Must be an http(s) URL')
   .openapi({ example: 'https://docs.example.com/' });
 
 const Schedule = z.enum(['none', 'daily', 'weekly']).openapi({ description: 'Automatic re-sync by the cron trigger' });
