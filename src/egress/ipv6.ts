@@ -67,6 +67,21 @@ export function parseIPv6(input: string): IPv6Groups | null {
   return groups;
 }
 
+/** RFC 5952 text: lower-case hex, the longest run of two or more zero groups as `::`. */
 export function formatIPv6(groups: IPv6Groups): string {
-  return groups.map((g) => g.toString(16)).join(':');
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < 8 && groups[end] === 0) end++;
+    if (end - i > bestLength) [bestStart, bestLength] = [i, end - i];
+    i = end;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart === -1) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
