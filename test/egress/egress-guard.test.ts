@@ -133,7 +133,7 @@ describe('egress policy: which addresses may be fetched', () => {
     expect(reason('http://169.254.169.254/')?.reason).toContain('link-local');
     expect(reason('http://[::ffff:a9fe:a9fe]/')?.reason).toBe('[::ffff:a9fe:a9fe] is not a public address: IPv4-mapped 169.254.169.254 (link-local).');
     expect(reason('http://[0:0:0:0:0:0:0:1]/')?.reason).toBe('[::1] is not a public address: loopback.');
-    expect(reason('http://[fe80:0:0:1:0:0:0:1]/')?.reason).toBe('[fe80::1:0:0:0:1] is not a public address: link-local.');
+    expect(reason('http://[fe80:0:0:1:0:0:0:1]/')?.reason).toBe('[fe80:0:0:1::1] is not a public address: link-local.');
     expect(reason('http://[64:ff9b::10.0.0.1]/')?.reason).toContain('NAT64 (well-known prefix), embedding 10.0.0.1 (private-use)');
     expect(reason('http://[2002:c0a8:101::1]/')?.reason).toContain('6to4, embedding 192.168.1.1 (private-use)');
     // Teredo stores the client address inverted: 3fff:fdd2 → 192.0.2.45.
