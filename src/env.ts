@@ -83,7 +83,7 @@ const configSchema = z.object({
   EGRESS_ALLOW_HOSTS: csv.transform((entries, ctx) =>
     entries.map((entry) => {
       const parsed = parseAllowHost(entry);
-      if (!parsed) ctx.addIssue({ code: 'custom', message: `"${entry}" is not a host or host:port` });
+      if (!parsed) ctx.addIssue({ code: 'custom', message: `"${entry}" is not a host or host:port (no wildcards)` });
       return parsed!;
     }),
   ),

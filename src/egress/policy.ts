@@ -80,6 +80,8 @@ export function checkUrl(input: string | URL, policy: EgressPolicy): UrlCheck {
  * (`[::1]:8080`). Hosts are normalized like URLs, so `LOCALHOST.` allows `localhost`.
  */
 export function parseAllowHost(entry: string): AllowedHost | null {
+  // Exact hosts only: a wildcard would parse as a literal `*` label and silently match nothing.
+  if (entry.includes('*')) return null;
   let url: URL;
   try {
     url = new URL(`http://${entry}`);

@@ -100,6 +100,8 @@ const ADDRESSES: [string, boolean][] = [
   ['http://localhost./', false],
   ['http://LOCALHOST../', false],
   ['http://ｌｏｃａｌｈｏｓｔ/', false],
+  ['http://%6c%6fcalhost/', false],
+  ['http://127.0.0.1%2e/', false],
   ['http://api.localhost/', false],
   ['http://printer.local/', false],
   ['http://metadata.google.internal/', false],
@@ -199,9 +201,11 @@ describe('egress policy: the operator allowlist', () => {
   it('is read from EGRESS_ALLOW_HOSTS, and a malformed entry is a configuration problem', () => {
     const ok = parseConfig({ ...env, EGRESS_ALLOW_HOSTS: ' localhost:8080 , LLAMA.Internal. ' });
     expect(ok.ok && ok.config.egress.allowHosts).toEqual([{ host: 'localhost', port: 8080 }, { host: 'llama.internal' }]);
-    const bad = parseConfig({ ...env, EGRESS_ALLOW_HOSTS: 'localhost:8080,http://x/y' });
-    expect(bad.ok).toBe(false);
-    expect(!bad.ok && bad.problems.join(' ')).toContain('"http://x/y" is not a host or host:port');
+    for (const entry of ['http://x/y', '*.internal', 'user@host', 'host:99999']) {
+      const bad = parseConfig({ ...env, EGRESS_ALLOW_HOSTS: `localhost:8080,${entry}` });
+      expect(bad.ok, entry).toBe(false);
+      expect(!bad.ok && bad.problems.join(' '), entry).toContain(`"${entry}" is not a host or host:port`);
+    }
   });
 });
 
