@@ -9,7 +9,7 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: './wrangler.toml' },
         miniflare: {
-          // The crawler's egress goes to a small test website instead of the network.
+          // All egress (crawler, embedding providers) goes to a small test website instead of the network.
           serviceBindings: { WEB_FETCHER: 'test-site' },
           workers: [
             {
@@ -27,6 +27,8 @@ export default defineConfig(async () => {
             ENCRYPTION_KEY_ID: 'test1',
             DASHBOARD_ORIGINS: 'https://dashboard.test',
             AUTH_RATE_LIMIT: '1000',
+            // A self-hosted model server (Ollama's port) the egress guard lets through.
+            EGRESS_ALLOW_HOSTS: 'localhost:11434',
           },
         },
       }),

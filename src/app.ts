@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Context, MiddlewareHandler } from 'hono';
 import { createRouter, type Router } from './http/router';
 import { ApiError, problemResponse, type ProblemInit } from './http/problem';
+import { upstreamProblem } from './http/upstream-problems';
 import { requestId, requestLog } from './http/middleware/request-context';
 import { loadConfig } from './env';
 import { createDb } from './db/client';
@@ -184,6 +185,9 @@ export function errorToResponse(err: unknown, c: Context<AppBindings>): Response
   if (err instanceof HTTPException) {
     return problemResponse(c, fromHttpException(err));
   }
+  // Providers, the vector index and stored secrets fail in expected ways: 502/503, never 500.
+  const upstream = upstreamProblem(err);
+  if (upstream) return errorToResponse(upstream, c);
   console.error(
     JSON.stringify({
       level: 'error',

@@ -8,6 +8,7 @@ import { MIN_JWT_SECRET_BYTES, WORKERS_MAX_REQUEST_BODY_BYTES } from './limits';
 import { bytesFromBase64 } from './lib/crypto';
 import type { RateLimiter } from './durable/RateLimiter';
 import type { ConversationRoom } from './durable/ConversationRoom';
+import { parseAllowHost, type EgressPolicy } from './egress';
 
 export interface Env {
   DB: D1Database;
@@ -17,7 +18,11 @@ export interface Env {
   CONVERSATION_ROOM: DurableObjectNamespace<ConversationRoom>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   VECTOR_STORE: DurableObjectNamespace;
-  /** Optional egress for crawling (an egress proxy, or the test site in tests); plain fetch otherwise. */
+  /**
+   * Optional egress for every outbound request (crawler, providers): an egress proxy that
+   * enforces IP policy after DNS resolution in production, the test site in tests; plain
+   * fetch otherwise. The egress guard checks every URL before handing it over.
+   */
   WEB_FETCHER?: Fetcher;
 
   ENVIRONMENT?: string;
@@ -42,6 +47,8 @@ export interface Env {
   API_KEY_RATE_LIMIT?: string;
   MAX_UPLOAD_BYTES?: string;
   CRAWL_MAX_PAGES?: string;
+  /** Hosts the egress guard lets through although they are internal: `host` or `host:port`, comma-separated. */
+  EGRESS_ALLOW_HOSTS?: string;
 }
 
 const csv = z
@@ -75,6 +82,13 @@ const configSchema = z.object({
   API_KEY_RATE_LIMIT: intFrom(600, 1, 1_000_000),
   MAX_UPLOAD_BYTES: intFrom(20 * 1024 * 1024, 1024, WORKERS_MAX_REQUEST_BODY_BYTES),
   CRAWL_MAX_PAGES: intFrom(500, 1, 10_000),
+  EGRESS_ALLOW_HOSTS: csv.transform((entries, ctx) =>
+    entries.map((entry) => {
+      const parsed = parseAllowHost(entry);
+      if (!parsed) ctx.addIssue({ code: 'custom', message: `"${entry}" is not a host or host:port (no wildcards)` });
+      return parsed!;
+    }),
+  ),
 });
 
 export interface Config {
@@ -94,6 +108,7 @@ export interface Config {
   apiKeyRateLimitPerMinute: number;
   maxUploadBytes: number;
   crawlMaxPages: number;
+  egress: EgressPolicy;
 }
 
 export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[] };
@@ -196,6 +211,7 @@ export function parseConfig(env: Env): ConfigResult {
       apiKeyRateLimitPerMinute: v.API_KEY_RATE_LIMIT,
       maxUploadBytes: v.MAX_UPLOAD_BYTES,
       crawlMaxPages: v.CRAWL_MAX_PAGES,
+      egress: { allowHosts: v.EGRESS_ALLOW_HOSTS },
     },
   };
 }

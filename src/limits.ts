@@ -173,12 +173,6 @@ export const WEBSITE_MAX_DEPTH = 20;
 export const WEBSITE_MAX_PATTERNS = 50;
 /** Product: sitemaps read per website (robots.txt entries and the default location together). */
 export const MAX_SITEMAPS = 5;
-/** Product: redirects followed per crawled URL (each hop re-checked). */
-export const CRAWL_MAX_REDIRECTS = 5;
-/** Product: time allowed per crawled URL, headers and body. */
-export const CRAWL_FETCH_TIMEOUT_MS = 15_000;
-/** Memory: bytes read from one crawled page; far inside a 128 MB isolate with its extraction. */
-export const MAX_PAGE_BYTES = 5 * 1024 * 1024;
 /**
  * CPU and subrequests: chunk positions embedded and written per indexing job, so a large
  * document is indexed over several queue messages.
@@ -188,5 +182,19 @@ export const INDEX_SLICE = 192;
 export const DOCUMENT_PREVIEW_CHARS = 500;
 /** CPU and subrequests: documents removed per purge job. */
 export const DOCUMENTS_PER_PURGE = 50;
-/** Product: time allowed for one embeddings request to an OpenAI-compatible provider. */
-export const EMBEDDING_REQUEST_TIMEOUT_MS = 60_000;
+// --- Egress (src/egress) -----------------------------------------------------------------
+/**
+ * Product: the egress guard. Redirect hops: the fetch standard allows 20; a crawled page or a
+ * provider needs one or two, and each hop costs a subrequest and a fresh check.
+ * Timeouts and the crawler's page cap (5 MiB) bound time and memory per request inside a
+ * 128 MB isolate. A provider's embeddings response is capped at 32 MiB: a full batch of 192
+ * chunks × 1536 floats as JSON text is ~6 MB, so a provider sending more is misbehaving.
+ */
+export const EGRESS = {
+  maxRedirects: 5,
+  defaultTimeoutMs: 30_000,
+  crawlTimeoutMs: 15_000,
+  crawlMaxResponseBytes: 5 * 1024 * 1024,
+  providerTimeoutMs: 60_000,
+  providerMaxResponseBytes: 32 * 1024 * 1024,
+} as const;

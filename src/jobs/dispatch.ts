@@ -12,6 +12,7 @@ import type { ServiceContext } from '../context';
 import { EmbeddingError } from '../ai/embedder';
 import { indexDocumentSlice, markDocumentFailed } from '../features/knowledge/indexer';
 import { VectorIndexError } from '../vector/vector-limits';
+import { SecretUndecryptableError } from '../lib/secrets';
 import { crawlPage, discoverWebsite } from '../features/knowledge/crawler';
 import { syncSource } from '../features/knowledge/sync';
 import { purgeSourceBatch } from '../features/knowledge/purge';
@@ -32,14 +33,20 @@ const handlers: { [T in JobType]: Handler<T> } = {
 import { JOB_MAX_BACKOFF_SECONDS as MAX_BACKOFF_SECONDS } from '../limits';
 export const backoffSeconds = (attempts: number) => Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** Math.max(0, attempts - 1));
 
-/** Failures that retrying cannot fix: a rejected provider key or request, a vector over the index's limits. */
+/**
+ * Failures that retrying cannot fix: a rejected provider key or request, a provider URL the
+ * egress policy refuses, a vector over the index's limits, a secret the keys cannot open.
+ */
 function isPermanent(err: unknown): boolean {
   if (err instanceof EmbeddingError) return !err.retryable;
-  return err instanceof VectorIndexError;
+  return err instanceof VectorIndexError || err instanceof SecretUndecryptableError;
 }
 
 function reasonOf(err: unknown): string {
+  // The egress refusal describes the tenant's own URL; safe and useful to show.
+  if (err instanceof EmbeddingError && err.reason === 'egress_refused') return `Embedding failed (egress_refused): ${err.message}`.slice(0, 300);
   if (err instanceof EmbeddingError) return `Embedding failed (${err.reason}).`;
+  if (err instanceof SecretUndecryptableError) return `The stored secret "${err.secretName}" cannot be decrypted; enter it again in settings.`;
   if (err instanceof VectorIndexError) return `The vector index refused the write (${err.code}).`;
   if (err instanceof Error) return err.message.slice(0, 300);
   return 'Unknown error.';

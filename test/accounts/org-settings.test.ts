@@ -53,6 +53,23 @@ describe('org settings', () => {
     expect((await call('GET', '/api/v1/settings', { token: owner.token })).body).toEqual(second.body);
   });
 
+  it('refuse a base URL the egress policy refuses (422 egress_refused) and store nothing', async () => {
+    const owner = await register('settings-egress');
+    for (const baseUrl of ['http://169.254.169.254/v1', 'http://localhost./v1', 'http://[::ffff:7f00:1]:11434/v1', 'https://key:secret@api.example.com/v1']) {
+      const res = expectProblem(await call('PATCH', '/api/v1/settings', { token: owner.token, body: { provider: 'openai-compatible', baseUrl } }), 422, 'egress_refused');
+      expect(res.errors, baseUrl).toEqual([{ path: 'baseUrl', message: res.detail, code: expect.any(String) }]);
+    }
+    const metadata = await call('PATCH', '/api/v1/settings', { token: owner.token, body: { baseUrl: 'http://169.254.169.254/v1' } });
+    expect(metadata.body.detail).toBe('169.254.169.254 is a link-local address.');
+    expect((await call('GET', '/api/v1/settings', { token: owner.token })).body).toMatchObject({ provider: 'offline', baseUrl: null });
+    // The operator allowlist (EGRESS_ALLOW_HOSTS=localhost:11434 in tests) admits that host and port only.
+    expect((await call('PATCH', '/api/v1/settings', { token: owner.token, body: { baseUrl: 'http://localhost:11434/v1' } })).status).toBe(200);
+    expectProblem(await call('PATCH', '/api/v1/settings', { token: owner.token, body: { baseUrl: 'http://localhost:8080/v1' } }), 422, 'egress_refused');
+    // Another org's id in X-Org-Id: 404, whatever the URL.
+    const stranger = await register('settings-egress-stranger');
+    expectProblem(await call('PATCH', '/api/v1/settings', { token: stranger.token, orgId: owner.orgId, body: { baseUrl: 'https://api.example.com/v1' } }), 404);
+  });
+
   it('validate every field', async () => {
     const owner = await register('settings-bad');
     const res = expectProblem(

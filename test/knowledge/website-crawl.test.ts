@@ -137,6 +137,26 @@ describe('website crawl', () => {
     expect(blocked.error).toContain('robots.txt');
   });
 
+  it('refuses a redirect to an internal address at every hop, without fetching it', async () => {
+    const owner = await register('crawl-redirect-inward');
+    await site({ redirects: { '/moved': 'http://localhost./admin', '/metadata': 'http://[::ffff:a9fe:a9fe]/latest/meta-data/' } });
+    for (const [path, reason] of [
+      ['/moved', 'Refused: redirected to a refused URL: "localhost" is a single-label name'],
+      ['/metadata', 'Refused: redirected to a refused URL: [::ffff:a9fe:a9fe] is not a public address: IPv4-mapped 169.254.169.254 (link-local).'],
+    ]) {
+      const res = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'url', url: `${SITE}${path}` } });
+      expect(res.status).toBe(202);
+      const failed = await waitForSource(owner.token, res.body.id);
+      expect(failed.status).toBe('failed');
+      expect(failed.error).toContain(reason);
+    }
+    const fetched = await hits();
+    expect(fetched['/moved']).toBe(1);
+    // The test site answers every host: a request that got past the guard would show here.
+    expect(fetched['/admin']).toBeUndefined();
+    expect(fetched['/latest/meta-data/']).toBeUndefined();
+  });
+
   it('follows a redirect for a single URL source', async () => {
     const owner = await register('crawl-url');
     const res = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'url', url: `${SITE}/old-install` } });

@@ -4,6 +4,7 @@
  * local backend keeps one index per vector size.
  */
 import { createEmbedder } from '../../ai/create-embedder';
+import { fetcherFromBinding } from '../../egress';
 import type { Embedder } from '../../ai/embedder';
 import { createVectorIndex, DEFAULT_INDEX_NAME, type VectorIndex } from '../../vector/vector-index';
 import type { ServiceContext } from '../../context';
@@ -24,7 +25,7 @@ export async function retrievalIndexFor(ctx: ServiceContext, orgId: string): Pro
     baseURL: settings.baseUrl ?? undefined,
     model: settings.embeddingModel ?? undefined,
     dimensions: settings.embeddingDimensions ?? undefined,
-  });
+  }, { fetch: fetcherFromBinding(ctx.env.WEB_FETCHER), egressPolicy: ctx.config.egress });
   const local = ctx.config.vectorBackend === 'local';
   const vectors = createVectorIndex(ctx.env, ctx.config.vectorBackend, {
     dimensions: embedder.dimensions,

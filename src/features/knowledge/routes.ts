@@ -10,6 +10,7 @@ import { search } from './search';
 import { uploadRoute } from './upload-route';
 import { requireBot, requireSource, sourceNotFound } from './route-guards';
 import { WEBSITE_DEFAULT_MAX_PAGES } from '../../limits';
+import { egressRefusedResponse, requireEgressAllowed, upstreamErrorResponses } from '../../http/upstream-problems';
 
 const tags = ['Knowledge'];
 const security = [{ bearer: [] }];
@@ -42,12 +43,13 @@ export function knowledgeRoutes() {
       summary: 'Add knowledge: text, Q&A pairs, one URL or a whole website',
       description: 'Processing happens in the background: poll GET /sources/{id} until status is ready or failed.',
       request: { params: BotId, body: jsonBody(CreateSourceSchema) },
-      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: errorResponses[409], 413: errorResponses[413] },
+      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: errorResponses[409], 413: errorResponses[413], ...egressRefusedResponse },
     }),
     async (c) => {
       const org = requirePermission(c, 'sources.write');
       const bot = await requireBot(c, c.req.valid('param').botId);
       const input = withCrawlCeiling(c.req.valid('json'), c.get('config').crawlMaxPages);
+      if (input.type === 'url' || input.type === 'website') requireEgressAllowed(c.get('config').egress, input.url, 'url');
       const result = await sources.createSource(serviceContext(c), c.get('actor'), org.orgId, bot.id, input);
       if (result.status === 'duplicate') {
         throw new ApiError({
@@ -235,6 +237,7 @@ export function knowledgeRoutes() {
       responses: {
         200: jsonContent(z.object({ query: z.string(), mode: z.string(), results: z.array(SearchHitSchema) }).openapi('SearchResponse'), 'Ranked chunks'),
         ...commonErrors,
+        ...upstreamErrorResponses,
       },
     }),
     async (c) => {

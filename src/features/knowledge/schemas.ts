@@ -1,14 +1,12 @@
 import { z } from '@hono/zod-openapi';
-import { checkPublicHttpUrl } from './public-url';
 import { QA_SOURCE_MAX_PAIRS, TEXT_SOURCE_MAX_CHARS, WEBSITE_DEFAULT_MAX_PAGES, WEBSITE_MAX_DEPTH, WEBSITE_MAX_PAGES, WEBSITE_MAX_PATTERNS } from '../../limits';
 
+/** Shape only; whether the Worker may fetch it is the egress policy's call (422 at the route). */
 const PublicUrl = z
   .string()
   .max(2000)
-  .superRefine((v, ctx) => {
-    const check = checkPublicHttpUrl(v);
-    if (!check.ok) ctx.addIssue({ code: 'custom', message: check.reason });
-  })
+  .url()
+  .refine((v) => /^https?:\/\//i.test(v), 'Must be an http(s) URL')
   .openapi({ example: 'https://docs.example.com/' });
 
 const Schedule = z.enum(['none', 'daily', 'weekly']).openapi({ description: 'Automatic re-sync by the cron trigger' });

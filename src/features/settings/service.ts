@@ -120,7 +120,7 @@ export async function resolveProviderSettings(ctx: ServiceContext, orgId: string
   const row = await loadRow(ctx, orgId);
   const secrets: Record<string, string> = {};
   for (const [name, envelope] of Object.entries(parseSecrets(row))) {
-    secrets[name] = await decryptSecret(ctx.config, envelope, aadFor(orgId, name));
+    secrets[name] = await decryptSecret(ctx.config, envelope, aadFor(orgId, name), name);
   }
   return {
     provider: row.provider,
