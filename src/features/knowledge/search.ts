@@ -92,7 +92,8 @@ async function vectorRanking(ctx: ServiceContext, req: SearchRequest, limit: num
   const filter: VectorizeVectorMetadataFilter = { botId: req.botId };
   if (req.sourceIds?.length) filter.sourceId = { $in: req.sourceIds };
   const { matches } = await vectors.query(vector!, { topK: limit, namespace, filter, returnMetadata: 'none' });
-  return matches.filter((m) => m.score >= req.minScore).map((m) => ({ id: m.id, score: m.score }));
+  // minScore 0 (the bots' default) keeps every match, negative similarities included.
+  return matches.filter((m) => req.minScore <= 0 || m.score >= req.minScore).map((m) => ({ id: m.id, score: m.score }));
 }
 
 export function reciprocalRankFusion(lists: { id: string }[][], k = RRF_K): { id: string; score: number }[] {
