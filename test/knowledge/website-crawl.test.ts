@@ -1,4 +1,4 @@
-import { env, createExecutionContext, createMessageBatch, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { env, createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index';
 import { SWEEPER } from '../../src/limits';
@@ -212,7 +212,8 @@ describe('website crawl', () => {
     // ...then the discovery finishes.
     await site({ release: true });
     await discovery;
-    await waitOnExecutionContext(ctx);
+    // It ran to the end (acked, not retried after an error or a timeout).
+    expect(await getQueueResult(batch, ctx)).toMatchObject({ explicitAcks: ['discover'], retryMessages: [] });
 
     expectProblem(await call('GET', `/api/v1/sources/${sourceId}`, { token: owner.token }), 404, 'source_not_found');
     expect(await countRows(`SELECT count(*) AS n FROM sources WHERE id = ? AND status = 'deleting'`, sourceId)).toBe(1);
