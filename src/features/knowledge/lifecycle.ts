@@ -7,15 +7,23 @@
  *
  * Sources
  *
- *            create                 requestSync (API, schedule, reindex)
- *              │                 ┌──────────────────────────────────────┐
- *              ▼                 │                                      │
- *           queued ──startSync───┼──────────▶ processing ──settle──▶ ready / failed
- *              │ └──startWork────┼──────────▶     ▲  │                  │   ▲
- *              │                 │                │  └───fail───────────┼───┘
- *              └────────fail─────┼────────────────┼─────────────────────┘ (failed)
- *                                │           startWork (a document job starts)
- *       any of the above ──delete──▶ deleting ──purge done──▶ (row removed)
+ *        ┌───────────────────────────── requestSync ─────────────────────────────┐
+ *        ▼                                                                       │
+ *     queued ──startSync / startWork──▶ processing ──settle──▶ ready / failed ───┤
+ *        │                                  │                        │           │
+ *        └──────────── fail ────────────────┴──▶ failed              └─startWork─┘─▶ processing
+ *
+ *     any of queued, processing, ready, failed ──delete──▶ deleting ──purge done──▶ (row removed)
+ *
+ *   transition    from                                to
+ *   (create)      –                                   queued
+ *   requestSync   ready, failed                       queued
+ *   startSync     queued                              processing, generation + 1
+ *   startWork     queued, ready, failed               processing
+ *   settle        processing                          ready | failed
+ *   fail          queued, processing                  failed
+ *   delete        queued, processing, ready, failed   deleting
+ *   (purge done)  deleting                            row removed
  *
  *   - `deleting` is terminal: no transition leaves it, so a job that finishes after a delete
  *     (a discovery, a crawl, a settle) cannot bring the source or its pages back.
@@ -23,14 +31,16 @@
  *     just requested (`queued`), so that sync's message still finds the source queued.
  *   - `startSync` applies only to `queued` and bumps the generation: a re-delivered sync
  *     message after the sync started is a no-op.
+ *   - `startWork` (a discovery or a document job begins) moves a new source out of `queued`,
+ *     and a re-delivered or forced job on a ready / failed source back into `processing`.
  *
  * Documents
  *
  *   (insert) pending ──start──▶ processing ──finish──▶ ready
- *               │                    │  └────skip────▶ skipped (noindex)
- *               └──finish/skip/fail──┴────fail───────▶ failed
- *   ready / failed / skipped ──requeue (sync, crawl revival)──▶ pending
- *   ready / failed ──start (a re-delivered or forced index job)──▶ processing
+ *      │                            ├────skip──────▶ skipped (noindex)
+ *      └──finish | skip | fail──────┴────fail──────▶ failed
+ *   ready | failed | skipped ──requeue (sync, crawl revival)──▶ pending
+ *   ready | failed ──start (a re-delivered or forced index job)──▶ processing
  *
  * Work that a lost queue message strands is picked up by the cron sweeper
  * (src/jobs/scheduled.ts): queued sources, processing sources with no active document, stuck

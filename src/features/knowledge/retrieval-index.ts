@@ -7,10 +7,7 @@ import { createEmbedder } from '../../ai/create-embedder';
 import type { Embedder } from '../../ai/embedder';
 import { createVectorIndex, DEFAULT_INDEX_NAME, type VectorIndex } from '../../vector/vector-index';
 import type { ServiceContext } from '../../context';
-import { resolveProviderSettings } from '../settings/service';
-
-/** The settings secret that holds the provider API key. */
-export const PROVIDER_KEY_SECRET = 'api_key';
+import { PROVIDER_KEY_SECRET, resolveProviderSettings } from '../settings/service';
 
 export interface RetrievalIndex {
   embedder: Embedder;

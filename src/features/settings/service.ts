@@ -10,7 +10,9 @@ import type { Actor } from '../../context';
 import { decryptSecret, encryptSecret, maskSecret, type SecretEnvelope } from '../../lib/secrets';
 import { auditInsert } from '../audit/service';
 import { reindexSources } from '../knowledge/sources';
-import { PROVIDER_KEY_SECRET } from '../knowledge/retrieval-index';
+
+/** The settings secret that holds the embedding / model provider's API key. */
+export const PROVIDER_KEY_SECRET = 'api_key';
 
 interface StoredSecret extends SecretEnvelope {
   masked: string;
