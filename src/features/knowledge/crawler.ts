@@ -4,7 +4,7 @@
  * same-site links it finds (within maxDepth / maxPages, include / exclude and robots.txt), and
  * indexes the page. One page per job keeps every invocation far inside CPU and subrequest limits.
  */
-import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import { sha256Hex } from '../../lib/crypto';
