@@ -36,7 +36,7 @@ export default defineConfig(async () => {
     test: {
       include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
       exclude: ['test/e2e/**', 'node_modules/**'],
-      setupFiles: ['./test/setup/apply-migrations.ts'],
+      setupFiles: ['./test/setup/d1-bound-parameter-guard.ts', './test/setup/apply-migrations.ts'],
       testTimeout: 20_000,
       silent: 'passed-only' as const,
       hookTimeout: 30_000,

@@ -25,6 +25,17 @@ export const QUEUES = {
   maxDelaySeconds: 12 * 60 * 60,
 } as const;
 
+/**
+ * Product: the cron sweeper (src/jobs/scheduled.ts) treats queued / processing / deleting work
+ * untouched this long as stranded by a lost message. Far above one job's run time (a page, a
+ * 192-chunk slice, a discovery: seconds) plus the queue's retries with backoff (at most
+ * 5 retries, 300 s apart at most), so work in progress is not re-sent. Per-run caps keep
+ * one cron invocation inside D1's 1,000 queries.
+ */
+export const SWEEPER = { stuckAfterMs: 30 * 60 * 1000, maxPerKindPerRun: 100 } as const;
+/** https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#bucket-method-definitions : delete() takes up to 1000 keys. */
+export const R2_MAX_DELETE_KEYS = 1000;
+
 // --- Product ------------------------------------------------------------------------------
 export const PASSWORD_MIN_LENGTH = 10;
 export const PASSWORD_MAX_LENGTH = 256;
@@ -144,10 +155,6 @@ export const MAX_TRACKED_KEYS = 10_000;
 // --- Jobs -------------------------------------------------------------------------------------------
 /** Product: queue retries back off exponentially up to this delay (well under QUEUES.maxDelaySeconds). */
 export const JOB_MAX_BACKOFF_SECONDS = 300;
-/** Product: work untouched this long is considered lost and queued again by the cron sweeper. */
-export const STUCK_AFTER_MS = 30 * 60 * 1000;
-/** Product: rows of each kind the cron sweeper recovers per run, to stay inside one invocation's limits. */
-export const SWEEP_MAX_PER_RUN = 100;
 
 // --- Knowledge: sources, crawling and indexing ---------------------------------------------------
 /**

@@ -10,13 +10,14 @@ import type { Env } from '../env';
 import { documents, sources } from '../db/schema';
 import type { ServiceContext } from '../context';
 import { EmbeddingError } from '../ai/embedder';
-import { indexDocumentSlice, markDocumentFailed } from '../features/knowledge/indexer';
+import { indexDocumentSlice } from '../features/knowledge/indexer';
 import { VectorIndexError } from '../vector/vector-limits';
 import { SecretUndecryptableError } from '../lib/secrets';
 import { crawlPage, discoverWebsite } from '../features/knowledge/crawler';
 import { syncSource } from '../features/knowledge/sync';
 import { purgeSourceBatch } from '../features/knowledge/purge';
-import { settleSource } from '../features/knowledge/settle';
+import { failDocument } from '../features/knowledge/settle';
+import { moveSource, noteDocumentError, noteSourceError } from '../features/knowledge/lifecycle';
 import { JobMessage, type JobType } from './messages';
 import { jobContext } from './context';
 
@@ -61,16 +62,14 @@ async function recordFailure(ctx: ServiceContext, job: JobMessage, reason: strin
   if (documentId) {
     const doc = await ctx.db.select({ sourceId: documents.sourceId }).from(documents).where(eq(documents.id, documentId)).get();
     if (!doc) return;
-    if (permanent) await markDocumentFailed(ctx, documentId, doc.sourceId, reason);
-    else await ctx.db.update(documents).set({ error: reason, updatedAt: ctx.clock.now() }).where(eq(documents.id, documentId));
+    if (permanent) await failDocument(ctx, documentId, doc.sourceId, reason);
+    else await noteDocumentError(ctx, documentId, reason);
     return;
   }
   const sourceId = sourceIdOf(job);
   if (sourceId && job.type !== 'source.purge') {
-    await ctx.db
-      .update(sources)
-      .set(permanent ? { status: 'failed', error: reason, updatedAt: ctx.clock.now() } : { error: reason, updatedAt: ctx.clock.now() })
-      .where(eq(sources.id, sourceId));
+    if (permanent) await moveSource(ctx, sourceId, 'fail', { error: reason });
+    else await noteSourceError(ctx, sourceId, reason);
   }
 }
 
@@ -79,7 +78,7 @@ async function deadLetter(ctx: ServiceContext, job: JobMessage, attempts: number
   if (documentId) {
     const doc = await ctx.db.select().from(documents).where(eq(documents.id, documentId)).get();
     if (doc && doc.status !== 'ready') {
-      await markDocumentFailed(ctx, doc.id, doc.sourceId, `Gave up after ${attempts} attempts: ${doc.error ?? 'unknown error'}`);
+      await failDocument(ctx, doc.id, doc.sourceId, `Gave up after ${attempts} attempts: ${doc.error ?? 'unknown error'}`);
     }
     return;
   }
@@ -90,12 +89,10 @@ async function deadLetter(ctx: ServiceContext, job: JobMessage, attempts: number
     return;
   }
   const source = await ctx.db.select().from(sources).where(eq(sources.id, sourceId)).get();
-  if (!source || source.status === 'deleting') return;
-  await ctx.db
-    .update(sources)
-    .set({ status: 'failed', error: `Gave up after ${attempts} attempts: ${source.error ?? 'unknown error'}`, updatedAt: ctx.clock.now() })
-    .where(eq(sources.id, sourceId));
-  await settleSource(ctx, sourceId);
+  if (!source) return;
+  // No settle afterwards: settling would call the source ready from the previous crawl's pages
+  // and remove every page this failed discovery never got to see again.
+  await moveSource(ctx, sourceId, 'fail', { error: `Gave up after ${attempts} attempts: ${source.error ?? 'unknown error'}` });
 }
 
 export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, executionCtx: ExecutionContext) {

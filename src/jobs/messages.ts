@@ -34,3 +34,25 @@ export async function enqueueMany(env: Env, jobs: SendableJob[]) {
     await env.JOBS.sendBatch(jobs.slice(i, i + QUEUES.maxSendBatchMessages).map((body) => ({ body })));
   }
 }
+
+/**
+ * Sends the jobs for rows that are already committed. A failed send must not turn a request
+ * that did its work into a 500 (a retry would then create the work twice): it is logged, and
+ * the cron sweeper (scheduled.ts) finds the stranded queued / deleting state and re-sends it.
+ */
+export async function enqueueAfterCommit(env: Env, jobs: SendableJob[]): Promise<boolean> {
+  try {
+    await enqueueMany(env, jobs);
+    return true;
+  } catch (err) {
+    console.error(
+      JSON.stringify({
+        level: 'error',
+        msg: 'enqueue after commit failed; the cron sweeper will recover the work',
+        jobs: jobs.slice(0, 5).map((j) => ({ type: j.type, id: 'sourceId' in j ? j.sourceId : j.documentId })),
+        error: err instanceof Error ? err.message.slice(0, 300) : String(err),
+      }),
+    );
+    return false;
+  }
+}

@@ -112,7 +112,7 @@ describe('search when the embedding provider fails', () => {
       meta: { ip: null, userAgent: null },
       waitUntil: () => undefined,
     };
-    const failure = await search(ctx, { orgId: owner.orgId, botId: owner.botId, query: 'refund policy', topK: 5, mode: 'vector' }).then(
+    const failure = await search(ctx, { orgId: owner.orgId, botId: owner.botId, query: 'refund policy', topK: 5, mode: 'vector', minScore: 0 }).then(
       () => null,
       (e: unknown) => e,
     );

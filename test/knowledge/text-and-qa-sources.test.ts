@@ -2,6 +2,7 @@ import { env, createExecutionContext, createMessageBatch, getQueueResult } from 
 import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { createVectorIndex } from '../../src/vector/vector-index';
+import { newId } from '../../src/lib/ids';
 import { call, expectProblem, register, createKey } from '../support/api';
 import { SOURCE_CREATE_MAX_BODY_BYTES } from '../../src/limits';
 import { addText, countRows, searchBot, waitForPurge, waitForSource } from '../support/knowledge';
@@ -183,7 +184,11 @@ describe('text and Q&A sources, from creation to search', () => {
     const created = await addText(owner.token, owner.botId, 'Handbook', GUIDE);
     await waitForSource(owner.token, created.id);
     const doc = await env.DB.prepare('SELECT id FROM documents WHERE source_id = ?').bind(created.id).first<{ id: string }>();
-    await env.DB.prepare(`UPDATE documents SET status = 'processing', error = 'Embedding failed (server_error).' WHERE id = ?`).bind(doc!.id).run();
+    // Where a job that keeps failing leaves them: the document and its source processing.
+    await env.DB.batch([
+      env.DB.prepare(`UPDATE documents SET status = 'processing', error = 'Embedding failed (server_error).' WHERE id = ?`).bind(doc!.id),
+      env.DB.prepare(`UPDATE sources SET status = 'processing' WHERE id = ?`).bind(created.id),
+    ]);
     const batch = createMessageBatch('kyrochat-jobs-dlq', [
       { id: 'd1', timestamp: new Date(), attempts: 6, body: { type: 'document.index', orgId: owner.orgId, documentId: doc!.id } },
     ]);
@@ -197,15 +202,108 @@ describe('text and Q&A sources, from creation to search', () => {
 
   it('retries a transient failure with backoff instead of dropping it', async () => {
     const owner = await register('kn-retry');
-    const batch = createMessageBatch('kyrochat-jobs', [
-      { id: 'r1', timestamp: new Date(), attempts: 2, body: { type: 'source.sync', orgId: owner.orgId, sourceId: 'src_does_not_exist' } },
-      { id: 'bad', timestamp: new Date(), attempts: 1, body: { type: 'no.such.job' } },
-    ]);
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env, ctx);
-    const result = await getQueueResult(batch, ctx);
-    // An unknown source is "gone" (acked); a malformed message is dropped with a log line.
-    expect(result.explicitAcks.sort()).toEqual(['bad', 'r1']);
+    // The test site answers this page with a 503: a transient failure.
+    const res = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'url', url: 'https://docs.acme.test/flaky' } });
+    expect(res.status).toBe(202);
+    const doc = await env.DB.prepare('SELECT id FROM documents WHERE source_id = ?').bind(res.body.id).first<{ id: string }>();
+    const crawl = { type: 'page.crawl', orgId: owner.orgId, documentId: doc!.id, generation: 1 };
+    // A batch that records what the consumer does with each message, delay included
+    // (getQueueResult reports retries without their delay).
+    const outcome: Record<string, string> = {};
+    const message = (id: string, attempts: number, body: unknown): Message<unknown> => ({
+      id,
+      timestamp: new Date(),
+      attempts,
+      body,
+      ack: () => void (outcome[id] = 'ack'),
+      retry: (options?: QueueRetryOptions) => void (outcome[id] = `retry after ${options?.delaySeconds}s`),
+    });
+    const batch = {
+      queue: 'kyrochat-jobs',
+      messages: [
+        ...[1, 2, 3, 4, 7].map((attempts) => message(`a${attempts}`, attempts, crawl)),
+        message('gone', 2, { type: 'source.sync', orgId: owner.orgId, sourceId: 'src_does_not_exist' }),
+        message('bad', 1, { type: 'no.such.job' }),
+      ],
+      ackAll: () => {},
+      retryAll: () => {},
+    } as unknown as MessageBatch<unknown>;
+    await worker.queue(batch, env, createExecutionContext());
+    // Each attempt waits twice as long as the one before, up to five minutes; an unknown
+    // source is "gone" (acked); a malformed message is dropped with a log line.
+    expect(outcome).toEqual({
+      a1: 'retry after 5s',
+      a2: 'retry after 10s',
+      a3: 'retry after 20s',
+      a4: 'retry after 40s',
+      a7: 'retry after 300s',
+      gone: 'ack',
+      bad: 'ack',
+    });
+    // The reason is kept with the document while it waits for its next attempt.
+    const failed = await env.DB.prepare('SELECT status, error FROM documents WHERE id = ?').bind(doc!.id).first<{ status: string; error: string }>();
+    expect(failed!.status).toBe('pending');
+    expect(failed!.error).toContain('503');
+  });
+
+  it('hybrid search at topK 50 reads back 100 candidates (D1 binds at most 100 parameters per statement)', async () => {
+    const owner = await register('kn-top50');
+    const pairs = Array.from({ length: 120 }, (_, i) => ({ question: `What does warranty plan ${i} cover?`, answer: `Warranty plan ${i} covers part number ${1000 + i}.` }));
+    const res = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'qa', pairs } });
+    expect(res.status).toBe(202);
+    expect((await waitForSource(owner.token, res.body.id)).chunks).toBe(120);
+    const results = await searchBot(owner.token, owner.botId, 'which warranty plan covers this part', { mode: 'hybrid', topK: 50 });
+    expect(results).toHaveLength(50);
+    expect(new Set(results.map((r) => r.chunkId)).size).toBe(50);
+  });
+
+  it('lists 100 sources on a page and the rest on the next (progress is looked up within D1\'s parameter limit)', async () => {
+    const owner = await register('kn-list100');
+    const stranger = await register('kn-list100-b');
+    const now = Date.now();
+    const ids = Array.from({ length: 101 }, () => newId('src'));
+    await env.DB.batch(
+      ids.map((id) =>
+        env.DB.prepare(
+          `INSERT INTO sources (id, org_id, bot_id, type, title, config, status, schedule, generation, created_at, updated_at)
+           VALUES (?, ?, ?, 'text', ?, '{}', 'ready', 'none', 1, ?, ?)`,
+        ).bind(id, owner.orgId, owner.botId, `Source ${id}`, now, now),
+      ),
+    );
+    const first = await call('GET', `/api/v1/bots/${owner.botId}/sources?limit=100`, { token: owner.token });
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(first.body.data).toHaveLength(100);
+    expect(first.body.data[0].progress).toEqual({ done: 0, total: 0, failed: 0 });
+    const second = await call('GET', `/api/v1/bots/${owner.botId}/sources?limit=100&cursor=${first.body.nextCursor}`, { token: owner.token });
+    expect(second.body.data).toHaveLength(1);
+    expect(second.body.nextCursor).toBeNull();
+    expect([...first.body.data, ...second.body.data].map((s: { id: string }) => s.id).sort()).toEqual([...ids].sort());
+    expectProblem(await call('GET', `/api/v1/bots/${owner.botId}/sources?limit=100`, { token: stranger.token }), 404, 'bot_not_found');
+  });
+
+  it("search uses the bot's topK, minScore and hybrid setting when the request omits them", async () => {
+    const owner = await register('kn-bot-defaults');
+    const pairs = ['daemon', 'port', 'billing', 'sessions', 'refunds'].map((topic) => ({ question: `What about the ${topic}?`, answer: `The ${topic} answer.` }));
+    const created = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'qa', pairs } });
+    expect((await waitForSource(owner.token, created.body.id)).chunks).toBe(5);
+    const patched = await call('PATCH', `/api/v1/bots/${owner.botId}`, { token: owner.token, body: { retrieval: { topK: 1, hybrid: false, minScore: 0 } } });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+
+    const byBot = await call('POST', `/api/v1/bots/${owner.botId}/search`, { token: owner.token, body: { query: 'daemon port billing sessions' } });
+    expect(byBot.status).toBe(200);
+    expect(byBot.body.mode).toBe('vector');
+    expect(byBot.body.results).toHaveLength(1);
+    expect(byBot.body.results[0].ranks.keyword).toBeUndefined();
+    // The request's own values win.
+    const byRequest = await call('POST', `/api/v1/bots/${owner.botId}/search`, { token: owner.token, body: { query: 'daemon port billing sessions', topK: 3, mode: 'hybrid' } });
+    expect(byRequest.body.mode).toBe('hybrid');
+    expect(byRequest.body.results).toHaveLength(3);
+
+    // minScore drops weak vector matches: no chunk is this similar to an unrelated query.
+    await call('PATCH', `/api/v1/bots/${owner.botId}`, { token: owner.token, body: { retrieval: { minScore: 0.99 } } });
+    expect(await searchBot(owner.token, owner.botId, 'daemon port billing sessions')).toEqual([]);
+    expect(await searchBot(owner.token, owner.botId, 'daemon port billing sessions', { minScore: 0 })).toHaveLength(1);
+    expectProblem(await call('POST', `/api/v1/bots/${owner.botId}/search`, { token: owner.token, body: { query: 'daemon', minScore: 2 } }), 400, 'validation_failed');
   });
 
   it('another org cannot see, search, sync, download or delete these sources (404)', async () => {

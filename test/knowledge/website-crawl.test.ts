@@ -1,7 +1,10 @@
-import { env } from 'cloudflare:test';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { env, createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import worker from '../../src/index';
+import { SWEEPER } from '../../src/limits';
+import { newId } from '../../src/lib/ids';
 import { call, expectProblem, register, type Account } from '../support/api';
-import { countRows, searchBot, waitForSource } from '../support/knowledge';
+import { countRows, searchBot, waitForPurge, waitForSource } from '../support/knowledge';
 
 const SITE = 'https://docs.acme.test';
 
@@ -13,10 +16,10 @@ async function hits(): Promise<Record<string, number>> {
   return (await env.WEB_FETCHER!.fetch(`${SITE}/__hits`)).json();
 }
 
-async function crawl(owner: Account, body: Record<string, unknown>) {
+async function crawl(owner: Account, body: Record<string, unknown>, timeout?: number) {
   const res = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'website', url: `${SITE}/`, ...body } });
   expect(res.status).toBe(202);
-  return waitForSource(owner.token, res.body.id);
+  return waitForSource(owner.token, res.body.id, ['ready', 'failed'], timeout);
 }
 
 async function pages(owner: Account, sourceId: string) {
@@ -24,8 +27,33 @@ async function pages(owner: Account, sourceId: string) {
   return res.body.data as { id: string; url: string; status: string; title: string; chunks: number; error: string | null }[];
 }
 
+async function runCronPastStuckThreshold() {
+  const ctx = createExecutionContext();
+  const at = Date.now() + SWEEPER.stuckAfterMs + 60_000;
+  await worker.scheduled(createScheduledController({ scheduledTime: at, cron: '*/15 * * * *' }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** Messages of this job type are lost: the send succeeds, nothing is ever delivered. */
+function loseJobs(type: string) {
+  const send = env.JOBS.send.bind(env.JOBS);
+  const sendBatch = env.JOBS.sendBatch.bind(env.JOBS);
+  // What a dropped send "returns" does not matter to the code under test, which ignores it.
+  const accepted = { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } } as never;
+  vi.spyOn(env.JOBS, 'send').mockImplementation(async (body, options) =>
+    (body as { type?: string }).type === type ? accepted : send(body, options),
+  );
+  vi.spyOn(env.JOBS, 'sendBatch').mockImplementation(async (messages, options) => {
+    const kept = [...messages].filter((m) => (m.body as { type?: string }).type !== type);
+    return kept.length > 0 ? sendBatch(kept, options) : accepted;
+  });
+}
+
+const paths = async (owner: Account, sourceId: string) => (await pages(owner, sourceId)).map((p) => new URL(p.url).pathname).sort();
+
 describe('website crawl', () => {
   beforeEach(() => site({ reset: true }));
+  afterEach(() => vi.restoreAllMocks());
 
   it('follows same-site links and the sitemap, respects robots.txt and keeps only the main content', async () => {
     const owner = await register('crawl');
@@ -98,7 +126,7 @@ describe('website crawl', () => {
     const many = Object.fromEntries(Array.from({ length: 95 }, (_, i) => [`/many/${i}`, { title: `Page ${i}`, body: `<p>Leaf page number ${i}.</p>` }]));
     const hub = Object.keys(many).map((path) => `<a href="${path}">${path}</a>`).join(' ');
     await site({ set: { ...many, '/': { title: 'Hub', body: `<p>All pages: ${hub}</p>` } }, sitemap: false });
-    const first = await crawl(owner, { maxPages: 200, maxDepth: 1 });
+    const first = await crawl(owner, { maxPages: 200, maxDepth: 1 }, 60_000);
     expect(first.progress.total).toBeGreaterThanOrEqual(96);
     expect((await call('POST', `/api/v1/sources/${first.id}/sync`, { token: owner.token })).status).toBe(202);
     const synced = await waitForSource(owner.token, first.id, ['ready', 'failed'], 60_000);
@@ -164,5 +192,105 @@ describe('website crawl', () => {
     expect(ready.status).toBe('ready');
     const [top] = await searchBot(owner.token, owner.botId, 'which port does the daemon use');
     expect(top!.text).toContain('7421');
+  });
+
+  it('a new website whose discovery message was lost is crawled once the sweeper finds it', async () => {
+    const owner = await register('crawl-lost-new');
+    loseJobs('website.discover');
+    const res = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'website', url: `${SITE}/`, maxPages: 20 } });
+    vi.restoreAllMocks();
+    expect(res.status).toBe(202);
+    expect(res.body.status).toBe('queued');
+    expect(await countRows('SELECT count(*) AS n FROM documents WHERE source_id = ?', res.body.id)).toBe(0);
+
+    await runCronPastStuckThreshold();
+    const ready = await waitForSource(owner.token, res.body.id);
+    expect(ready).toMatchObject({ status: 'ready', progress: { done: 5, total: 5, failed: 0 } });
+  });
+
+  it('a sync whose discovery message was lost is discovered again by the sweeper', async () => {
+    const owner = await register('crawl-lost-discovery');
+    const first = await crawl(owner, { maxPages: 20 });
+    await site({ set: { '/docs/billing': { title: 'Billing', body: '<p>Invoices now arrive on the fifteenth of each month.</p>' } } });
+    loseJobs('website.discover');
+    expect((await call('POST', `/api/v1/sources/${first.id}/sync`, { token: owner.token })).status).toBe(202);
+    // The sync job starts generation 2, then its discovery message is lost: processing, with nothing in flight.
+    await vi.waitUntil(
+      async () => (await env.DB.prepare(`SELECT 1 FROM sources WHERE id = ? AND generation = 2 AND status = 'processing'`).bind(first.id).first()) !== null,
+      { timeout: 10_000, interval: 100 },
+    );
+    vi.restoreAllMocks();
+
+    await runCronPastStuckThreshold();
+    const synced = await waitForSource(owner.token, first.id);
+    expect(synced).toMatchObject({ status: 'ready', progress: { done: 5, total: 5, failed: 0 } });
+    expect(Date.parse(synced.lastSyncedAt)).toBeGreaterThan(Date.parse(first.lastSyncedAt));
+    expect((await searchBot(owner.token, owner.botId, 'when do invoices arrive', { mode: 'keyword' }))[0]!.text).toContain('fifteenth');
+  });
+
+  it('a delete racing a discovery stays deleted: the discovery adds no pages afterwards', async () => {
+    const owner = await register('crawl-delete-race');
+    loseJobs('website.discover');
+    const res = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'website', url: `${SITE}/`, maxPages: 20 } });
+    vi.restoreAllMocks();
+    const sourceId = res.body.id as string;
+
+    // The discovery runs and waits on robots.txt...
+    await site({ hold: ['/robots.txt'] });
+    const ctx = createExecutionContext();
+    const batch = createMessageBatch('kyrochat-jobs', [
+      { id: 'discover', timestamp: new Date(), attempts: 1, body: { type: 'website.discover', orgId: owner.orgId, sourceId, generation: 1 } },
+    ]);
+    const discovery = worker.queue(batch, env, ctx);
+    await vi.waitUntil(async () => ((await hits())['/robots.txt'] ?? 0) >= 1, { timeout: 10_000, interval: 50 });
+    // ...while the source is deleted (its purge not yet run, as when the queue is busy)...
+    loseJobs('source.purge');
+    expect((await call('DELETE', `/api/v1/sources/${sourceId}`, { token: owner.token })).status).toBe(204);
+    vi.restoreAllMocks();
+    // ...then the discovery finishes.
+    await site({ release: true });
+    await discovery;
+    // It ran to the end (acked, not retried after an error or a timeout).
+    expect(await getQueueResult(batch, ctx)).toMatchObject({ explicitAcks: ['discover'], retryMessages: [] });
+
+    expectProblem(await call('GET', `/api/v1/sources/${sourceId}`, { token: owner.token }), 404, 'source_not_found');
+    expect(await countRows(`SELECT count(*) AS n FROM sources WHERE id = ? AND status = 'deleting'`, sourceId)).toBe(1);
+    expect(await countRows('SELECT count(*) AS n FROM documents WHERE source_id = ?', sourceId)).toBe(0);
+    await runCronPastStuckThreshold();
+    await waitForPurge(sourceId);
+  });
+
+  it('a re-sync at maxPages counts only the pages seen in this crawl', async () => {
+    const owner = await register('crawl-budget');
+    const page = (title: string, links: string[]) => ({ title, body: `<p>${title}. ${links.map((l) => `<a href="${l}">${l}</a>`).join(' ')}</p>` });
+    await site({ set: { '/': page('Hub', ['/x/a', '/x/b']), '/x/a': page('Page A', []), '/x/b': page('Page B', []) }, sitemap: false });
+    const first = await crawl(owner, { maxPages: 3, maxDepth: 1, include: ['/x/*'] });
+    expect(await paths(owner, first.id)).toEqual(['/', '/x/a', '/x/b']);
+
+    // The site moved on: two new pages, the old ones gone. The budget of 3 fits the new crawl.
+    await site({ set: { '/': page('Hub', ['/x/c', '/x/d']), '/x/c': page('Page C', []), '/x/d': page('Page D', []) }, remove: ['/x/a', '/x/b'] });
+    expect((await call('POST', `/api/v1/sources/${first.id}/sync`, { token: owner.token })).status).toBe(202);
+    const synced = await waitForSource(owner.token, first.id);
+    expect(synced.status).toBe('ready');
+    expect(await paths(owner, first.id)).toEqual(['/', '/x/c', '/x/d']);
+  });
+
+  it('a re-sync removes 100 or more pages that disappeared (D1 binds at most 100 parameters per statement)', async () => {
+    const owner = await register('crawl-vanished');
+    const first = await crawl(owner, { maxDepth: 0 });
+    // Pages an earlier crawl found that the site no longer has.
+    const now = Date.now();
+    await env.DB.batch(
+      Array.from({ length: 120 }, (_, i) =>
+        env.DB.prepare(
+          `INSERT INTO documents (id, org_id, bot_id, source_id, title, locator, mime, status, seen_generation, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, 'text/html', 'ready', 1, ?, ?)`,
+        ).bind(newId('doc'), owner.orgId, owner.botId, first.id, `Gone ${i}`, `${SITE}/gone/${i}`, now, now),
+      ),
+    );
+    expect((await call('POST', `/api/v1/sources/${first.id}/sync`, { token: owner.token })).status).toBe(202);
+    const synced = await waitForSource(owner.token, first.id);
+    expect(synced).toMatchObject({ status: 'ready', progress: { done: 1, total: 1, failed: 0 } });
+    expect(await countRows('SELECT count(*) AS n FROM documents WHERE source_id = ?', first.id)).toBe(1);
   });
 });

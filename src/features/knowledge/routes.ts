@@ -6,7 +6,7 @@ import { decodeCursor, toPage } from '../../http/pagination';
 import { CreateSourceSchema, DocumentSchema, SearchHitSchema, SearchRequestSchema, SourceSchema, UpdateSourceSchema } from './schemas';
 import * as sources from './sources';
 import { getDocument, listDocuments, toDocumentDto } from './documents';
-import { search } from './search';
+import { search, searchDefaultsOf } from './search';
 import { uploadRoute } from './upload-route';
 import { requireBot, requireSource, sourceNotFound } from './route-guards';
 import { WEBSITE_DEFAULT_MAX_PAGES } from '../../limits';
@@ -244,15 +244,18 @@ export function knowledgeRoutes() {
       const org = requirePermission(c, 'sources.read');
       const bot = await requireBot(c, c.req.valid('param').botId);
       const body = c.req.valid('json');
+      const defaults = searchDefaultsOf(bot);
+      const mode = body.mode ?? defaults.mode;
       const results = await search(serviceContext(c), {
         orgId: org.orgId,
         botId: bot.id,
         query: body.query,
-        topK: body.topK,
-        mode: body.mode,
+        topK: body.topK ?? defaults.topK,
+        mode,
+        minScore: body.minScore ?? defaults.minScore,
         sourceIds: body.filter?.sourceIds,
       });
-      return c.json({ query: body.query, mode: body.mode, results }, 200);
+      return c.json({ query: body.query, mode, results }, 200);
     },
   );
 

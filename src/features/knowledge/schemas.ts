@@ -98,8 +98,18 @@ export const DocumentSchema = z
 export const SearchRequestSchema = z
   .object({
     query: z.string().trim().min(1).max(2000),
-    topK: z.number().int().min(1).max(50).default(8),
-    mode: z.enum(['hybrid', 'vector', 'keyword']).default('hybrid'),
+    // Omitted values come from the bot's retrieval settings (topK, minScore, hybrid).
+    topK: z.number().int().min(1).max(50).optional().openapi({ description: "Results to return; the bot's retrieval.topK when omitted." }),
+    mode: z
+      .enum(['hybrid', 'vector', 'keyword'])
+      .optional()
+      .openapi({ description: "hybrid or vector by the bot's retrieval.hybrid when omitted." }),
+    minScore: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .openapi({ description: "Least vector similarity a vector match needs (keyword matches are not on this scale); the bot's retrieval.minScore when omitted." }),
     filter: z.object({ sourceIds: z.array(z.string().min(1).max(64)).min(1).max(20).optional() }).strict().optional(),
   })
   .strict()

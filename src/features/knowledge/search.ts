@@ -7,6 +7,7 @@ import { and, eq, inArray, ne } from 'drizzle-orm';
 import { chunks, documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import { VECTORIZE } from '../../limits';
+import { splitForStatements } from '../../db/bound-parameters';
 import { retrievalIndexFor } from './retrieval-index';
 
 export type SearchMode = 'hybrid' | 'vector' | 'keyword';
@@ -17,7 +18,14 @@ export interface SearchRequest {
   query: string;
   topK: number;
   mode: SearchMode;
+  /** Vector matches below this similarity are dropped (keyword scores are BM25, not on this scale). */
+  minScore: number;
   sourceIds?: string[];
+}
+
+/** What a search uses for anything the request leaves out: the bot's own retrieval settings. */
+export function searchDefaultsOf(bot: { topK: number; minScore: number; hybrid: boolean }): { topK: number; mode: SearchMode; minScore: number } {
+  return { topK: bot.topK, mode: bot.hybrid ? 'hybrid' : 'vector', minScore: bot.minScore };
 }
 
 export interface SearchHit {
@@ -84,7 +92,8 @@ async function vectorRanking(ctx: ServiceContext, req: SearchRequest, limit: num
   const filter: VectorizeVectorMetadataFilter = { botId: req.botId };
   if (req.sourceIds?.length) filter.sourceId = { $in: req.sourceIds };
   const { matches } = await vectors.query(vector!, { topK: limit, namespace, filter, returnMetadata: 'none' });
-  return matches.map((m) => ({ id: m.id, score: m.score }));
+  // minScore 0 (the bots' default) keeps every match, negative similarities included.
+  return matches.filter((m) => req.minScore <= 0 || m.score >= req.minScore).map((m) => ({ id: m.id, score: m.score }));
 }
 
 export function reciprocalRankFusion(lists: { id: string }[][], k = RRF_K): { id: string; score: number }[] {
@@ -108,12 +117,18 @@ export async function search(ctx: ServiceContext, req: SearchRequest): Promise<S
   // index is eventually consistent and may still return ids of deleted chunks.
   const wanted = ranked.slice(0, req.topK * 2).map((r) => r.id);
   if (wanted.length === 0) return [];
-  const rows = await ctx.db
-    .select({ chunk: chunks, docTitle: documents.title, locator: documents.locator, sourceTitle: sources.title, sourceType: sources.type })
-    .from(chunks)
-    .innerJoin(documents, eq(documents.id, chunks.documentId))
-    .innerJoin(sources, eq(sources.id, chunks.sourceId))
-    .where(and(inArray(chunks.id, wanted), eq(chunks.orgId, req.orgId), eq(chunks.botId, req.botId), ne(sources.status, 'deleting')));
+  // Three parameters besides the ids (org, bot, the excluded status); topK 50 asks for 100 ids.
+  const rows = [];
+  for (const ids of splitForStatements(wanted, 1, 3)) {
+    rows.push(
+      ...(await ctx.db
+        .select({ chunk: chunks, docTitle: documents.title, locator: documents.locator, sourceTitle: sources.title, sourceType: sources.type })
+        .from(chunks)
+        .innerJoin(documents, eq(documents.id, chunks.documentId))
+        .innerJoin(sources, eq(sources.id, chunks.sourceId))
+        .where(and(inArray(chunks.id, ids), eq(chunks.orgId, req.orgId), eq(chunks.botId, req.botId), ne(sources.status, 'deleting')))),
+    );
+  }
   const byId = new Map(rows.map((r) => [r.chunk.id, r]));
 
   const hits: SearchHit[] = [];

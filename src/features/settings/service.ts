@@ -11,7 +11,7 @@ import { decryptSecret, encryptSecret, maskSecret, type SecretEnvelope } from '.
 import { auditInsert } from '../audit/service';
 import { reindexSources } from '../knowledge/sources';
 
-/** The settings secret that holds the provider API key. */
+/** The settings secret that holds the embedding / model provider's API key. */
 export const PROVIDER_KEY_SECRET = 'api_key';
 
 interface StoredSecret extends SecretEnvelope {
