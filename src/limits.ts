@@ -94,3 +94,13 @@ export const EXTRACTION_JSON_MAX_DEPTH = 12;
 export const EXTRACTION_INLINE_JSON_MAX_CHARS = 1000;
 /** Product: a .docx whose document part inflates beyond this is refused (zip bomb guard). */
 export const EXTRACTION_DOCX_MAX_XML_BYTES = 64 * 1024 * 1024;
+
+// --- Knowledge: untrusted patterns and documents (issue #6) -----------------------------------
+/**
+ * Product: wildcards (`*`, a run counting once) in one crawl include/exclude glob or robots.txt
+ * rule. The matcher is linear either way; the cap keeps a pattern's cost per URL small and
+ * predictable. Real robots.txt rules use one or two. A tenant glob over the cap is refused (422);
+ * a robots.txt Disallow over it is cut to its first N wildcards (it then blocks more, never less)
+ * and an Allow over it is dropped (it then allows less, never more).
+ */
+export const WILDCARD_MAX_PER_PATTERN = 10;

@@ -1,7 +1,8 @@
 import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { call, register, type Account } from '../support/api';
-import { searchBot, waitForSource } from '../support/knowledge';
+import { call, expectProblem, register, type Account } from '../support/api';
+import { WILDCARD_MAX_PER_PATTERN } from '../../src/limits';
+import { countRows, searchBot, waitForSource } from '../support/knowledge';
 
 const SITE = 'https://docs.acme.test';
 
@@ -126,5 +127,58 @@ describe('website crawl', () => {
     expect(ready.status).toBe('ready');
     const [top] = await searchBot(owner.token, owner.botId, 'which port does the daemon use');
     expect(top!.text).toContain('7421');
+  });
+
+  it('refuses an include or exclude pattern over the wildcard cap with a 422, storing nothing; another org\'s bot is a 404', async () => {
+    const owner = await register('crawl-wild');
+    const tooWild = `/${'a*'.repeat(WILDCARD_MAX_PER_PATTERN + 1)}b`;
+    const res = await call('POST', `/api/v1/bots/${owner.botId}/sources`, {
+      token: owner.token,
+      body: { type: 'website', url: `${SITE}/`, include: ['/docs/*'], exclude: [tooWild] },
+    });
+    const problem = expectProblem(res, 422, 'pattern_too_complex');
+    expect(problem.errors).toEqual([expect.objectContaining({ path: 'exclude.0', code: 'too_many_wildcards' })]);
+    expect(await countRows('SELECT count(*) AS n FROM sources WHERE org_id = ?', owner.orgId)).toBe(0);
+
+    // At the cap is fine (and matched in linear time).
+    const atCap = `/${'a*'.repeat(WILDCARD_MAX_PER_PATTERN)}b`;
+    const ok = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'website', url: `${SITE}/`, maxDepth: 0, exclude: [atCap] } });
+    expect(ok.status).toBe(202);
+    await waitForSource(owner.token, ok.body.id);
+
+    const stranger = await register('crawl-wild-other');
+    const cross = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: stranger.token, body: { type: 'website', url: `${SITE}/`, exclude: [atCap] } });
+    expectProblem(cross, 404);
+  });
+
+  it('reads robots.txt up to 500 KiB: a rule after 64 KiB of comments is honoured', async () => {
+    const owner = await register('crawl-robots-big');
+    const padding = `# ${'x'.repeat(98)}\n`.repeat(700); // 70,000 bytes of comments
+    await site({ robots: `User-agent: *\n${padding}Disallow: /docs/billing\n` });
+    const source = await crawl(owner, { maxPages: 20 });
+    expect(source.status).toBe('ready');
+    const paths = (await pages(owner, source.id)).map((p) => new URL(p.url).pathname);
+    expect(paths).toContain('/docs/install');
+    expect(paths).not.toContain('/docs/billing');
+    expect((await hits())['/docs/billing']).toBeUndefined();
+  });
+
+  it('keeps the crawler\'s robots.txt state out of a source\'s public config, and a client cannot set it', async () => {
+    const owner = await register('crawl-internal');
+    const res = await call('POST', `/api/v1/bots/${owner.botId}/sources`, {
+      token: owner.token,
+      body: { type: 'website', url: `${SITE}/`, maxDepth: 0, _robotsState: 'ok', _robots: 'User-agent: *\nAllow: /private/' },
+    });
+    expect(res.status).toBe(202);
+    expect(Object.keys(res.body.config).filter((key) => key.startsWith('_'))).toEqual([]);
+    const ready = await waitForSource(owner.token, res.body.id);
+    expect(ready.config).toEqual({ url: `${SITE}/`, maxPages: 50, maxDepth: 0, include: [], exclude: [] });
+    const listed = await call('GET', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token });
+    expect(Object.keys(listed.body.data[0].config).filter((key: string) => key.startsWith('_'))).toEqual([]);
+    // The crawler did save its state; what is stored is the site's robots.txt, not the client's.
+    const row = await env.DB.prepare('SELECT config FROM sources WHERE id = ?').bind(res.body.id).first<{ config: string }>();
+    const stored = JSON.parse(row!.config);
+    expect(stored._robotsState).toBe('ok');
+    expect(stored._robots).toContain('Disallow: /private/');
   });
 });

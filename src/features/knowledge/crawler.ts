@@ -8,6 +8,7 @@ import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import { documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import { sha256Hex } from '../../lib/crypto';
+import { ROBOTS_TXT_MAX_BYTES } from '../../limits';
 import { newId } from '../../lib/ids';
 import { enqueueMany } from '../../jobs/messages';
 import { indexDocumentSlice, markDocumentFailed } from './indexer';
@@ -22,7 +23,6 @@ import { normalizeUrl, passesUrlFilter } from './web/urls';
 import type { WebsiteConfig } from './sources';
 
 const MAX_SITEMAPS = 5;
-const MAX_ROBOTS_BYTES = 64 * 1024;
 const CRAWLABLE_TYPES = new Set(['text/html', 'application/xhtml+xml', 'text/plain', 'text/markdown', 'application/pdf']);
 
 type SourceRow = typeof sources.$inferSelect;
@@ -126,7 +126,7 @@ export async function discoverWebsite(ctx: ServiceContext, job: { orgId: string;
   const robotsUrl = `${start.origin}/robots.txt`;
   const robotsResponse = await fetchPage(ctx.env, robotsUrl);
   if (!robotsResponse.ok && robotsResponse.transient) throw new TransientCrawlError(`robots.txt: ${robotsResponse.reason}`);
-  const robotsText = robotsResponse.ok ? new TextDecoder().decode(robotsResponse.bytes.slice(0, MAX_ROBOTS_BYTES)) : '';
+  const robotsText = robotsResponse.ok ? new TextDecoder().decode(robotsResponse.bytes.subarray(0, ROBOTS_TXT_MAX_BYTES)) : '';
   const saved: SavedRobots = robotsResponse.ok ? { _robots: robotsText, _robotsState: 'ok' } : { _robotsState: 'unavailable' };
   const robots = robotsResponse.ok ? parseRobotsTxt(robotsText, CRAWLER_USER_AGENT, robotsUrl) : robotsPolicyWithoutFile('unavailable');
   await ctx.db

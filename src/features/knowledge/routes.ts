@@ -9,6 +9,7 @@ import { getDocument, listDocuments, toDocumentDto } from './documents';
 import { search } from './search';
 import { uploadRoute } from './upload-route';
 import { requireBot, requireSource, sourceNotFound } from './route-guards';
+import { rejectOverlyWildPatterns } from './pattern-guard';
 
 const tags = ['Knowledge'];
 const security = [{ bearer: [] }];
@@ -29,11 +30,12 @@ export function knowledgeRoutes() {
       summary: 'Add knowledge: text, Q&A pairs, one URL or a whole website',
       description: 'Processing happens in the background: poll GET /sources/{id} until status is ready or failed.',
       request: { params: BotId, body: jsonBody(CreateSourceSchema) },
-      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: commonErrors[400] },
+      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: commonErrors[400], 422: { ...commonErrors[400], description: 'An include or exclude pattern has too many wildcards' } },
     }),
     async (c) => {
       const org = requirePermission(c, 'sources.write');
       const bot = await requireBot(c, c.req.valid('param').botId);
+      rejectOverlyWildPatterns(c.req.valid('json'));
       const result = await sources.createSource(serviceContext(c), c.get('actor'), org.orgId, bot.id, c.req.valid('json'));
       if (result.status === 'duplicate') {
         throw new ApiError({
