@@ -85,7 +85,13 @@ export const CHUNKING = {
 export const ROBOTS_TXT_MAX_BYTES = 500 * 1024;
 /** https://www.sitemaps.org/protocol.html : at most 50,000 URLs and 50 MB (uncompressed) per file. */
 export const SITEMAP_MAX_URLS = 50_000;
-export const SITEMAP_MAX_BYTES = 50 * 1024 * 1024;
+/**
+ * Product: a sitemap is inflated (gzip) as a stream and given up as invalid past this size. Below
+ * the protocol's 50 MB because the bytes and their decoded text must both fit in a 128 MB
+ * isolate with room to spare; 10 MiB still holds 50,000 entries of ~200 bytes. A gzip bomb
+ * stops here instead of at the size its trailer claims (up to 4 GiB).
+ */
+export const SITEMAP_MAX_INFLATED_BYTES = 10 * 1024 * 1024;
 /** Product: text kept from one crawled page; more is almost always generated noise. */
 export const WEB_PAGE_MAX_TEXT_CHARS = 2_000_000;
 /** Product: JSON uploads are flattened to "path: value" lines down to this depth; deeper

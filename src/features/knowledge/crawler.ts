@@ -150,7 +150,10 @@ export async function discoverWebsite(ctx: ServiceContext, job: { orgId: string;
   for (let i = 0; i < sitemapQueue.length && i < MAX_SITEMAPS && fromSitemaps.size < maxPages; i++) {
     const res = await fetchPage(ctx.env, sitemapQueue[i]!, { sameOriginAs: start.origin });
     if (!res.ok) continue;
-    const sitemap = parseSitemap(decodeSitemapBody(res.bytes), res.url);
+    // An unreadable sitemap (broken, or a gzip bomb) is skipped for good: the crawl goes on from links.
+    const body = decodeSitemapBody(res.bytes);
+    if (!body.ok) continue;
+    const sitemap = parseSitemap(body.text, res.url);
     if (sitemap.kind === 'invalid') continue;
     for (const entry of sitemap.entries) {
       if (sitemap.kind === 'sitemapindex') sitemapQueue.push(entry.url);
