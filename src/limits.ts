@@ -98,8 +98,12 @@ export const WEB_PAGE_MAX_TEXT_CHARS = 2_000_000;
  * subtrees are written inline as JSON, cut at EXTRACTION_INLINE_JSON_MAX_CHARS. */
 export const EXTRACTION_JSON_MAX_DEPTH = 12;
 export const EXTRACTION_INLINE_JSON_MAX_CHARS = 1000;
-/** Product: a .docx whose document part inflates beyond this is refused (zip bomb guard). */
-export const EXTRACTION_DOCX_MAX_XML_BYTES = 64 * 1024 * 1024;
+/**
+ * Product: a .docx whose document part declares or actually inflates beyond this is refused (zip
+ * bomb guard, checked while inflating). The XML, its decoded string and the rendered text must
+ * fit together in a 128 MB isolate; 16 MiB of WordprocessingML is thousands of pages.
+ */
+export const EXTRACTION_DOCX_MAX_XML_BYTES = 16 * 1024 * 1024;
 
 // --- Knowledge: untrusted patterns and documents (issue #6) -----------------------------------
 /**
@@ -110,3 +114,11 @@ export const EXTRACTION_DOCX_MAX_XML_BYTES = 64 * 1024 * 1024;
  * and an Allow over it is dropped (it then allows less, never more).
  */
 export const WILDCARD_MAX_PER_PATTERN = 10;
+/**
+ * Product: extracted text per document (UTF-16 code units). A document over it fails with a clear
+ * reason rather than being cut (a silently partial manual answers wrongly); 4M characters is
+ * ~1,000 dense pages, and the text, its chunks and their stored copy stay far inside 128 MB.
+ */
+export const EXTRACTION_MAX_TEXT_CHARS = 4_000_000;
+/** Product: PDF pages read per document; checked before any page is parsed. */
+export const EXTRACTION_PDF_MAX_PAGES = 2_000;

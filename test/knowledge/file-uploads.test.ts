@@ -2,7 +2,8 @@ import { SELF, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { BASE, call, createKey, expectProblem, register, type Account } from '../support/api';
 import { countRows, searchBot, waitForSource } from '../support/knowledge';
-import { buildDocx, buildPdf, docx } from '../fixtures/documents';
+import { buildDocx, buildDocxBomb, buildPdf, docx } from '../fixtures/documents';
+import { EXTRACTION_DOCX_MAX_XML_BYTES } from '../../src/limits';
 
 interface Part {
   name: string;
@@ -99,6 +100,19 @@ describe('file uploads', () => {
     const docs = await call('GET', `/api/v1/sources/${failed.id}/documents`, { token: owner.token });
     expect(docs.body.data[0]).toMatchObject({ status: 'failed' });
     expect(docs.body.data[0].error).toBe(failed.error);
+  });
+
+  it('records a .docx zip bomb as a failed document with the size-limit reason, without retrying it', async () => {
+    const owner = await register('upload-bomb');
+    const bomb = await buildDocxBomb(EXTRACTION_DOCX_MAX_XML_BYTES * 4, 2048);
+    const res = await upload(owner, owner.botId, [{ name: 'bomb.docx', type: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', bytes: bomb }]);
+    expect(res.status).toBe(202);
+    const failed = await waitForSource(owner.token, res.body.data[0].source.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toContain(`beyond the ${EXTRACTION_DOCX_MAX_XML_BYTES}-byte limit`);
+    const docs = await call('GET', `/api/v1/sources/${failed.id}/documents`, { token: owner.token });
+    expect(docs.body.data[0]).toMatchObject({ status: 'failed', chunks: 0 });
+    expect(await countRows('SELECT attempts AS n FROM documents WHERE source_id = ?', failed.id)).toBe(1);
   });
 
   it('reports the same file twice as a duplicate instead of ingesting it again', async () => {
