@@ -115,6 +115,35 @@ describe('file uploads', () => {
     expect(await countRows('SELECT attempts AS n FROM documents WHERE source_id = ?', failed.id)).toBe(1);
   });
 
+  it('extracts a file once: later slices and a re-index after a chunking change read the stored text, not the original', async () => {
+    const owner = await register('upload-once');
+    const small = await call('PATCH', `/api/v1/bots/${owner.botId}`, { token: owner.token, body: { chunking: { strategy: 'recursive', chunkTokens: 64, overlapTokens: 0 } } });
+    expect(small.status).toBe(200);
+    const text = Array.from({ length: 1500 }, (_, i) => `Fact ${i}: widget ${i} is calibrated at ${i * 7} degrees in hall ${i % 13}.`).join('\n');
+    const res = await upload(owner, owner.botId, [{ name: 'facts.txt', type: 'text/plain', bytes: text }]);
+    const sourceId = res.body.data[0].source.id;
+    const first = await waitForSource(owner.token, sourceId, ['ready', 'failed'], 60_000);
+    expect(first.status).toBe('ready');
+    expect(first.chunks).toBeGreaterThan(2 * 192); // three slices
+
+    const doc = await env.DB.prepare('SELECT r2_key AS key FROM documents WHERE source_id = ?').bind(sourceId).first<{ key: string }>();
+    const stored = await env.FILES.get(`${doc!.key}.text.json`);
+    expect(stored).not.toBeNull();
+    expect(JSON.parse(await stored!.text()).text).toContain('Fact 1499: widget 1499');
+
+    // Without the original, only the stored text can feed the re-index (and all of its slices).
+    await env.FILES.delete(doc!.key);
+    const bigger = await call('PATCH', `/api/v1/bots/${owner.botId}`, { token: owner.token, body: { chunking: { strategy: 'recursive', chunkTokens: 96, overlapTokens: 0 } } });
+    expect(bigger.status).toBe(200);
+    const reindexed = await waitForSource(owner.token, sourceId, ['ready', 'failed'], 60_000);
+    expect(reindexed.error).toBeNull();
+    expect(reindexed.status).toBe('ready');
+    expect(reindexed.chunks).toBeGreaterThan(192);
+    expect(reindexed.chunks).toBeLessThan(first.chunks);
+    const hits = await searchBot(owner.token, owner.botId, 'widget 1499 calibrated', { mode: 'keyword', topK: 3 });
+    expect(hits.map((h) => h.text).join('\n')).toContain('Fact 1499');
+  }, 120_000);
+
   it('reports the same file twice as a duplicate instead of ingesting it again', async () => {
     const owner = await register('upload-dup');
     const file = { name: 'a.txt', type: 'text/plain', bytes: 'Exactly the same bytes.' };

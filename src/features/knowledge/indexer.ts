@@ -13,7 +13,7 @@ import { D1_MAX_BOUND_PARAMETERS, VECTORIZE } from '../../limits';
 import { sha256Hex } from '../../lib/crypto';
 import { enqueue } from '../../jobs/messages';
 import { chunkText, contextualText, type Chunk } from './chunker';
-import { extractDocumentText } from './document-text';
+import { documentText } from './extracted-text';
 import { retrievalIndexFor } from './retrieval-index';
 import { markSourceProcessing, settleSource } from './settle';
 
@@ -74,13 +74,8 @@ export async function indexDocumentSlice(
     await ctx.db.update(documents).set({ status: 'processing', attempts: sql`${documents.attempts} + 1`, updatedAt: ctx.clock.now() }).where(eq(documents.id, doc.id));
   }
 
-  const original = doc.r2Key ? await ctx.env.FILES.get(doc.r2Key) : null;
-  if (!original) {
-    await markDocumentFailed(ctx, doc.id, doc.sourceId, 'The original file is missing from storage.');
-    return 'failed';
-  }
-  const bytes = new Uint8Array(await original.arrayBuffer());
-  const extracted = await extractDocumentText(bytes, doc.mime, doc.locator);
+  // Extracted once per content version and stored; later slices and re-indexes read the copy.
+  const extracted = await documentText(ctx, doc);
   if (!extracted.ok) {
     await markDocumentFailed(ctx, doc.id, doc.sourceId, extracted.reason);
     return 'failed';

@@ -11,6 +11,7 @@ import { enqueue } from '../../jobs/messages';
 import { retrievalIndexFor } from './retrieval-index';
 import { deletePrefix, sourcePrefix } from './storage';
 import { chunkId } from './indexer';
+import { extractedTextKey } from './extracted-text';
 
 const DOCUMENTS_PER_PURGE = 50;
 
@@ -29,7 +30,7 @@ export async function purgeDocuments(ctx: ServiceContext, orgId: string, docs: D
   for (let i = 0; i < ids.length; i += VECTORIZE.maxUpsertBatch) {
     await vectors.deleteByIds(ids.slice(i, i + VECTORIZE.maxUpsertBatch));
   }
-  const keys = docs.map((d) => d.r2Key).filter((k): k is string => !!k);
+  const keys = docs.flatMap((d) => (d.r2Key ? [d.r2Key, extractedTextKey(d.r2Key)] : []));
   if (keys.length > 0) await ctx.env.FILES.delete(keys);
   await ctx.db.delete(documents).where(and(eq(documents.orgId, orgId), inArray(documents.id, docIds)));
 }
