@@ -181,4 +181,20 @@ describe('website crawl', () => {
     expect(stored._robotsState).toBe('ok');
     expect(stored._robots).toContain('Disallow: /private/');
   });
+
+  it('decodes a page in the charset its Content-Type header or its <meta> declares', async () => {
+    const owner = await register('crawl-charset');
+    const latin = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'url', url: `${SITE}/latin1` } });
+    const meta = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'url', url: `${SITE}/meta-charset` } });
+    for (const res of [latin, meta]) expect((await waitForSource(owner.token, res.body.id)).status).toBe('ready');
+    const [latinDoc] = await pages(owner, latin.body.id);
+    const [metaDoc] = await pages(owner, meta.body.id);
+    const previews = await Promise.all(
+      [latinDoc!, metaDoc!].map(async (doc) => (await call('GET', `/api/v1/documents/${doc.id}`, { token: owner.token })).body.preview as string),
+    );
+    expect(previews[0]).toContain('Our crème brûlée à la façon de Zoë is served warm.');
+    expect(previews[1]).toContain('The naïve plan costs 12 € per month.');
+    const hits = await searchBot(owner.token, owner.botId, 'crème brûlée', { mode: 'keyword' });
+    expect(hits[0]!.text).toContain('crème brûlée');
+  });
 });

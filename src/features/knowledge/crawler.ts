@@ -205,7 +205,7 @@ export async function crawlPage(ctx: ServiceContext, job: { orgId: string; docum
     return 'failed';
   }
 
-  const page = isHtml(fetched.contentType) ? await htmlToPage(fetched.bytes, fetched.url) : null;
+  const page = isHtml(fetched.contentType) ? await htmlToPage(fetched.bytes, fetched.url, fetched.contentTypeHeader) : null;
   if (isWebsite && config && page && doc.depth < config.maxDepth) {
     const start = new URL(normalizeUrl(config.url) ?? config.url);
     const links = page.links.filter((u) => admissible(u, start, config, robots));
@@ -225,7 +225,8 @@ export async function crawlPage(ctx: ServiceContext, job: { orgId: string; docum
   }
 
   const r2Key = originalKey(doc);
-  await ctx.env.FILES.put(r2Key, fetched.bytes, { httpMetadata: { contentType: fetched.contentType }, customMetadata: { url: fetched.url } });
+  // The full header is kept: its charset is how the indexer decodes this original.
+  await ctx.env.FILES.put(r2Key, fetched.bytes, { httpMetadata: { contentType: fetched.contentTypeHeader ?? fetched.contentType }, customMetadata: { url: fetched.url } });
   await ctx.db
     .update(documents)
     .set({

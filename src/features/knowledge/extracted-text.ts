@@ -49,7 +49,8 @@ export async function documentText(ctx: ServiceContext, doc: DocumentRef): Promi
   }
   const original = await ctx.env.FILES.get(doc.r2Key);
   if (!original) return { ok: false, reason: 'The original file is missing from storage.' };
-  const extracted = await extractDocumentText(new Uint8Array(await original.arrayBuffer()), doc.mime, doc.locator);
+  // A crawled page's original keeps the Content-Type it was served with (its charset).
+  const extracted = await extractDocumentText(new Uint8Array(await original.arrayBuffer()), doc.mime, doc.locator, original.httpMetadata?.contentType);
   if (extracted.ok && doc.contentHash) {
     const stored: StoredText = { version: FORMAT_VERSION, contentHash: doc.contentHash, kind: extracted.kind, text: extracted.text, title: extracted.title, chunks: extracted.chunks };
     await ctx.env.FILES.put(key, JSON.stringify(stored), { httpMetadata: { contentType: 'application/json' } });

@@ -13,7 +13,7 @@ const TIMEOUT_MS = 15_000;
 export const MAX_PAGE_BYTES = 5 * 1024 * 1024;
 
 export type FetchedPage =
-  | { ok: true; url: string; status: number; contentType: string; bytes: Uint8Array }
+  | { ok: true; url: string; status: number; contentType: string; contentTypeHeader: string | null; bytes: Uint8Array }
   | { ok: false; url: string; status: number; reason: string; transient: boolean };
 
 export async function fetchPage(env: Env, rawUrl: string, opts: { sameOriginAs?: string } = {}): Promise<FetchedPage> {
@@ -52,7 +52,7 @@ export async function fetchPage(env: Env, rawUrl: string, opts: { sameOriginAs?:
     const bytes = await readCapped(res, MAX_PAGE_BYTES);
     if (!bytes) return { ok: false, url, status: res.status, reason: `The page is larger than ${MAX_PAGE_BYTES} bytes.`, transient: false };
     const contentType = (res.headers.get('content-type') ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
-    return { ok: true, url, status: res.status, contentType, bytes };
+    return { ok: true, url, status: res.status, contentType, contentTypeHeader: res.headers.get('content-type'), bytes };
   }
   return { ok: false, url, status: 0, reason: 'Too many redirects.', transient: false };
 }
