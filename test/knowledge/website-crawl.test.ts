@@ -14,10 +14,10 @@ async function hits(): Promise<Record<string, number>> {
   return (await env.WEB_FETCHER!.fetch(`${SITE}/__hits`)).json();
 }
 
-async function crawl(owner: Account, body: Record<string, unknown>) {
+async function crawl(owner: Account, body: Record<string, unknown>, timeout?: number) {
   const res = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'website', url: `${SITE}/`, ...body } });
   expect(res.status).toBe(202);
-  return waitForSource(owner.token, res.body.id);
+  return waitForSource(owner.token, res.body.id, ['ready', 'failed'], timeout);
 }
 
 async function pages(owner: Account, sourceId: string) {
@@ -99,7 +99,8 @@ describe('website crawl', () => {
     const many = Object.fromEntries(Array.from({ length: 95 }, (_, i) => [`/many/${i}`, { title: `Page ${i}`, body: `<p>Leaf page number ${i}.</p>` }]));
     const hub = Object.keys(many).map((path) => `<a href="${path}">${path}</a>`).join(' ');
     await site({ set: { ...many, '/': { title: 'Hub', body: `<p>All pages: ${hub}</p>` } }, sitemap: false });
-    const first = await crawl(owner, { maxPages: 200, maxDepth: 1 });
+    // ~100 pages: on a loaded machine this takes longer than the default wait.
+    const first = await crawl(owner, { maxPages: 200, maxDepth: 1 }, 60_000);
     expect(first.progress.total).toBeGreaterThanOrEqual(96);
     expect((await call('POST', `/api/v1/sources/${first.id}/sync`, { token: owner.token })).status).toBe(202);
     const synced = await waitForSource(owner.token, first.id, ['ready', 'failed'], 60_000);
