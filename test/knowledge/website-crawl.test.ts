@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { call, expectProblem, register, type Account } from '../support/api';
 import { WILDCARD_MAX_PER_PATTERN } from '../../src/limits';
 import { countRows, searchBot, waitForSource } from '../support/knowledge';
+import { gzipBomb } from '../fixtures/documents';
 
 const SITE = 'https://docs.acme.test';
 
@@ -198,4 +199,22 @@ describe('website crawl', () => {
     const hits = await searchBot(owner.token, owner.botId, 'crème brûlée', { mode: 'keyword' });
     expect(hits[0]!.text).toContain('crème brûlée');
   });
+
+  it('skips a gzip-bomb sitemap (trailer claiming 4 GiB) as invalid for good: the crawl goes on from links and discovery is not retried', async () => {
+    // End-to-end behaviour only: local workerd does not enforce the 128 MB isolate limit, so the
+    // old whole-buffer inflate passes here too. The regression test is in web-sitemap.test.ts.
+    const owner = await register('crawl-bomb');
+    const bomb = await gzipBomb(200 * 1024 * 1024);
+    // The trailer may claim any size up to 4 GiB; a decoder that trusts it allocates that much.
+    bomb.fill(0xff, bomb.length - 4);
+    let binary = '';
+    for (const byte of bomb) binary += String.fromCharCode(byte);
+    await site({ sitemapBase64: btoa(binary) });
+    const source = await crawl(owner, { maxPages: 20, maxDepth: 1 });
+    expect(source).toMatchObject({ status: 'ready', error: null });
+    const paths = (await pages(owner, source.id)).map((p) => new URL(p.url).pathname).sort();
+    expect(paths).toEqual(['/', '/docs/billing', '/docs/install', '/legal']);
+    expect((await hits())['/sitemap.xml']).toBe(1);
+    expect((await hits())['/robots.txt']).toBe(1);
+  }, 60_000);
 });
