@@ -101,15 +101,19 @@ export const BOT_CHUNKING = { minChunkTokens: 64, maxChunkTokens: 2000, maxOverl
 export const ROBOTS_TXT_MAX_BYTES = 500 * 1024;
 /** https://www.sitemaps.org/protocol.html : at most 50,000 URLs and 50 MB (uncompressed) per file. */
 export const SITEMAP_MAX_URLS = 50_000;
-export const SITEMAP_MAX_BYTES = 50 * 1024 * 1024;
+/**
+ * Product: a sitemap is inflated (gzip) as a stream and given up as invalid past this size. Below
+ * the protocol's 50 MB because the bytes and their decoded text must both fit in a 128 MB
+ * isolate with room to spare; 10 MiB still holds 50,000 entries of ~200 bytes. A gzip bomb
+ * stops here instead of at the size its trailer claims (up to 4 GiB).
+ */
+export const SITEMAP_MAX_INFLATED_BYTES = 10 * 1024 * 1024;
 /** Product: text kept from one crawled page; more is almost always generated noise. */
 export const WEB_PAGE_MAX_TEXT_CHARS = 2_000_000;
 /** Product: JSON uploads are flattened to "path: value" lines down to this depth; deeper
  * subtrees are written inline as JSON, cut at EXTRACTION_INLINE_JSON_MAX_CHARS. */
 export const EXTRACTION_JSON_MAX_DEPTH = 12;
 export const EXTRACTION_INLINE_JSON_MAX_CHARS = 1000;
-/** Product: a .docx whose document part inflates beyond this is refused (zip bomb guard). */
-export const EXTRACTION_DOCX_MAX_XML_BYTES = 64 * 1024 * 1024;
 
 // --- Workers, D1-derived and R2 platform bounds -----------------------------------------------
 /**
@@ -205,3 +209,27 @@ export const EGRESS = {
   providerTimeoutMs: 60_000,
   providerMaxResponseBytes: 32 * 1024 * 1024,
 } as const;
+/**
+ * Product: a .docx whose document part declares or actually inflates beyond this is refused (zip
+ * bomb guard, checked while inflating). The XML, its decoded string and the rendered text must
+ * fit together in a 128 MB isolate; 16 MiB of WordprocessingML is thousands of pages.
+ */
+export const EXTRACTION_DOCX_MAX_XML_BYTES = 16 * 1024 * 1024;
+
+// --- Knowledge: untrusted patterns and documents (issue #6) -----------------------------------
+/**
+ * Product: wildcards (`*`, a run counting once) in one crawl include/exclude glob or robots.txt
+ * rule. The matcher is linear either way; the cap keeps a pattern's cost per URL small and
+ * predictable. Real robots.txt rules use one or two. A tenant glob over the cap is refused (422);
+ * a robots.txt Disallow over it is cut to its first N wildcards (it then blocks more, never less)
+ * and an Allow over it is dropped (it then allows less, never more).
+ */
+export const WILDCARD_MAX_PER_PATTERN = 10;
+/**
+ * Product: extracted text per document (UTF-16 code units). A document over it fails with a clear
+ * reason rather than being cut (a silently partial manual answers wrongly); 4M characters is
+ * ~1,000 dense pages, and the text, its chunks and their stored copy stay far inside 128 MB.
+ */
+export const EXTRACTION_MAX_TEXT_CHARS = 4_000_000;
+/** Product: PDF pages read per document; checked before any page is parsed. */
+export const EXTRACTION_PDF_MAX_PAGES = 2_000;

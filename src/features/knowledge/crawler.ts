@@ -8,6 +8,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import { sha256Hex } from '../../lib/crypto';
+import { ROBOTS_TXT_MAX_BYTES } from '../../limits';
 import { newId } from '../../lib/ids';
 import { enqueueMany } from '../../jobs/messages';
 import { indexDocumentSlice } from './indexer';
@@ -24,7 +25,6 @@ import { normalizeUrl, passesUrlFilter } from './web/urls';
 import type { WebsiteConfig } from './sources';
 
 import { LOCATORS_PER_STATEMENT, MAX_SITEMAPS } from '../../limits';
-const MAX_ROBOTS_BYTES = 64 * 1024;
 const CRAWLABLE_TYPES = new Set(['text/html', 'application/xhtml+xml', 'text/plain', 'text/markdown', 'application/pdf']);
 
 type SourceRow = typeof sources.$inferSelect;
@@ -117,7 +117,7 @@ export async function discoverWebsite(ctx: ServiceContext, job: { orgId: string;
   const robotsUrl = `${start.origin}/robots.txt`;
   const robotsResponse = await fetchPage(ctx.env, robotsUrl);
   if (!robotsResponse.ok && robotsResponse.transient) throw new TransientCrawlError(`robots.txt: ${robotsResponse.reason}`);
-  const robotsText = robotsResponse.ok ? new TextDecoder().decode(robotsResponse.bytes.slice(0, MAX_ROBOTS_BYTES)) : '';
+  const robotsText = robotsResponse.ok ? new TextDecoder().decode(robotsResponse.bytes.subarray(0, ROBOTS_TXT_MAX_BYTES)) : '';
   const saved: SavedRobots = robotsResponse.ok ? { _robots: robotsText, _robotsState: 'ok' } : { _robotsState: 'unavailable' };
   const robots = robotsResponse.ok ? parseRobotsTxt(robotsText, CRAWLER_USER_AGENT, robotsUrl) : robotsPolicyWithoutFile('unavailable');
   await ctx.db
@@ -138,7 +138,10 @@ export async function discoverWebsite(ctx: ServiceContext, job: { orgId: string;
   for (let i = 0; i < sitemapQueue.length && i < MAX_SITEMAPS && fromSitemaps.size < maxPages; i++) {
     const res = await fetchPage(ctx.env, sitemapQueue[i]!, { sameOriginAs: start.origin });
     if (!res.ok) continue;
-    const sitemap = parseSitemap(decodeSitemapBody(res.bytes), res.url);
+    // An unreadable sitemap (broken, or a gzip bomb) is skipped for good: the crawl goes on from links.
+    const body = decodeSitemapBody(res.bytes);
+    if (!body.ok) continue;
+    const sitemap = parseSitemap(body.text, res.url);
     if (sitemap.kind === 'invalid') continue;
     for (const entry of sitemap.entries) {
       if (sitemap.kind === 'sitemapindex') sitemapQueue.push(entry.url);
@@ -193,7 +196,7 @@ export async function crawlPage(ctx: ServiceContext, job: { orgId: string; docum
     return 'failed';
   }
 
-  const page = isHtml(fetched.contentType) ? await htmlToPage(fetched.bytes, fetched.url) : null;
+  const page = isHtml(fetched.contentType) ? await htmlToPage(fetched.bytes, fetched.url, fetched.contentTypeHeader) : null;
   if (isWebsite && config && page && doc.depth < config.maxDepth) {
     const start = new URL(normalizeUrl(config.url) ?? config.url);
     const links = page.links.filter((u) => admissible(u, start, config, robots));
@@ -213,7 +216,8 @@ export async function crawlPage(ctx: ServiceContext, job: { orgId: string; docum
   }
 
   const r2Key = originalKey(doc);
-  await ctx.env.FILES.put(r2Key, fetched.bytes, { httpMetadata: { contentType: fetched.contentType }, customMetadata: { url: fetched.url } });
+  // The full header is kept: its charset is how the indexer decodes this original.
+  await ctx.env.FILES.put(r2Key, fetched.bytes, { httpMetadata: { contentType: fetched.contentTypeHeader ?? fetched.contentType }, customMetadata: { url: fetched.url } });
   await ctx.db
     .update(documents)
     .set({

@@ -14,7 +14,7 @@ import { splitForStatements } from '../../db/bound-parameters';
 import { sha256Hex } from '../../lib/crypto';
 import { enqueue } from '../../jobs/messages';
 import { chunkText, contextualText, type Chunk } from './chunker';
-import { extractDocumentText } from './document-text';
+import { documentText } from './extracted-text';
 import { retrievalIndexFor } from './retrieval-index';
 import { failDocument, settleSource } from './settle';
 import { documentTransition, moveDocument, moveSource } from './lifecycle';
@@ -65,13 +65,8 @@ export async function indexDocumentSlice(
     if (!(await moveDocument(ctx, doc.id, 'start', { attempts: sql`${documents.attempts} + 1` }))) return 'gone';
   }
 
-  const original = doc.r2Key ? await ctx.env.FILES.get(doc.r2Key) : null;
-  if (!original) {
-    await failDocument(ctx, doc.id, doc.sourceId, 'The original file is missing from storage.');
-    return 'failed';
-  }
-  const bytes = new Uint8Array(await original.arrayBuffer());
-  const extracted = await extractDocumentText(bytes, doc.mime, doc.locator);
+  // Extracted once per content version and stored; later slices and re-indexes read the copy.
+  const extracted = await documentText(ctx, doc);
   if (!extracted.ok) {
     await failDocument(ctx, doc.id, doc.sourceId, extracted.reason);
     return 'failed';

@@ -13,6 +13,7 @@ import { retrievalIndexFor } from './retrieval-index';
 import { deletePrefix, sourcePrefix } from './storage';
 import { chunkId } from './chunk-ids';
 import { removeDeletedSource } from './lifecycle';
+import { extractedTextKey } from './extracted-text';
 
 
 type DocRef = Pick<typeof documents.$inferSelect, 'id' | 'r2Key' | 'chunkCount'>;
@@ -32,7 +33,7 @@ export async function purgeDocuments(ctx: ServiceContext, orgId: string, docs: D
   for (let i = 0; i < ids.length; i += VECTORIZE.maxUpsertBatch) {
     await vectors.deleteByIds(ids.slice(i, i + VECTORIZE.maxUpsertBatch));
   }
-  const keys = docs.map((d) => d.r2Key).filter((k): k is string => !!k);
+  const keys = docs.flatMap((d) => (d.r2Key ? [d.r2Key, extractedTextKey(d.r2Key)] : []));
   for (let i = 0; i < keys.length; i += R2_MAX_DELETE_KEYS) await ctx.env.FILES.delete(keys.slice(i, i + R2_MAX_DELETE_KEYS));
   for (const ids of splitForStatements(docIds, 1, 1)) {
     await ctx.db.delete(documents).where(and(eq(documents.orgId, orgId), inArray(documents.id, ids)));

@@ -10,7 +10,8 @@ import { search, searchDefaultsOf } from './search';
 import { uploadRoute } from './upload-route';
 import { requireBot, requireSource, sourceNotFound } from './route-guards';
 import { WEBSITE_DEFAULT_MAX_PAGES } from '../../limits';
-import { egressRefusedResponse, requireEgressAllowed, upstreamErrorResponses } from '../../http/upstream-problems';
+import { requireEgressAllowed, upstreamErrorResponses } from '../../http/upstream-problems';
+import { rejectOverlyWildPatterns } from './pattern-guard';
 
 const tags = ['Knowledge'];
 const security = [{ bearer: [] }];
@@ -43,13 +44,14 @@ export function knowledgeRoutes() {
       summary: 'Add knowledge: text, Q&A pairs, one URL or a whole website',
       description: 'Processing happens in the background: poll GET /sources/{id} until status is ready or failed.',
       request: { params: BotId, body: jsonBody(CreateSourceSchema) },
-      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: errorResponses[409], 413: errorResponses[413], ...egressRefusedResponse },
+      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: errorResponses[409], 413: errorResponses[413], 422: { ...errorResponses[422], description: 'A URL is not allowed by the egress policy (egress_refused), or an include or exclude pattern has too many wildcards (pattern_too_complex)' } },
     }),
     async (c) => {
       const org = requirePermission(c, 'sources.write');
       const bot = await requireBot(c, c.req.valid('param').botId);
       const input = withCrawlCeiling(c.req.valid('json'), c.get('config').crawlMaxPages);
       if (input.type === 'url' || input.type === 'website') requireEgressAllowed(c.get('config').egress, input.url, 'url');
+      rejectOverlyWildPatterns(input);
       const result = await sources.createSource(serviceContext(c), c.get('actor'), org.orgId, bot.id, input);
       if (result.status === 'duplicate') {
         throw new ApiError({

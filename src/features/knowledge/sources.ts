@@ -54,8 +54,11 @@ export interface Progress {
 
 const emptyProgress = (): Progress => ({ done: 0, total: 0, failed: 0, chunks: 0, characters: 0 });
 
+/** Keys starting with "_" are the crawler's own state (robots.txt and its outcome), not settings. */
+const publicConfig = (config: Record<string, unknown>) => Object.fromEntries(Object.entries(config).filter(([key]) => !key.startsWith('_')));
+
 export function toSourceDto(row: SourceRow, progress: Progress) {
-  const { _robots: _r, ...config } = row.config as Record<string, unknown>;
+  const config = publicConfig(row.config as Record<string, unknown>);
   return {
     id: row.id,
     botId: row.botId,

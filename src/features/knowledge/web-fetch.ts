@@ -13,7 +13,7 @@ export const CRAWLER_USER_AGENT = 'KyroChatBot/1.0 (+https://kyrochat.dev/bot)';
 const ACCEPT = 'text/html,application/xhtml+xml,text/plain,text/markdown,application/pdf;q=0.9,*/*;q=0.5';
 
 export type FetchedPage =
-  | { ok: true; url: string; status: number; contentType: string; bytes: Uint8Array }
+  | { ok: true; url: string; status: number; contentType: string; contentTypeHeader: string | null; bytes: Uint8Array }
   | { ok: false; url: string; status: number; reason: string; transient: boolean };
 
 const tooLarge = `The page is larger than ${EGRESS.crawlMaxResponseBytes} bytes.`;
@@ -59,7 +59,7 @@ export async function fetchPage(env: Env, rawUrl: string, opts: { sameOriginAs?:
     return failure(err, url, response.status);
   }
   const contentType = (response.headers.get('content-type') ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
-  return { ok: true, url, status: response.status, contentType, bytes };
+  return { ok: true, url, status: response.status, contentType, contentTypeHeader: response.headers.get('content-type'), bytes };
 }
 
 function failure(err: unknown, url: string, status = 0): FetchedPage {
