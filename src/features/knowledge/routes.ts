@@ -8,10 +8,9 @@ import * as sources from './sources';
 import { getDocument, listDocuments, toDocumentDto } from './documents';
 import { search, searchDefaultsOf } from './search';
 import { uploadRoute } from './upload-route';
-import { requireBot, requireSource, sourceNotFound } from './route-guards';
+import { rejectOverlyWildPatterns, requireBot, requireSource, sourceNotFound } from './route-guards';
 import { WEBSITE_DEFAULT_MAX_PAGES } from '../../limits';
 import { requireEgressAllowed, upstreamErrorResponses } from '../../http/upstream-problems';
-import { rejectOverlyWildPatterns } from './pattern-guard';
 
 const tags = ['Knowledge'];
 const security = [{ bearer: [] }];
