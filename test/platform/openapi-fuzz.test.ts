@@ -91,8 +91,8 @@ async function send(request: RenderedRequest): Promise<Answer> {
 const shown = (answer: Answer) => `${answer.status} ${answer.contentType} ${answer.text.slice(0, 500)}`;
 
 let world: FuzzWorld;
-/** A's ids and identity: none may appear in a success answered to B unless B sent it. */
-let secretsOfA: string[];
+/** A's current ids and identity: none may appear in a success answered to B unless B sent it. */
+const secretsOfA = () => [...Object.values(world.ids), world.ownerA.userId, world.ownerA.email];
 const statusesByOperation = new Map<string, Map<number, number>>();
 
 function record(op: Operation, status: number) {
@@ -104,12 +104,11 @@ function record(op: Operation, status: number) {
 function leakedSecrets(b: Answer, request: RenderedRequest): string[] {
   if (b.status >= 300) return [];
   const sent = `${request.url} ${typeof request.init.body === 'string' ? request.init.body : ''}`;
-  return secretsOfA.filter((secret) => b.text.includes(secret) && !sent.includes(secret)).map((secret) => `B's ${b.status} answer contains A's ${secret}`);
+  return secretsOfA().filter((secret) => b.text.includes(secret) && !sent.includes(secret)).map((secret) => `B's ${b.status} answer contains A's ${secret}`);
 }
 
 beforeAll(async () => {
   world = await FuzzWorld.seed();
-  secretsOfA = [...Object.values(world.ids), world.ownerA.userId, world.ownerA.email];
 }, 60_000);
 
 /**
@@ -232,6 +231,7 @@ describe(`every operation, fuzzed (FUZZ_SEED=${masterSeed})`, () => {
     const canSucceed = operations.filter((op) => !(op.key in NO_SUCCESS_EXPECTED) && statusesByOperation.has(op.key));
     const succeeded = canSucceed.filter((op) => [...statusesByOperation.get(op.key)!.keys()].some((status) => status < 300));
     const missing = canSucceed.filter((op) => !succeeded.includes(op)).map((op) => op.key);
+    expect(canSucceed.length).toBeGreaterThan(0);
     expect(succeeded.length / canSucceed.length, `no success on: ${missing.join(', ')}`).toBeGreaterThanOrEqual(0.75);
   });
 });
