@@ -3,7 +3,7 @@
  * guarded single statements (D1 has no interactive transactions): a demotion or removal of
  * an owner only applies while another owner exists.
  */
-import { and, asc, desc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import { invitations, memberships, organizations, orgSettings, users, type Role } from '../../db/schema';
 import { insertIfPreviousChanged, type Db } from '../../db/client';
 import type { ServiceContext } from '../../context';
@@ -131,9 +131,27 @@ export async function getMember(db: Db, orgId: string, memberId: string): Promis
   return row ?? null;
 }
 
-/** True while another owner than `membershipId` exists: the SQL guard for owner changes. */
-const anotherOwnerExists = (orgId: string, membershipId: string) =>
+/**
+ * True while another owner than `membershipId` exists: the SQL guard for every change that
+ * can remove an owner (role change, removal, account deactivation). It runs inside the
+ * writing statement, so two concurrent changes cannot both see the other owner and both apply.
+ */
+const anotherOwnerExists = (orgId: string | SQL, membershipId: string | SQL) =>
   sql`EXISTS (SELECT 1 FROM memberships o WHERE o.org_id = ${orgId} AND o.role = 'owner' AND o.id != ${membershipId})`;
+
+/** True while `userId` is the only owner of some org: deactivating them would orphan it. */
+export const isSoleOwnerSomewhere = (userId: string) =>
+  sql`EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = ${userId} AND m.role = 'owner' AND NOT ${anotherOwnerExists(sql`m.org_id`, sql`m.id`)})`;
+
+/** The orgs `userId` alone owns (for the refusal message). */
+export async function orgsSolelyOwnedBy(db: Db, userId: string) {
+  const rows = await db
+    .select({ orgId: memberships.orgId })
+    .from(memberships)
+    .where(and(eq(memberships.userId, userId), eq(memberships.role, 'owner'), sql`NOT ${anotherOwnerExists(sql`${memberships.orgId}`, sql`${memberships.id}`)}`))
+    .all();
+  return rows.map((r) => r.orgId);
+}
 
 export type MemberChangeResult = { status: 'ok'; member: MemberRow } | { status: 'last_owner' };
 
@@ -242,27 +260,45 @@ export async function inviteMember(
   return { status: 'invited', invitation };
 }
 
-export async function listInvitations(db: Db, orgId: string, now: number) {
+/** Pending invitations, newest first, a page at a time (limit + 1 rows: see toPage). */
+export async function listInvitations(db: Db, orgId: string, now: number, cursor: string | null, limit: number) {
+  const conditions = [eq(invitations.orgId, orgId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, now)];
+  if (cursor) conditions.push(lt(invitations.id, cursor));
   return db
     .select()
     .from(invitations)
-    .where(and(eq(invitations.orgId, orgId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, now)))
+    .where(and(...conditions))
     .orderBy(desc(invitations.id))
-    .limit(100);
+    .limit(limit + 1);
 }
 
-export async function revokeInvitation(ctx: ServiceContext, actor: Actor, orgId: string, invitationId: string): Promise<boolean> {
-  const found = await ctx.db
-    .select({ id: invitations.id })
-    .from(invitations)
-    .where(and(eq(invitations.orgId, orgId), eq(invitations.id, invitationId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
-    .get();
-  if (!found) return false;
-  await ctx.db.batch([
-    ctx.db.update(invitations).set({ revokedAt: ctx.clock.now() }).where(eq(invitations.id, invitationId)),
-    auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId, actor, action: 'member.invitation_revoke', target: { type: 'invitation', id: invitationId } }),
+/** A pending invitation of this org, or null (another org's id is simply not found). */
+export async function getPendingInvitation(db: Db, orgId: string, invitationId: string) {
+  return (
+    (await db
+      .select()
+      .from(invitations)
+      .where(and(eq(invitations.orgId, orgId), eq(invitations.id, invitationId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
+      .get()) ?? null
+  );
+}
+
+export async function revokeInvitation(ctx: ServiceContext, actor: Actor, orgId: string, invitation: InvitationRow): Promise<boolean> {
+  const [revoked] = await ctx.db.batch([
+    ctx.db
+      .update(invitations)
+      .set({ revokedAt: ctx.clock.now() })
+      .where(and(eq(invitations.id, invitation.id), eq(invitations.orgId, orgId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
+      .returning({ id: invitations.id }),
+    auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, {
+      orgId,
+      actor,
+      action: 'member.invitation_revoke',
+      target: { type: 'invitation', id: invitation.id },
+      metadata: { role: invitation.role },
+    }),
   ]);
-  return true;
+  return revoked.length === 1;
 }
 
 export type AcceptResult =
