@@ -9,3 +9,6 @@ CREATE TABLE `oidc_identities` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `oidc_identities_issuer_subject_unique` ON `oidc_identities` (`issuer`,`subject`);--> statement-breakpoint
 CREATE UNIQUE INDEX `oidc_identities_user_issuer_unique` ON `oidc_identities` (`user_id`,`issuer`);
+--> statement-breakpoint
+ALTER TABLE `email_outbox` ADD `status` text DEFAULT 'sent' NOT NULL;--> statement-breakpoint
+ALTER TABLE `email_outbox` ADD `attempts` integer DEFAULT 0 NOT NULL;

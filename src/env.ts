@@ -17,6 +17,8 @@ export interface Env {
   VECTOR_STORE: DurableObjectNamespace;
   /** Optional egress for crawling (an egress proxy, or the test site in tests); plain fetch otherwise. */
   WEB_FETCHER?: Fetcher;
+  /** Optional egress for the mail provider (an egress proxy, or a fake provider in tests); plain fetch otherwise. */
+  MAIL_FETCHER?: Fetcher;
 
   ENVIRONMENT?: string;
   APP_URL?: string;

@@ -16,6 +16,7 @@ import { crawlPage, discoverWebsite } from '../features/knowledge/crawler';
 import { syncSource } from '../features/knowledge/sync';
 import { purgeSourceBatch } from '../features/knowledge/purge';
 import { settleSource } from '../features/knowledge/settle';
+import { deliverQueuedMail, MailDeliveryError, markMailFailed } from '../adapters/mailer';
 import { JobMessage, type JobType } from './messages';
 import { jobContext } from './context';
 
@@ -27,14 +28,16 @@ const handlers: { [T in JobType]: Handler<T> } = {
   'website.discover': (ctx, job) => discoverWebsite(ctx, job),
   'source.sync': (ctx, job) => syncSource(ctx, job),
   'source.purge': (ctx, job) => purgeSourceBatch(ctx, job.orgId, job.sourceId),
+  'mail.send': (ctx, job) => deliverQueuedMail(ctx, job),
 };
 
 const MAX_BACKOFF_SECONDS = 300;
 export const backoffSeconds = (attempts: number) => Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** Math.max(0, attempts - 1));
 
-/** Failures that retrying cannot fix: a rejected provider key or request, a vector over the index's limits. */
+/** Failures that retrying cannot fix: a rejected provider key or request, a vector over the index's limits, a mail the provider refused. */
 function isPermanent(err: unknown): boolean {
   if (err instanceof EmbeddingError) return !err.retryable;
+  if (err instanceof MailDeliveryError) return !err.retryable;
   return err instanceof VectorIndexError;
 }
 
@@ -68,6 +71,11 @@ async function recordFailure(ctx: ServiceContext, job: JobMessage, reason: strin
 }
 
 async function deadLetter(ctx: ServiceContext, job: JobMessage, attempts: number) {
+  if (job.type === 'mail.send') {
+    // The sealed text dies with this message: the person asks for a new mail.
+    await markMailFailed(ctx, job.mailId, `Gave up after ${attempts} attempts.`);
+    return;
+  }
   const documentId = documentIdOf(job);
   if (documentId) {
     const doc = await ctx.db.select().from(documents).where(eq(documents.id, documentId)).get();

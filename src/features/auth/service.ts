@@ -13,7 +13,7 @@ import { EMAIL_VERIFY_TTL_MS, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PASSWORD
 import { auditInsert, auditInsertIfChanged } from '../audit/service';
 import { newBotRow, type BotRow } from '../bots/service';
 import { bots } from '../../db/schema';
-import { createMailer } from '../../adapters/mailer';
+import { sendAfterCommit } from '../../adapters/mailer';
 import { checkPasswordPolicy, decoyHash, hashPassword, needsRehash, verifyPassword } from './password';
 import { newRefreshToken, signAccessToken } from './tokens';
 
@@ -128,9 +128,10 @@ export async function register(
 }
 
 async function sendVerificationMail(ctx: ServiceContext, email: string, token: string) {
-  await createMailer(ctx.config, ctx.db, ctx.clock).send({
+  await sendAfterCommit(ctx, {
     to: email,
     kind: 'email_verify',
+    secrets: [token],
     subject: 'Confirm your KyroChat email address',
     text: `Confirm your email address by sending this token to POST /api/v1/auth/email/verify:\n\n${token}\n\nOr open ${ctx.config.appUrl}/verify-email?token=${token}\n\nThe token expires in 48 hours.`,
   });
@@ -307,9 +308,10 @@ export async function requestPasswordReset(ctx: ServiceContext, rawEmail: string
       target: { type: 'user', id: user.id },
     }),
   ]);
-  await createMailer(ctx.config, ctx.db, ctx.clock).send({
+  await sendAfterCommit(ctx, {
     to: email,
     kind: 'password_reset',
+    secrets: [token],
     subject: 'Reset your KyroChat password',
     text: `Someone asked to reset your password. If it was you, send this token with your new password to POST /api/v1/auth/password/reset:\n\n${token}\n\nOr open ${ctx.config.appUrl}/reset-password?token=${token}\n\nThe token expires in 30 minutes and works once. If it was not you, ignore this mail.`,
   });

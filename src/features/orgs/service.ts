@@ -12,7 +12,7 @@ import { newId, randomToken } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
 import { INVITATION_TTL_MS } from '../../limits';
 import { auditInsert, auditInsertIfChanged } from '../audit/service';
-import { createMailer } from '../../adapters/mailer';
+import { sendAfterCommit } from '../../adapters/mailer';
 import { forgetCachedKeys } from '../api-keys/service';
 import { normalizeEmail } from '../auth/service';
 
@@ -251,9 +251,10 @@ export async function inviteMember(
       metadata: { email, role: input.role },
     }),
   ]);
-  await createMailer(ctx.config, ctx.db, ctx.clock).send({
+  await sendAfterCommit(ctx, {
     to: email,
     kind: 'invitation',
+    secrets: [token],
     subject: `You are invited to ${org.name} on KyroChat`,
     text: `${actor.email} invited you to join ${org.name} as ${input.role}.\n\nSign in (or register with this email address), then accept with POST /api/v1/invitations/${token}/accept\n\nOr open ${ctx.config.appUrl}/invitations/${token}\n\nThe invitation expires in 7 days.`,
   });
