@@ -379,7 +379,10 @@ export async function resetPassword(ctx: ServiceContext, token: string, password
   return spent.length === 1 ? { status: 'ok' } : { status: 'invalid_token' };
 }
 
-/** True once the token with this hash was spent at `now`, i.e. by this very batch. */
+/**
+ * True once the token with this hash was spent at `now`: by this batch, or by a concurrent one
+ * in the same millisecond, which already revoked the same sessions (so repeating it is harmless).
+ */
 const spentAt = (tokenHash: string, now: number) =>
   sql`EXISTS (SELECT 1 FROM user_tokens t WHERE t.token_hash = ${tokenHash} AND t.used_at = ${now})`;
 
