@@ -168,6 +168,10 @@ export function parseConfig(env: Env): ConfigResult {
   }
 
   let mailer: Config['mailer'] = { kind: 'outbox' };
+  if (v.MAILER === 'outbox' && production) {
+    // Allowed for self-hosters without a mail provider, but never silently: see src/adapters/mailer.ts.
+    warnings.push('MAILER=outbox in production: email_outbox keeps every reset, verification and invitation token in full; use MAILER=http');
+  }
   if (v.MAILER === 'http') {
     if (!v.MAIL_API_URL || !v.MAIL_API_KEY) problems.push('MAILER=http needs MAIL_API_URL and MAIL_API_KEY');
     else mailer = { kind: 'http', url: v.MAIL_API_URL, apiKey: v.MAIL_API_KEY, from: v.MAIL_FROM };

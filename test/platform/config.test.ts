@@ -81,6 +81,16 @@ describe('production refuses to serve without proper secrets', () => {
   });
 });
 
+describe('mail in production', () => {
+  it('MAILER=outbox still serves but warns that full tokens stay in email_outbox', () => {
+    const outbox = parseConfig(productionEnv({ MAILER: 'outbox' }));
+    expect(outbox.ok).toBe(true);
+    expect(outbox.ok && outbox.warnings.some((w) => w.includes('MAILER=outbox in production'))).toBe(true);
+    const http = parseConfig(productionEnv({ MAILER: 'http', MAIL_API_URL: 'https://mail.example/send', MAIL_API_KEY: 'k' }));
+    expect(http.ok && http.warnings).toEqual([]);
+  });
+});
+
 describe('OIDC algorithms', () => {
   const oidcEnv = (algorithms?: string): Env => ({
     ...env,
