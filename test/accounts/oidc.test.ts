@@ -138,6 +138,20 @@ describe('external identity (OIDC JWTs verified against the issuer JWKS)', () =>
     expect(other).toMatchObject({ status: 'rejected', code: 'oidc_identity_conflict', forbidden: true });
   });
 
+  it('a linked but deactivated account is refused with account_deactivated', async () => {
+    const existing = await register('oidc-gone');
+    const idp = await identityProvider();
+    const ctx = context();
+    const subject = newSubject();
+    expect((await authenticateOidc(ctx, oidc, await idp.sign({ email: existing.email, email_verified: true }, { subject }))).status).toBe('ok');
+    await env.DB.prepare("UPDATE users SET status = 'deactivated' WHERE id = ?").bind(existing.userId).run();
+    expect(await authenticateOidc(ctx, oidc, await idp.sign({ email: existing.email, email_verified: true }, { subject }))).toMatchObject({
+      status: 'rejected',
+      code: 'account_deactivated',
+      forbidden: true,
+    });
+  });
+
   it('refuses a token without exp', async () => {
     const idp = await identityProvider();
     const result = await authenticateOidc(context(), oidc, await idp.sign({ email: 'forever@corp.example', email_verified: true }, { expiresIn: null, subject: newSubject() }));
