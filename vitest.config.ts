@@ -9,13 +9,20 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: './wrangler.toml' },
         miniflare: {
-          // All egress (crawler, embedding providers) goes to a small test website instead of the network.
-          serviceBindings: { WEB_FETCHER: 'test-site' },
+          // The crawler's egress goes to a small test website instead of the network, and
+          // mail (in MAILER=http tests) to a fake provider.
+          serviceBindings: { WEB_FETCHER: 'test-site', MAIL_FETCHER: 'test-mail-provider' },
           workers: [
             {
               name: 'test-site',
               modules: true,
               scriptPath: './test/fixtures/site/worker.js',
+              compatibilityDate: '2026-11-01',
+            },
+            {
+              name: 'test-mail-provider',
+              modules: true,
+              scriptPath: './test/fixtures/mail-provider/worker.js',
               compatibilityDate: '2026-11-01',
             },
           ],

@@ -24,6 +24,8 @@ export interface Env {
    * fetch otherwise. The egress guard checks every URL before handing it over.
    */
   WEB_FETCHER?: Fetcher;
+  /** Optional egress for the mail provider (an egress proxy, or a fake provider in tests); plain fetch otherwise. */
+  MAIL_FETCHER?: Fetcher;
 
   ENVIRONMENT?: string;
   APP_URL?: string;
@@ -42,6 +44,7 @@ export interface Env {
   OIDC_ISSUER?: string;
   OIDC_JWKS_URL?: string;
   OIDC_AUDIENCE?: string;
+  OIDC_ALGORITHMS?: string;
   VECTOR_BACKEND?: string;
   AUTH_RATE_LIMIT?: string;
   API_KEY_RATE_LIMIT?: string;
@@ -55,6 +58,12 @@ const csv = z
   .string()
   .optional()
   .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []));
+
+/** The signature algorithms an operator may allow for OIDC identity tokens. */
+export const OIDC_ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export type OidcAlgorithm = (typeof OIDC_ASYMMETRIC_ALGORITHMS)[number];
+/** What common issuers sign with (Google, Microsoft, Okta, Auth0, Keycloak): overridable by OIDC_ALGORITHMS. */
+export const OIDC_DEFAULT_ALGORITHMS: readonly OidcAlgorithm[] = ['RS256', 'ES256', 'PS256', 'EdDSA'];
 
 const intFrom = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).optional().default(fallback);
@@ -77,6 +86,8 @@ const configSchema = z.object({
   OIDC_ISSUER: z.string().url().optional(),
   OIDC_JWKS_URL: z.string().url().optional(),
   OIDC_AUDIENCE: z.string().optional(),
+  // Asymmetric algorithms only: an HMAC "alg" would let anyone holding the public key sign.
+  OIDC_ALGORITHMS: csv.pipe(z.array(z.enum(OIDC_ASYMMETRIC_ALGORITHMS))),
   VECTOR_BACKEND: z.enum(['local', 'vectorize']).default('local'),
   AUTH_RATE_LIMIT: intFrom(10, 1, 10_000),
   API_KEY_RATE_LIMIT: intFrom(600, 1, 1_000_000),
@@ -102,7 +113,7 @@ export interface Config {
   maxBodyBytes: number;
   mailer: { kind: 'outbox' } | { kind: 'http'; url: string; apiKey: string; from: string };
   mailFrom: string;
-  oidc: { issuer: string; jwksUrl: string; audience: string } | null;
+  oidc: { issuer: string; jwksUrl: string; audience: string; algorithms: OidcAlgorithm[] } | null;
   vectorBackend: 'local' | 'vectorize';
   authRateLimitPerMinute: number;
   apiKeyRateLimitPerMinute: number;
@@ -172,6 +183,10 @@ export function parseConfig(env: Env): ConfigResult {
   }
 
   let mailer: Config['mailer'] = { kind: 'outbox' };
+  if (v.MAILER === 'outbox' && production) {
+    // Allowed for self-hosters without a mail provider, but never silently: see src/adapters/mailer.ts.
+    warnings.push('MAILER=outbox in production: email_outbox keeps every reset, verification and invitation token in full; use MAILER=http');
+  }
   if (v.MAILER === 'http') {
     if (!v.MAIL_API_URL || !v.MAIL_API_KEY) problems.push('MAILER=http needs MAIL_API_URL and MAIL_API_KEY');
     else mailer = { kind: 'http', url: v.MAIL_API_URL, apiKey: v.MAIL_API_KEY, from: v.MAIL_FROM };
@@ -182,7 +197,8 @@ export function parseConfig(env: Env): ConfigResult {
     if (!v.OIDC_ISSUER || !v.OIDC_JWKS_URL || !v.OIDC_AUDIENCE) {
       problems.push('OIDC needs OIDC_ISSUER, OIDC_JWKS_URL and OIDC_AUDIENCE together');
     } else {
-      oidc = { issuer: v.OIDC_ISSUER, jwksUrl: v.OIDC_JWKS_URL, audience: v.OIDC_AUDIENCE };
+      const algorithms = v.OIDC_ALGORITHMS.length > 0 ? v.OIDC_ALGORITHMS : [...OIDC_DEFAULT_ALGORITHMS];
+      oidc = { issuer: v.OIDC_ISSUER, jwksUrl: v.OIDC_JWKS_URL, audience: v.OIDC_AUDIENCE, algorithms };
     }
   }
 

@@ -44,6 +44,13 @@ export const SCRYPT_PARAMS = { N: 16384, r: 8, p: 1, keyLength: 32 } as const;
 export const PASSWORD_RESET_TTL_MS = 30 * 60 * 1000;
 export const EMAIL_VERIFY_TTL_MS = 48 * 60 * 60 * 1000;
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * Mail jobs carry the sealed text in the queue message (QUEUES.maxMessageBytes, 128 KB):
+ * 16,000 characters are at most 64 KB of UTF-8, ~86 KB once encrypted and base64-encoded.
+ * Our mails are a few hundred characters. A provider that has not answered in 10 s is
+ * treated as down and retried with the job's backoff.
+ */
+export const MAIL = { maxTextChars: 16_000, maxSubjectChars: 300, providerTimeoutMs: 10_000 } as const;
 export const RATE_LIMIT_WINDOW_SECONDS = 60;
 /**
  * Slices per sliding window in the RateLimiter Durable Object: bounds its storage to ~60

@@ -16,10 +16,12 @@ import { SecretUndecryptableError } from '../lib/secrets';
 import { crawlPage, discoverWebsite } from '../features/knowledge/crawler';
 import { syncSource } from '../features/knowledge/sync';
 import { purgeSourceBatch } from '../features/knowledge/purge';
-import { failDocument } from '../features/knowledge/settle';
 import { moveSource, noteDocumentError, noteSourceError } from '../features/knowledge/lifecycle';
+import { failDocument, settleSource } from '../features/knowledge/settle';
+import { deliverQueuedMail, MailDeliveryError, markMailFailed } from '../adapters/mailer';
 import { JobMessage, type JobType } from './messages';
 import { jobContext } from './context';
+import { JOB_MAX_BACKOFF_SECONDS as MAX_BACKOFF_SECONDS } from '../limits';
 
 type Handler<T extends JobType> = (ctx: ServiceContext, job: Extract<JobMessage, { type: T }>) => Promise<unknown>;
 
@@ -29,17 +31,19 @@ const handlers: { [T in JobType]: Handler<T> } = {
   'website.discover': (ctx, job) => discoverWebsite(ctx, job),
   'source.sync': (ctx, job) => syncSource(ctx, job),
   'source.purge': (ctx, job) => purgeSourceBatch(ctx, job.orgId, job.sourceId),
+  'mail.send': (ctx, job) => deliverQueuedMail(ctx, job),
 };
 
-import { JOB_MAX_BACKOFF_SECONDS as MAX_BACKOFF_SECONDS } from '../limits';
 export const backoffSeconds = (attempts: number) => Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** Math.max(0, attempts - 1));
 
 /**
  * Failures that retrying cannot fix: a rejected provider key or request, a provider URL the
- * egress policy refuses, a vector over the index's limits, a secret the keys cannot open.
+ * egress policy refuses, a vector over the index's limits, a secret the keys cannot open, a
+ * mail the provider refused.
  */
 function isPermanent(err: unknown): boolean {
   if (err instanceof EmbeddingError) return !err.retryable;
+  if (err instanceof MailDeliveryError) return !err.retryable;
   return err instanceof VectorIndexError || err instanceof SecretUndecryptableError;
 }
 
@@ -74,6 +78,11 @@ async function recordFailure(ctx: ServiceContext, job: JobMessage, reason: strin
 }
 
 async function deadLetter(ctx: ServiceContext, job: JobMessage, attempts: number) {
+  if (job.type === 'mail.send') {
+    // The sealed text dies with this message: the person asks for a new mail.
+    await markMailFailed(ctx, job.mailId, `Gave up after ${attempts} attempts.`);
+    return;
+  }
   const documentId = documentIdOf(job);
   if (documentId) {
     const doc = await ctx.db.select().from(documents).where(eq(documents.id, documentId)).get();

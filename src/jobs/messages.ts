@@ -1,10 +1,11 @@
 /**
  * Typed job messages on the JOBS queue. Messages carry ids only (never document text: queue
- * messages are capped at 128 KB); handlers load what they need and are idempotent.
+ * messages are capped at 128 KB); handlers load what they need and are idempotent. The one
+ * exception is a mail's own sealed text, which is small and must not be kept in D1.
  */
 import { z } from 'zod';
 import type { Env } from '../env';
-import { QUEUES } from '../limits';
+import { MAIL, QUEUES } from '../limits';
 
 const base = { orgId: z.string().min(1) };
 
@@ -19,6 +20,17 @@ export const JobMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('source.sync'), ...base, sourceId: z.string() }),
   /** Remove a deleted source's vectors, R2 objects and rows, a bounded batch at a time. */
   z.object({ type: z.literal('source.purge'), ...base, sourceId: z.string() }),
+  /**
+   * Deliver one mail through the HTTP provider. The text is sealed (AES-GCM, bound to the mail
+   * id) because it carries a token and the message rests in the queue: see src/adapters/mailer.ts.
+   */
+  z.object({
+    type: z.literal('mail.send'),
+    mailId: z.string().min(1).max(64),
+    to: z.string().min(3).max(320),
+    subject: z.string().max(MAIL.maxSubjectChars),
+    sealedText: z.object({ kid: z.string().max(32), iv: z.string().max(32), ct: z.string().max(Math.ceil((MAIL.maxTextChars * 4 + 16) / 3) * 4) }),
+  }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 export type JobType = JobMessage['type'];

@@ -5,6 +5,7 @@ import { createVectorIndex } from '../../src/vector/vector-index';
 import { newId } from '../../src/lib/ids';
 import { call, expectProblem, register, createKey } from '../support/api';
 import { SOURCE_CREATE_MAX_BODY_BYTES } from '../../src/limits';
+import { joinAs } from '../support/accounts';
 import { addText, countRows, searchBot, waitForPurge, waitForSource } from '../support/knowledge';
 
 const GUIDE = `# Widget handbook
@@ -331,10 +332,26 @@ describe('text and Q&A sources, from creation to search', () => {
 
   it('lets viewers read and search but not write; scoped keys need sources scopes', async () => {
     const owner = await register('kn-roles');
+    const viewer = await joinAs(owner, owner.orgId, 'viewer', 'kn-viewer');
+    const asViewer = { token: viewer.token, orgId: owner.orgId };
     const readKey = await createKey(owner, ['sources:read']);
     const botsKey = await createKey(owner, ['bots:read']);
     const created = await addText(owner.token, owner.botId, 'Handbook', GUIDE);
     await waitForSource(owner.token, created.id);
+
+    // A viewer (a person, not a key) reads and searches...
+    expect((await call('GET', `/api/v1/sources/${created.id}`, asViewer)).body).toMatchObject({ id: created.id, status: 'ready' });
+    expect((await call('GET', `/api/v1/bots/${owner.botId}/sources`, asViewer)).body.data.map((x: { id: string }) => x.id)).toEqual([created.id]);
+    const found = await call('POST', `/api/v1/bots/${owner.botId}/search`, { ...asViewer, body: { query: 'which port does the daemon listen on' } });
+    expect(found.status).toBe(200);
+    expect(found.body.results[0].text).toContain('7421');
+    // ...but cannot add, re-sync or delete, and a refusal leaves the source as it was.
+    expectProblem(await call('POST', `/api/v1/bots/${owner.botId}/sources`, { ...asViewer, body: { type: 'text', title: 'x', text: 'nope' } }), 403, 'forbidden');
+    expectProblem(await call('POST', `/api/v1/sources/${created.id}/sync`, asViewer), 403, 'forbidden');
+    expectProblem(await call('DELETE', `/api/v1/sources/${created.id}`, asViewer), 403, 'forbidden');
+    expect((await call('GET', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token })).body.data).toHaveLength(1);
+    expect((await call('GET', `/api/v1/sources/${created.id}`, { token: owner.token })).body.status).toBe('ready');
+
     expect((await call('POST', `/api/v1/bots/${owner.botId}/search`, { token: readKey, body: { query: 'billing' } })).status).toBe(200);
     expectProblem(await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: readKey, body: { type: 'text', title: 'x', text: 'nope' } }), 403);
     expectProblem(await call('GET', `/api/v1/sources/${created.id}`, { token: botsKey }), 403);
