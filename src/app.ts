@@ -41,8 +41,8 @@ function corsFor(origins: string[]): MiddlewareHandler {
     handler = cors({
       origin: (origin) => (origins.includes(origin) ? origin : null),
       allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'Content-Type', 'X-Org-Id', 'X-HTTP-Method-Override', 'X-Request-Id'],
-      exposeHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+      allowHeaders: ['Authorization', 'Content-Type', 'X-Org-Id', 'X-HTTP-Method-Override', 'X-Request-Id', 'Idempotency-Key', 'If-Match'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy', 'ETag', 'Idempotent-Replayed', 'Location'],
       credentials: true,
       maxAge: 600,
     });

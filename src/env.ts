@@ -40,6 +40,11 @@ export interface Env {
   API_KEY_RATE_LIMIT?: string;
   MAX_UPLOAD_BYTES?: string;
   CRAWL_MAX_PAGES?: string;
+  USER_RATE_LIMIT?: string;
+  ORG_MAX_SOURCES?: string;
+  ORG_CRAWL_PAGES_PER_DAY?: string;
+  ORG_UPLOAD_BYTES_PER_DAY?: string;
+  ORG_SEARCHES_PER_MINUTE?: string;
 }
 
 const csv = z
@@ -73,6 +78,13 @@ const configSchema = z.object({
   API_KEY_RATE_LIMIT: intFrom(600, 1, 1_000_000),
   MAX_UPLOAD_BYTES: intFrom(20 * 1024 * 1024, 1024, 100 * 1024 * 1024),
   CRAWL_MAX_PAGES: intFrom(500, 1, 10_000),
+  // Per-user and per-org limits: registration is open, so a free org must not be an unlimited
+  // crawler, storage or embedding amplifier. Defaults are generous for self-hosters.
+  USER_RATE_LIMIT: intFrom(1200, 1, 1_000_000),
+  ORG_MAX_SOURCES: intFrom(10_000, 1, 10_000_000),
+  ORG_CRAWL_PAGES_PER_DAY: intFrom(50_000, 1, 100_000_000),
+  ORG_UPLOAD_BYTES_PER_DAY: intFrom(5 * 1024 ** 3, 1024, 1024 ** 5),
+  ORG_SEARCHES_PER_MINUTE: intFrom(1200, 1, 1_000_000),
 });
 
 export interface Config {
@@ -92,6 +104,16 @@ export interface Config {
   apiKeyRateLimitPerMinute: number;
   maxUploadBytes: number;
   crawlMaxPages: number;
+  userRateLimitPerMinute: number;
+  quotas: OrgQuotas;
+}
+
+/** Per-org quotas (see features/usage); each is named in the 429 problems and in GET /usage. */
+export interface OrgQuotas {
+  sources: number;
+  crawlPagesPerDay: number;
+  uploadBytesPerDay: number;
+  searchesPerMinute: number;
 }
 
 export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[] };
@@ -196,6 +218,13 @@ export function parseConfig(env: Env): ConfigResult {
       apiKeyRateLimitPerMinute: v.API_KEY_RATE_LIMIT,
       maxUploadBytes: v.MAX_UPLOAD_BYTES,
       crawlMaxPages: v.CRAWL_MAX_PAGES,
+      userRateLimitPerMinute: v.USER_RATE_LIMIT,
+      quotas: {
+        sources: v.ORG_MAX_SOURCES,
+        crawlPagesPerDay: v.ORG_CRAWL_PAGES_PER_DAY,
+        uploadBytesPerDay: v.ORG_UPLOAD_BYTES_PER_DAY,
+        searchesPerMinute: v.ORG_SEARCHES_PER_MINUTE,
+      },
     },
   };
 }

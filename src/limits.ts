@@ -94,3 +94,22 @@ export const EXTRACTION_JSON_MAX_DEPTH = 12;
 export const EXTRACTION_INLINE_JSON_MAX_CHARS = 1000;
 /** Product: a .docx whose document part inflates beyond this is refused (zip bomb guard). */
 export const EXTRACTION_DOCX_MAX_XML_BYTES = 64 * 1024 * 1024;
+
+// --- Retries and quotas (http/middleware/idempotency.ts, features/usage) --------------------
+/**
+ * Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): a key is remembered for 24 h,
+ * like Stripe's, long enough for any client retry loop; keys are 1–255 printable ASCII chars.
+ */
+export const IDEMPOTENCY = {
+  ttlMs: 24 * 60 * 60 * 1000,
+  maxKeyLength: 255,
+  /**
+   * A request still "in progress" after this long died without answering (an isolate can run a
+   * request for at most a few minutes of wall time with a 5 min CPU cap): its key is taken over.
+   */
+  abandonedAfterMs: 10 * 60 * 1000,
+  /** Responses larger than this are not kept (D1 rows are ≤ 2 MB); creating routes answer far less. */
+  maxStoredBodyBytes: 512 * 1024,
+} as const;
+/** Window of the daily quotas (crawled pages, uploaded bytes): a sliding 24 h, not a calendar day. */
+export const QUOTA_DAY_SECONDS = 24 * 60 * 60;

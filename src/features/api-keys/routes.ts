@@ -5,6 +5,7 @@ import { requirePermission, serviceContext } from '../../http/context';
 import { decodeCursor, toPage } from '../../lib/pagination';
 import { SCOPES } from '../orgs/policy';
 import * as keys from './service';
+import { idempotent, IdempotencyKeyHeaders, idempotencyErrors } from '../../http/middleware/idempotency';
 
 const tags = ['API keys'];
 const security = [{ bearer: [] }];
@@ -32,7 +33,9 @@ export function apiKeyRoutes() {
       security,
       summary: 'Create an API key (the secret is returned once)',
       description: 'Only people can create keys, and a key never gets a scope beyond what its creator\'s role allows.',
+      middleware: [idempotent()] as const,
       request: {
+        headers: IdempotencyKeyHeaders,
         body: jsonBody(
           z.object({
             name: z.string().trim().min(1).max(100),
@@ -43,6 +46,7 @@ export function apiKeyRoutes() {
       responses: {
         201: jsonContent(ApiKeySchema.extend({ key: z.string().openapi({ example: 'kc_live_…' }) }).openapi('CreatedApiKey'), 'Created'),
         ...commonErrors,
+        ...idempotencyErrors,
       },
     }),
     async (c) => {

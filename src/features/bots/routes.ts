@@ -6,6 +6,7 @@ import { decodeCursor, toPage } from '../../lib/pagination';
 import { BotSchema, CreateBotSchema, UpdateBotSchema } from './schemas';
 import * as bots from './service';
 import type { BotRow } from './service';
+import { idempotent, IdempotencyKeyHeaders, idempotencyErrors } from '../../http/middleware/idempotency';
 
 const tags = ['Bots'];
 const BotId = IdParam('botId', 'bot');
@@ -51,8 +52,9 @@ export function botRoutes() {
       tags,
       security,
       summary: 'Create a bot',
-      request: { body: jsonBody(CreateBotSchema) },
-      responses: { 201: jsonContent(BotSchema, 'Created'), ...commonErrors },
+      middleware: [idempotent()] as const,
+      request: { headers: IdempotencyKeyHeaders, body: jsonBody(CreateBotSchema) },
+      responses: { 201: jsonContent(BotSchema, 'Created'), ...commonErrors, ...idempotencyErrors },
     }),
     async (c) => {
       const org = requirePermission(c, 'bots.create');

@@ -45,6 +45,7 @@ export function newBotRow(orgId: string, input: BotInput, now: number, id = newI
     visibility: input.visibility ?? 'private',
     allowedOrigins: input.allowedOrigins ?? [],
     status: input.status ?? 'active',
+    revision: 1,
     createdAt: now,
     updatedAt: now,
   };

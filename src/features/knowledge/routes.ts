@@ -9,6 +9,7 @@ import { getDocument, listDocuments, toDocumentDto } from './documents';
 import { search } from './search';
 import { uploadRoute } from './upload-route';
 import { requireBot, requireSource, sourceNotFound } from './route-guards';
+import { idempotent, IdempotencyKeyHeaders, idempotencyErrors } from '../../http/middleware/idempotency';
 
 const tags = ['Knowledge'];
 const security = [{ bearer: [] }];
@@ -28,8 +29,9 @@ export function knowledgeRoutes() {
       security,
       summary: 'Add knowledge: text, Q&A pairs, one URL or a whole website',
       description: 'Processing happens in the background: poll GET /sources/{id} until status is ready or failed.',
-      request: { params: BotId, body: jsonBody(CreateSourceSchema) },
-      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: commonErrors[400] },
+      middleware: [idempotent()] as const,
+      request: { params: BotId, headers: IdempotencyKeyHeaders, body: jsonBody(CreateSourceSchema) },
+      responses: { 202: jsonContent(SourceSchema, 'Accepted and queued'), ...commonErrors, 409: commonErrors[400], 422: idempotencyErrors[422] },
     }),
     async (c) => {
       const org = requirePermission(c, 'sources.write');

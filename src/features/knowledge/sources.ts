@@ -145,6 +145,7 @@ function sourceRow(ctx: ServiceContext, actor: Actor, orgId: string, botId: stri
     nextSyncAt: nextSyncAt(fields.schedule, now),
     lastSyncedAt: null,
     generation: 1,
+    revision: 1,
     createdBy: actor.kind === 'user' ? actor.userId : actor.keyId,
     createdAt: now,
     updatedAt: now,

@@ -11,6 +11,7 @@ import { ACCEPTED_UPLOAD_MIME_TYPES, detectFileType } from './extract';
 import { createFileSources, toSourceDto } from './sources';
 import { SourceSchema } from './schemas';
 import { requireBot } from './route-guards';
+import { idempotent, IdempotencyKeyHeaders, idempotencyErrors } from '../../http/middleware/idempotency';
 
 export const MAX_FILES_PER_UPLOAD = 20;
 
@@ -39,8 +40,10 @@ export function uploadRoute(router: Router) {
       security: [{ bearer: [] }],
       summary: 'Upload files (txt, md, html, pdf, docx, csv, json) as knowledge sources',
       description: `Send multipart/form-data with one or more \`file\` fields (at most ${MAX_FILES_PER_UPLOAD}). The same content already in the bot is reported as a duplicate, not ingested twice.`,
+      middleware: [idempotent()] as const,
       request: {
         params: IdParam('botId', 'bot'),
+        headers: IdempotencyKeyHeaders,
         body: {
           required: true,
           content: {
@@ -53,6 +56,7 @@ export function uploadRoute(router: Router) {
       responses: {
         202: jsonContent(z.object({ data: z.array(UploadOutcome) }).openapi('UploadResult'), 'Accepted'),
         ...commonErrors,
+        ...idempotencyErrors,
         413: commonErrors[400],
         415: commonErrors[400],
       },
