@@ -128,6 +128,35 @@ describe('provider secrets', () => {
     expect(deleted.body.provider).toBe('offline');
   });
 
+  it('change per name: concurrent changes of different secrets both survive', async () => {
+    const owner = await register('secrets-race');
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = [`first-secret-value-${round}000`, `second-secret-value-${round}111`];
+      const results = await Promise.all([
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { secrets: { first_key: a } } }),
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { secrets: { second_key: b } } }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual([200, 200]);
+      const resolved = await resolveProviderSettings(serviceContext(), owner.orgId);
+      expect(resolved.secrets).toEqual({ first_key: a, second_key: b });
+    }
+  });
+
+  it('and provider fields edited at the same time as a secret both survive', async () => {
+    const owner = await register('settings-race');
+    for (let round = 0; round < 5; round++) {
+      const model = `model-${round}`;
+      const secret = `concurrent-secret-${round}abcd`;
+      await Promise.all([
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { chatModel: model } }),
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { secrets: { openai_api_key: secret } } }),
+      ]);
+      const resolved = await resolveProviderSettings(serviceContext(), owner.orgId);
+      expect(resolved.chatModel).toBe(model);
+      expect(resolved.secrets.openai_api_key).toBe(secret);
+    }
+  });
+
   it('never reach the audit trail', async () => {
     const owner = await register('secrets-audit');
     await call('PATCH', '/api/v1/settings', { token: owner.token, body: { provider: 'openai', secrets: { openai_api_key: RAW_SECRET } } });

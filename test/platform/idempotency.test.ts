@@ -151,7 +151,7 @@ describe('Idempotency-Key', () => {
         body: JSON.stringify({ type: 'text', title: 'Retry me', text: 'Five hundreds are not remembered.' }),
       });
     const ctx = createExecutionContext();
-    const failed = await worker.fetch(request(), { ...env, FILES: brokenFiles } as Env, ctx);
+    const failed = await worker.fetch(request() as Parameters<typeof worker.fetch>[0], { ...env, FILES: brokenFiles } as Env, ctx);
     await waitOnExecutionContext(ctx);
     expect(failed.status).toBeGreaterThanOrEqual(500);
     await failed.body?.cancel();

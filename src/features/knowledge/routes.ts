@@ -9,6 +9,7 @@ import { getDocument, listDocuments, toDocumentDto } from './documents';
 import { search } from './search';
 import { uploadRoute } from './upload-route';
 import { requireBot, requireSource, sourceNotFound } from './route-guards';
+import { etagFor, etagResponseHeaders, IfMatchHeaders, ifMatchRevisions, preconditionFailed, preconditionFailedResponse } from '../../http/etag';
 import { idempotent, IdempotencyKeyHeaders, idempotencyErrors } from '../../http/middleware/idempotency';
 
 const tags = ['Knowledge'];
@@ -79,14 +80,14 @@ export function knowledgeRoutes() {
       tags,
       security,
       summary: 'A source: status (queued, processing, ready, failed with reason) and progress',
+      description: 'The ETag versions the source row (settings and status); the progress counters are live and not part of it.',
       request: { params: SourceId },
-      responses: { 200: jsonContent(SourceSchema, 'The source'), ...commonErrors },
+      responses: { 200: { ...jsonContent(SourceSchema, 'The source'), headers: etagResponseHeaders }, ...commonErrors },
     }),
     async (c) => {
-      const org = requirePermission(c, 'sources.read');
-      const dto = await sources.getSourceWithProgress(c.get('db'), org.orgId, c.req.valid('param').sourceId);
-      if (!dto) throw sourceNotFound();
-      return c.json(dto, 200);
+      requirePermission(c, 'sources.read');
+      const source = await requireSource(c, c.req.valid('param').sourceId);
+      return c.json(await sources.withProgress(c.get('db'), source), 200, { etag: etagFor(source.revision) });
     },
   );
 
@@ -97,14 +98,20 @@ export function knowledgeRoutes() {
       tags,
       security,
       summary: 'Change a source\'s re-sync schedule',
-      request: { params: SourceId, body: jsonBody(UpdateSourceSchema) },
-      responses: { 200: jsonContent(SourceSchema, 'Updated'), ...commonErrors },
+      description: 'Send If-Match with the ETag from a GET to make the change conditional: a stale ETag gets 412 and nothing changes.',
+      request: { params: SourceId, headers: IfMatchHeaders, body: jsonBody(UpdateSourceSchema) },
+      responses: { 200: { ...jsonContent(SourceSchema, 'Updated'), headers: etagResponseHeaders }, ...commonErrors, ...preconditionFailedResponse },
     }),
     async (c) => {
-      const org = requirePermission(c, 'sources.write');
+      requirePermission(c, 'sources.write');
       const source = await requireSource(c, c.req.valid('param').sourceId);
-      await sources.setSchedule(serviceContext(c), c.get('actor'), source, c.req.valid('json').schedule);
-      return c.json((await sources.getSourceWithProgress(c.get('db'), org.orgId, source.id))!, 200);
+      const updated = await sources.setSchedule(serviceContext(c), c.get('actor'), source, c.req.valid('json').schedule, ifMatchRevisions(c));
+      if (!updated) {
+        // Gone since the lookup (deleted), or moved past the ETag the caller sent.
+        if (!(await sources.getSource(c.get('db'), source.orgId, source.id))) throw sourceNotFound();
+        throw preconditionFailed('source');
+      }
+      return c.json(await sources.withProgress(c.get('db'), updated), 200, { etag: etagFor(updated.revision) });
     },
   );
 
