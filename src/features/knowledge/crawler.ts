@@ -20,6 +20,7 @@ import { parseRobotsTxt, robotsPolicyWithoutFile, type RobotsPolicy } from './we
 import { decodeSitemapBody, parseSitemap } from './web/sitemap';
 import { normalizeUrl, passesUrlFilter } from './web/urls';
 import type { WebsiteConfig } from './sources';
+import { takeCrawlPage } from './crawl-quota';
 
 const MAX_SITEMAPS = 5;
 const MAX_ROBOTS_BYTES = 64 * 1024;
@@ -185,6 +186,7 @@ export async function crawlPage(ctx: ServiceContext, job: { orgId: string; docum
     return 'disallowed';
   }
 
+  if (!(await takeCrawlPage(ctx, source, doc.id))) return 'quota_exceeded';
   const fetched = await fetchPage(ctx.env, doc.locator, isWebsite ? { sameOriginAs: doc.locator } : {});
   if (!fetched.ok) {
     if (fetched.transient) throw new TransientCrawlError(fetched.reason);

@@ -1,6 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter, jsonBody, jsonContent, commonErrors, PaginationQuery, IdParam, page } from '../../http/router';
 import { ApiError, conflict, notFound } from '../../http/problem';
+import { rateLimit } from '../../http/middleware/rate-limit';
+import { WINDOWED_QUOTAS } from '../usage/quotas';
+import { enforceSourceQuotas, storedBytes } from './source-quotas';
 import { requirePermission, serviceContext } from '../../http/context';
 import { decodeCursor, toPage } from '../../lib/pagination';
 import { CreateSourceSchema, DocumentSchema, SearchHitSchema, SearchRequestSchema, SourceSchema, UpdateSourceSchema } from './schemas';
@@ -18,6 +21,15 @@ const BotId = IdParam('botId', 'bot');
 const SourceId = IdParam('sourceId', 'src');
 const DocumentId = IdParam('documentId', 'doc');
 
+/** Searches spend the org's per-minute quota (each one embeds the query on the org's provider). */
+const searchQuota = rateLimit({
+  name: 'searches_per_minute',
+  limit: (c) => WINDOWED_QUOTAS.searches_per_minute.limit(c.get('config').quotas),
+  windowSeconds: WINDOWED_QUOTAS.searches_per_minute.windowSeconds,
+  // The middleware books `<name>:<orgId>`: the object `quotaLimiterKey` names for the usage report.
+  key: (c) => c.get('org').orgId,
+  problem: { code: 'quota_exceeded', quota: 'searches_per_minute' },
+});
 
 export function knowledgeRoutes() {
   const router = createRouter();
@@ -37,7 +49,10 @@ export function knowledgeRoutes() {
     async (c) => {
       const org = requirePermission(c, 'sources.write');
       const bot = await requireBot(c, c.req.valid('param').botId);
-      const result = await sources.createSource(serviceContext(c), c.get('actor'), org.orgId, bot.id, c.req.valid('json'));
+      const input = c.req.valid('json');
+      const ctx = serviceContext(c);
+      await enforceSourceQuotas(ctx, org.orgId, 1, storedBytes(input));
+      const result = await sources.createSource(ctx, c.get('actor'), org.orgId, bot.id, input);
       if (result.status === 'duplicate') {
         throw new ApiError({
           status: 409,
@@ -226,6 +241,8 @@ export function knowledgeRoutes() {
       tags,
       security,
       summary: 'Search a bot\'s knowledge: hybrid (default), vector or keyword',
+      description: 'Spends the org\'s `searches_per_minute` quota: 429 `quota_exceeded` with Retry-After when it is used up.',
+      middleware: [searchQuota] as const,
       request: { params: BotId, body: jsonBody(SearchRequestSchema) },
       responses: {
         200: jsonContent(z.object({ query: z.string(), mode: z.string(), results: z.array(SearchHitSchema) }).openapi('SearchResponse'), 'Ranked chunks'),
