@@ -38,7 +38,7 @@ export const IfMatchHeaders = z.object({
     .max(1000)
     .optional()
     .openapi({
-      param: { name: 'If-Match', in: 'header' },
+      param: { name: 'if-match', in: 'header' },
       description: 'Apply the change only if the resource still has this ETag (or any, with `*`); otherwise 412.',
       example: '"3"',
     }),

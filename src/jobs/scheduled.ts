@@ -8,10 +8,12 @@ import { documents, sources } from '../db/schema';
 import { requestSync } from '../features/knowledge/sources';
 import { enqueueMany } from './messages';
 import { jobContext } from './context';
+import { deleteExpiredIdempotencyKeys } from '../features/idempotency/service';
 
 /** Work untouched this long is considered lost and queued again. */
 const STUCK_AFTER_MS = 30 * 60 * 1000;
 const MAX_PER_RUN = 100;
+const MAX_EXPIRED_KEYS_PER_RUN = 1000;
 
 export async function runScheduled(controller: ScheduledController, env: Env, executionCtx: ExecutionContext) {
   const ctx = jobContext(env, executionCtx);
@@ -43,5 +45,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
         : { type: 'document.index' as const, orgId: d.orgId, documentId: d.id },
     ),
   ]);
-  console.log(JSON.stringify({ level: 'info', msg: 'scheduled', syncs: due.length, purgesResumed: purges.length, documentsRequeued: stuckDocs.length }));
+  // Expired keys also go when reused; this keeps keys that never come back from piling up.
+  const idempotencyKeysExpired = await deleteExpiredIdempotencyKeys(ctx.db, now, MAX_EXPIRED_KEYS_PER_RUN);
+  console.log(JSON.stringify({ level: 'info', msg: 'scheduled', syncs: due.length, purgesResumed: purges.length, documentsRequeued: stuckDocs.length, idempotencyKeysExpired }));
 }

@@ -40,7 +40,7 @@ export const IdempotencyKeyHeaders = z.object({
     .string()
     .optional()
     .openapi({
-      param: { name: 'Idempotency-Key', in: 'header' },
+      param: { name: 'idempotency-key', in: 'header' },
       description: `Makes a retry safe: 1–${IDEMPOTENCY.maxKeyLength} printable ASCII characters, e.g. a UUID. The same key with the same body within 24 h returns the first response (with \`Idempotent-Replayed: true\`); with another body it is a 422.`,
       example: '9b2f1c1e-3d4a-4f6e-8a7b-0c1d2e3f4a5b',
     }),
