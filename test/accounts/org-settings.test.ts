@@ -142,18 +142,17 @@ describe('provider secrets', () => {
     }
   });
 
-  it('and provider fields edited at the same time as a secret both survive', async () => {
+  it('and provider fields and secrets changed by two concurrent PATCHes all survive', async () => {
     const owner = await register('settings-race');
     for (let round = 0; round < 5; round++) {
-      const model = `model-${round}`;
-      const secret = `concurrent-secret-${round}abcd`;
+      const [chatModel, embeddingModel] = [`chat-${round}`, `embed-${round}`];
+      const [first, second] = [`first-concurrent-${round}abcd`, `second-concurrent-${round}efgh`];
       await Promise.all([
-        call('PATCH', '/api/v1/settings', { token: owner.token, body: { chatModel: model } }),
-        call('PATCH', '/api/v1/settings', { token: owner.token, body: { secrets: { openai_api_key: secret } } }),
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { chatModel, secrets: { first_key: first } } }),
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { embeddingModel, secrets: { second_key: second } } }),
       ]);
       const resolved = await resolveProviderSettings(serviceContext(), owner.orgId);
-      expect(resolved.chatModel).toBe(model);
-      expect(resolved.secrets.openai_api_key).toBe(secret);
+      expect(resolved).toMatchObject({ chatModel, embeddingModel, secrets: { first_key: first, second_key: second } });
     }
   });
 
