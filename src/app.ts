@@ -24,6 +24,8 @@ import { botRoutes } from './features/bots/routes';
 import { settingsRoutes } from './features/settings/routes';
 import { activityRoutes, personalActivityRoutes } from './features/activity/routes';
 import { knowledgeRoutes } from './features/knowledge/routes';
+import { usageRoutes } from './features/usage/routes';
+import { USER_RATE_LIMIT_POLICY } from './features/usage/policies';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { rateLimit } from './http/middleware/rate-limit';
 import { MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
@@ -33,7 +35,7 @@ const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
 const SOURCE_CREATE_PATH = /^\/api\/v1\/bots\/[^/]+\/sources$/;
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -43,8 +45,8 @@ function corsFor(origins: string[]): MiddlewareHandler {
     handler = cors({
       origin: (origin) => (origins.includes(origin) ? origin : null),
       allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'Content-Type', 'X-Org-Id', 'X-HTTP-Method-Override', 'X-Request-Id'],
-      exposeHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+      allowHeaders: ['Authorization', 'Content-Type', 'X-Org-Id', 'X-HTTP-Method-Override', 'X-Request-Id', 'Idempotency-Key', 'If-Match'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy', 'ETag', 'Idempotent-Replayed', 'Location'],
       credentials: true,
       maxAge: 600,
     });
@@ -127,15 +129,27 @@ export function buildApp(options: AppOptions = {}): Router {
       return actor.kind === 'api_key' ? `api-key:${actor.keyId}` : null;
     },
   });
+  // People get their own limit: a logged-in script is as much an amplifier as an API key.
+  const perUser = rateLimit({
+    name: USER_RATE_LIMIT_POLICY,
+    limit: (c) => c.get('config').userRateLimitPerMinute,
+    windowSeconds: RATE_LIMIT_WINDOW_SECONDS,
+    key: (c) => {
+      const actor = c.get('actor');
+      return actor.kind === 'user' ? actor.userId : null;
+    },
+    problem: { code: 'rate_limited', quota: 'user_requests_per_minute' },
+  });
   // `/x/*` also matches `/x` itself in Hono, so one registration per prefix covers both.
   for (const prefix of ORG_SCOPED_PREFIXES) {
-    app.use(`/api/v1/${prefix}/*`, authenticate(), resolveOrg(), perApiKey);
+    app.use(`/api/v1/${prefix}/*`, authenticate(), resolveOrg(), perApiKey, perUser);
   }
   app.route('/api/v1', botRoutes());
   app.route('/api/v1', apiKeyRoutes());
   app.route('/api/v1', settingsRoutes());
   app.route('/api/v1', activityRoutes());
   app.route('/api/v1', knowledgeRoutes());
+  app.route('/api/v1', usageRoutes());
 
   app.doc31('/openapi.json', (c) => ({
     openapi: '3.1.0',

@@ -52,6 +52,11 @@ export interface Env {
   CRAWL_MAX_PAGES?: string;
   /** Hosts the egress guard lets through although they are internal: `host` or `host:port`, comma-separated. */
   EGRESS_ALLOW_HOSTS?: string;
+  USER_RATE_LIMIT?: string;
+  ORG_MAX_SOURCES?: string;
+  ORG_CRAWL_PAGES_PER_DAY?: string;
+  ORG_UPLOAD_BYTES_PER_DAY?: string;
+  ORG_SEARCHES_PER_MINUTE?: string;
 }
 
 const csv = z
@@ -100,6 +105,13 @@ const configSchema = z.object({
       return parsed!;
     }),
   ),
+  // Per-user and per-org limits: registration is open, so a free org must not be an unlimited
+  // crawler, storage or embedding amplifier. Defaults are generous for self-hosters.
+  USER_RATE_LIMIT: intFrom(1200, 1, 1_000_000),
+  ORG_MAX_SOURCES: intFrom(10_000, 1, 10_000_000),
+  ORG_CRAWL_PAGES_PER_DAY: intFrom(50_000, 1, 100_000_000),
+  ORG_UPLOAD_BYTES_PER_DAY: intFrom(5 * 1024 ** 3, 1024, 1024 ** 5),
+  ORG_SEARCHES_PER_MINUTE: intFrom(1200, 1, 1_000_000),
 });
 
 export interface Config {
@@ -120,6 +132,16 @@ export interface Config {
   maxUploadBytes: number;
   crawlMaxPages: number;
   egress: EgressPolicy;
+  userRateLimitPerMinute: number;
+  quotas: OrgQuotas;
+}
+
+/** Per-org quotas (see features/usage); each is named in the 429 problems and in GET /usage. */
+export interface OrgQuotas {
+  sources: number;
+  crawlPagesPerDay: number;
+  uploadBytesPerDay: number;
+  searchesPerMinute: number;
 }
 
 export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[] };
@@ -228,6 +250,13 @@ export function parseConfig(env: Env): ConfigResult {
       maxUploadBytes: v.MAX_UPLOAD_BYTES,
       crawlMaxPages: v.CRAWL_MAX_PAGES,
       egress: { allowHosts: v.EGRESS_ALLOW_HOSTS },
+      userRateLimitPerMinute: v.USER_RATE_LIMIT,
+      quotas: {
+        sources: v.ORG_MAX_SOURCES,
+        crawlPagesPerDay: v.ORG_CRAWL_PAGES_PER_DAY,
+        uploadBytesPerDay: v.ORG_UPLOAD_BYTES_PER_DAY,
+        searchesPerMinute: v.ORG_SEARCHES_PER_MINUTE,
+      },
     },
   };
 }

@@ -32,7 +32,7 @@ export const QUEUES = {
  * 5 retries, 300 s apart at most), so work in progress is not re-sent. Per-run caps keep
  * one cron invocation inside D1's 1,000 queries.
  */
-export const SWEEPER = { stuckAfterMs: 30 * 60 * 1000, maxPerKindPerRun: 100 } as const;
+export const SWEEPER = { stuckAfterMs: 30 * 60 * 1000, maxPerKindPerRun: 100, maxExpiredIdempotencyKeysPerRun: 1000 } as const;
 /** https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#bucket-method-definitions : delete() takes up to 1000 keys. */
 export const R2_MAX_DELETE_KEYS = 1000;
 
@@ -240,3 +240,22 @@ export const WILDCARD_MAX_PER_PATTERN = 10;
 export const EXTRACTION_MAX_TEXT_CHARS = 4_000_000;
 /** Product: PDF pages read per document; checked before any page is parsed. */
 export const EXTRACTION_PDF_MAX_PAGES = 2_000;
+
+// --- Retries and quotas (http/middleware/idempotency.ts, features/usage) --------------------
+/**
+ * Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): a key is remembered for 24 h,
+ * like Stripe's, long enough for any client retry loop; keys are 1–255 printable ASCII chars.
+ */
+export const IDEMPOTENCY = {
+  ttlMs: 24 * 60 * 60 * 1000,
+  maxKeyLength: 255,
+  /**
+   * A request still "in progress" after this long died without answering (an isolate can run a
+   * request for at most a few minutes of wall time with a 5 min CPU cap): its key is taken over.
+   */
+  abandonedAfterMs: 10 * 60 * 1000,
+  /** Responses larger than this are not kept (D1 rows are ≤ 2 MB); creating routes answer far less. */
+  maxStoredBodyBytes: 512 * 1024,
+} as const;
+/** Window of the daily quotas (crawled pages, uploaded bytes): a sliding 24 h, not a calendar day. */
+export const QUOTA_DAY_SECONDS = 24 * 60 * 60;

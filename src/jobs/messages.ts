@@ -61,7 +61,7 @@ export async function enqueueAfterCommit(env: Env, jobs: SendableJob[]): Promise
       JSON.stringify({
         level: 'error',
         msg: 'enqueue after commit failed; the cron sweeper will recover the work',
-        jobs: jobs.slice(0, 5).map((j) => ({ type: j.type, id: 'sourceId' in j ? j.sourceId : j.documentId })),
+        jobs: jobs.slice(0, 5).map((j) => ({ type: j.type, id: 'sourceId' in j ? j.sourceId : 'documentId' in j ? j.documentId : j.mailId })),
         error: err instanceof Error ? err.message.slice(0, 300) : String(err),
       }),
     );

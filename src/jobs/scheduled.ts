@@ -26,6 +26,7 @@ import { requestSync } from '../features/knowledge/sources';
 import { settleSource } from '../features/knowledge/settle';
 import { enqueueMany } from './messages';
 import { jobContext } from './context';
+import { deleteExpiredIdempotencyKeys } from '../features/idempotency/service';
 
 export async function runScheduled(controller: ScheduledController, env: Env, executionCtx: ExecutionContext) {
   const ctx = jobContext(env, executionCtx);
@@ -80,6 +81,8 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
         : { type: 'document.index' as const, orgId: d.orgId, documentId: d.id },
     ),
   ]);
+  // Expired keys also go when reused; this keeps keys that never come back from piling up.
+  const idempotencyKeysExpired = await deleteExpiredIdempotencyKeys(ctx.db, now, SWEEPER.maxExpiredIdempotencyKeysPerRun);
   console.log(
     JSON.stringify({
       level: 'info',
@@ -90,6 +93,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
       discoveriesResent: lostDiscoveries.length,
       settled: idle.length - lostDiscoveries.length,
       documentsRequeued: stuckDocs.length,
+      idempotencyKeysExpired,
     }),
   );
 }

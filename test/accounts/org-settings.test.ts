@@ -145,6 +145,34 @@ describe('provider secrets', () => {
     expect(deleted.body.provider).toBe('offline');
   });
 
+  it('change per name: concurrent changes of different secrets both survive', async () => {
+    const owner = await register('secrets-race');
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = [`first-secret-value-${round}000`, `second-secret-value-${round}111`];
+      const results = await Promise.all([
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { secrets: { first_key: a } } }),
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { secrets: { second_key: b } } }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual([200, 200]);
+      const resolved = await resolveProviderSettings(serviceContext(), owner.orgId);
+      expect(resolved.secrets).toEqual({ first_key: a, second_key: b });
+    }
+  });
+
+  it('and provider fields and secrets changed by two concurrent PATCHes all survive', async () => {
+    const owner = await register('settings-race');
+    for (let round = 0; round < 5; round++) {
+      const [chatModel, embeddingModel] = [`chat-${round}`, `embed-${round}`];
+      const [first, second] = [`first-concurrent-${round}abcd`, `second-concurrent-${round}efgh`];
+      await Promise.all([
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { chatModel, secrets: { first_key: first } } }),
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { embeddingModel, secrets: { second_key: second } } }),
+      ]);
+      const resolved = await resolveProviderSettings(serviceContext(), owner.orgId);
+      expect(resolved).toMatchObject({ chatModel, embeddingModel, secrets: { first_key: first, second_key: second } });
+    }
+  });
+
   it('never reach the audit trail', async () => {
     const owner = await register('secrets-audit');
     await call('PATCH', '/api/v1/settings', { token: owner.token, body: { provider: 'openai', secrets: { openai_api_key: RAW_SECRET } } });

@@ -130,5 +130,22 @@ describe('scheduled re-sync and recovery by the cron trigger', () => {
     const unstuck = await waitForSource(owner.token, stuckDoc.id);
     expect(unstuck).toMatchObject({ status: 'ready', progress: { done: 1, total: 1, failed: 0 } });
     expect((await call('GET', `/api/v1/sources/${unsettled.id}`, { token: owner.token })).body.status).toBe('ready');
+  it('clears idempotency keys past their 24 h and keeps the live ones', async () => {
+    const owner = await register('cron-idem');
+    const now = Date.now();
+    const insert = (key: string, expiresAt: number) =>
+      env.DB.prepare(
+        `INSERT INTO idempotency_keys (org_id, actor_id, route, key, fingerprint, state, status, body, created_at, expires_at)
+         VALUES (?, ?, 'POST /api/v1/bots', ?, 'fp', 'completed', 201, '{}', ?, ?)`,
+      )
+        .bind(owner.orgId, owner.userId, key, expiresAt - 86_400_000, expiresAt)
+        .run();
+    await insert('expired', now - 1000);
+    await insert('live', now + 60_000);
+
+    await runCron(now);
+
+    const keys = await env.DB.prepare('SELECT key FROM idempotency_keys WHERE org_id = ?').bind(owner.orgId).all<{ key: string }>();
+    expect(keys.results.map((r) => r.key)).toEqual(['live']);
   });
 });

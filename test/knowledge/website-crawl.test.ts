@@ -6,6 +6,7 @@ import { newId } from '../../src/lib/ids';
 import { call, expectProblem, register, type Account } from '../support/api';
 import { countRows, searchBot, waitForPurge, waitForSource } from '../support/knowledge';
 import { gzipBomb } from '../fixtures/documents';
+import { parseConfig } from '../../src/env';
 
 const SITE = 'https://docs.acme.test';
 
@@ -152,6 +153,34 @@ describe('website crawl', () => {
     // The ceiling itself is allowed and stored as asked.
     const atCeiling = await crawl(owner, { maxPages: 500, maxDepth: 0 });
     expect(atCeiling.config.maxPages).toBe(500);
+  it('stops at the daily crawl quota, fetching no more pages, and records why on the source', async () => {
+    const owner = await register('crawl-quota');
+    const parsed = parseConfig(env);
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    const limit = parsed.config.quotas.crawlPagesPerDay;
+    // Earlier crawls today left room for two pages.
+    const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`crawl_pages_per_day:${owner.orgId}`));
+    expect((await limiter.consume({ limit, windowSeconds: 86_400, cost: limit - 2 })).allowed).toBe(true);
+
+    const source = await crawl(owner, { maxPages: 20, maxDepth: 3 });
+
+    const found = await pages(owner, source.id);
+    const crawled = found.filter((p) => p.status === 'ready');
+    const stopped = found.filter((p) => p.status === 'failed');
+    expect(crawled.length).toBe(2);
+    expect(stopped.length).toBeGreaterThan(0);
+    expect(stopped.every((p) => p.error?.includes('daily quota'))).toBe(true);
+    // The stopped pages were never requested from the site.
+    const counts = await hits();
+    expect(stopped.every((p) => counts[new URL(p.url).pathname] === undefined)).toBe(true);
+    expect(crawled.every((p) => counts[new URL(p.url).pathname] === 1)).toBe(true);
+    expect(source.error).toMatch(/^Crawl stopped: the organization's daily quota of \d+ crawled pages is used up/);
+
+    // Another org's crawl is not held back by this one's quota.
+    const other = await register('crawl-quota-other');
+    await site({ reset: true });
+    const theirs = await crawl(other, { maxPages: 20, maxDepth: 3 });
+    expect(theirs).toMatchObject({ status: 'ready', error: null });
   });
 
   it('records why a page could not be crawled', async () => {

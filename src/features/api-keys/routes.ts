@@ -6,6 +6,7 @@ import { decodeCursor, toPage } from '../../http/pagination';
 import { SCOPES } from '../orgs/policy';
 import * as keys from './service';
 import { KEY_CACHE_TTL_MS } from '../../limits';
+import { idempotent, IdempotencyKeyHeaders, idempotencyErrors } from '../../http/middleware/idempotency';
 
 const tags = ['API keys'];
 const security = [{ bearer: [] }];
@@ -33,7 +34,9 @@ export function apiKeyRoutes() {
       security,
       summary: 'Create an API key (the secret is returned once)',
       description: 'Only people can create keys, and a key never gets a scope beyond what its creator\'s role allows.',
+      middleware: [idempotent()] as const,
       request: {
+        headers: IdempotencyKeyHeaders,
         body: jsonBody(
           z.object({
             name: z.string().trim().min(1).max(100),
@@ -44,6 +47,7 @@ export function apiKeyRoutes() {
       responses: {
         201: jsonContent(ApiKeySchema.extend({ key: z.string().openapi({ example: 'kc_live_…' }) }).openapi('CreatedApiKey'), 'Created'),
         ...commonErrors,
+        ...idempotencyErrors,
       },
     }),
     async (c) => {

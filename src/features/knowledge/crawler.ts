@@ -23,6 +23,7 @@ import { parseRobotsTxt, robotsPolicyWithoutFile, type RobotsPolicy } from './we
 import { decodeSitemapBody, parseSitemap } from './web/sitemap';
 import { normalizeUrl, passesUrlFilter } from './web/urls';
 import type { WebsiteConfig } from './sources';
+import { takeCrawlPage } from './crawl-quota';
 
 import { LOCATORS_PER_STATEMENT, MAX_SITEMAPS } from '../../limits';
 const CRAWLABLE_TYPES = new Set(['text/html', 'application/xhtml+xml', 'text/plain', 'text/markdown', 'application/pdf']);
@@ -179,6 +180,7 @@ export async function crawlPage(ctx: ServiceContext, job: { orgId: string; docum
     return 'disallowed';
   }
 
+  if (!(await takeCrawlPage(ctx, source, doc.id))) return 'quota_exceeded';
   const fetched = await fetchPage(ctx.env, doc.locator, isWebsite ? { sameOriginAs: doc.locator } : {});
   if (!fetched.ok) {
     if (fetched.transient) throw new TransientCrawlError(fetched.reason);

@@ -11,7 +11,7 @@ import type { ServiceContext } from '../../context';
 import type { Actor } from '../../context';
 import { newId } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
-import { auditInsert } from '../audit/service';
+import { auditInsert, auditInsertIfChanged } from '../audit/service';
 import { enqueueAfterCommit } from '../../jobs/messages';
 import { splitForStatements } from '../../db/bound-parameters';
 import { markSourcesOfBotDeleting, sourceTransition } from './lifecycle';
@@ -126,6 +126,11 @@ export async function getSource(db: Db, orgId: string, sourceId: string): Promis
 export async function getSourceWithProgress(db: Db, orgId: string, sourceId: string) {
   const row = await getSource(db, orgId, sourceId);
   if (!row) return null;
+  return withProgress(db, row);
+}
+
+/** The DTO of a row already read, so a caller can pair it with that row's revision (ETag). */
+export async function withProgress(db: Db, row: SourceRow) {
   return toSourceDto(row, (await progressFor(db, [row.id])).get(row.id) ?? emptyProgress());
 }
 
@@ -156,6 +161,7 @@ function sourceRow(ctx: ServiceContext, actor: Actor, orgId: string, botId: stri
     nextSyncAt: nextSyncAt(fields.schedule, now),
     lastSyncedAt: null,
     generation: 1,
+    revision: 1,
     createdBy: actor.kind === 'user' ? actor.userId : actor.keyId,
     createdAt: now,
     updatedAt: now,
@@ -338,15 +344,23 @@ export async function requestSync(ctx: ServiceContext, actor: Actor | { kind: 's
   return { status: 'queued', source: row };
 }
 
-export async function setSchedule(ctx: ServiceContext, actor: Actor, source: SourceRow, schedule: Schedule) {
+/** Writes the schedule only; with `ifMatch` (revisions) only while the source is at one of them. */
+export async function setSchedule(ctx: ServiceContext, actor: Actor, source: SourceRow, schedule: Schedule, ifMatch?: number[]) {
   const now = ctx.clock.now();
   const [updated] = await ctx.db.batch([
     ctx.db
       .update(sources)
-      .set({ schedule, nextSyncAt: nextSyncAt(schedule, now), updatedAt: now })
-      .where(and(eq(sources.id, source.id), eq(sources.orgId, source.orgId)))
+      .set({ schedule, nextSyncAt: nextSyncAt(schedule, now), updatedAt: now, revision: sql`${sources.revision} + 1` })
+      .where(
+        and(
+          eq(sources.id, source.id),
+          eq(sources.orgId, source.orgId),
+          ne(sources.status, 'deleting'),
+          ...(ifMatch ? [inArray(sources.revision, ifMatch)] : []),
+        ),
+      )
       .returning(),
-    auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId: source.orgId, actor, action: 'source.update', target: { type: 'source', id: source.id }, metadata: { schedule } }),
+    auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, { orgId: source.orgId, actor, action: 'source.update', target: { type: 'source', id: source.id }, metadata: { schedule } }),
   ]);
   return updated[0] ?? null;
 }

@@ -3,7 +3,7 @@
  * returned masked; `resolveProviderSettings` is the one place that decrypts them, for the
  * features that call the provider.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
 import { orgSettings } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import type { Actor } from '../../context';
@@ -59,27 +59,40 @@ export async function getSettings(ctx: ServiceContext, orgId: string) {
   return toSettingsDto(await loadRow(ctx, orgId));
 }
 
+/**
+ * Writes only what the patch names, in one upsert: provider fields it leaves out keep their
+ * stored value, and each secret changes by name inside the stored JSON (json_set / json_remove
+ * on the row as it is *now*), so two owners editing different fields or secrets at the same
+ * time both keep their change.
+ */
 export async function updateSettings(ctx: ServiceContext, actor: Actor, orgId: string, patch: SettingsPatch) {
   const current = await loadRow(ctx, orgId);
   const now = ctx.clock.now();
-  const secrets = parseSecrets(current);
+  const written: Record<string, StoredSecret> = {};
+  const removed: string[] = [];
   for (const [name, value] of Object.entries(patch.secrets ?? {})) {
-    if (value === null) delete secrets[name];
-    else secrets[name] = { ...(await encryptSecret(ctx.config, value, aadFor(orgId, name))), masked: maskSecret(value), updatedAt: now };
+    if (value === null) removed.push(name);
+    else written[name] = { ...(await encryptSecret(ctx.config, value, aadFor(orgId, name))), masked: maskSecret(value), updatedAt: now };
   }
-  const next: SettingsRow = {
-    orgId,
-    provider: patch.provider ?? current.provider,
-    baseUrl: patch.baseUrl !== undefined ? patch.baseUrl : current.baseUrl,
-    chatModel: patch.chatModel !== undefined ? patch.chatModel : current.chatModel,
-    embeddingModel: patch.embeddingModel !== undefined ? patch.embeddingModel : current.embeddingModel,
-    embeddingDimensions: patch.embeddingDimensions !== undefined ? patch.embeddingDimensions : current.embeddingDimensions,
-    secrets: JSON.stringify(secrets),
-    updatedAt: now,
-  };
-  const { orgId: _id, ...changes } = next;
-  await ctx.db.batch([
-    ctx.db.insert(orgSettings).values(next).onConflictDoUpdate({ target: orgSettings.orgId, set: changes }),
+
+  const fields: Partial<SettingsRow> = {};
+  if (patch.provider !== undefined) fields.provider = patch.provider;
+  if (patch.baseUrl !== undefined) fields.baseUrl = patch.baseUrl;
+  if (patch.chatModel !== undefined) fields.chatModel = patch.chatModel;
+  if (patch.embeddingModel !== undefined) fields.embeddingModel = patch.embeddingModel;
+  if (patch.embeddingDimensions !== undefined) fields.embeddingDimensions = patch.embeddingDimensions;
+
+  // Secret names match /^[a-z][a-z0-9_]*$/ (routes.ts), so `$.name` is a plain JSON path.
+  let secrets: SQL = sql`${orgSettings.secrets}`;
+  if (removed.length > 0) secrets = sql`json_remove(${secrets}, ${sql.join(removed.map((n) => sql`${'$.' + n}`), sql`, `)})`;
+  for (const [name, envelope] of Object.entries(written)) secrets = sql`json_set(${secrets}, ${'$.' + name}, json(${JSON.stringify(envelope)}))`;
+
+  const [rows] = await ctx.db.batch([
+    ctx.db
+      .insert(orgSettings)
+      .values({ orgId, ...fields, secrets: JSON.stringify(written), updatedAt: now })
+      .onConflictDoUpdate({ target: orgSettings.orgId, set: { ...fields, secrets, updatedAt: now } })
+      .returning(),
     auditInsert(ctx.db, ctx.clock, ctx.meta, {
       orgId,
       actor,
@@ -95,6 +108,7 @@ export async function updateSettings(ctx: ServiceContext, actor: Actor, orgId: s
       },
     }),
   ]);
+  const next = rows[0]!;
   // A new embedding space makes every stored vector incomparable: re-embed through jobs.
   const embeddingChanged =
     next.provider !== current.provider ||

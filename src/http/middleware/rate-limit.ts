@@ -29,6 +29,8 @@ export interface RateLimitOptions {
   windowSeconds: number;
   /** What is being limited (an IP, an API key id…); null skips the limit for this request. */
   key: (c: AppContext) => string | null;
+  /** Names the limit in the 429 problem (`quota`), with `code` (default `rate_limited`). */
+  problem?: { code: 'rate_limited' | 'quota_exceeded'; quota: string };
 }
 
 // Keeps the policy name a valid structured-field string without escaping.
@@ -56,10 +58,11 @@ export const rateLimit = (opts: RateLimitOptions): MiddlewareHandler<AppBindings
     if (!decision.allowed) {
       throw new ApiError({
         status: 429,
-        code: 'rate_limited',
-        title: 'Too many requests',
-        detail: `Too many requests. Try again in ${decision.retryAfterSeconds} second${decision.retryAfterSeconds === 1 ? '' : 's'}.`,
+        code: opts.problem?.code ?? 'rate_limited',
+        title: opts.problem?.code === 'quota_exceeded' ? 'Quota exceeded' : 'Too many requests',
+        detail: `${opts.problem ? `The ${opts.problem.quota} limit (${limit}) is used up` : 'Too many requests'}. Try again in ${decision.retryAfterSeconds} second${decision.retryAfterSeconds === 1 ? '' : 's'}.`,
         headers: { ...headers, 'retry-after': String(decision.retryAfterSeconds) },
+        extensions: opts.problem ? { quota: opts.problem.quota, limit } : undefined,
       });
     }
 
