@@ -130,6 +130,8 @@ describe('scheduled re-sync and recovery by the cron trigger', () => {
     const unstuck = await waitForSource(owner.token, stuckDoc.id);
     expect(unstuck).toMatchObject({ status: 'ready', progress: { done: 1, total: 1, failed: 0 } });
     expect((await call('GET', `/api/v1/sources/${unsettled.id}`, { token: owner.token })).body.status).toBe('ready');
+  });
+
   it('clears idempotency keys past their 24 h and keeps the live ones', async () => {
     const owner = await register('cron-idem');
     const now = Date.now();

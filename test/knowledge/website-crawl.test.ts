@@ -153,6 +153,8 @@ describe('website crawl', () => {
     // The ceiling itself is allowed and stored as asked.
     const atCeiling = await crawl(owner, { maxPages: 500, maxDepth: 0 });
     expect(atCeiling.config.maxPages).toBe(500);
+  });
+
   it('stops at the daily crawl quota, fetching no more pages, and records why on the source', async () => {
     const owner = await register('crawl-quota');
     const parsed = parseConfig(env);

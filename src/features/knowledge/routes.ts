@@ -3,7 +3,7 @@ import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, Pagi
 import { ApiError, conflict, notFound, validationFailed } from '../../http/problem';
 import { rateLimit } from '../../http/middleware/rate-limit';
 import { WINDOWED_QUOTAS } from '../usage/quotas';
-import { enforceSourceQuotas, storedBytes } from './source-quotas';
+import { enforceSourceQuotas, storedBytes } from './route-quotas';
 import { requirePermission, serviceContext } from '../../http/context';
 import { decodeCursor, toPage } from '../../http/pagination';
 import { CreateSourceSchema, DocumentSchema, SearchHitSchema, SearchRequestSchema, SourceSchema, UpdateSourceSchema } from './schemas';

@@ -11,7 +11,7 @@ import { ACCEPTED_UPLOAD_MIME_TYPES, detectFileType } from './extract';
 import { createFileSources, toSourceDto } from './sources';
 import { SourceSchema } from './schemas';
 import { requireBot } from './route-guards';
-import { enforceSourceQuotas } from './source-quotas';
+import { enforceSourceQuotas } from './route-quotas';
 import { idempotent, IdempotencyKeyHeaders, idempotencyErrors } from '../../http/middleware/idempotency';
 
 import { MAX_FILES_PER_UPLOAD } from '../../limits';

@@ -1,4 +1,4 @@
-/** Quotas a new source spends, for the JSON and the upload route alike. */
+/** Route helper: the quotas a new source spends, for the JSON and the upload route alike (a 429 problem when over). */
 import { quotaExceeded } from '../../http/problem';
 import type { ServiceContext } from '../../context';
 import { checkSourceQuota, consumeQuota } from '../usage/quotas';
