@@ -1,3 +1,14 @@
+CREATE TABLE `oidc_identities` (
+	`id` text PRIMARY KEY NOT NULL,
+	`issuer` text NOT NULL,
+	`subject` text NOT NULL,
+	`user_id` text NOT NULL,
+	`created_at` integer NOT NULL,
+	FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `oidc_identities_issuer_subject_unique` ON `oidc_identities` (`issuer`,`subject`);--> statement-breakpoint
+CREATE UNIQUE INDEX `oidc_identities_user_issuer_unique` ON `oidc_identities` (`user_id`,`issuer`);--> statement-breakpoint
 CREATE TABLE `idempotency_keys` (
 	`org_id` text NOT NULL,
 	`actor_id` text NOT NULL,
@@ -14,10 +25,10 @@ CREATE TABLE `idempotency_keys` (
 	FOREIGN KEY (`org_id`) REFERENCES `organizations`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
-CREATE INDEX `idempotency_keys_expiry_idx` ON `idempotency_keys` (`expires_at`);
---> statement-breakpoint
-ALTER TABLE `bots` ADD `revision` integer DEFAULT 1 NOT NULL;
---> statement-breakpoint
+CREATE INDEX `idempotency_keys_expiry_idx` ON `idempotency_keys` (`expires_at`);--> statement-breakpoint
+ALTER TABLE `bots` ADD `revision` integer DEFAULT 1 NOT NULL;--> statement-breakpoint
+ALTER TABLE `email_outbox` ADD `status` text DEFAULT 'sent' NOT NULL;--> statement-breakpoint
+ALTER TABLE `email_outbox` ADD `attempts` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `sources` ADD `revision` integer DEFAULT 1 NOT NULL;
 --> statement-breakpoint
 -- Hand-written (drizzle-kit does not model triggers): every UPDATE that does not bump the
