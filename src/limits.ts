@@ -154,6 +154,8 @@ export const KEY_CACHE_MAX_ENTRIES = 5_000;
 /** Product: how often the OIDC JWKS may be refetched for an unknown `kid`, and how long it is cached. */
 export const OIDC_JWKS_COOLDOWN_MS = 30_000;
 export const OIDC_JWKS_CACHE_MAX_AGE_MS = 600_000;
+/** Memory: an issuer's JWKS is a few KiB; a larger answer is refused by the egress guard. */
+export const OIDC_JWKS_MAX_BYTES = 1024 * 1024;
 
 // --- Rate-limit leases (src/http/middleware/rate-limit.ts) ---------------------------------------
 /** Product: how long an isolate may spend a lease of admissions before asking the RateLimiter again. */

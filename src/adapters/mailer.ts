@@ -25,6 +25,7 @@ import { newId } from '../lib/ids';
 import { decryptSecret, encryptSecret, type SecretEnvelope } from '../lib/secrets';
 import { MAIL } from '../limits';
 import { enqueue, type JobMessage } from '../jobs/messages';
+import { EgressError, egressFetch, fetcherFromBinding, type EgressPolicy } from '../egress';
 
 export type MailKind = 'password_reset' | 'email_verify' | 'invitation';
 
@@ -118,12 +119,13 @@ type MailJob = Extract<JobMessage, { type: 'mail.send' }>;
 type HttpMailSettings = Extract<Config['mailer'], { kind: 'http' }>;
 
 /**
- * The one place mail leaves the Worker. Behind MAIL_FETCHER when bound (an egress proxy, or
- * the fake provider in tests), plain fetch otherwise; switch it to the egress guard here.
+ * The one place mail leaves the Worker: through the egress guard like every outbound request
+ * (an operator's internal mail relay needs EGRESS_ALLOW_HOSTS), behind MAIL_FETCHER when bound
+ * (an egress proxy, or the fake provider in tests).
  */
-export async function postToMailProvider(env: Env, settings: HttpMailSettings, mail: { id: string; to: string; subject: string; text: string }) {
-  const fetcher: typeof fetch = env.MAIL_FETCHER ? (input, init) => env.MAIL_FETCHER!.fetch(input, init) : fetch;
-  const res = await fetcher(settings.url, {
+async function postToMailProvider(env: Env, policy: EgressPolicy, settings: HttpMailSettings, mail: { id: string; to: string; subject: string; text: string }) {
+  const send = egressFetch({ policy, fetcher: fetcherFromBinding(env.MAIL_FETCHER), timeoutMs: MAIL.providerTimeoutMs });
+  const res = await send(settings.url, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${settings.apiKey}`,
@@ -133,7 +135,6 @@ export async function postToMailProvider(env: Env, settings: HttpMailSettings, m
       'idempotency-key': mail.id,
     },
     body: JSON.stringify({ from: settings.from, to: mail.to, subject: mail.subject, text: mail.text }),
-    signal: AbortSignal.timeout(MAIL.providerTimeoutMs),
   });
   await res.body?.cancel();
   return res.status;
@@ -159,8 +160,13 @@ export async function deliverQueuedMail(ctx: ServiceContext, job: MailJob) {
   const attempts = row.attempts + 1;
   let status: number;
   try {
-    status = await postToMailProvider(ctx.env, ctx.config.mailer, { id: job.mailId, to: job.to, subject: job.subject, text });
+    status = await postToMailProvider(ctx.env, ctx.config.egress, ctx.config.mailer, { id: job.mailId, to: job.to, subject: job.subject, text });
   } catch (err) {
+    if (err instanceof EgressError && err.permanent) {
+      // MAIL_API_URL is refused by the egress policy: no retry changes that, the operator must.
+      await markMailFailed(ctx, job.mailId, `mail provider refused by the egress policy: ${err.message}`, attempts);
+      throw new MailDeliveryError('mail provider refused by the egress policy', false);
+    }
     await recordAttempt(ctx, job.mailId, attempts, `provider unreachable: ${errorText(err)}`);
     throw new MailDeliveryError('mail provider unreachable', true);
   }

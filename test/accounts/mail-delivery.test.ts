@@ -215,6 +215,19 @@ describe('MAILER=http: redacted at rest, delivered through the queue', () => {
     expect(await deliveredTo(abandoned.email)).toEqual([]);
   });
 
+  it('a MAIL_API_URL the egress policy refuses fails the mail for good, and nothing is sent', async () => {
+    const queue = new RecordingQueue();
+    const workerEnv = { ...httpEnv(queue), MAIL_API_URL: 'http://169.254.169.254/send' };
+    const account = await registerWith(workerEnv, 'mail-egress');
+    const result = await consume(workerEnv, queue.messages.splice(0), 1);
+    expect(result.explicitAcks).toEqual(['m0']);
+    expect(result.delays).toEqual([]);
+    const [row] = await outbox(account.email, 'email_verify');
+    expect(row).toMatchObject({ status: 'failed' });
+    expect(row!.error).toContain('egress policy');
+    expect(await deliveredTo(account.email)).toEqual([]);
+  });
+
   it('a tampered or foreign sealed text fails the mail for good and is never sent', async () => {
     const queue = new RecordingQueue();
     const workerEnv = httpEnv(queue);

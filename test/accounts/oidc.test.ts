@@ -93,6 +93,16 @@ describe('external identity (OIDC JWTs verified against the issuer JWKS)', () =>
     expect(memberships!.n).toBe(0);
   });
 
+  it('fetches the JWKS through the egress guard: a key set on an internal address is never requested', async () => {
+    const idp = await identityProvider();
+    const internal = { ...oidc, jwksUrl: 'http://169.254.169.254/.well-known/jwks.json' };
+    const result = await authenticateOidc(context(), internal, await idp.sign({ email: 'jwks-internal@corp.example', email_verified: true }, { subject: newSubject() }));
+    expect(result).toMatchObject({ status: 'rejected', code: 'invalid_token' });
+    const requested = vi.mocked(globalThis.fetch).mock.calls.map(([input]) => (input instanceof Request ? input.url : String(input)));
+    expect(requested.some((url) => url.includes('169.254.169.254'))).toBe(false);
+    expect(await countUsers('jwks-internal@corp.example')).toBe(0);
+  });
+
   it('a missing email_verified claim is not verified: no link to the existing account, and no new account', async () => {
     const existing = await register('oidc-unverified-missing');
     const idp = await identityProvider();

@@ -13,23 +13,29 @@
  * A first-time person is provisioned as a user without organization; they join one by
  * invitation or create one.
  */
-import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, customFetch, jwtVerify, decodeProtectedHeader, type JWTPayload } from 'jose';
+import { egressFetch, type EgressPolicy } from '../../egress';
 import { and, eq } from 'drizzle-orm';
 import { oidcIdentities, users } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import type { Config } from '../../env';
 import { newId } from '../../lib/ids';
-import { OIDC_JWKS_CACHE_MAX_AGE_MS, OIDC_JWKS_COOLDOWN_MS } from '../../limits';
+import { EGRESS, OIDC_JWKS_CACHE_MAX_AGE_MS, OIDC_JWKS_COOLDOWN_MS, OIDC_JWKS_MAX_BYTES } from '../../limits';
 import { auditInsert } from '../audit/service';
 import { normalizeEmail, type UserRow } from './service';
 
 type OidcSettings = NonNullable<Config['oidc']>;
 
 const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
-function jwksFor(url: string) {
+/** The issuer's key set, fetched through the egress guard like every outbound request. */
+function jwksFor(url: string, policy: EgressPolicy) {
   let jwks = jwksCache.get(url);
   if (!jwks) {
-    jwks = createRemoteJWKSet(new URL(url), { cooldownDuration: OIDC_JWKS_COOLDOWN_MS, cacheMaxAge: OIDC_JWKS_CACHE_MAX_AGE_MS });
+    jwks = createRemoteJWKSet(new URL(url), {
+      cooldownDuration: OIDC_JWKS_COOLDOWN_MS,
+      cacheMaxAge: OIDC_JWKS_CACHE_MAX_AGE_MS,
+      [customFetch]: egressFetch({ policy, timeoutMs: EGRESS.defaultTimeoutMs, maxBytes: OIDC_JWKS_MAX_BYTES }),
+    });
     jwksCache.set(url, jwks);
   }
   return jwks;
@@ -60,7 +66,7 @@ export async function authenticateOidc(ctx: ServiceContext, oidc: OidcSettings, 
   }
   let claims: JWTPayload;
   try {
-    ({ payload: claims } = await jwtVerify(token, jwksFor(oidc.jwksUrl), {
+    ({ payload: claims } = await jwtVerify(token, jwksFor(oidc.jwksUrl, ctx.config.egress), {
       issuer: oidc.issuer,
       audience: oidc.audience,
       algorithms: oidc.algorithms,
