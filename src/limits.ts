@@ -94,3 +94,19 @@ export const EXTRACTION_JSON_MAX_DEPTH = 12;
 export const EXTRACTION_INLINE_JSON_MAX_CHARS = 1000;
 /** Product: a .docx whose document part inflates beyond this is refused (zip bomb guard). */
 export const EXTRACTION_DOCX_MAX_XML_BYTES = 64 * 1024 * 1024;
+
+// --- Retrieval (issue #7) -----------------------------------------------------------------
+/**
+ * Reranking through the common `/rerank` API (Cohere, Jina, Voyage, vLLM, TEI, Infinity).
+ * A reranker sits on the search path, so it gets a short budget: past `timeoutMs` the search
+ * answers in fused order. `maxDocuments` bounds the payload (Cohere accepts up to 1,000, but a
+ * cross-encoder's cost grows with every candidate and only the head of the list matters);
+ * `maxDocumentChars` keeps a request near 50 × 4 KB; `maxResponseBytes` caps what we read back.
+ */
+export const RERANK = {
+  timeoutMs: 4_000,
+  defaultTopN: 20,
+  maxDocuments: 50,
+  maxDocumentChars: 4_000,
+  maxResponseBytes: 256 * 1024,
+} as const;

@@ -15,7 +15,7 @@ export interface BotInput {
   description?: string;
   instructions?: string;
   model?: { provider?: string; model?: string; temperature?: number; maxTokens?: number };
-  retrieval?: { topK?: number; minScore?: number; hybrid?: boolean };
+  retrieval?: { topK?: number; minScore?: number; hybrid?: boolean; fusion?: 'convex' | 'rrf'; hybridWeight?: number | null };
   chunking?: { strategy?: 'recursive' | 'markdown' | 'sentence-window'; chunkTokens?: number; overlapTokens?: number };
   visibility?: 'private' | 'public';
   allowedOrigins?: string[];
@@ -41,6 +41,8 @@ export function newBotRow(orgId: string, input: BotInput, now: number, id = newI
     topK: input.retrieval?.topK ?? 6,
     minScore: input.retrieval?.minScore ?? 0,
     hybrid: input.retrieval?.hybrid ?? true,
+    fusion: input.retrieval?.fusion ?? 'convex',
+    hybridWeight: input.retrieval?.hybridWeight ?? null,
     chunking: { ...DEFAULT_CHUNKING, ...input.chunking },
     visibility: input.visibility ?? 'private',
     allowedOrigins: input.allowedOrigins ?? [],
@@ -64,6 +66,8 @@ export function applyBotPatch(row: BotRow, patch: Partial<BotInput>, now: number
     topK: patch.retrieval?.topK ?? row.topK,
     minScore: patch.retrieval?.minScore ?? row.minScore,
     hybrid: patch.retrieval?.hybrid ?? row.hybrid,
+    fusion: patch.retrieval?.fusion ?? row.fusion,
+    hybridWeight: patch.retrieval?.hybridWeight !== undefined ? patch.retrieval.hybridWeight : row.hybridWeight,
     chunking: { ...row.chunking, ...patch.chunking },
     visibility: patch.visibility ?? row.visibility,
     allowedOrigins: patch.allowedOrigins ?? row.allowedOrigins,
@@ -80,7 +84,7 @@ export function toBotDto(row: BotRow) {
     description: row.description,
     instructions: row.instructions,
     model: { provider: row.modelProvider, model: row.model, temperature: row.temperature, maxTokens: row.maxTokens },
-    retrieval: { topK: row.topK, minScore: row.minScore, hybrid: row.hybrid },
+    retrieval: { topK: row.topK, minScore: row.minScore, hybrid: row.hybrid, fusion: row.fusion, hybridWeight: row.hybridWeight },
     chunking: row.chunking,
     visibility: row.visibility,
     allowedOrigins: row.allowedOrigins,

@@ -15,12 +15,13 @@ import { enqueue } from '../../jobs/messages';
 import { chunkText, contextualText, type Chunk } from './chunker';
 import { extractDocumentText } from './document-text';
 import { retrievalIndexFor } from './retrieval-index';
+import { searchColumns } from './retrieval/search-columns';
 import { markSourceProcessing, settleSource } from './settle';
 
 /** Chunks embedded and written per job invocation. */
 export const INDEX_SLICE = 192;
 const PREVIEW_CHARS = 500;
-const CHUNK_COLUMNS = 12;
+const CHUNK_COLUMNS = 15;
 
 export const chunkId = (documentId: string, position: number) => `chk_${documentId.slice(4)}_${position}`;
 
@@ -59,6 +60,7 @@ function chunkRows(doc: typeof documents.$inferSelect, slice: Chunk[]): (typeof 
     startOffset: c.start,
     endOffset: c.end,
     tokenCount: c.tokenCount,
+    ...searchColumns(c.text, c.headingPath),
   }));
 }
 

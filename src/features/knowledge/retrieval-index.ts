@@ -8,15 +8,20 @@ import type { Embedder } from '../../ai/embedder';
 import { createVectorIndex, DEFAULT_INDEX_NAME, type VectorIndex } from '../../vector/vector-index';
 import type { ServiceContext } from '../../context';
 import { resolveProviderSettings } from '../settings/service';
+import type { RerankerConfig } from './retrieval/rerank';
 
 /** The settings secret that holds the provider API key. */
 export const PROVIDER_KEY_SECRET = 'api_key';
+/** The settings secret that holds the reranker's API key. */
+export const RERANK_KEY_SECRET = 'rerank_api_key';
 
 export interface RetrievalIndex {
   embedder: Embedder;
   vectors: VectorIndex;
   /** Vectorize namespace: one per org. */
   namespace: string;
+  /** The org's reranker, when one is configured. */
+  reranker: { config: RerankerConfig; apiKey: string | undefined } | null;
 }
 
 export async function retrievalIndexFor(ctx: ServiceContext, orgId: string): Promise<RetrievalIndex> {
@@ -33,5 +38,6 @@ export async function retrievalIndexFor(ctx: ServiceContext, orgId: string): Pro
     dimensions: embedder.dimensions,
     indexName: local ? `${DEFAULT_INDEX_NAME}-${embedder.dimensions}` : undefined,
   });
-  return { embedder, vectors, namespace: orgId };
+  const reranker = settings.reranker ? { config: settings.reranker, apiKey: settings.secrets[RERANK_KEY_SECRET] } : null;
+  return { embedder, vectors, namespace: orgId, reranker };
 }

@@ -234,6 +234,10 @@ export function knowledgeRoutes() {
         topK: body.topK,
         mode: body.mode,
         sourceIds: body.filter?.sourceIds,
+        fusion: bot.fusion,
+        hybridWeight: bot.hybridWeight,
+        minScore: body.minScore ?? bot.minScore,
+        rerank: body.rerank,
       });
       return c.json({ query: body.query, mode: body.mode, results }, 200);
     },

@@ -93,6 +93,8 @@ export const SearchRequestSchema = z
     topK: z.number().int().min(1).max(50).default(8),
     mode: z.enum(['hybrid', 'vector', 'keyword']).default('hybrid'),
     filter: z.object({ sourceIds: z.array(z.string().min(1).max(64)).min(1).max(20).optional() }).strict().optional(),
+    minScore: z.number().min(0).max(1).optional().openapi({ description: "Leave out hits below this relevance; defaults to the bot's minScore" }),
+    rerank: z.boolean().default(true).openapi({ description: "Apply the org's reranker, when one is configured" }),
   })
   .strict()
   .openapi('SearchRequest');
@@ -100,7 +102,8 @@ export const SearchRequestSchema = z
 export const SearchHitSchema = z
   .object({
     chunkId: z.string(),
-    score: z.number(),
+    score: z.number().openapi({ description: 'Ranking score of the stage that ordered the hit; compare only within one response' }),
+    relevance: z.number().min(0).max(1).openapi({ description: 'Calibrated relevance: the same scale in every mode and for every embedder' }),
     text: z.string(),
     windowText: z.string().nullable(),
     headingPath: z.array(z.string()),
@@ -109,6 +112,6 @@ export const SearchHitSchema = z
     endOffset: z.number().int(),
     document: z.object({ id: z.string(), title: z.string(), locator: z.string() }),
     source: z.object({ id: z.string(), title: z.string(), type: z.string() }),
-    ranks: z.object({ vector: z.number().int().optional(), keyword: z.number().int().optional() }),
+    ranks: z.object({ vector: z.number().int().optional(), keyword: z.number().int().optional(), rerank: z.number().int().optional() }),
   })
   .openapi('SearchHit');

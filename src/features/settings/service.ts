@@ -11,6 +11,7 @@ import { decryptSecret, encryptSecret, maskSecret, type SecretEnvelope } from '.
 import { auditInsert } from '../audit/service';
 import { reindexSources } from '../knowledge/sources';
 import { PROVIDER_KEY_SECRET } from '../knowledge/retrieval-index';
+import type { RerankerConfig } from '../knowledge/retrieval/rerank';
 
 interface StoredSecret extends SecretEnvelope {
   masked: string;
@@ -25,6 +26,7 @@ export interface SettingsPatch {
   embeddingDimensions?: number | null;
   /** name -> new value, or null to delete. */
   secrets?: Record<string, string | null>;
+  reranker?: RerankerConfig | null;
 }
 
 type SettingsRow = typeof orgSettings.$inferSelect;
@@ -33,7 +35,7 @@ const aadFor = (orgId: string, name: string) => `org:${orgId}:secret:${name}`;
 
 async function loadRow(ctx: ServiceContext, orgId: string): Promise<SettingsRow> {
   const row = await ctx.db.select().from(orgSettings).where(eq(orgSettings.orgId, orgId)).get();
-  return row ?? { orgId, provider: 'offline', baseUrl: null, chatModel: null, embeddingModel: null, embeddingDimensions: null, secrets: '{}', updatedAt: 0 };
+  return row ?? { orgId, provider: 'offline', baseUrl: null, chatModel: null, embeddingModel: null, embeddingDimensions: null, secrets: '{}', reranker: null, updatedAt: 0 };
 }
 
 const parseSecrets = (row: SettingsRow) => JSON.parse(row.secrets) as Record<string, StoredSecret>;
@@ -49,6 +51,7 @@ export function toSettingsDto(row: SettingsRow) {
     secrets: Object.fromEntries(
       Object.entries(secrets).map(([name, s]) => [name, { value: s.masked, keyId: s.kid, updatedAt: new Date(s.updatedAt).toISOString() }]),
     ),
+    reranker: row.reranker ?? null,
     updatedAt: row.updatedAt ? new Date(row.updatedAt).toISOString() : null,
   };
 }
@@ -73,6 +76,7 @@ export async function updateSettings(ctx: ServiceContext, actor: Actor, orgId: s
     embeddingModel: patch.embeddingModel !== undefined ? patch.embeddingModel : current.embeddingModel,
     embeddingDimensions: patch.embeddingDimensions !== undefined ? patch.embeddingDimensions : current.embeddingDimensions,
     secrets: JSON.stringify(secrets),
+    reranker: patch.reranker !== undefined ? patch.reranker : current.reranker,
     updatedAt: now,
   };
   const { orgId: _id, ...changes } = next;
@@ -111,6 +115,7 @@ export interface ProviderSettings {
   embeddingModel: string | null;
   embeddingDimensions: number | null;
   secrets: Record<string, string>;
+  reranker: RerankerConfig | null;
 }
 
 /** Decrypted settings for server-side use only; never serialize the result. */
@@ -127,5 +132,6 @@ export async function resolveProviderSettings(ctx: ServiceContext, orgId: string
     embeddingModel: row.embeddingModel,
     embeddingDimensions: row.embeddingDimensions,
     secrets,
+    reranker: row.reranker ?? null,
   };
 }
