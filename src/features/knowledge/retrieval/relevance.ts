@@ -7,7 +7,7 @@
  *
  * It is built from two pieces of absolute evidence, each mapped onto [0, 1]:
  * - term coverage: the share of the query's content words (light-stemmed, folded) and, for
- *   spaceless scripts, character trigrams found in the chunk. Computed from the text, so it is
+ *   spaceless scripts, character trigrams (or runs too short for one) found in the chunk. Computed from the text, so it is
  *   available for every hit in every mode.
  * - semantic similarity: the cosine, mapped through the embedder family's range (the cosine
  *   of unrelated texts → 0, of a clear paraphrase → 1). Only hits the vector search scored
@@ -17,7 +17,7 @@
  * exactly this judgement and already lies in [0, 1]).
  */
 import { foldForSearch } from './text-fold';
-import { queryTrigrams, queryWords } from './query-terms';
+import { queryTrigrams, queryWords, shortSpacelessRuns } from './query-terms';
 
 /**
  * Cosine → [0, 1] per embedder family: `unrelated` is where texts sharing nothing sit,
@@ -53,7 +53,8 @@ function sameStem(a: string, b: string): boolean {
 /** Prepared once per query, applied to each hit. */
 export function coverageScorer(query: string): (text: string) => number | null {
   const words = queryWords(query);
-  const grams = queryTrigrams(query);
+  // Spaceless text is matched by substrings: trigrams, or the whole run when it is shorter.
+  const grams = [...queryTrigrams(query), ...shortSpacelessRuns(query)];
   const total = words.length + grams.length;
   if (total === 0) return () => null;
   return (text) => {
