@@ -24,7 +24,7 @@ import testSite from '../test/fixtures/site/worker.js';
 
 const corpusRoot = path.join(projectRoot, 'test/fixtures/corpus');
 const TOP_K = 5;
-/** Chat's abstention threshold on calibrated relevance (the chat issue's default). */
+/** Chat's abstention threshold on calibrated relevance: DEFAULT_ABSTAIN_RELEVANCE in src/limits.ts. */
 const ABSTAIN_BELOW = 0.5;
 /** The chat issue's targets. */
 const TARGETS = { abstainUncovered: 0.9, falseAbstainCovered: 0.05 };
@@ -104,6 +104,9 @@ async function evaluateCorpus(worker, { name, dir }) {
     let hit5 = 0;
     let reciprocal = 0;
     let falseAbstain = 0;
+    // False abstentions on questions whose top hit IS a right document: calibration errors,
+    // as opposed to retrieval misses (there, abstaining is what chat should do).
+    let falseAbstainTopRight = 0;
     for (const q of covered) {
       const gold = new Set(q.gold);
       const { results } = await ask(q.question);
@@ -117,6 +120,7 @@ async function evaluateCorpus(worker, { name, dir }) {
       }
       const top = results[0]?.relevance ?? 0;
       if (top < ABSTAIN_BELOW) falseAbstain++;
+      if (top < ABSTAIN_BELOW && firstGold === 0) falseAbstainTopRight++;
       const kind = kinds.get(`${q.kind}|${mode.name}`) ?? { kind: q.kind, mode: mode.name, n: 0, r5: 0, mrr: 0 };
       kind.n++;
       kind.r5 += firstGold >= 0 ? 1 : 0;
@@ -139,6 +143,7 @@ async function evaluateCorpus(worker, { name, dir }) {
       mrr: reciprocal / n,
       abstain: uncovered.length ? abstained / uncovered.length : NaN,
       falseAbstain: falseAbstain / n,
+      falseAbstainTopRight: hit1 ? falseAbstainTopRight / hit1 : NaN,
     });
   }
 
@@ -151,6 +156,7 @@ async function evaluateCorpus(worker, { name, dir }) {
       { key: 'mrr', title: 'MRR', digits: 3 },
       { key: 'abstain', title: 'abstain (unanswerable)', digits: 3 },
       { key: 'falseAbstain', title: 'false abstain (answerable)', digits: 3 },
+      { key: 'falseAbstainTopRight', title: 'false abstain (top hit right)', digits: 3 },
     ],
     rows,
   );

@@ -97,6 +97,25 @@ export const EXTRACTION_DOCX_MAX_XML_BYTES = 64 * 1024 * 1024;
 
 // --- Retrieval (issue #7) -----------------------------------------------------------------
 /**
+ * Calibrated relevance (src/features/knowledge/retrieval/relevance.ts).
+ * - `defaultAbstainBelow`: chat's default abstention threshold and a sensible `minScore`. 0.5
+ *   reads as "the chunk covers at least half of what the question specifically asks for (its
+ *   IDF-weighted terms), or the embedder rates it at least halfway to a paraphrase". Not fitted
+ *   to the eval corpora; the README reports what it gives there.
+ * - `floorDocumentShare`: a query needs at least the informative mass of one term found in
+ *   this share of the bot's chunks before any chunk can cover it fully.
+ * - `dfSampleChunks`: spaceless bigram frequencies are counted by substring over at most this
+ *   many of the bot's chunks (bounded cost per search; a proportion needs no full count).
+ */
+export const RELEVANCE = {
+  defaultAbstainBelow: 0.5,
+  floorDocumentShare: 0.1,
+  dfSampleChunks: 2_000,
+} as const;
+/** Chat's default: abstain when the best hit's relevance is below this. */
+export const DEFAULT_ABSTAIN_RELEVANCE = RELEVANCE.defaultAbstainBelow;
+
+/**
  * Reranking through the common `/rerank` API (Cohere, Jina, Voyage, vLLM, TEI, Infinity).
  * A reranker sits on the search path, so it gets a short budget: past `timeoutMs` the search
  * answers in fused order. `maxDocuments` bounds the payload (Cohere accepts up to 1,000, but a

@@ -8,6 +8,8 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convexFusion, minMaxNormalize, reciprocalRankFusion } from '../../src/features/knowledge/retrieval/fusion';
 import { combineEvidence, coverageScorer, similarityEvidence } from '../../src/features/knowledge/retrieval/relevance';
+import { queryTerms, type QueryTermStats } from '../../src/features/knowledge/retrieval/term-stats';
+import { DEFAULT_ABSTAIN_RELEVANCE } from '../../src/limits';
 import { foldForSearch, hasSpacelessScript } from '../../src/features/knowledge/retrieval/text-fold';
 import { call, expectProblem, register, type Account } from '../support/api';
 import { addText, searchBot, waitForSource } from '../support/knowledge';
@@ -63,11 +65,48 @@ describe('relevance evidence', () => {
     );
   });
 
+  /** Term statistics as the bot's index would report them: `df` per term key, `n` chunks. */
+  const statsFor = (query: string, n: number, df: Record<string, number> = {}): QueryTermStats => {
+    const terms = queryTerms(query);
+    return {
+      ...terms,
+      chunkCount: n,
+      wordStats: terms.words.map((w) => ({ df: df[w.join(' ')] ?? 1, n })),
+      gramStats: terms.grams.map((g) => ({ df: df[g] ?? 1, n })),
+    };
+  };
+
   it('term coverage counts folded words and stems: all of the query in the chunk is 1, none is 0', () => {
-    const covered = coverageScorer('Wie lange dauert die Lieferung in die Kaufingerstrasse?');
+    const query = 'Wie lange dauert die Lieferung in die Kaufingerstrasse?';
+    const covered = coverageScorer(statsFor(query, 50));
     expect(covered('Lieferungen in die Kaufingerstraße dauern zwei Tage, so lange wie immer.')).toBe(1);
     expect(covered('Das Café öffnet um acht Uhr.')).toBe(0);
-    expect(coverageScorer('返品の期限')('返品の期限は十四日です')).toBe(1);
+    expect(coverageScorer(statsFor('返品の期限', 50))('返品の期限は十四日です')).toBe(1);
+  });
+
+  it('weighs query terms by rarity: a word found in every chunk covers almost nothing, a rare word almost everything', () => {
+    const query = 'Does Orbitly support fax machines?';
+    // "orbitly" is in all 200 chunks; "fax" and "machines" in none; "support" in 40.
+    const stats = statsFor(query, 200, { orbitly: 200, support: 40, fax: 0, machines: 0 });
+    const score = coverageScorer(stats);
+    expect(score('Orbitly keeps every conversation for a year.')!).toBeLessThan(0.01);
+    expect(score('Orbitly can send a fax to any machines you register.')!).toBeGreaterThan(0.85);
+    // Equal weights would have rated the product-name-only chunk 1/4.
+    expect(score('Orbitly support answers within a day.')!).toBeLessThan(DEFAULT_ABSTAIN_RELEVANCE);
+  });
+
+  it('rates a query made only of words found nearly everywhere low, whatever it matches', () => {
+    expect(coverageScorer(statsFor('Orbitly', 200, { orbitly: 200 }))('Orbitly keeps every conversation.')!).toBeLessThan(0.01);
+  });
+
+  it('does not count a function word as the stem of a query word ("with" is not "without")', () => {
+    expect(coverageScorer(statsFor('without', 10))('Sign in with a password.')).toBe(0);
+  });
+
+  it('weighs Japanese by content bigrams, never by pairs that span a particle', () => {
+    const { grams } = queryTerms('返品は何日以内ですか？');
+    expect(grams).toEqual(['返品', '何日', '日以', '以内']);
+    expect(queryTerms('ですか').grams).toEqual(['です', 'すか']);
   });
 });
 
@@ -107,6 +146,34 @@ const JAPANESE = `# 返品について
 本店には駐車場がありません。`;
 
 const SITE = 'https://rerank.acme.test/v1/rerank';
+
+/** A product handbook whose every page names the product, each page on its own topic. */
+const QUILLMARK_PAGES = {
+  nib: 'Quillmark pens ship with a steel nib. To calibrate the nib, press it gently on the tuning card until the line stops skipping.',
+  ink: 'Quillmark cartridges hold two millilitres of ink. Replace a cartridge when the window turns clear.',
+  cleaning: 'Rinse the Quillmark feed under lukewarm water once a month and let it dry overnight.',
+  warranty: 'Every Quillmark comes with a two year warranty covering cracks in the barrel.',
+};
+
+describe('relevance weighs query terms by rarity in the bot (through the Worker)', () => {
+  let owner: Account;
+  beforeAll(async () => {
+    owner = await register('relevance-idf');
+    for (const [title, text] of Object.entries(QUILLMARK_PAGES)) await waitForSource(owner.token, (await addText(owner.token, owner.botId, title, text)).id);
+  });
+  const best = async (query: string, mode: string) => ((await searchBot(owner.token, owner.botId, query, { mode, topK: 5 })) as unknown as Hit[])[0];
+
+  it.each(['keyword', 'vector', 'hybrid'])('a query whose only matching word is in every chunk stays below the abstention threshold (%s)', async (mode) => {
+    const top = await best('Quillmark pigeons', mode);
+    expect(top?.relevance ?? 0).toBeLessThan(DEFAULT_ABSTAIN_RELEVANCE);
+  });
+
+  it.each(['keyword', 'hybrid'])('a match on the words only one chunk has is rated above the threshold (%s)', async (mode) => {
+    const top = await best('How do I calibrate the nib?', mode);
+    expect(top!.text).toContain('calibrate the nib');
+    expect(top!.relevance).toBeGreaterThanOrEqual(DEFAULT_ABSTAIN_RELEVANCE);
+  });
+});
 
 describe('search through the Worker', () => {
   let owner: Account;

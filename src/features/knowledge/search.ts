@@ -15,6 +15,7 @@ import { convexFusion, DEFAULT_VECTOR_WEIGHT, reciprocalRankFusion, type Fusion 
 import { embedderFamily } from './retrieval/relevance';
 import { applyReranker, withRelevance } from './retrieval/hits';
 import { outboundFetch } from './retrieval/outbound';
+import { termStatistics } from './retrieval/term-stats';
 
 export type SearchMode = 'hybrid' | 'vector' | 'keyword';
 
@@ -69,9 +70,10 @@ export async function search(ctx: ServiceContext, req: SearchRequest): Promise<S
   const family = embedderFamily(index.embedder.id);
   const reranker = req.rerank === false ? null : index.reranker;
   const limit = candidatesFor(Math.max(req.topK, reranker?.config.topN ?? 0));
-  const [vectorList, keywordList] = await Promise.all([
+  const [vectorList, keywordList, terms] = await Promise.all([
     req.mode === 'keyword' ? Promise.resolve([]) : vectorRanking(ctx, index, req, limit),
     req.mode === 'vector' ? Promise.resolve([]) : keywordRanking(ctx, req, limit),
+    termStatistics(ctx, req.botId, req.orgId, req.query),
   ]);
   const ranked =
     req.mode === 'vector'
@@ -99,7 +101,7 @@ export async function search(ctx: ServiceContext, req: SearchRequest): Promise<S
   const found = ranked.filter((r) => byId.has(r.id)).slice(0, wanted.length);
   const cosines = new Map(vectorList.map((m) => [m.id, m.score]));
   let scored = withRelevance(
-    req.query,
+    terms,
     found.map((r) => {
       const chunk = byId.get(r.id)!.chunk;
       return { id: r.id, score: r.score, text: [...chunk.headingPath, chunk.text].join('\n') };

@@ -5,6 +5,7 @@
  */
 import { combineEvidence, coverageScorer, similarityEvidence, type EmbedderFamily } from './relevance';
 import { rerank, type FetchLike, type RerankerConfig } from './rerank';
+import type { QueryTermStats } from './term-stats';
 
 export interface Candidate {
   id: string;
@@ -19,12 +20,12 @@ export interface Scored extends Candidate {
 }
 
 export function withRelevance(
-  query: string,
+  terms: QueryTermStats,
   candidates: readonly Candidate[],
   cosines: ReadonlyMap<string, number>,
   family: EmbedderFamily,
 ): Scored[] {
-  const coverage = coverageScorer(query);
+  const coverage = coverageScorer(terms);
   return candidates.map((c) => {
     const cosine = cosines.get(c.id);
     return { ...c, relevance: combineEvidence(coverage(c.text), cosine === undefined ? undefined : similarityEvidence(cosine, family)) };

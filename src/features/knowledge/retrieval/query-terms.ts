@@ -52,6 +52,31 @@ export function shortSpacelessRuns(query: string): string[] {
   return [...new Set(spacelessRuns(foldForSearch(query)).filter((run) => [...run].length < 3))].slice(0, 4);
 }
 
+/**
+ * What a spaceless query asks for, as units relevance can weigh: character bigrams (the usual
+ * unit of CJK retrieval: most Chinese and Japanese words are two characters) of its content
+ * runs. In Japanese, hiragana mostly writes grammar (particles, verb endings: は, の, ですか,
+ * てもらえます), so a query is first cut at hiragana runs: bigrams spanning a particle (品は,
+ * は何) occur in no document and would look like rare, unanswered terms. A query written in
+ * hiragana only keeps its hiragana. A one-character content run counts as itself.
+ */
+export function spacelessTerms(query: string): string[] {
+  const terms = new Set<string>();
+  for (const run of spacelessRuns(foldForSearch(query))) {
+    const parts = run.split(HIRAGANA_RUN).filter((p) => p.length > 0);
+    const content = parts.filter((p) => !ONLY_HIRAGANA.test(p));
+    for (const part of content.length > 0 ? content : parts) {
+      const chars = [...part];
+      if (chars.length === 1) terms.add(part);
+      for (let i = 0; i + 2 <= chars.length; i++) terms.add(chars[i]! + chars[i + 1]!);
+      if (terms.size >= MAX_QUERY_TERMS) return [...terms].slice(0, MAX_QUERY_TERMS);
+    }
+  }
+  return [...terms];
+}
+const HIRAGANA_RUN = /(\p{Script=Hiragana}+)/u;
+const ONLY_HIRAGANA = /^\p{Script=Hiragana}+$/u;
+
 const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
 
 /** FTS5 MATCH for the word index: each word a phrase of its tokens, OR-ed, confined to one bot. */
