@@ -9,13 +9,20 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: './wrangler.toml' },
         miniflare: {
-          // The crawler's egress goes to a small test website instead of the network.
-          serviceBindings: { WEB_FETCHER: 'test-site' },
+          // The crawler's egress goes to a small test website instead of the network, and
+          // mail (in MAILER=http tests) to a fake provider.
+          serviceBindings: { WEB_FETCHER: 'test-site', MAIL_FETCHER: 'test-mail-provider' },
           workers: [
             {
               name: 'test-site',
               modules: true,
               scriptPath: './test/fixtures/site/worker.js',
+              compatibilityDate: '2026-11-01',
+            },
+            {
+              name: 'test-mail-provider',
+              modules: true,
+              scriptPath: './test/fixtures/mail-provider/worker.js',
               compatibilityDate: '2026-11-01',
             },
           ],
@@ -27,6 +34,8 @@ export default defineConfig(async () => {
             ENCRYPTION_KEY_ID: 'test1',
             DASHBOARD_ORIGINS: 'https://dashboard.test',
             AUTH_RATE_LIMIT: '1000',
+            // A self-hosted model server (Ollama's port) the egress guard lets through.
+            EGRESS_ALLOW_HOSTS: 'localhost:11434',
           },
         },
       }),
@@ -34,7 +43,7 @@ export default defineConfig(async () => {
     test: {
       include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
       exclude: ['test/e2e/**', 'node_modules/**'],
-      setupFiles: ['./test/setup/apply-migrations.ts'],
+      setupFiles: ['./test/setup/d1-bound-parameter-guard.ts', './test/setup/apply-migrations.ts'],
       testTimeout: 20_000,
       silent: 'passed-only' as const,
       hookTimeout: 30_000,

@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Context, MiddlewareHandler } from 'hono';
 import { createRouter, type Router } from './http/router';
 import { ApiError, problemResponse, type ProblemInit } from './http/problem';
+import { upstreamProblem } from './http/upstream-problems';
 import { requestId, requestLog } from './http/middleware/request-context';
 import { loadConfig } from './env';
 import { createDb } from './db/client';
@@ -23,15 +24,18 @@ import { botRoutes } from './features/bots/routes';
 import { settingsRoutes } from './features/settings/routes';
 import { activityRoutes, personalActivityRoutes } from './features/activity/routes';
 import { knowledgeRoutes } from './features/knowledge/routes';
+import { usageRoutes } from './features/usage/routes';
+import { USER_RATE_LIMIT_POLICY } from './features/usage/policies';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { rateLimit } from './http/middleware/rate-limit';
-import { RATE_LIMIT_WINDOW_SECONDS } from './limits';
+import { MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
-const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
+/** POST /bots/{botId}/sources: a text source's documented length does not fit in MAX_BODY_BYTES. */
+const SOURCE_CREATE_PATH = /^\/api\/v1\/bots\/[^/]+\/sources$/;
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -41,8 +45,8 @@ function corsFor(origins: string[]): MiddlewareHandler {
     handler = cors({
       origin: (origin) => (origins.includes(origin) ? origin : null),
       allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'Content-Type', 'X-Org-Id', 'X-HTTP-Method-Override', 'X-Request-Id'],
-      exposeHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+      allowHeaders: ['Authorization', 'Content-Type', 'X-Org-Id', 'X-HTTP-Method-Override', 'X-Request-Id', 'Idempotency-Key', 'If-Match'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy', 'ETag', 'Idempotent-Replayed', 'Location'],
       credentials: true,
       maxAge: 600,
     });
@@ -84,8 +88,13 @@ export function buildApp(options: AppOptions = {}): Router {
     // Bodiless requests skip the check (and its stream wrapping) entirely.
     if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next();
     const config = c.get('config');
-    // File uploads get the upload limit (plus room for multipart framing); everything else is JSON.
-    const maxSize = UPLOAD_PATH.test(c.req.path) ? config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES : config.maxBodyBytes;
+    // File uploads get the upload limit (plus room for multipart framing), source creation room
+    // for the longest text source; every other JSON body gets MAX_BODY_BYTES.
+    const maxSize = UPLOAD_PATH.test(c.req.path)
+      ? config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES
+      : SOURCE_CREATE_PATH.test(c.req.path)
+        ? Math.max(config.maxBodyBytes, SOURCE_CREATE_MAX_BODY_BYTES)
+        : config.maxBodyBytes;
     return bodyLimit({
       maxSize,
       onError: () => {
@@ -120,15 +129,27 @@ export function buildApp(options: AppOptions = {}): Router {
       return actor.kind === 'api_key' ? `api-key:${actor.keyId}` : null;
     },
   });
+  // People get their own limit: a logged-in script is as much an amplifier as an API key.
+  const perUser = rateLimit({
+    name: USER_RATE_LIMIT_POLICY,
+    limit: (c) => c.get('config').userRateLimitPerMinute,
+    windowSeconds: RATE_LIMIT_WINDOW_SECONDS,
+    key: (c) => {
+      const actor = c.get('actor');
+      return actor.kind === 'user' ? actor.userId : null;
+    },
+    problem: { code: 'rate_limited', quota: 'user_requests_per_minute' },
+  });
   // `/x/*` also matches `/x` itself in Hono, so one registration per prefix covers both.
   for (const prefix of ORG_SCOPED_PREFIXES) {
-    app.use(`/api/v1/${prefix}/*`, authenticate(), resolveOrg(), perApiKey);
+    app.use(`/api/v1/${prefix}/*`, authenticate(), resolveOrg(), perApiKey, perUser);
   }
   app.route('/api/v1', botRoutes());
   app.route('/api/v1', apiKeyRoutes());
   app.route('/api/v1', settingsRoutes());
   app.route('/api/v1', activityRoutes());
   app.route('/api/v1', knowledgeRoutes());
+  app.route('/api/v1', usageRoutes());
 
   app.doc31('/openapi.json', (c) => ({
     openapi: '3.1.0',
@@ -178,6 +199,9 @@ export function errorToResponse(err: unknown, c: Context<AppBindings>): Response
   if (err instanceof HTTPException) {
     return problemResponse(c, fromHttpException(err));
   }
+  // Providers, the vector index and stored secrets fail in expected ways: 502/503, never 500.
+  const upstream = upstreamProblem(err);
+  if (upstream) return errorToResponse(upstream, c);
   console.error(
     JSON.stringify({
       level: 'error',

@@ -4,8 +4,11 @@
  * silently running on a development fallback.
  */
 import { z } from 'zod';
+import { MIN_JWT_SECRET_BYTES, WORKERS_MAX_REQUEST_BODY_BYTES } from './limits';
+import { bytesFromBase64 } from './lib/crypto';
 import type { RateLimiter } from './durable/RateLimiter';
 import type { ConversationRoom } from './durable/ConversationRoom';
+import { parseAllowHost, type EgressPolicy } from './egress';
 
 export interface Env {
   DB: D1Database;
@@ -15,8 +18,14 @@ export interface Env {
   CONVERSATION_ROOM: DurableObjectNamespace<ConversationRoom>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   VECTOR_STORE: DurableObjectNamespace;
-  /** Optional egress for crawling (an egress proxy, or the test site in tests); plain fetch otherwise. */
+  /**
+   * Optional egress for every outbound request (crawler, providers): an egress proxy that
+   * enforces IP policy after DNS resolution in production, the test site in tests; plain
+   * fetch otherwise. The egress guard checks every URL before handing it over.
+   */
   WEB_FETCHER?: Fetcher;
+  /** Optional egress for the mail provider (an egress proxy, or a fake provider in tests); plain fetch otherwise. */
+  MAIL_FETCHER?: Fetcher;
 
   ENVIRONMENT?: string;
   APP_URL?: string;
@@ -35,17 +44,31 @@ export interface Env {
   OIDC_ISSUER?: string;
   OIDC_JWKS_URL?: string;
   OIDC_AUDIENCE?: string;
+  OIDC_ALGORITHMS?: string;
   VECTOR_BACKEND?: string;
   AUTH_RATE_LIMIT?: string;
   API_KEY_RATE_LIMIT?: string;
   MAX_UPLOAD_BYTES?: string;
   CRAWL_MAX_PAGES?: string;
+  /** Hosts the egress guard lets through although they are internal: `host` or `host:port`, comma-separated. */
+  EGRESS_ALLOW_HOSTS?: string;
+  USER_RATE_LIMIT?: string;
+  ORG_MAX_SOURCES?: string;
+  ORG_CRAWL_PAGES_PER_DAY?: string;
+  ORG_UPLOAD_BYTES_PER_DAY?: string;
+  ORG_SEARCHES_PER_MINUTE?: string;
 }
 
 const csv = z
   .string()
   .optional()
   .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []));
+
+/** The signature algorithms an operator may allow for OIDC identity tokens. */
+export const OIDC_ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export type OidcAlgorithm = (typeof OIDC_ASYMMETRIC_ALGORITHMS)[number];
+/** What common issuers sign with (Google, Microsoft, Okta, Auth0, Keycloak): overridable by OIDC_ALGORITHMS. */
+export const OIDC_DEFAULT_ALGORITHMS: readonly OidcAlgorithm[] = ['RS256', 'ES256', 'PS256', 'EdDSA'];
 
 const intFrom = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).optional().default(fallback);
@@ -60,7 +83,7 @@ const configSchema = z.object({
   DASHBOARD_ORIGINS: csv,
   ACCESS_TOKEN_TTL_SECONDS: intFrom(900, 30, 86_400),
   REFRESH_TOKEN_TTL_DAYS: intFrom(30, 1, 365),
-  MAX_BODY_BYTES: intFrom(1_048_576, 1024, 104_857_600),
+  MAX_BODY_BYTES: intFrom(1_048_576, 1024, WORKERS_MAX_REQUEST_BODY_BYTES),
   MAILER: z.enum(['outbox', 'http']).default('outbox'),
   MAIL_API_URL: z.string().url().optional(),
   MAIL_API_KEY: z.string().optional(),
@@ -68,11 +91,27 @@ const configSchema = z.object({
   OIDC_ISSUER: z.string().url().optional(),
   OIDC_JWKS_URL: z.string().url().optional(),
   OIDC_AUDIENCE: z.string().optional(),
+  // Asymmetric algorithms only: an HMAC "alg" would let anyone holding the public key sign.
+  OIDC_ALGORITHMS: csv.pipe(z.array(z.enum(OIDC_ASYMMETRIC_ALGORITHMS))),
   VECTOR_BACKEND: z.enum(['local', 'vectorize']).default('local'),
   AUTH_RATE_LIMIT: intFrom(10, 1, 10_000),
   API_KEY_RATE_LIMIT: intFrom(600, 1, 1_000_000),
-  MAX_UPLOAD_BYTES: intFrom(20 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+  MAX_UPLOAD_BYTES: intFrom(20 * 1024 * 1024, 1024, WORKERS_MAX_REQUEST_BODY_BYTES),
   CRAWL_MAX_PAGES: intFrom(500, 1, 10_000),
+  EGRESS_ALLOW_HOSTS: csv.transform((entries, ctx) =>
+    entries.map((entry) => {
+      const parsed = parseAllowHost(entry);
+      if (!parsed) ctx.addIssue({ code: 'custom', message: `"${entry}" is not a host or host:port (no wildcards)` });
+      return parsed!;
+    }),
+  ),
+  // Per-user and per-org limits: registration is open, so a free org must not be an unlimited
+  // crawler, storage or embedding amplifier. Defaults are generous for self-hosters.
+  USER_RATE_LIMIT: intFrom(1200, 1, 1_000_000),
+  ORG_MAX_SOURCES: intFrom(10_000, 1, 10_000_000),
+  ORG_CRAWL_PAGES_PER_DAY: intFrom(50_000, 1, 100_000_000),
+  ORG_UPLOAD_BYTES_PER_DAY: intFrom(5 * 1024 ** 3, 1024, 1024 ** 5),
+  ORG_SEARCHES_PER_MINUTE: intFrom(1200, 1, 1_000_000),
 });
 
 export interface Config {
@@ -86,22 +125,31 @@ export interface Config {
   maxBodyBytes: number;
   mailer: { kind: 'outbox' } | { kind: 'http'; url: string; apiKey: string; from: string };
   mailFrom: string;
-  oidc: { issuer: string; jwksUrl: string; audience: string } | null;
+  oidc: { issuer: string; jwksUrl: string; audience: string; algorithms: OidcAlgorithm[] } | null;
   vectorBackend: 'local' | 'vectorize';
   authRateLimitPerMinute: number;
   apiKeyRateLimitPerMinute: number;
   maxUploadBytes: number;
   crawlMaxPages: number;
+  egress: EgressPolicy;
+  userRateLimitPerMinute: number;
+  quotas: OrgQuotas;
+}
+
+/** Per-org quotas (see features/usage); each is named in the 429 problems and in GET /usage. */
+export interface OrgQuotas {
+  sources: number;
+  crawlPagesPerDay: number;
+  uploadBytesPerDay: number;
+  searchesPerMinute: number;
 }
 
 export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[] };
 
-const MIN_JWT_SECRET_BYTES = 32;
 
 function decodeKey(raw: string): Uint8Array | null {
   try {
-    const binary = atob(raw.trim());
-    const bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+    const bytes = bytesFromBase64(raw.trim());
     return bytes.length === 32 ? bytes : null;
   } catch {
     return null;
@@ -157,6 +205,10 @@ export function parseConfig(env: Env): ConfigResult {
   }
 
   let mailer: Config['mailer'] = { kind: 'outbox' };
+  if (v.MAILER === 'outbox' && production) {
+    // Allowed for self-hosters without a mail provider, but never silently: see src/adapters/mailer.ts.
+    warnings.push('MAILER=outbox in production: email_outbox keeps every reset, verification and invitation token in full; use MAILER=http');
+  }
   if (v.MAILER === 'http') {
     if (!v.MAIL_API_URL || !v.MAIL_API_KEY) problems.push('MAILER=http needs MAIL_API_URL and MAIL_API_KEY');
     else mailer = { kind: 'http', url: v.MAIL_API_URL, apiKey: v.MAIL_API_KEY, from: v.MAIL_FROM };
@@ -167,7 +219,8 @@ export function parseConfig(env: Env): ConfigResult {
     if (!v.OIDC_ISSUER || !v.OIDC_JWKS_URL || !v.OIDC_AUDIENCE) {
       problems.push('OIDC needs OIDC_ISSUER, OIDC_JWKS_URL and OIDC_AUDIENCE together');
     } else {
-      oidc = { issuer: v.OIDC_ISSUER, jwksUrl: v.OIDC_JWKS_URL, audience: v.OIDC_AUDIENCE };
+      const algorithms = v.OIDC_ALGORITHMS.length > 0 ? v.OIDC_ALGORITHMS : [...OIDC_DEFAULT_ALGORITHMS];
+      oidc = { issuer: v.OIDC_ISSUER, jwksUrl: v.OIDC_JWKS_URL, audience: v.OIDC_AUDIENCE, algorithms };
     }
   }
 
@@ -196,6 +249,14 @@ export function parseConfig(env: Env): ConfigResult {
       apiKeyRateLimitPerMinute: v.API_KEY_RATE_LIMIT,
       maxUploadBytes: v.MAX_UPLOAD_BYTES,
       crawlMaxPages: v.CRAWL_MAX_PAGES,
+      egress: { allowHosts: v.EGRESS_ALLOW_HOSTS },
+      userRateLimitPerMinute: v.USER_RATE_LIMIT,
+      quotas: {
+        sources: v.ORG_MAX_SOURCES,
+        crawlPagesPerDay: v.ORG_CRAWL_PAGES_PER_DAY,
+        uploadBytesPerDay: v.ORG_UPLOAD_BYTES_PER_DAY,
+        searchesPerMinute: v.ORG_SEARCHES_PER_MINUTE,
+      },
     },
   };
 }

@@ -25,6 +25,17 @@ export const QUEUES = {
   maxDelaySeconds: 12 * 60 * 60,
 } as const;
 
+/**
+ * Product: the cron sweeper (src/jobs/scheduled.ts) treats queued / processing / deleting work
+ * untouched this long as stranded by a lost message. Far above one job's run time (a page, a
+ * 192-chunk slice, a discovery: seconds) plus the queue's retries with backoff (at most
+ * 5 retries, 300 s apart at most), so work in progress is not re-sent. Per-run caps keep
+ * one cron invocation inside D1's 1,000 queries.
+ */
+export const SWEEPER = { stuckAfterMs: 30 * 60 * 1000, maxPerKindPerRun: 100, maxExpiredIdempotencyKeysPerRun: 1000 } as const;
+/** https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#bucket-method-definitions : delete() takes up to 1000 keys. */
+export const R2_MAX_DELETE_KEYS = 1000;
+
 // --- Product ------------------------------------------------------------------------------
 export const PASSWORD_MIN_LENGTH = 10;
 export const PASSWORD_MAX_LENGTH = 256;
@@ -33,6 +44,13 @@ export const SCRYPT_PARAMS = { N: 16384, r: 8, p: 1, keyLength: 32 } as const;
 export const PASSWORD_RESET_TTL_MS = 30 * 60 * 1000;
 export const EMAIL_VERIFY_TTL_MS = 48 * 60 * 60 * 1000;
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * Mail jobs carry the sealed text in the queue message (QUEUES.maxMessageBytes, 128 KB):
+ * 16,000 characters are at most 64 KB of UTF-8, ~86 KB once encrypted and base64-encoded.
+ * Our mails are a few hundred characters. A provider that has not answered in 10 s is
+ * treated as down and retried with the job's backoff.
+ */
+export const MAIL = { maxTextChars: 16_000, maxSubjectChars: 300, providerTimeoutMs: 10_000 } as const;
 export const RATE_LIMIT_WINDOW_SECONDS = 60;
 /**
  * Slices per sliding window in the RateLimiter Durable Object: bounds its storage to ~60
@@ -40,7 +58,7 @@ export const RATE_LIMIT_WINDOW_SECONDS = 60;
  */
 export const RATE_LIMIT_GRANULES_PER_WINDOW = 60;
 
-// --- Vector index and embeddings (src/ai) ---------------------------------------------------
+// --- Vector index (src/vector) and embeddings (src/ai)------------------------------------------------
 /**
  * More Vectorize rules the local index mirrors and both paths validate:
  * https://developers.cloudflare.com/vectorize/platform/limits/ (namespace name length, metadata
@@ -81,19 +99,166 @@ export const CHUNKING = {
   defaultWindowSentences: 2,
   maxWindowSentences: 10,
 } as const;
+/**
+ * Product: the chunk sizes a bot may choose, inside the chunker's CHUNKING range; the overlap is
+ * further held to CHUNKING.maxOverlapRatio of the chosen size.
+ */
+export const BOT_CHUNKING = { minChunkTokens: 64, maxChunkTokens: 2000, maxOverlapTokens: 500 } as const;
 /** RFC 9309 §2.5: crawlers must parse at least 500 KiB of robots.txt and may ignore the rest. */
 export const ROBOTS_TXT_MAX_BYTES = 500 * 1024;
 /** https://www.sitemaps.org/protocol.html : at most 50,000 URLs and 50 MB (uncompressed) per file. */
 export const SITEMAP_MAX_URLS = 50_000;
-export const SITEMAP_MAX_BYTES = 50 * 1024 * 1024;
+/**
+ * Product: a sitemap is inflated (gzip) as a stream and given up as invalid past this size. Below
+ * the protocol's 50 MB because the bytes and their decoded text must both fit in a 128 MB
+ * isolate with room to spare; 10 MiB still holds 50,000 entries of ~200 bytes. A gzip bomb
+ * stops here instead of at the size its trailer claims (up to 4 GiB).
+ */
+export const SITEMAP_MAX_INFLATED_BYTES = 10 * 1024 * 1024;
 /** Product: text kept from one crawled page; more is almost always generated noise. */
 export const WEB_PAGE_MAX_TEXT_CHARS = 2_000_000;
 /** Product: JSON uploads are flattened to "path: value" lines down to this depth; deeper
  * subtrees are written inline as JSON, cut at EXTRACTION_INLINE_JSON_MAX_CHARS. */
 export const EXTRACTION_JSON_MAX_DEPTH = 12;
 export const EXTRACTION_INLINE_JSON_MAX_CHARS = 1000;
-/** Product: a .docx whose document part inflates beyond this is refused (zip bomb guard). */
-export const EXTRACTION_DOCX_MAX_XML_BYTES = 64 * 1024 * 1024;
+
+// --- Workers, D1-derived and R2 platform bounds -----------------------------------------------
+/**
+ * https://developers.cloudflare.com/workers/platform/limits/#request-limits : request bodies
+ * up to 100 MB on Free and Pro zones; configured body limits may not exceed it.
+ */
+export const WORKERS_MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024;
+/** Locators per `IN (...)` list: under D1_MAX_BOUND_PARAMETERS with room for the other bound values. */
+export const LOCATORS_PER_STATEMENT = D1_MAX_BOUND_PARAMETERS - 10;
+/** https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#r2listoptions : at most 1,000 keys per list call. */
+export const R2_LIST_MAX_KEYS = 1000;
+
+// --- HTTP ---------------------------------------------------------------------------------------
+/** Product: room for multipart boundaries and part headers on top of the configured upload size. */
+export const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
+/** Product: files per upload request; each becomes a source, and all are checked before any is stored. */
+export const MAX_FILES_PER_UPLOAD = 20;
+
+// --- Auth and API keys -----------------------------------------------------------------------------
+/** RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits). */
+export const MIN_JWT_SECRET_BYTES = 32;
+/** Product: last_used_at is a hint, not a log; written at most this often per key. */
+export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+/**
+ * Product: how long an isolate trusts a verified API key without reading D1 again. It bounds how
+ * long a revoked key keeps working in the isolates that did not handle the revocation.
+ */
+export const KEY_CACHE_TTL_MS = 10_000;
+/** Memory: verified keys cached per isolate (a few hundred bytes each). */
+export const KEY_CACHE_MAX_ENTRIES = 5_000;
+/** Product: how often the OIDC JWKS may be refetched for an unknown `kid`, and how long it is cached. */
+export const OIDC_JWKS_COOLDOWN_MS = 30_000;
+export const OIDC_JWKS_CACHE_MAX_AGE_MS = 600_000;
+
+// --- Rate-limit leases (src/http/middleware/rate-limit.ts) ---------------------------------------
+/** Product: how long an isolate may spend a lease of admissions before asking the RateLimiter again. */
+export const LEASE_HOLD_MS = 1000;
+/** Product: a lease takes at most 1/LEASE_FRACTION of a key's limit, so one isolate can't starve others. */
+export const LEASE_FRACTION = 20;
+/** Memory: rate-limit keys an isolate keeps lease state for. */
+export const MAX_TRACKED_KEYS = 10_000;
+
+// --- Jobs -------------------------------------------------------------------------------------------
+/** Product: queue retries back off exponentially up to this delay (well under QUEUES.maxDelaySeconds). */
+export const JOB_MAX_BACKOFF_SECONDS = 300;
+
+// --- Knowledge: sources, crawling and indexing ---------------------------------------------------
+/**
+ * Product: a pasted text source. The JSON body limit of source creation
+ * (SOURCE_CREATE_MAX_BODY_BYTES) is sized so this many characters fit.
+ */
+export const TEXT_SOURCE_MAX_CHARS = 2_000_000;
+/** Product: Q&A pairs in one Q&A source. */
+export const QA_SOURCE_MAX_PAIRS = 5000;
+/**
+ * The JSON body limit for creating a source, sized so any text of TEXT_SOURCE_MAX_CHARS fits
+ * however it is encoded: zod counts UTF-16 code units, and one code unit takes at most 6 bytes
+ * of JSON (a `\u00XX` escape; UTF-8 needs at most 3 bytes per code unit), plus 64 KiB for the
+ * other fields. Every other JSON route keeps the configured MAX_BODY_BYTES.
+ */
+export const SOURCE_CREATE_MAX_BODY_BYTES = 6 * TEXT_SOURCE_MAX_CHARS + 64 * 1024;
+/** Product: the most a website source may ask for; the operator's CRAWL_MAX_PAGES can lower it. */
+export const WEBSITE_MAX_PAGES = 10_000;
+/** Product: maxPages when the request names none (lowered to CRAWL_MAX_PAGES if that is smaller). */
+export const WEBSITE_DEFAULT_MAX_PAGES = 50;
+export const WEBSITE_MAX_DEPTH = 20;
+/** Product: include and exclude patterns per website source. */
+export const WEBSITE_MAX_PATTERNS = 50;
+/** Product: sitemaps read per website (robots.txt entries and the default location together). */
+export const MAX_SITEMAPS = 5;
+/**
+ * CPU and subrequests: chunk positions embedded and written per indexing job, so a large
+ * document is indexed over several queue messages.
+ */
+export const INDEX_SLICE = 192;
+/** Product: characters of a document's text shown as its preview. */
+export const DOCUMENT_PREVIEW_CHARS = 500;
+/** CPU and subrequests: documents removed per purge job. */
+export const DOCUMENTS_PER_PURGE = 50;
+// --- Egress (src/egress) -----------------------------------------------------------------
+/**
+ * Product: the egress guard. Redirect hops: the fetch standard allows 20; a crawled page or a
+ * provider needs one or two, and each hop costs a subrequest and a fresh check.
+ * Timeouts and the crawler's page cap (5 MiB) bound time and memory per request inside a
+ * 128 MB isolate. A provider's embeddings response is capped at 32 MiB: a full batch of 192
+ * chunks × 1536 floats as JSON text is ~6 MB, so a provider sending more is misbehaving.
+ */
+export const EGRESS = {
+  maxRedirects: 5,
+  defaultTimeoutMs: 30_000,
+  crawlTimeoutMs: 15_000,
+  crawlMaxResponseBytes: 5 * 1024 * 1024,
+  providerTimeoutMs: 60_000,
+  providerMaxResponseBytes: 32 * 1024 * 1024,
+} as const;
+/**
+ * Product: a .docx whose document part declares or actually inflates beyond this is refused (zip
+ * bomb guard, checked while inflating). The XML, its decoded string and the rendered text must
+ * fit together in a 128 MB isolate; 16 MiB of WordprocessingML is thousands of pages.
+ */
+export const EXTRACTION_DOCX_MAX_XML_BYTES = 16 * 1024 * 1024;
+
+// --- Knowledge: untrusted patterns and documents (issue #6) -----------------------------------
+/**
+ * Product: wildcards (`*`, a run counting once) in one crawl include/exclude glob or robots.txt
+ * rule. The matcher is linear either way; the cap keeps a pattern's cost per URL small and
+ * predictable. Real robots.txt rules use one or two. A tenant glob over the cap is refused (422);
+ * a robots.txt Disallow over it is cut to its first N wildcards (it then blocks more, never less)
+ * and an Allow over it is dropped (it then allows less, never more).
+ */
+export const WILDCARD_MAX_PER_PATTERN = 10;
+/**
+ * Product: extracted text per document (UTF-16 code units). A document over it fails with a clear
+ * reason rather than being cut (a silently partial manual answers wrongly); 4M characters is
+ * ~1,000 dense pages, and the text, its chunks and their stored copy stay far inside 128 MB.
+ */
+export const EXTRACTION_MAX_TEXT_CHARS = 4_000_000;
+/** Product: PDF pages read per document; checked before any page is parsed. */
+export const EXTRACTION_PDF_MAX_PAGES = 2_000;
+
+// --- Retries and quotas (http/middleware/idempotency.ts, features/usage) --------------------
+/**
+ * Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): a key is remembered for 24 h,
+ * like Stripe's, long enough for any client retry loop; keys are 1–255 printable ASCII chars.
+ */
+export const IDEMPOTENCY = {
+  ttlMs: 24 * 60 * 60 * 1000,
+  maxKeyLength: 255,
+  /**
+   * A request still "in progress" after this long died without answering (an isolate can run a
+   * request for at most a few minutes of wall time with a 5 min CPU cap): its key is taken over.
+   */
+  abandonedAfterMs: 10 * 60 * 1000,
+  /** Responses larger than this are not kept (D1 rows are ≤ 2 MB); creating routes answer far less. */
+  maxStoredBodyBytes: 512 * 1024,
+} as const;
+/** Window of the daily quotas (crawled pages, uploaded bytes): a sliding 24 h, not a calendar day. */
+export const QUOTA_DAY_SECONDS = 24 * 60 * 60;
 
 // --- Retrieval (issue #7) -----------------------------------------------------------------
 /**
@@ -114,6 +279,12 @@ export const RELEVANCE = {
 } as const;
 /** Chat's default: abstain when the best hit's relevance is below this. */
 export const DEFAULT_ABSTAIN_RELEVANCE = RELEVANCE.defaultAbstainBelow;
+
+/**
+ * Query terms (words, or trigrams of scripts written without spaces) a keyword search and the
+ * term statistics use: every term is one bound parameter, and D1 allows 100 per statement.
+ */
+export const KEYWORD_MAX_QUERY_TERMS = 32;
 
 /**
  * Reranking through the common `/rerank` API (Cohere, Jina, Voyage, vLLM, TEI, Infinity).

@@ -28,7 +28,9 @@ export type EmbeddingFailureReason =
   | 'network'
   | 'timeout'
   | 'aborted'
-  | 'invalid_response';
+  | 'invalid_response'
+  /** The endpoint's URL (or a redirect) is refused by the egress policy: permanent. */
+  | 'egress_refused';
 
 /**
  * An embedding call that failed. `message` is for logs (it may quote the provider); callers

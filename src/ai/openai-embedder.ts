@@ -8,9 +8,13 @@
  *   long as Retry-After asks when the provider says so. The SDK's own retries are disabled so
  *   that there is one policy, with injectable sleep.
  * - Every failure surfaces as an EmbeddingError with a reason, the HTTP status and attempts.
+ * - Every request goes through the egress guard (src/egress): the base URL and any redirect
+ *   are checked before anything is sent, so an org's key cannot be posted to an internal
+ *   address, and responses are capped in size.
  */
 import OpenAI from 'openai';
-import { OPENAI_EMBEDDINGS } from '../limits';
+import { EGRESS, OPENAI_EMBEDDINGS } from '../limits';
+import { EgressError, PUBLIC_ONLY, egressFetch, type EgressFetcher, type EgressPolicy } from '../egress';
 import { EmbeddingError, type Embedder, type EmbedOptions, type EmbeddingFailureReason } from './embedder';
 import { planEmbeddingBatches } from './embedding-batches';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, realSleep, retryAfterFromHeaders, type RetryPolicy, type Sleep } from './retry';
@@ -38,8 +42,13 @@ export interface OpenAIEmbedderConfig {
 }
 
 export interface OpenAIEmbedderDeps {
-  /** Route the SDK's HTTP somewhere else (tests use an in-process fake server). */
-  fetch?: typeof fetch;
+  /**
+   * Where the guarded requests go (an egress proxy binding; tests use an in-process fake
+   * server). The egress guard runs in front of it either way.
+   */
+  fetch?: EgressFetcher;
+  /** Which hosts the endpoint may be on; public hosts only by default. */
+  egressPolicy?: EgressPolicy;
   sleep?: Sleep;
   random?: () => number;
   now?: () => number;
@@ -63,7 +72,7 @@ export class OpenAICompatibleEmbedder implements Embedder {
   readonly dimensions: number;
   private readonly client: OpenAI;
   private readonly config: Required<Omit<OpenAIEmbedderConfig, 'baseURL' | 'retry'>> & { retry: RetryPolicy };
-  private readonly deps: Required<Omit<OpenAIEmbedderDeps, 'fetch' | 'countTokens'>> & Pick<OpenAIEmbedderDeps, 'countTokens'>;
+  private readonly deps: Required<Omit<OpenAIEmbedderDeps, 'fetch' | 'countTokens' | 'egressPolicy'>> & Pick<OpenAIEmbedderDeps, 'countTokens'>;
 
   constructor(config: OpenAIEmbedderConfig, deps: OpenAIEmbedderDeps = {}) {
     if (!Number.isInteger(config.dimensions) || config.dimensions < 1) {
@@ -80,7 +89,7 @@ export class OpenAICompatibleEmbedder implements Embedder {
       maxInputsPerRequest: config.maxInputsPerRequest ?? OPENAI_EMBEDDINGS.maxInputsPerRequest,
       maxTokensPerRequest: config.maxTokensPerRequest ?? OPENAI_EMBEDDINGS.maxTokensPerRequest,
       maxTokensPerInput: config.maxTokensPerInput ?? OPENAI_EMBEDDINGS.maxTokensPerInput,
-      timeoutMs: config.timeoutMs ?? 60_000,
+      timeoutMs: config.timeoutMs ?? EGRESS.providerTimeoutMs,
       retry: { ...DEFAULT_RETRY_POLICY, ...config.retry },
     };
     this.deps = {
@@ -92,7 +101,12 @@ export class OpenAICompatibleEmbedder implements Embedder {
     this.client = new OpenAI({
       apiKey: config.apiKey,
       baseURL: config.baseURL,
-      fetch: deps.fetch,
+      fetch: egressFetch({
+        policy: deps.egressPolicy ?? PUBLIC_ONLY,
+        fetcher: deps.fetch,
+        timeoutMs: this.config.timeoutMs,
+        maxBytes: EGRESS.providerMaxResponseBytes,
+      }),
       maxRetries: 0,
       timeout: this.config.timeoutMs,
     });
@@ -146,6 +160,8 @@ export class OpenAICompatibleEmbedder implements Embedder {
       } catch (error) {
         if (error instanceof EmbeddingError) throw error;
         failure = classifyFailure(error, signal, this.deps.now());
+        // The refusal is the whole story: no retry count, nothing was sent.
+        if (failure.reason === 'egress_refused') throw new EmbeddingError('egress_refused', failure.message, { attempts: attempt });
       }
 
       const exhausted = attempt >= policy.maxAttempts;
@@ -194,6 +210,9 @@ function classifyFailure(error: unknown, signal: AbortSignal | undefined, nowMs:
   if (signal?.aborted || error instanceof OpenAI.APIUserAbortError) {
     return { reason: 'aborted', retryable: false, message: 'embedding request was aborted' };
   }
+  // The SDK wraps a failed fetch in APIConnectionError; a too-large body fails while it reads.
+  const egress = error instanceof EgressError ? error : error instanceof Error && error.cause instanceof EgressError ? error.cause : null;
+  if (egress) return classifyEgressFailure(egress);
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
     return { reason: 'timeout', retryable: true, message: 'embedding request timed out' };
   }
@@ -217,6 +236,19 @@ function classifyFailure(error: unknown, signal: AbortSignal | undefined, nowMs:
   }
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return { reason: 'invalid_response', retryable: false, message: `unexpected embedding failure: ${message}` };
+}
+
+function classifyEgressFailure(error: EgressError): Failure {
+  switch (error.code) {
+    case 'egress_refused':
+    case 'egress_redirect_refused':
+      return { reason: 'egress_refused', retryable: false, message: `embeddings endpoint not allowed: ${error.message}` };
+    case 'egress_timeout':
+      return { reason: 'timeout', retryable: true, message: 'embedding request timed out' };
+    case 'egress_too_many_redirects':
+    case 'egress_response_too_large':
+      return { reason: 'invalid_response', retryable: false, message: `embeddings endpoint misbehaved: ${error.message}` };
+  }
 }
 
 function safeHost(url: string): string {

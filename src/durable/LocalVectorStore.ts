@@ -1,13 +1,13 @@
 /**
  * LocalVectorStore: the storage behind the local (Vectorize-compatible) vector index, used
  * when VECTOR_BACKEND=local (development, tests, self-hosting without Vectorize). Production
- * with Vectorize never calls it. Clients go through LocalVectorIndex (src/ai), never here.
+ * with Vectorize never calls it. Clients go through LocalVectorIndex (src/vector), never here.
  *
- * One class, two kinds of object, told apart by name (src/ai/local-vector-store-protocol.ts):
+ * One class, two kinds of object, told apart by name (src/vector/local-vector-store-protocol.ts):
  * - shard `vector-shard/<index>/<namespace>`: one per namespace; stores its vectors and
- *   answers queries by brute-force int8 cosine (src/ai/local-vector-shard.ts);
+ *   answers queries by brute-force int8 cosine (src/vector/local-vector-shard.ts);
  * - directory `vector-directory/<index>`: one per index; dimensions, id → namespace, the
- *   mutation counter; runs every mutation, one at a time (src/ai/local-vector-directory.ts).
+ *   mutation counter; runs every mutation, one at a time (src/vector/local-vector-directory.ts).
  *
  * Invariants:
  * - An object is a shard or a directory for life: its first call records the role, and a

@@ -82,6 +82,29 @@ export class RateLimiter extends DurableObject {
     return decision;
   }
 
+  /**
+   * What a `consume` would see right now, booking nothing (for usage reports). Never creates
+   * storage: a key that was never used stays free.
+   */
+  async peek(policy: { limit: number; windowSeconds: number }): Promise<{ used: number; remaining: number; resetSeconds: number }> {
+    assertPositiveInteger('limit', policy.limit);
+    assertPositiveInteger('windowSeconds', policy.windowSeconds);
+    const exists = this.tableReady || this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'granules'").toArray().length > 0;
+    if (!exists) return { used: 0, remaining: policy.limit, resetSeconds: 0 };
+    const now = this.clock.now();
+    const windowMs = policy.windowSeconds * 1000;
+    const counted = this.sql
+      .exec<GranuleRow>('SELECT granule_end_ms, hits FROM granules WHERE granule_end_ms > ? ORDER BY granule_end_ms', now - windowMs)
+      .toArray();
+    const used = counted.reduce((sum, row) => sum + row.hits, 0);
+    const latestEnd = counted.at(-1)?.granule_end_ms;
+    return {
+      used,
+      remaining: Math.max(0, policy.limit - used),
+      resetSeconds: latestEnd === undefined ? 0 : secondsUntil(latestEnd + windowMs, now),
+    };
+  }
+
   override async alarm(): Promise<void> {
     const now = this.clock.now();
     this.ensureTable();

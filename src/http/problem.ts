@@ -96,3 +96,20 @@ export const unsupportedMediaType = (accepted: string[], detail?: string) =>
     detail: detail ?? `Send the body as one of: ${accepted.join(', ')}.`,
     extensions: { accepted },
   });
+
+/**
+ * 429 for a used-up quota, naming it (`quota`) so clients can tell which; Retry-After only
+ * when waiting helps (the source count does not renew with time).
+ */
+export const quotaExceeded = (q: { quota: string; limit: number; used: number; retryAfterSeconds: number | null }) =>
+  new ApiError({
+    status: 429,
+    code: 'quota_exceeded',
+    title: 'Quota exceeded',
+    detail:
+      q.retryAfterSeconds === null
+        ? `This would exceed the organization's ${q.quota} quota (${q.limit}).`
+        : `The organization's ${q.quota} quota (${q.limit}) is used up. Try again in ${q.retryAfterSeconds} seconds.`,
+    headers: q.retryAfterSeconds === null ? undefined : { 'retry-after': String(q.retryAfterSeconds) },
+    extensions: { quota: q.quota, limit: q.limit, used: q.used },
+  });

@@ -60,13 +60,32 @@ export const ProblemSchema = z
 const problem = (description: string) =>
   ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } }) as const;
 
+/**
+ * Every error status the API answers with, each described in its own words for the OpenAPI
+ * document. Routes list the ones they can return: `409: errorResponses[409]`.
+ */
+export const errorResponses = {
+  400: problem('Invalid request: malformed JSON, or fields that fail validation (each listed in `errors` with its path)'),
+  401: problem('Not authenticated: the bearer token or API key is missing, expired or revoked'),
+  403: problem('Not allowed: your role or the API key\'s scopes do not permit this'),
+  404: problem('Not found, or it belongs to another organization'),
+  409: problem('Conflict with the current state (for example a duplicate, or the last owner)'),
+  412: problem('Precondition failed: If-Match does not match the current ETag'),
+  413: problem('Payload too large: the request body is over the limit'),
+  415: problem('Unsupported media type: send the Content-Type this operation takes'),
+  422: problem('Unprocessable: well-formed, but cannot be applied (for example an Idempotency-Key reused with another body)'),
+  429: problem('Too many requests: a rate limit or quota is exhausted (see Retry-After)'),
+  502: problem('Bad gateway: an upstream provider failed'),
+  503: problem('Service unavailable: a dependency is down; retry later'),
+} as const;
+
 /** The error responses most routes can return, for the OpenAPI document. */
 export const commonErrors = {
-  400: problem('Invalid request'),
-  401: problem('Not authenticated'),
-  403: problem('Not allowed'),
-  404: problem('Not found'),
-  429: problem('Rate limited'),
+  400: errorResponses[400],
+  401: errorResponses[401],
+  403: errorResponses[403],
+  404: errorResponses[404],
+  429: errorResponses[429],
 } as const;
 
 export const PaginationQuery = z.object({

@@ -10,14 +10,18 @@ import type { Env } from '../env';
 import { documents, sources } from '../db/schema';
 import type { ServiceContext } from '../context';
 import { EmbeddingError } from '../ai/embedder';
-import { indexDocumentSlice, markDocumentFailed } from '../features/knowledge/indexer';
+import { indexDocumentSlice } from '../features/knowledge/indexer';
 import { VectorIndexError } from '../vector/vector-limits';
+import { SecretUndecryptableError } from '../lib/secrets';
 import { crawlPage, discoverWebsite } from '../features/knowledge/crawler';
 import { syncSource } from '../features/knowledge/sync';
 import { purgeSourceBatch } from '../features/knowledge/purge';
-import { settleSource } from '../features/knowledge/settle';
+import { moveSource, noteDocumentError, noteSourceError } from '../features/knowledge/lifecycle';
+import { failDocument, settleSource } from '../features/knowledge/settle';
+import { deliverQueuedMail, MailDeliveryError, markMailFailed } from '../adapters/mailer';
 import { JobMessage, type JobType } from './messages';
 import { jobContext } from './context';
+import { JOB_MAX_BACKOFF_SECONDS as MAX_BACKOFF_SECONDS } from '../limits';
 
 type Handler<T extends JobType> = (ctx: ServiceContext, job: Extract<JobMessage, { type: T }>) => Promise<unknown>;
 
@@ -27,19 +31,27 @@ const handlers: { [T in JobType]: Handler<T> } = {
   'website.discover': (ctx, job) => discoverWebsite(ctx, job),
   'source.sync': (ctx, job) => syncSource(ctx, job),
   'source.purge': (ctx, job) => purgeSourceBatch(ctx, job.orgId, job.sourceId),
+  'mail.send': (ctx, job) => deliverQueuedMail(ctx, job),
 };
 
-const MAX_BACKOFF_SECONDS = 300;
 export const backoffSeconds = (attempts: number) => Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** Math.max(0, attempts - 1));
 
-/** Failures that retrying cannot fix: a rejected provider key or request, a vector over the index's limits. */
+/**
+ * Failures that retrying cannot fix: a rejected provider key or request, a provider URL the
+ * egress policy refuses, a vector over the index's limits, a secret the keys cannot open, a
+ * mail the provider refused.
+ */
 function isPermanent(err: unknown): boolean {
   if (err instanceof EmbeddingError) return !err.retryable;
-  return err instanceof VectorIndexError;
+  if (err instanceof MailDeliveryError) return !err.retryable;
+  return err instanceof VectorIndexError || err instanceof SecretUndecryptableError;
 }
 
 function reasonOf(err: unknown): string {
+  // The egress refusal describes the tenant's own URL; safe and useful to show.
+  if (err instanceof EmbeddingError && err.reason === 'egress_refused') return `Embedding failed (egress_refused): ${err.message}`.slice(0, 300);
   if (err instanceof EmbeddingError) return `Embedding failed (${err.reason}).`;
+  if (err instanceof SecretUndecryptableError) return `The stored secret "${err.secretName}" cannot be decrypted; enter it again in settings.`;
   if (err instanceof VectorIndexError) return `The vector index refused the write (${err.code}).`;
   if (err instanceof Error) return err.message.slice(0, 300);
   return 'Unknown error.';
@@ -54,25 +66,28 @@ async function recordFailure(ctx: ServiceContext, job: JobMessage, reason: strin
   if (documentId) {
     const doc = await ctx.db.select({ sourceId: documents.sourceId }).from(documents).where(eq(documents.id, documentId)).get();
     if (!doc) return;
-    if (permanent) await markDocumentFailed(ctx, documentId, doc.sourceId, reason);
-    else await ctx.db.update(documents).set({ error: reason, updatedAt: ctx.clock.now() }).where(eq(documents.id, documentId));
+    if (permanent) await failDocument(ctx, documentId, doc.sourceId, reason);
+    else await noteDocumentError(ctx, documentId, reason);
     return;
   }
   const sourceId = sourceIdOf(job);
   if (sourceId && job.type !== 'source.purge') {
-    await ctx.db
-      .update(sources)
-      .set(permanent ? { status: 'failed', error: reason, updatedAt: ctx.clock.now() } : { error: reason, updatedAt: ctx.clock.now() })
-      .where(eq(sources.id, sourceId));
+    if (permanent) await moveSource(ctx, sourceId, 'fail', { error: reason });
+    else await noteSourceError(ctx, sourceId, reason);
   }
 }
 
 async function deadLetter(ctx: ServiceContext, job: JobMessage, attempts: number) {
+  if (job.type === 'mail.send') {
+    // The sealed text dies with this message: the person asks for a new mail.
+    await markMailFailed(ctx, job.mailId, `Gave up after ${attempts} attempts.`);
+    return;
+  }
   const documentId = documentIdOf(job);
   if (documentId) {
     const doc = await ctx.db.select().from(documents).where(eq(documents.id, documentId)).get();
     if (doc && doc.status !== 'ready') {
-      await markDocumentFailed(ctx, doc.id, doc.sourceId, `Gave up after ${attempts} attempts: ${doc.error ?? 'unknown error'}`);
+      await failDocument(ctx, doc.id, doc.sourceId, `Gave up after ${attempts} attempts: ${doc.error ?? 'unknown error'}`);
     }
     return;
   }
@@ -83,12 +98,10 @@ async function deadLetter(ctx: ServiceContext, job: JobMessage, attempts: number
     return;
   }
   const source = await ctx.db.select().from(sources).where(eq(sources.id, sourceId)).get();
-  if (!source || source.status === 'deleting') return;
-  await ctx.db
-    .update(sources)
-    .set({ status: 'failed', error: `Gave up after ${attempts} attempts: ${source.error ?? 'unknown error'}`, updatedAt: ctx.clock.now() })
-    .where(eq(sources.id, sourceId));
-  await settleSource(ctx, sourceId);
+  if (!source) return;
+  // No settle afterwards: settling would call the source ready from the previous crawl's pages
+  // and remove every page this failed discovery never got to see again.
+  await moveSource(ctx, sourceId, 'fail', { error: `Gave up after ${attempts} attempts: ${source.error ?? 'unknown error'}` });
 }
 
 export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, executionCtx: ExecutionContext) {

@@ -1,10 +1,11 @@
 /**
  * Typed job messages on the JOBS queue. Messages carry ids only (never document text: queue
- * messages are capped at 128 KB); handlers load what they need and are idempotent.
+ * messages are capped at 128 KB); handlers load what they need and are idempotent. The one
+ * exception is a mail's own sealed text, which is small and must not be kept in D1.
  */
 import { z } from 'zod';
 import type { Env } from '../env';
-import { QUEUES } from '../limits';
+import { MAIL, QUEUES } from '../limits';
 
 const base = { orgId: z.string().min(1) };
 
@@ -19,6 +20,17 @@ export const JobMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('source.sync'), ...base, sourceId: z.string() }),
   /** Remove a deleted source's vectors, R2 objects and rows, a bounded batch at a time. */
   z.object({ type: z.literal('source.purge'), ...base, sourceId: z.string() }),
+  /**
+   * Deliver one mail through the HTTP provider. The text is sealed (AES-GCM, bound to the mail
+   * id) because it carries a token and the message rests in the queue: see src/adapters/mailer.ts.
+   */
+  z.object({
+    type: z.literal('mail.send'),
+    mailId: z.string().min(1).max(64),
+    to: z.string().min(3).max(320),
+    subject: z.string().max(MAIL.maxSubjectChars),
+    sealedText: z.object({ kid: z.string().max(32), iv: z.string().max(32), ct: z.string().max(Math.ceil((MAIL.maxTextChars * 4 + 16) / 3) * 4) }),
+  }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 export type JobType = JobMessage['type'];
@@ -32,5 +44,27 @@ export async function enqueue(env: Env, job: SendableJob, delaySeconds?: number)
 export async function enqueueMany(env: Env, jobs: SendableJob[]) {
   for (let i = 0; i < jobs.length; i += QUEUES.maxSendBatchMessages) {
     await env.JOBS.sendBatch(jobs.slice(i, i + QUEUES.maxSendBatchMessages).map((body) => ({ body })));
+  }
+}
+
+/**
+ * Sends the jobs for rows that are already committed. A failed send must not turn a request
+ * that did its work into a 500 (a retry would then create the work twice): it is logged, and
+ * the cron sweeper (scheduled.ts) finds the stranded queued / deleting state and re-sends it.
+ */
+export async function enqueueAfterCommit(env: Env, jobs: SendableJob[]): Promise<boolean> {
+  try {
+    await enqueueMany(env, jobs);
+    return true;
+  } catch (err) {
+    console.error(
+      JSON.stringify({
+        level: 'error',
+        msg: 'enqueue after commit failed; the cron sweeper will recover the work',
+        jobs: jobs.slice(0, 5).map((j) => ({ type: j.type, id: 'sourceId' in j ? j.sourceId : 'documentId' in j ? j.documentId : j.mailId })),
+        error: err instanceof Error ? err.message.slice(0, 300) : String(err),
+      }),
+    );
+    return false;
   }
 }

@@ -21,6 +21,7 @@ export function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/** Standard or URL-safe base64, padded or not; throws on anything else. */
 export function bytesFromBase64(value: string): Uint8Array {
   const normalized = value.replace(/-/g, '+').replace(/_/g, '/');
   const binary = atob(normalized + '='.repeat((4 - (normalized.length % 4)) % 4));
@@ -33,4 +34,9 @@ export function base64FromBytes(bytes: Uint8Array): string {
   let binary = '';
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary);
+}
+
+/** URL-safe base64 without padding (RFC 4648 §5); bytesFromBase64 reads it back. */
+export function base64url(bytes: Uint8Array): string {
+  return base64FromBytes(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }

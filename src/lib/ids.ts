@@ -4,12 +4,13 @@
  * time, which is what keeps cursor pagination stable under inserts.
  */
 import { systemClock, type Clock } from './clock';
+import { base64url } from './crypto';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 export const ID_PREFIXES = [
   'usr', 'org', 'mem', 'inv', 'bot', 'key', 'ses', 'rtk', 'evt', 'tok', 'mail',
-  'src', 'doc', 'chk', 'job', 'cnv', 'msg',
+  'src', 'doc', 'chk', 'job', 'cnv', 'msg', 'idn',
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 
@@ -54,10 +55,4 @@ export function looksLikeId(value: string, prefix?: IdPrefix): boolean {
 export function randomToken(byteLength = 32): string {
   const bytes = crypto.getRandomValues(new Uint8Array(byteLength));
   return base64url(bytes);
-}
-
-export function base64url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }

@@ -36,14 +36,35 @@ export async function encryptSecret(config: Config, plaintext: string, aad: stri
   return { kid, iv: base64FromBytes(iv), ct: base64FromBytes(new Uint8Array(ct)) };
 }
 
-export async function decryptSecret(config: Config, envelope: SecretEnvelope, aad: string): Promise<string> {
+/**
+ * A stored secret that the configured keys cannot open: its key id was rotated away, or the
+ * ciphertext was altered or moved to another owner. Only re-entering the secret (or restoring
+ * the key) helps, so callers treat it as permanent.
+ */
+export class SecretUndecryptableError extends Error {
+  override readonly name = 'SecretUndecryptableError';
+  constructor(
+    readonly secretName: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `name` only labels the failure (SecretUndecryptableError) for logs and the tenant. */
+export async function decryptSecret(config: Config, envelope: SecretEnvelope, aad: string, name = 'secret'): Promise<string> {
   const raw = config.encryption.keys.get(envelope.kid);
-  if (!raw) throw new Error(`encryption key ${envelope.kid} is not configured`);
-  const plain = await crypto.subtle.decrypt(
-    { name: 'AES-GCM', iv: bytesFromBase64(envelope.iv), additionalData: new TextEncoder().encode(aad) },
-    await importKey(raw),
-    bytesFromBase64(envelope.ct),
-  );
+  if (!raw) throw new SecretUndecryptableError(name, `encryption key ${envelope.kid} is not configured`);
+  let plain: ArrayBuffer;
+  try {
+    plain = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: bytesFromBase64(envelope.iv), additionalData: new TextEncoder().encode(aad) },
+      await importKey(raw),
+      bytesFromBase64(envelope.ct),
+    );
+  } catch (error) {
+    throw new SecretUndecryptableError(name, `secret does not decrypt under key ${envelope.kid}: ${error instanceof Error ? error.name : 'error'}`);
+  }
   return new TextDecoder().decode(plain);
 }
 

@@ -23,7 +23,41 @@
  */
 import { LocalVectorIndex } from './local-vector-index';
 import type { MetadataIndexSpec } from './metadata-filter';
-import { withVectorizeLimits } from './vector-limits';
+import { VectorIndexError, withVectorizeLimits } from './vector-limits';
+
+/**
+ * The index could not be reached or failed (Vectorize down, a Durable Object reset): worth
+ * retrying later, never the caller's fault. Requests the index refuses stay VectorIndexError.
+ */
+export class VectorIndexUnavailableError extends Error {
+  override readonly name = 'VectorIndexUnavailableError';
+  constructor(operation: string, cause: unknown) {
+    super(`vector index ${operation} failed: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`, { cause });
+  }
+}
+
+/** Every failure of `index` that is not a refusal becomes a VectorIndexUnavailableError. */
+function withUnavailability(index: VectorIndex): VectorIndex {
+  const guard =
+    <A extends unknown[], R>(operation: string, call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await call(...args);
+      } catch (error) {
+        if (error instanceof VectorIndexError) throw error;
+        throw new VectorIndexUnavailableError(operation, error);
+      }
+    };
+  return {
+    upsert: guard('upsert', (v) => index.upsert(v)),
+    insert: guard('insert', (v) => index.insert(v)),
+    query: guard('query', (v, o) => index.query(v, o)),
+    queryById: guard('queryById', (id, o) => index.queryById(id, o)),
+    getByIds: guard('getByIds', (ids) => index.getByIds(ids)),
+    deleteByIds: guard('deleteByIds', (ids) => index.deleteByIds(ids)),
+    describe: guard('describe', () => index.describe()),
+  };
+}
 
 export interface VectorIndex {
   /** Inserts or replaces whole vectors (metadata too: absent metadata erases the old). ≤ 1000 per call. */
@@ -80,12 +114,12 @@ export function createVectorIndex(env: VectorIndexBindings, backend: VectorBacke
   if (backend === 'vectorize') {
     if (!env.VECTORS) throw new Error('VECTOR_BACKEND=vectorize needs the VECTORS binding (a [[vectorize]] entry in wrangler.toml)');
     // A v2 index binding is a `Vectorize` at runtime whatever the declared type says.
-    return withVectorizeLimits(env.VECTORS as unknown as VectorIndex, limits);
+    return withUnavailability(withVectorizeLimits(env.VECTORS as unknown as VectorIndex, limits));
   }
   const local = new LocalVectorIndex(env.VECTOR_STORE, {
     indexName: options.indexName ?? DEFAULT_INDEX_NAME,
     dimensions: options.dimensions,
     metadataIndexes: options.metadataIndexes ?? KNOWLEDGE_METADATA_INDEXES,
   });
-  return withVectorizeLimits(local, limits);
+  return withUnavailability(withVectorizeLimits(local, limits));
 }

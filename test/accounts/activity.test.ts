@@ -250,6 +250,19 @@ describe('who may read it', () => {
     expect(events.length).toBeGreaterThan(0);
   });
 
+  it('a viewer and a member see who did what, but not anyone\'s IP address or user agent; admins and owners do', async () => {
+    const member = await joinAs(owner, owner.orgId, 'member', 'audit-member');
+    for (const reader of [viewer, member]) {
+      const events = await allActivity('', { token: reader.token, orgId: owner.orgId });
+      expect(events.some((e) => e.action === 'bot.create' && e.actor.id === admin.userId)).toBe(true);
+      expect(events.every((e) => e.ip === null && e.userAgent === null)).toBe(true);
+    }
+    for (const reader of [owner, { token: admin.token, orgId: owner.orgId }]) {
+      const [created] = (await activity(`?action=bot.create&target=${botId}`, reader)).data;
+      expect(created).toMatchObject({ ip: IP, userAgent: UA });
+    }
+  });
+
   it('an API key needs the admin scope', async () => {
     expectProblem(await call('GET', '/api/v1/activity', { token: await createKey(owner, ['bots:read']) }), 403, 'forbidden');
     expect((await call('GET', '/api/v1/activity', { token: await createKey(owner, ['admin']) })).status).toBe(200);

@@ -57,13 +57,13 @@ describe('per-IP limits on the auth endpoints', () => {
 });
 
 describe('per-key limits on the API', () => {
-  it('API key requests carry the api-key policy; people are not metered by it', async () => {
+  it('API key requests carry the api-key policy; people are metered by their own per-user policy instead', async () => {
     const account = await register('metered');
     const key = await createKey(account, ['bots:read']);
     const byKey = await call('GET', '/api/v1/bots', { token: key });
     expect(byKey.headers.get('ratelimit-policy')).toMatch(/^"api-key";q=\d+;w=60$/);
     const byPerson = await call('GET', '/api/v1/bots', { token: account.token });
-    expect(byPerson.headers.get('ratelimit-policy')).toBeNull();
+    expect(byPerson.headers.get('ratelimit-policy')).toMatch(/^"user";q=\d+;w=60$/);
   });
 
   it('a request to a collection path is metered once, not once per matching middleware', async () => {

@@ -53,6 +53,23 @@ describe('org settings', () => {
     expect((await call('GET', '/api/v1/settings', { token: owner.token })).body).toEqual(second.body);
   });
 
+  it('refuse a base URL the egress policy refuses (422 egress_refused) and store nothing', async () => {
+    const owner = await register('settings-egress');
+    for (const baseUrl of ['http://169.254.169.254/v1', 'http://localhost./v1', 'http://[::ffff:7f00:1]:11434/v1', 'https://key:secret@api.example.com/v1']) {
+      const res = expectProblem(await call('PATCH', '/api/v1/settings', { token: owner.token, body: { provider: 'openai-compatible', baseUrl } }), 422, 'egress_refused');
+      expect(res.errors, baseUrl).toEqual([{ path: 'baseUrl', message: res.detail, code: expect.any(String) }]);
+    }
+    const metadata = await call('PATCH', '/api/v1/settings', { token: owner.token, body: { baseUrl: 'http://169.254.169.254/v1' } });
+    expect(metadata.body.detail).toBe('169.254.169.254 is a link-local address.');
+    expect((await call('GET', '/api/v1/settings', { token: owner.token })).body).toMatchObject({ provider: 'offline', baseUrl: null });
+    // The operator allowlist (EGRESS_ALLOW_HOSTS=localhost:11434 in tests) admits that host and port only.
+    expect((await call('PATCH', '/api/v1/settings', { token: owner.token, body: { baseUrl: 'http://localhost:11434/v1' } })).status).toBe(200);
+    expectProblem(await call('PATCH', '/api/v1/settings', { token: owner.token, body: { baseUrl: 'http://localhost:8080/v1' } }), 422, 'egress_refused');
+    // Another org's id in X-Org-Id: 404, whatever the URL.
+    const stranger = await register('settings-egress-stranger');
+    expectProblem(await call('PATCH', '/api/v1/settings', { token: stranger.token, orgId: owner.orgId, body: { baseUrl: 'https://api.example.com/v1' } }), 404);
+  });
+
   it('validate every field', async () => {
     const owner = await register('settings-bad');
     const res = expectProblem(
@@ -126,6 +143,53 @@ describe('provider secrets', () => {
     expect(Object.keys(JSON.parse(row!.secrets))).toEqual(['other_key']);
     // Other fields are untouched by a secrets-only change.
     expect(deleted.body.provider).toBe('offline');
+  });
+
+  it('change per name: concurrent changes of different secrets both survive', async () => {
+    const owner = await register('secrets-race');
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = [`first-secret-value-${round}000`, `second-secret-value-${round}111`];
+      const results = await Promise.all([
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { secrets: { first_key: a } } }),
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { secrets: { second_key: b } } }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual([200, 200]);
+      const resolved = await resolveProviderSettings(serviceContext(), owner.orgId);
+      expect(resolved.secrets).toEqual({ first_key: a, second_key: b });
+    }
+  });
+
+  it('and provider fields and secrets changed by two concurrent PATCHes all survive', async () => {
+    const owner = await register('settings-race');
+    for (let round = 0; round < 5; round++) {
+      const [chatModel, embeddingModel] = [`chat-${round}`, `embed-${round}`];
+      const [first, second] = [`first-concurrent-${round}abcd`, `second-concurrent-${round}efgh`];
+      await Promise.all([
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { chatModel, secrets: { first_key: first } } }),
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { embeddingModel, secrets: { second_key: second } } }),
+      ]);
+      const resolved = await resolveProviderSettings(serviceContext(), owner.orgId);
+      expect(resolved).toMatchObject({ chatModel, embeddingModel, secrets: { first_key: first, second_key: second } });
+    }
+  });
+
+  it('and the reranker with its key, changed beside provider fields by concurrent PATCHes, all survive', async () => {
+    const owner = await register('settings-rerank-race');
+    for (let round = 0; round < 3; round++) {
+      const reranker = { url: 'https://rerank.example.com/v1/rerank', model: `rerank-${round}`, topN: 10 + round };
+      const [chatModel, key] = [`chat-${round}`, `rerank-key-${round}-abcdefgh`];
+      await Promise.all([
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { reranker, secrets: { rerank_api_key: key } } }),
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { chatModel } }),
+      ]);
+      const resolved = await resolveProviderSettings(serviceContext(), owner.orgId);
+      expect(resolved).toMatchObject({ chatModel, reranker, secrets: { rerank_api_key: key } });
+    }
+    // Leaving the reranker out keeps it; null removes it.
+    await call('PATCH', '/api/v1/settings', { token: owner.token, body: { chatModel: 'other' } });
+    expect((await call('GET', '/api/v1/settings', { token: owner.token })).body.reranker).toMatchObject({ model: 'rerank-2' });
+    await call('PATCH', '/api/v1/settings', { token: owner.token, body: { reranker: null } });
+    expect((await call('GET', '/api/v1/settings', { token: owner.token })).body.reranker).toBeNull();
   });
 
   it('never reach the audit trail', async () => {

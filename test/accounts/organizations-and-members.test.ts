@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { call, expectProblem, register, uniqueEmail } from '../support/api';
+import { call, expectProblem, register, uniqueEmail, type CallResult } from '../support/api';
 import { invite, joinAs, mailsTo, memberRoles, membershipId, tokenFromLatestMail } from '../support/accounts';
 
 describe('organizations', () => {
@@ -121,6 +121,30 @@ describe('invitations', () => {
     expect(pending.body.data).toEqual([]);
   });
 
+  it('lists pending invitations newest first with ?limit=&cursor=, each exactly once', async () => {
+    const owner = await register('inviter-pages');
+    const invited: string[] = [];
+    for (let i = 0; i < 5; i++) invited.push((await invite(owner, owner.orgId, uniqueEmail(`paged-${i}`), 'viewer')).invitationId);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: CallResult = await call('GET', `/api/v1/orgs/${owner.orgId}/invitations?limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token: owner.token });
+      expect(res.status).toBe(200);
+      expect(res.body.data.length).toBeLessThanOrEqual(2);
+      seen.push(...res.body.data.map((i: { id: string }) => i.id));
+      cursor = res.body.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toEqual([...invited].reverse());
+    expectProblem(await call('GET', `/api/v1/orgs/${owner.orgId}/invitations?cursor=garbage`, { token: owner.token }), 400, 'invalid_cursor');
+    expectProblem(await call('GET', `/api/v1/orgs/${owner.orgId}/invitations?limit=0`, { token: owner.token }), 400, 'validation_failed');
+    // Another org's cursor or id leaks nothing: a stranger's org path is a 404.
+    const stranger = await register('inviter-pages-stranger');
+    expectProblem(await call('GET', `/api/v1/orgs/${owner.orgId}/invitations?limit=2`, { token: stranger.token }), 404, 'org_not_found');
+  });
+
   it('accepted twice at once, joins once: one 200, one 404, one member.join event', async () => {
     const owner = await register('inviter-race');
     const invitee = await register('racer');
@@ -160,6 +184,29 @@ describe('roles: what admins may not do', () => {
       const res = await call('POST', `/api/v1/orgs/${owner.orgId}/invitations`, { token: admin.token, body: { email: uniqueEmail(), role } });
       expect(res.status).toBe(201);
     }
+  });
+
+  it('only an owner can withdraw an invitation for an owner; an admin can withdraw those below admin', async () => {
+    const owner = await register('org-owner-withdraw');
+    const admin = await joinAs(owner, owner.orgId, 'admin', 'org-admin-withdraw');
+    const forOwner = await invite(owner, owner.orgId, uniqueEmail('future-owner'), 'owner');
+    const forAdmin = await invite(owner, owner.orgId, uniqueEmail('future-admin'), 'admin');
+    const forViewer = await invite(owner, owner.orgId, uniqueEmail('future-viewer'), 'viewer');
+    const withdraw = (who: { token: string }, invitationId: string) =>
+      call('DELETE', `/api/v1/orgs/${owner.orgId}/invitations/${invitationId}`, { token: who.token });
+
+    expect(expectProblem(await withdraw(admin, forOwner.invitationId), 403, 'forbidden').detail).toContain('Only an owner can manage owners');
+    expectProblem(await withdraw(admin, forAdmin.invitationId), 403, 'forbidden');
+    const pending = await call('GET', `/api/v1/orgs/${owner.orgId}/invitations`, { token: owner.token });
+    expect(pending.body.data.map((i: { id: string }) => i.id)).toEqual(
+      expect.arrayContaining([forOwner.invitationId, forAdmin.invitationId]),
+    );
+    expect((await withdraw(admin, forViewer.invitationId)).status).toBe(204);
+    expect((await withdraw(owner, forOwner.invitationId)).status).toBe(204);
+    // Another org's admin gets a 404 for this org's invitation, through either org's path.
+    const stranger = await register('withdraw-stranger');
+    expectProblem(await withdraw(stranger, forAdmin.invitationId), 404, 'org_not_found');
+    expectProblem(await call('DELETE', `/api/v1/orgs/${stranger.orgId}/invitations/${forAdmin.invitationId}`, { token: stranger.token }), 404, 'invitation_not_found');
   });
 
   it('an admin cannot promote anyone to admin or owner, nor touch owners or other admins', async () => {

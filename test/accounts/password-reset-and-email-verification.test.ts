@@ -85,6 +85,25 @@ describe('password reset', () => {
     expect((await reset(token, 'a-good-password-at-last')).status).toBe(204);
   });
 
+  it('keeps the token usable when the password change fails to commit', async () => {
+    const account = await register('reset-fails');
+    await forgot(account.email);
+    const token = await tokenFromLatestMail(account.email, 'password_reset');
+    // A real write failure at commit time (not a mock): D1 aborts any password update for this user.
+    const trigger = `fail_password_update_${account.userId}`;
+    await env.DB.prepare(
+      `CREATE TRIGGER ${trigger} BEFORE UPDATE OF password_hash ON users WHEN NEW.id = '${account.userId}' BEGIN SELECT RAISE(ABORT, 'forced failure'); END`,
+    ).run();
+    const failed = await reset(token, 'a-password-that-fails-to-save');
+    await env.DB.prepare(`DROP TRIGGER ${trigger}`).run();
+    expectProblem(failed, 500);
+    // Nothing changed: the old password and sessions still work, and the token still does.
+    expect((await me(account.token)).status).toBe(200);
+    expect((await login(account.email)).status).toBe(200);
+    expect((await reset(token, 'a-password-that-saves-now')).status).toBe(204);
+    expect((await login(account.email, 'a-password-that-saves-now')).status).toBe(200);
+  });
+
   it('rejects an unknown token and bad input', async () => {
     expectProblem(await reset('x'.repeat(43), 'a-good-password-here'), 400, 'invalid_token');
     const invalid = expectProblem(await call('POST', '/api/v1/auth/password/reset', { body: { password: 'a-good-password-here' } }), 400, 'validation_failed');

@@ -27,6 +27,7 @@ const ALLOWED: Record<Action, Role[]> = {
   'settings.read': ['owner', 'admin', 'member', 'viewer'],
   'settings.update': ['owner'],
   'activity.read': ['owner', 'admin', 'member', 'viewer'],
+  'activity.network': ['owner', 'admin'],
   'health.details': ['owner', 'admin'],
 };
 
@@ -48,6 +49,7 @@ const SCOPE_NEEDED: Record<Action, Scope> = {
   'settings.read': 'admin',
   'settings.update': 'admin',
   'activity.read': 'admin',
+  'activity.network': 'admin',
   'health.details': 'admin',
 };
 

@@ -39,6 +39,25 @@ describe('registration to bot creation, end to end', () => {
     expectProblem(await call('GET', `/api/v1/bots/${created.body.id}`, { token }), 404, 'bot_not_found');
   });
 
+  it('refuses chunking the chunker cannot run (overlap over half a chunk), on create and on a PATCH merged with the stored values', async () => {
+    const owner = await register('chunking');
+    const overlapping = await call('POST', '/api/v1/bots', { token: owner.token, body: { name: 'Overlap', chunking: { chunkTokens: 100, overlapTokens: 80 } } });
+    const created = expectProblem(overlapping, 400, 'validation_failed');
+    expect(created.errors.map((e: { path: string }) => e.path)).toEqual(['chunking.overlapTokens']);
+
+    const ok = await call('POST', '/api/v1/bots', { token: owner.token, body: { name: 'Half', chunking: { chunkTokens: 100, overlapTokens: 50 } } });
+    expect(ok.status).toBe(201);
+    expect(ok.body.chunking).toEqual({ strategy: 'recursive', chunkTokens: 100, overlapTokens: 50 });
+    // The stored overlap (50) is more than half of 64.
+    const shrunk = expectProblem(await call('PATCH', `/api/v1/bots/${ok.body.id}`, { token: owner.token, body: { chunking: { chunkTokens: 64 } } }), 400, 'validation_failed');
+    expect(shrunk.errors.map((e: { path: string }) => e.path)).toEqual(['chunking.overlapTokens']);
+    expect((await call('GET', `/api/v1/bots/${ok.body.id}`, { token: owner.token })).body.chunking.chunkTokens).toBe(100);
+
+    // Another org's bot is a 404 before its chunking is looked at.
+    const stranger = await register('chunking-other');
+    expectProblem(await call('PATCH', `/api/v1/bots/${ok.body.id}`, { token: stranger.token, body: { chunking: { chunkTokens: 64 } } }), 404, 'bot_not_found');
+  });
+
   it('rejects a duplicate email and weak passwords with field errors', async () => {
     const account = await register('dup');
     expectProblem(await call('POST', '/api/v1/auth/register', { body: { email: account.email, password: PASSWORD, name: 'x' } }), 409, 'email_taken');

@@ -1,6 +1,12 @@
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { call, createKey, expectProblem, register } from '../support/api';
-import { joinAs, login } from '../support/accounts';
+import { invite, joinAs, login } from '../support/accounts';
+import { deactivate } from '../../src/features/users/service';
+import { createDb } from '../../src/db/client';
+import { parseConfig } from '../../src/env';
+import { systemClock } from '../../src/lib/clock';
+import type { ServiceContext } from '../../src/context';
 
 describe('GET /users/me', () => {
   it('shows the signed-in user and nothing secret', async () => {
@@ -75,5 +81,55 @@ describe('DELETE /users/me (deactivation)', () => {
     // The org and its bots live on under the new owner.
     const bots = await call('GET', '/api/v1/bots', { token: successor.token, orgId: founder.orgId });
     expect(bots.body.data.map((b: { id: string }) => b.id)).toContain(founder.botId);
+  });
+});
+
+/** Two people who each own both their own org and the other's. */
+async function coOwners() {
+  const a = await register('co-owner-a');
+  const b = await register('co-owner-b');
+  const { token: bJoinsA } = await invite(a, a.orgId, b.email, 'owner');
+  expect((await call('POST', `/api/v1/invitations/${bJoinsA}/accept`, { token: b.token })).status).toBe(200);
+  const { token: aJoinsB } = await invite(b, b.orgId, a.email, 'owner');
+  expect((await call('POST', `/api/v1/invitations/${aJoinsB}/accept`, { token: a.token, orgId: b.orgId })).status).toBe(200);
+  return [a, b] as const;
+}
+
+async function activeOwnerStatuses(orgId: string) {
+  const { results } = await env.DB.prepare(
+    "SELECT u.status FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? AND m.role = 'owner'",
+  )
+    .bind(orgId)
+    .all<{ status: string }>();
+  return results.map((o) => o.status);
+}
+
+describe('DELETE /users/me under concurrency', () => {
+  it('two deactivations whose checks both run before either write (service level): one wins, both orgs keep an active owner', async () => {
+    const [a, b] = await coOwners();
+    const config = parseConfig(env);
+    if (!config.ok) throw new Error(config.problems.join('; '));
+    const ctx: ServiceContext = { db: createDb(env.DB), config: config.config, env, clock: systemClock, meta: { ip: null, userAgent: null }, waitUntil: () => {} };
+    // Promise.all starts both before either awaits: their reads interleave as two isolates' would.
+    const results = await Promise.all(
+      [a, b].map((who) => deactivate(ctx, { kind: 'user', userId: who.userId, sessionId: null, email: who.email, via: 'password' })),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual(['last_owner', 'ok']);
+    expect(await activeOwnerStatuses(a.orgId)).toEqual(['active']);
+    expect(await activeOwnerStatuses(b.orgId)).toEqual(['active']);
+  });
+
+  it('two owners of the same orgs deactivating at once: one succeeds, the other gets 409 and both orgs keep an owner', async () => {
+    // Each owns both orgs, so on its own either one could leave.
+    const [a, b] = await coOwners();
+
+    const results = await Promise.all([a, b].map((who) => call('DELETE', '/api/v1/users/me', { token: who.token })));
+    expect(results.map((r) => r.status).sort()).toEqual([204, 409]);
+    const loser = results.findIndex((r) => r.status === 409);
+    expectProblem(results[loser]!, 409, 'last_owner');
+
+    for (const orgId of [a.orgId, b.orgId]) expect(await activeOwnerStatuses(orgId)).toEqual(['active']);
+    const survivor = [a, b][loser]!;
+    expect((await call('GET', '/api/v1/users/me', { token: survivor.token })).status).toBe(200);
   });
 });

@@ -2,7 +2,8 @@ import { SELF, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { BASE, call, createKey, expectProblem, register, type Account } from '../support/api';
 import { countRows, searchBot, waitForSource } from '../support/knowledge';
-import { buildDocx, buildPdf, docx } from '../fixtures/documents';
+import { buildDocx, buildDocxBomb, buildPdf, docx } from '../fixtures/documents';
+import { EXTRACTION_DOCX_MAX_XML_BYTES } from '../../src/limits';
 
 interface Part {
   name: string;
@@ -100,6 +101,48 @@ describe('file uploads', () => {
     expect(docs.body.data[0]).toMatchObject({ status: 'failed' });
     expect(docs.body.data[0].error).toBe(failed.error);
   });
+
+  it('records a .docx zip bomb as a failed document with the size-limit reason, without retrying it', async () => {
+    const owner = await register('upload-bomb');
+    const bomb = await buildDocxBomb(EXTRACTION_DOCX_MAX_XML_BYTES * 4, 2048);
+    const res = await upload(owner, owner.botId, [{ name: 'bomb.docx', type: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', bytes: bomb }]);
+    expect(res.status).toBe(202);
+    const failed = await waitForSource(owner.token, res.body.data[0].source.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toContain(`beyond the ${EXTRACTION_DOCX_MAX_XML_BYTES}-byte limit`);
+    const docs = await call('GET', `/api/v1/sources/${failed.id}/documents`, { token: owner.token });
+    expect(docs.body.data[0]).toMatchObject({ status: 'failed', chunks: 0 });
+    expect(await countRows('SELECT attempts AS n FROM documents WHERE source_id = ?', failed.id)).toBe(1);
+  });
+
+  it('extracts a file once: later slices and a re-index after a chunking change read the stored text, not the original', async () => {
+    const owner = await register('upload-once');
+    const small = await call('PATCH', `/api/v1/bots/${owner.botId}`, { token: owner.token, body: { chunking: { strategy: 'recursive', chunkTokens: 64, overlapTokens: 0 } } });
+    expect(small.status).toBe(200);
+    const text = Array.from({ length: 1500 }, (_, i) => `Fact ${i}: widget ${i} is calibrated at ${i * 7} degrees in hall ${i % 13}.`).join('\n');
+    const res = await upload(owner, owner.botId, [{ name: 'facts.txt', type: 'text/plain', bytes: text }]);
+    const sourceId = res.body.data[0].source.id;
+    const first = await waitForSource(owner.token, sourceId, ['ready', 'failed'], 60_000);
+    expect(first.status).toBe('ready');
+    expect(first.chunks).toBeGreaterThan(2 * 192); // three slices
+
+    const doc = await env.DB.prepare('SELECT r2_key AS key FROM documents WHERE source_id = ?').bind(sourceId).first<{ key: string }>();
+    const stored = await env.FILES.get(`${doc!.key}.text.json`);
+    expect(stored).not.toBeNull();
+    expect(JSON.parse(await stored!.text()).text).toContain('Fact 1499: widget 1499');
+
+    // Without the original, only the stored text can feed the re-index (and all of its slices).
+    await env.FILES.delete(doc!.key);
+    const bigger = await call('PATCH', `/api/v1/bots/${owner.botId}`, { token: owner.token, body: { chunking: { strategy: 'recursive', chunkTokens: 96, overlapTokens: 0 } } });
+    expect(bigger.status).toBe(200);
+    const reindexed = await waitForSource(owner.token, sourceId, ['ready', 'failed'], 60_000);
+    expect(reindexed.error).toBeNull();
+    expect(reindexed.status).toBe('ready');
+    expect(reindexed.chunks).toBeGreaterThan(192);
+    expect(reindexed.chunks).toBeLessThan(first.chunks);
+    const hits = await searchBot(owner.token, owner.botId, 'widget 1499 calibrated', { mode: 'keyword', topK: 3 });
+    expect(hits.map((h) => h.text).join('\n')).toContain('Fact 1499');
+  }, 120_000);
 
   it('reports the same file twice as a duplicate instead of ingesting it again', async () => {
     const owner = await register('upload-dup');

@@ -315,11 +315,28 @@ describe('search through the Worker', () => {
       for (const hit of hits) expect(hit.ranks.rerank).toBeUndefined();
     });
 
-    it('does not call a reranker on a private address (degrades instead)', async () => {
-      await setReranker({ url: 'http://127.0.0.1:8080/rerank', model: 'lexical-v1', topN: 10 });
+    it('refuses to save a reranker URL the egress policy refuses (422 egress_refused) and keeps the stored one', async () => {
+      await setReranker({ url: SITE, model: 'lexical-v1', topN: 10 });
+      for (const url of ['http://127.0.0.1:8080/rerank', 'http://[::1]/rerank', 'http://169.254.169.254/rerank', 'http://2130706433/rerank']) {
+        const res = await call('PATCH', '/api/v1/settings', { token: owner.token, body: { reranker: { url, model: 'lexical-v1', topN: 10 } } });
+        expectProblem(res, 422, 'egress_refused');
+        expect(res.body.errors[0].path).toBe('reranker.url');
+      }
+      expect((await call('GET', '/api/v1/settings', { token: owner.token })).body.reranker).toEqual({ url: SITE, model: 'lexical-v1', topN: 10 });
+    });
+
+    it('degrades to the fused order when the reranker redirects to a private address (the egress guard re-checks every hop)', async () => {
+      const fused = await search('pears ripen indoors', { topK: 5, rerank: false });
+      await env.WEB_FETCHER!.fetch('https://rerank.acme.test/__control', {
+        method: 'POST',
+        body: JSON.stringify({ redirects: { '/moved': 'http://127.0.0.1:8080/rerank' } }),
+      });
+      await setReranker({ url: 'https://rerank.acme.test/moved', model: 'lexical-v1', topN: 10 });
       const hits = await search('pears ripen indoors', { topK: 5 });
-      expect(hits.length).toBeGreaterThan(0);
+      expect(hits.map((h) => h.chunkId)).toEqual(fused.map((h) => h.chunkId));
       for (const hit of hits) expect(hit.ranks.rerank).toBeUndefined();
+      const hops = await (await env.WEB_FETCHER!.fetch('https://rerank.acme.test/__hits')).json<Record<string, number>>();
+      expect(hops['/moved']).toBeGreaterThan(0);
       await setReranker(null, { rerank_api_key: null });
       expect((await call('GET', '/api/v1/settings', { token: owner.token })).body.reranker).toBeNull();
     });

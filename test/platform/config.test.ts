@@ -6,7 +6,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index';
-import type { Env } from '../../src/env';
+import { parseConfig, type Env } from '../../src/env';
 
 const STRONG_JWT_SECRET = 'a-production-secret-of-at-least-32-bytes';
 const VALID_ENCRYPTION_KEY = btoa(String.fromCharCode(...new Uint8Array(32).map((_, i) => 255 - i)));
@@ -78,6 +78,41 @@ describe('production refuses to serve without proper secrets', () => {
     const res = await fetchWith({ ...env, ENVIRONMENT: 'prod' });
     expect(res.status).toBe(500);
     expect(JSON.parse(res.text).code).toBe('misconfigured');
+  });
+});
+
+describe('mail in production', () => {
+  it('MAILER=outbox still serves but warns that full tokens stay in email_outbox', () => {
+    const outbox = parseConfig(productionEnv({ MAILER: 'outbox' }));
+    expect(outbox.ok).toBe(true);
+    expect(outbox.ok && outbox.warnings.some((w) => w.includes('MAILER=outbox in production'))).toBe(true);
+    const http = parseConfig(productionEnv({ MAILER: 'http', MAIL_API_URL: 'https://mail.example/send', MAIL_API_KEY: 'k' }));
+    expect(http.ok && http.warnings).toEqual([]);
+  });
+});
+
+describe('OIDC algorithms', () => {
+  const oidcEnv = (algorithms?: string): Env => ({
+    ...env,
+    OIDC_ISSUER: 'https://idp.example.com/',
+    OIDC_JWKS_URL: 'https://idp.example.com/jwks.json',
+    OIDC_AUDIENCE: 'kyrochat',
+    OIDC_ALGORITHMS: algorithms,
+  });
+
+  it('default to RS256, ES256, PS256 and EdDSA, and take an operator list', () => {
+    const defaults = parseConfig(oidcEnv());
+    expect(defaults.ok && defaults.config.oidc?.algorithms).toEqual(['RS256', 'ES256', 'PS256', 'EdDSA']);
+    const chosen = parseConfig(oidcEnv('ES384, RS512'));
+    expect(chosen.ok && chosen.config.oidc?.algorithms).toEqual(['ES384', 'RS512']);
+  });
+
+  it('refuse symmetric and unsigned algorithms: HS256 or none is a configuration problem', () => {
+    for (const bad of ['HS256', 'RS256,none']) {
+      const result = parseConfig(oidcEnv(bad));
+      expect(result.ok, bad).toBe(false);
+      if (!result.ok) expect(result.problems.join(' ')).toContain('OIDC_ALGORITHMS');
+    }
   });
 });
 

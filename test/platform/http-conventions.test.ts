@@ -312,6 +312,29 @@ describe('OpenAPI document and docs', () => {
     expect(getBot.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'botId', in: 'path', required: true })]));
   });
 
+  it('describes each error status in its own words: no status borrows another status\'s description', async () => {
+    const doc = (await call('GET', '/openapi.json')).body;
+    const statusesOf = new Map<string, Set<string>>();
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { description: string }> }>>)) {
+      for (const [method, op] of Object.entries(ops)) {
+        for (const [status, response] of Object.entries(op.responses)) {
+          if (Number(status) < 400) continue;
+          expect(response.description, `${method.toUpperCase()} ${path} ${status}`).toBeTruthy();
+          const statuses = statusesOf.get(response.description) ?? new Set();
+          statusesOf.set(response.description, statuses.add(status));
+        }
+      }
+    }
+    const shared = [...statusesOf].filter(([, statuses]) => statuses.size > 1).map(([description, statuses]) => `${description}: ${[...statuses].join(', ')}`);
+    expect(shared).toEqual([]);
+    const createSource = doc.paths['/api/v1/bots/{botId}/sources'].post.responses;
+    expect(createSource['409'].description).toMatch(/conflict/i);
+    expect(createSource['400'].description).toMatch(/validation/i);
+    const upload = doc.paths['/api/v1/bots/{botId}/sources/files'].post.responses;
+    expect(upload['413'].description).toMatch(/too large/i);
+    expect(upload['415'].description).toMatch(/media type/i);
+  });
+
   it('/docs serves interactive HTML docs pointing at the document', async () => {
     const res = await call('GET', '/docs');
     expect(res.status).toBe(200);

@@ -25,6 +25,8 @@ export const bots = sqliteTable(
     visibility: text('visibility', { enum: ['private', 'public'] }).notNull().default('private'),
     allowedOrigins: text('allowed_origins', { mode: 'json' }).$type<string[]>().notNull(),
     status: text('status', { enum: ['active', 'paused'] }).notNull().default('active'),
+    /** Bumped by every write (a trigger covers writers that forget): the bot's ETag. */
+    revision: integer('revision').notNull().default(1),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },

@@ -5,3 +5,4 @@ export * from './bots';
 export * from './audit';
 export * from './mail';
 export * from './knowledge';
+export * from './idempotency';

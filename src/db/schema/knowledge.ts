@@ -27,6 +27,8 @@ export const sources = sqliteTable(
     /** Bumped by every sync; pages not seen in the current generation are removed when it ends. */
     generation: integer('generation').notNull().default(1),
     createdBy: text('created_by'),
+    /** Bumped by every write (a trigger covers the ingestion jobs): the source's ETag. */
+    revision: integer('revision').notNull().default(1),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },

@@ -1,6 +1,9 @@
 import { sqliteTable, text, integer, index } from 'drizzle-orm/sqlite-core';
 
-/** Every mail the platform sends, kept locally so tests and developers can read it. */
+/**
+ * Every mail the platform sends. In outbox mode (local) the row is the delivery and keeps the
+ * full text; in http mode it keeps a redacted copy and the delivery status (src/adapters/mailer.ts).
+ */
 export const emailOutbox = sqliteTable(
   'email_outbox',
   {
@@ -10,6 +13,9 @@ export const emailOutbox = sqliteTable(
     text: text('text').notNull(),
     kind: text('kind').notNull(),
     createdAt: integer('created_at').notNull(),
+    /** queued → sent | failed. Rows from before delivery was queued were sent in the request. */
+    status: text('status', { enum: ['queued', 'sent', 'failed'] }).notNull().default('sent'),
+    attempts: integer('attempts').notNull().default(0),
     sentAt: integer('sent_at'),
     error: text('error'),
   },

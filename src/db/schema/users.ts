@@ -59,3 +59,23 @@ export const userTokens = sqliteTable(
   },
   (t) => [uniqueIndex('user_tokens_hash_unique').on(t.tokenHash), index('user_tokens_user_idx').on(t.userId, t.purpose)],
 );
+
+/**
+ * A person's identity at an external OIDC issuer. The (issuer, subject) pair is the stable
+ * identity (emails change at the IdP); one link per user and issuer, so another subject
+ * claiming the same email later cannot take the account over.
+ */
+export const oidcIdentities = sqliteTable(
+  'oidc_identities',
+  {
+    id: text('id').primaryKey(),
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('oidc_identities_issuer_subject_unique').on(t.issuer, t.subject),
+    uniqueIndex('oidc_identities_user_issuer_unique').on(t.userId, t.issuer),
+  ],
+);

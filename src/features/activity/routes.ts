@@ -3,8 +3,9 @@ import { createRouter, jsonContent, commonErrors, PaginationQuery, page } from '
 import { requirePermission } from '../../http/context';
 import { unauthorized } from '../../http/problem';
 import type { Db } from '../../db/client';
-import { decodeCursor, toPage } from '../../lib/pagination';
+import { decodeCursor, toPage } from '../../http/pagination';
 import { listActivity } from '../audit/service';
+import { authorize } from '../orgs/policy';
 import type { auditEvents } from '../../db/schema';
 
 const EventSchema = z
@@ -13,20 +14,21 @@ const EventSchema = z
     actor: z.object({ type: z.enum(['user', 'api_key', 'system', 'anonymous']), id: z.string().nullable() }),
     action: z.string().openapi({ example: 'bot.update' }),
     target: z.object({ type: z.string(), id: z.string() }).nullable(),
-    ip: z.string().nullable(),
-    userAgent: z.string().nullable(),
+    ip: z.string().nullable().openapi({ description: 'Shown to admins and owners only; null for other roles' }),
+    userAgent: z.string().nullable().openapi({ description: 'Shown to admins and owners only; null for other roles' }),
     metadata: z.record(z.string(), z.unknown()),
     createdAt: z.string().datetime(),
   })
   .openapi('ActivityEvent');
 
-const toEventDto = (e: typeof auditEvents.$inferSelect) => ({
+/** `withNetwork` false blanks where each event came from (see 'activity.network' in the policy). */
+const toEventDto = (e: typeof auditEvents.$inferSelect, withNetwork: boolean) => ({
   id: e.id,
   actor: { type: e.actorType, id: e.actorId },
   action: e.action,
   target: e.targetType && e.targetId ? { type: e.targetType, id: e.targetId } : null,
-  ip: e.ip,
-  userAgent: e.userAgent,
+  ip: withNetwork ? e.ip : null,
+  userAgent: withNetwork ? e.userAgent : null,
   metadata: e.metadata,
   createdAt: new Date(e.createdAt).toISOString(),
 });
@@ -43,7 +45,7 @@ const ActivityQuery = PaginationQuery.extend({
 
 type ActivityQueryValues = z.infer<typeof ActivityQuery>;
 
-async function activityPage(db: Db, scope: { orgId: string } | { personalFor: string }, q: ActivityQueryValues) {
+async function activityPage(db: Db, scope: { orgId: string } | { personalFor: string }, q: ActivityQueryValues, withNetwork: boolean) {
   const rows = await listActivity(db, {
     ...scope,
     actorId: q.actor,
@@ -55,7 +57,7 @@ async function activityPage(db: Db, scope: { orgId: string } | { personalFor: st
     limit: q.limit,
   });
   const result = toPage(rows, q.limit);
-  return { data: result.data.map(toEventDto), nextCursor: result.nextCursor };
+  return { data: result.data.map((e) => toEventDto(e, withNetwork)), nextCursor: result.nextCursor };
 }
 
 export function activityRoutes() {
@@ -72,7 +74,8 @@ export function activityRoutes() {
     }),
     async (c) => {
       const org = requirePermission(c, 'activity.read');
-      return c.json(await activityPage(c.get('db'), { orgId: org.orgId }, c.req.valid('query')), 200);
+      const withNetwork = authorize({ role: org.role, scopes: org.scopes }, 'activity.network').allowed;
+      return c.json(await activityPage(c.get('db'), { orgId: org.orgId }, c.req.valid('query'), withNetwork), 200);
     },
   );
   return router;
@@ -94,7 +97,8 @@ export function personalActivityRoutes() {
     async (c) => {
       const actor = c.get('actor');
       if (actor.kind !== 'user') throw unauthorized();
-      return c.json(await activityPage(c.get('db'), { personalFor: actor.userId }, c.req.valid('query')), 200);
+      // Your own trail: where your sessions came from is yours to see.
+      return c.json(await activityPage(c.get('db'), { personalFor: actor.userId }, c.req.valid('query'), true), 200);
     },
   );
   return router;

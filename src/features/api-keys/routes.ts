@@ -2,9 +2,11 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter, jsonBody, jsonContent, commonErrors, PaginationQuery, IdParam, page } from '../../http/router';
 import { ApiError, notFound } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
-import { decodeCursor, toPage } from '../../lib/pagination';
+import { decodeCursor, toPage } from '../../http/pagination';
 import { SCOPES } from '../orgs/policy';
 import * as keys from './service';
+import { KEY_CACHE_TTL_MS } from '../../limits';
+import { idempotent, IdempotencyKeyHeaders, idempotencyErrors } from '../../http/middleware/idempotency';
 
 const tags = ['API keys'];
 const security = [{ bearer: [] }];
@@ -32,7 +34,9 @@ export function apiKeyRoutes() {
       security,
       summary: 'Create an API key (the secret is returned once)',
       description: 'Only people can create keys, and a key never gets a scope beyond what its creator\'s role allows.',
+      middleware: [idempotent()] as const,
       request: {
+        headers: IdempotencyKeyHeaders,
         body: jsonBody(
           z.object({
             name: z.string().trim().min(1).max(100),
@@ -43,6 +47,7 @@ export function apiKeyRoutes() {
       responses: {
         201: jsonContent(ApiKeySchema.extend({ key: z.string().openapi({ example: 'kc_live_…' }) }).openapi('CreatedApiKey'), 'Created'),
         ...commonErrors,
+        ...idempotencyErrors,
       },
     }),
     async (c) => {
@@ -88,7 +93,8 @@ export function apiKeyRoutes() {
       path: '/api-keys/{keyId}',
       tags,
       security,
-      summary: 'Revoke an API key (takes effect immediately)',
+      summary: 'Revoke an API key',
+      description: `Refused at once by the isolate that handles the revocation; other isolates may accept the key for up to ${KEY_CACHE_TTL_MS / 1000} s more (their verified-key cache).`,
       request: { params: IdParam('keyId', 'key') },
       responses: { 204: { description: 'Revoked' }, ...commonErrors },
     }),

@@ -12,18 +12,14 @@ import { newId, randomToken } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
 import { auditInsert } from '../audit/service';
 import { scopesAllowedFor, type Scope } from '../orgs/policy';
+import { KEY_CACHE_MAX_ENTRIES, KEY_CACHE_TTL_MS, LAST_USED_WRITE_INTERVAL_MS } from '../../limits';
 
 export const API_KEY_PREFIX = 'kc_live_';
 const SHOWN_PREFIX_LENGTH = API_KEY_PREFIX.length + 6;
-/** last_used_at is a hint, not a log: write it at most this often per key. */
-const LAST_USED_WRITE_INTERVAL_MS = 60_000;
-/**
- * Verified keys are remembered per isolate for a few seconds so a busy key costs no D1 read
- * per request. Revoking a key, or changing or removing its creator's membership, forgets it
- * here at once; other isolates notice within KEY_CACHE_TTL_MS.
- */
-export const KEY_CACHE_TTL_MS = 10_000;
-const KEY_CACHE_MAX_ENTRIES = 5_000;
+// Verified keys are remembered per isolate for KEY_CACHE_TTL_MS so a busy key costs no D1 read
+// per request. Revoking a key, or changing or removing its creator's membership, forgets it in
+// the isolate that handled the change; other isolates keep accepting it until their entry
+// expires, at most KEY_CACHE_TTL_MS later.
 const keyCache = new Map<string, { key: AuthenticatedKey; lastUsedAt: number | null; expiresAt: number }>();
 
 /** Drops cached keys matching the predicate (by id, or by org + creator). */

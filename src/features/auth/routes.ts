@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createRouter, jsonBody, jsonContent, commonErrors } from '../../http/router';
+import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses } from '../../http/router';
 import { ApiError, badRequest, conflict, unauthorized } from '../../http/problem';
 import { serviceContext } from '../../http/context';
-import { authenticate, requireUser } from '../../http/middleware/auth';
+import { authenticate, oidcRefusal, requireUser } from '../../http/middleware/auth';
 import { rateLimit, clientIp } from '../../http/middleware/rate-limit';
 import { RATE_LIMIT_WINDOW_SECONDS } from '../../limits';
 import { toBotDto } from '../bots/service';
@@ -65,7 +65,7 @@ export function authRoutes() {
           'Registered and signed in',
         ),
         400: commonErrors[400],
-        409: commonErrors[400],
+        409: errorResponses[409],
         429: commonErrors[429],
       },
     }),
@@ -232,6 +232,7 @@ export function authRoutes() {
         200: jsonContent(Tokens.extend({ user: UserSchema }), 'Signed in'),
         400: commonErrors[400],
         401: commonErrors[401],
+        403: commonErrors[403],
         404: commonErrors[404],
       },
     }),
@@ -240,7 +241,8 @@ export function authRoutes() {
       if (!oidc) throw new ApiError({ status: 404, code: 'oidc_not_configured', title: 'Not found', detail: 'No OIDC issuer is configured.' });
       const ctx = serviceContext(c);
       const result = await authenticateOidc(ctx, oidc, c.req.valid('json').idToken);
-      if (result.status !== 'ok') throw unauthorized(result.status === 'rejected' ? result.reason : 'Not an identity token.', 'invalid_token');
+      if (result.status === 'rejected') throw oidcRefusal(result);
+      if (result.status !== 'ok') throw unauthorized('Not an identity token.', 'invalid_token');
       const tokens = await auth.openSessionFor(ctx, result.user, 'oidc');
       return c.json({ ...tokens, user: auth.toUserDto(result.user) }, 200);
     },

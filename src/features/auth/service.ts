@@ -10,10 +10,10 @@ import { insertIfPreviousChanged } from '../../db/client';
 import { newId, randomToken } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
 import { EMAIL_VERIFY_TTL_MS, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PASSWORD_RESET_TTL_MS } from '../../limits';
-import { auditInsert } from '../audit/service';
+import { auditInsert, auditInsertIfChanged } from '../audit/service';
 import { newBotRow, type BotRow } from '../bots/service';
 import { bots } from '../../db/schema';
-import { createMailer } from '../../adapters/mailer';
+import { sendAfterCommit } from '../../adapters/mailer';
 import { checkPasswordPolicy, decoyHash, hashPassword, needsRehash, verifyPassword } from './password';
 import { newRefreshToken, signAccessToken } from './tokens';
 
@@ -128,9 +128,10 @@ export async function register(
 }
 
 async function sendVerificationMail(ctx: ServiceContext, email: string, token: string) {
-  await createMailer(ctx.config, ctx.db, ctx.clock).send({
+  await sendAfterCommit(ctx, {
     to: email,
     kind: 'email_verify',
+    secrets: [token],
     subject: 'Confirm your KyroChat email address',
     text: `Confirm your email address by sending this token to POST /api/v1/auth/email/verify:\n\n${token}\n\nOr open ${ctx.config.appUrl}/verify-email?token=${token}\n\nThe token expires in 48 hours.`,
   });
@@ -307,81 +308,103 @@ export async function requestPasswordReset(ctx: ServiceContext, rawEmail: string
       target: { type: 'user', id: user.id },
     }),
   ]);
-  await createMailer(ctx.config, ctx.db, ctx.clock).send({
+  await sendAfterCommit(ctx, {
     to: email,
     kind: 'password_reset',
+    secrets: [token],
     subject: 'Reset your KyroChat password',
     text: `Someone asked to reset your password. If it was you, send this token with your new password to POST /api/v1/auth/password/reset:\n\n${token}\n\nOr open ${ctx.config.appUrl}/reset-password?token=${token}\n\nThe token expires in 30 minutes and works once. If it was not you, ignore this mail.`,
   });
 }
 
-/** Consumes a single-use token: returns its user id, or null when unknown, used or expired. */
-async function consumeUserToken(ctx: ServiceContext, token: string, purpose: 'password_reset' | 'email_verify') {
-  const now = ctx.clock.now();
-  const row = await ctx.db
+/**
+ * The statement that spends a single-use token, for the first place in a batch: it changes a
+ * row only while the token is unused and unexpired. The statements after it in the same batch
+ * must depend on it (`changes() = 1`), so a token is spent exactly when its effect commits,
+ * and a failed batch leaves it usable.
+ */
+function spendUserToken(ctx: ServiceContext, tokenHash: string, purpose: 'password_reset' | 'email_verify', now: number) {
+  return ctx.db
     .update(userTokens)
     .set({ usedAt: now })
-    .where(
-      and(
-        eq(userTokens.tokenHash, await sha256Hex(token)),
-        eq(userTokens.purpose, purpose),
-        isNull(userTokens.usedAt),
-        sql`${userTokens.expiresAt} > ${now}`,
-      ),
-    )
-    .returning({ userId: userTokens.userId })
-    .get();
-  return row?.userId ?? null;
+    .where(and(eq(userTokens.tokenHash, tokenHash), eq(userTokens.purpose, purpose), isNull(userTokens.usedAt), sql`${userTokens.expiresAt} > ${now}`))
+    .returning({ userId: userTokens.userId });
 }
+
+/** The live token's user, or null when unknown, used or expired. Spending it is a separate, guarded step. */
+async function findLiveUserToken(ctx: ServiceContext, tokenHash: string, purpose: 'password_reset' | 'email_verify', now: number) {
+  return (
+    (await ctx.db
+      .select({ userId: users.id, email: users.email })
+      .from(userTokens)
+      .innerJoin(users, eq(users.id, userTokens.userId))
+      .where(and(eq(userTokens.tokenHash, tokenHash), eq(userTokens.purpose, purpose), isNull(userTokens.usedAt), sql`${userTokens.expiresAt} > ${now}`))
+      .get()) ?? null
+  );
+}
+
+/** Applies only when the batch's previous statement changed a row (the token was spent just now). */
+const previousStatementChanged = sql`changes() = 1`;
 
 export type ResetResult = { status: 'ok' } | { status: 'invalid_token' } | { status: 'weak_password'; message: string };
 
 export async function resetPassword(ctx: ServiceContext, token: string, password: string): Promise<ResetResult> {
-  // Check the policy before spending the token, so a weak password does not burn it.
-  const candidate = await ctx.db
-    .select({ email: users.email })
-    .from(userTokens)
-    .innerJoin(users, eq(users.id, userTokens.userId))
-    .where(and(eq(userTokens.tokenHash, await sha256Hex(token)), eq(userTokens.purpose, 'password_reset')))
-    .get();
-  if (candidate) {
-    const policy = checkPasswordPolicy(password, candidate.email, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH);
-    if (!policy.ok) return { status: 'weak_password', message: policy.message };
-  }
-  const userId = await consumeUserToken(ctx, token, 'password_reset');
-  if (!userId) return { status: 'invalid_token' };
   const now = ctx.clock.now();
-  await ctx.db.batch([
-    ctx.db.update(users).set({ passwordHash: await hashPassword(password), updatedAt: now }).where(eq(users.id, userId)),
-    // Whoever knew the old password is signed out everywhere.
+  const tokenHash = await sha256Hex(token);
+  const candidate = await findLiveUserToken(ctx, tokenHash, 'password_reset', now);
+  if (!candidate) return { status: 'invalid_token' };
+  // The policy is checked before anything is written, so a weak password does not burn the token.
+  const policy = checkPasswordPolicy(password, candidate.email, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH);
+  if (!policy.ok) return { status: 'weak_password', message: policy.message };
+  const passwordHash = await hashPassword(password);
+  // One atomic batch: the token is spent only together with the new password.
+  const [spent] = await ctx.db.batch([
+    spendUserToken(ctx, tokenHash, 'password_reset', now),
     ctx.db
-      .update(sessions)
-      .set({ revokedAt: now, revokedReason: 'password_reset' })
-      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt))),
-    auditInsert(ctx.db, ctx.clock, ctx.meta, {
+      .update(users)
+      .set({ passwordHash, updatedAt: now })
+      .where(and(eq(users.id, candidate.userId), previousStatementChanged)),
+    auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, {
       orgId: null,
       actor: { kind: 'anonymous' },
       action: 'auth.password_reset',
-      target: { type: 'user', id: userId },
+      target: { type: 'user', id: candidate.userId },
     }),
+    // Whoever knew the old password is signed out everywhere (only if the reset applied).
+    ctx.db
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: 'password_reset' })
+      .where(and(eq(sessions.userId, candidate.userId), isNull(sessions.revokedAt), spentAt(tokenHash, now))),
   ]);
-  return { status: 'ok' };
+  return spent.length === 1 ? { status: 'ok' } : { status: 'invalid_token' };
 }
 
+/**
+ * True once the token with this hash was spent at `now`: by this batch, or by a concurrent one
+ * in the same millisecond, which already revoked the same sessions (so repeating it is harmless).
+ */
+const spentAt = (tokenHash: string, now: number) =>
+  sql`EXISTS (SELECT 1 FROM user_tokens t WHERE t.token_hash = ${tokenHash} AND t.used_at = ${now})`;
+
 export async function verifyEmail(ctx: ServiceContext, token: string): Promise<boolean> {
-  const userId = await consumeUserToken(ctx, token, 'email_verify');
-  if (!userId) return false;
   const now = ctx.clock.now();
-  await ctx.db.batch([
-    ctx.db.update(users).set({ emailVerifiedAt: now, updatedAt: now }).where(eq(users.id, userId)),
-    auditInsert(ctx.db, ctx.clock, ctx.meta, {
+  const tokenHash = await sha256Hex(token);
+  const candidate = await findLiveUserToken(ctx, tokenHash, 'email_verify', now);
+  if (!candidate) return false;
+  const [spent] = await ctx.db.batch([
+    spendUserToken(ctx, tokenHash, 'email_verify', now),
+    ctx.db
+      .update(users)
+      .set({ emailVerifiedAt: now, updatedAt: now })
+      .where(and(eq(users.id, candidate.userId), previousStatementChanged)),
+    auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, {
       orgId: null,
       actor: { kind: 'anonymous' },
       action: 'auth.email_verified',
-      target: { type: 'user', id: userId },
+      target: { type: 'user', id: candidate.userId },
     }),
   ]);
-  return true;
+  return spent.length === 1;
 }
 
 export async function resendVerification(ctx: ServiceContext, userId: string): Promise<'sent' | 'already_verified'> {

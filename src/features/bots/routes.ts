@@ -1,11 +1,14 @@
 import { createRoute } from '@hono/zod-openapi';
 import { createRouter, jsonBody, jsonContent, commonErrors, PaginationQuery, IdParam, page } from '../../http/router';
-import { badRequest, notFound } from '../../http/problem';
+import { notFound, validationFailed } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
-import { decodeCursor, toPage } from '../../lib/pagination';
+import { decodeCursor, toPage } from '../../http/pagination';
 import { BotSchema, CreateBotSchema, UpdateBotSchema } from './schemas';
+import { etagFor, etagResponseHeaders, IfMatchHeaders, ifMatchRevisions, preconditionFailed, preconditionFailedResponse } from '../../http/etag';
 import * as bots from './service';
 import type { BotRow } from './service';
+import { chunkingOverlapProblem, DEFAULT_CHUNKING } from '../knowledge/chunking-settings';
+import { idempotent, IdempotencyKeyHeaders, idempotencyErrors } from '../../http/middleware/idempotency';
 
 const tags = ['Bots'];
 const BotId = IdParam('botId', 'bot');
@@ -13,12 +16,10 @@ const security = [{ bearer: [] }];
 
 const botNotFound = () => notFound('Bot', 'bot_not_found');
 
+/** The chunker's overlap rule, on settings merged with the defaults or the stored values. */
 function checkChunking(chunking: BotRow['chunking']) {
-  if (chunking.overlapTokens >= chunking.chunkTokens) {
-    throw badRequest('chunking.overlapTokens must be smaller than chunking.chunkTokens.', 'validation_failed', [
-      { path: 'chunking.overlapTokens', message: 'Must be smaller than chunkTokens' },
-    ]);
-  }
+  const problem = chunkingOverlapProblem(chunking);
+  if (problem) throw validationFailed([{ path: 'chunking.overlapTokens', message: problem, code: 'too_big' }]);
 }
 
 /** Mounted under /api/v1 behind authenticate + resolveOrg. */
@@ -51,15 +52,16 @@ export function botRoutes() {
       tags,
       security,
       summary: 'Create a bot',
-      request: { body: jsonBody(CreateBotSchema) },
-      responses: { 201: jsonContent(BotSchema, 'Created'), ...commonErrors },
+      middleware: [idempotent()] as const,
+      request: { headers: IdempotencyKeyHeaders, body: jsonBody(CreateBotSchema) },
+      responses: { 201: { ...jsonContent(BotSchema, 'Created'), headers: etagResponseHeaders }, ...commonErrors, ...idempotencyErrors },
     }),
     async (c) => {
       const org = requirePermission(c, 'bots.create');
       const input = c.req.valid('json');
-      checkChunking({ ...bots.DEFAULT_CHUNKING, ...input.chunking });
+      checkChunking({ ...DEFAULT_CHUNKING, ...input.chunking });
       const row = await bots.createBot(serviceContext(c), c.get('actor'), org.orgId, input);
-      return c.json(bots.toBotDto(row), 201, { location: `/api/v1/bots/${row.id}` });
+      return c.json(bots.toBotDto(row), 201, { location: `/api/v1/bots/${row.id}`, etag: etagFor(row.revision) });
     },
   );
 
@@ -71,13 +73,13 @@ export function botRoutes() {
       security,
       summary: 'Get a bot',
       request: { params: BotId },
-      responses: { 200: jsonContent(BotSchema, 'The bot'), ...commonErrors },
+      responses: { 200: { ...jsonContent(BotSchema, 'The bot'), headers: etagResponseHeaders }, ...commonErrors },
     }),
     async (c) => {
       const org = requirePermission(c, 'bots.read');
       const row = await bots.getBot(c.get('db'), org.orgId, c.req.valid('param').botId);
       if (!row) throw botNotFound();
-      return c.json(bots.toBotDto(row), 200);
+      return c.json(bots.toBotDto(row), 200, { etag: etagFor(row.revision) });
     },
   );
 
@@ -87,22 +89,26 @@ export function botRoutes() {
       path: '/bots/{botId}',
       tags,
       security,
-      summary: 'Change a bot (absent fields stay; nested groups merge)',
-      request: { params: BotId, body: jsonBody(UpdateBotSchema) },
-      responses: { 200: jsonContent(BotSchema, 'The updated bot'), ...commonErrors },
+      summary: 'Change a bot (only the given fields are written; nested groups merge)',
+      description: 'Send If-Match with the ETag from a GET to make the change conditional: a stale ETag gets 412 and nothing changes.',
+      request: { params: BotId, headers: IfMatchHeaders, body: jsonBody(UpdateBotSchema) },
+      responses: { 200: { ...jsonContent(BotSchema, 'The updated bot'), headers: etagResponseHeaders }, ...commonErrors, ...preconditionFailedResponse },
     }),
     async (c) => {
       const org = requirePermission(c, 'bots.update');
       const { botId } = c.req.valid('param');
-      const patch = c.req.valid('json');
-      if (patch.chunking) {
-        const current = await bots.getBot(c.get('db'), org.orgId, botId);
-        if (!current) throw botNotFound();
-        checkChunking({ ...current.chunking, ...patch.chunking });
+      const result = await bots.updateBot(serviceContext(c), c.get('actor'), org.orgId, botId, c.req.valid('json'), ifMatchRevisions(c));
+      switch (result.status) {
+        case 'not_found':
+          throw botNotFound();
+        case 'precondition_failed':
+          throw preconditionFailed('bot');
+        case 'invalid_chunking':
+          // The merge with what is stored now would leave settings the chunker refuses.
+          throw validationFailed([{ path: 'chunking.overlapTokens', message: 'Must be at most half of chunkTokens', code: 'too_big' }]);
+        case 'updated':
+          return c.json(bots.toBotDto(result.row), 200, { etag: etagFor(result.row.revision) });
       }
-      const row = await bots.updateBot(serviceContext(c), c.get('actor'), org.orgId, botId, patch);
-      if (!row) throw botNotFound();
-      return c.json(bots.toBotDto(row), 200);
     },
   );
 

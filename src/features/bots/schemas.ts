@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { ChunkingSchema } from '../knowledge/chunking-settings';
 
 const Origin = z
   .string()
@@ -32,14 +33,6 @@ const RetrievalSettings = z.object({
     .openapi({ description: 'Vector weight of convex fusion (keyword gets the rest); null = the default for the embedder' }),
 });
 
-const ChunkingSettings = z
-  .object({
-    strategy: z.enum(['recursive', 'markdown', 'sentence-window']),
-    chunkTokens: z.number().int().min(64).max(2000),
-    overlapTokens: z.number().int().min(0).max(500),
-  })
-  .refine((c) => c.overlapTokens < c.chunkTokens, { message: 'overlapTokens must be smaller than chunkTokens', path: ['overlapTokens'] });
-
 export const BotSchema = z
   .object({
     id: z.string().openapi({ example: 'bot_01JD3X5Q8W2N4V6B8C0D2E4F6G' }),
@@ -49,7 +42,7 @@ export const BotSchema = z
     instructions: z.string(),
     model: ModelSettings,
     retrieval: RetrievalSettings,
-    chunking: z.object({ strategy: z.enum(['recursive', 'markdown', 'sentence-window']), chunkTokens: z.number(), overlapTokens: z.number() }),
+    chunking: ChunkingSchema,
     visibility: z.enum(['private', 'public']),
     allowedOrigins: z.array(z.string()),
     status: z.enum(['active', 'paused']),
@@ -64,11 +57,8 @@ const botFields = {
   instructions: z.string().max(20_000),
   model: ModelSettings.partial(),
   retrieval: RetrievalSettings.partial(),
-  chunking: z.object({
-    strategy: z.enum(['recursive', 'markdown', 'sentence-window']).optional(),
-    chunkTokens: z.number().int().min(64).max(2000).optional(),
-    overlapTokens: z.number().int().min(0).max(500).optional(),
-  }),
+  // Checked against the chunker's overlap rule once merged with the defaults or the stored values.
+  chunking: ChunkingSchema.partial(),
   visibility: z.enum(['private', 'public']),
   allowedOrigins: z.array(Origin).max(50),
   status: z.enum(['active', 'paused']),
@@ -87,5 +77,3 @@ export const UpdateBotSchema = z
   .strict()
   .refine((v) => Object.keys(v).length > 0, { message: 'Send at least one field to change' })
   .openapi('UpdateBot');
-
-export { ChunkingSettings };

@@ -1,12 +1,14 @@
 /** Bots: the unit visitors chat with. Every query is scoped by org id. */
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { bots } from '../../db/schema';
 import { preparedFor, type Db } from '../../db/client';
 import { newId } from '../../lib/ids';
 import type { ServiceContext } from '../../context';
 import type { Actor } from '../../context';
-import { auditInsert } from '../audit/service';
+import { auditInsert, auditInsertIfChanged } from '../audit/service';
 import { deleteSourcesOfBot, reindexSources } from '../knowledge/sources';
+import { DEFAULT_CHUNKING, type ChunkingSettings } from '../knowledge/chunking-settings';
+import { CHUNKING } from '../../limits';
 
 export type BotRow = typeof bots.$inferSelect;
 
@@ -16,7 +18,7 @@ export interface BotInput {
   instructions?: string;
   model?: { provider?: string; model?: string; temperature?: number; maxTokens?: number };
   retrieval?: { topK?: number; minScore?: number; hybrid?: boolean; fusion?: 'convex' | 'rrf'; hybridWeight?: number | null };
-  chunking?: { strategy?: 'recursive' | 'markdown' | 'sentence-window'; chunkTokens?: number; overlapTokens?: number };
+  chunking?: Partial<ChunkingSettings>;
   visibility?: 'private' | 'public';
   allowedOrigins?: string[];
   status?: 'active' | 'paused';
@@ -24,8 +26,6 @@ export interface BotInput {
 
 export const DEFAULT_INSTRUCTIONS =
   'You are a helpful assistant. Answer only from the provided knowledge; if the answer is not there, say you do not know.';
-
-export const DEFAULT_CHUNKING = { strategy: 'recursive' as const, chunkTokens: 400, overlapTokens: 50 };
 
 export function newBotRow(orgId: string, input: BotInput, now: number, id = newId('bot')): BotRow {
   return {
@@ -47,31 +47,8 @@ export function newBotRow(orgId: string, input: BotInput, now: number, id = newI
     visibility: input.visibility ?? 'private',
     allowedOrigins: input.allowedOrigins ?? [],
     status: input.status ?? 'active',
+    revision: 1,
     createdAt: now,
-    updatedAt: now,
-  };
-}
-
-/** Patch semantics: absent fields stay, nested groups merge. */
-export function applyBotPatch(row: BotRow, patch: Partial<BotInput>, now: number): BotRow {
-  return {
-    ...row,
-    name: patch.name ?? row.name,
-    description: patch.description ?? row.description,
-    instructions: patch.instructions ?? row.instructions,
-    modelProvider: patch.model?.provider ?? row.modelProvider,
-    model: patch.model?.model ?? row.model,
-    temperature: patch.model?.temperature ?? row.temperature,
-    maxTokens: patch.model?.maxTokens ?? row.maxTokens,
-    topK: patch.retrieval?.topK ?? row.topK,
-    minScore: patch.retrieval?.minScore ?? row.minScore,
-    hybrid: patch.retrieval?.hybrid ?? row.hybrid,
-    fusion: patch.retrieval?.fusion ?? row.fusion,
-    hybridWeight: patch.retrieval?.hybridWeight !== undefined ? patch.retrieval.hybridWeight : row.hybridWeight,
-    chunking: { ...row.chunking, ...patch.chunking },
-    visibility: patch.visibility ?? row.visibility,
-    allowedOrigins: patch.allowedOrigins ?? row.allowedOrigins,
-    status: patch.status ?? row.status,
     updatedAt: now,
   };
 }
@@ -132,14 +109,59 @@ export async function createBot(ctx: ServiceContext, actor: Actor, orgId: string
   return row;
 }
 
-export async function updateBot(ctx: ServiceContext, actor: Actor, orgId: string, botId: string, patch: Partial<BotInput>) {
-  const current = await getBot(ctx.db, orgId, botId);
-  if (!current) return null;
-  const next = applyBotPatch(current, patch, ctx.clock.now());
-  const { id: _id, orgId: _org, createdAt: _created, ...changes } = next;
-  await ctx.db.batch([
-    ctx.db.update(bots).set(changes).where(and(eq(bots.orgId, orgId), eq(bots.id, botId))),
-    auditInsert(ctx.db, ctx.clock, ctx.meta, {
+export type UpdateBotResult =
+  | { status: 'updated'; row: BotRow }
+  | { status: 'not_found' }
+  | { status: 'precondition_failed' }
+  | { status: 'invalid_chunking' };
+
+/** The columns a patch writes: only the fields it names, so concurrent edits of others survive. */
+function botChanges(patch: Partial<BotInput>, now: number) {
+  const set: Partial<Record<keyof BotRow, unknown>> = { updatedAt: now, revision: sql`${bots.revision} + 1` };
+  if (patch.name !== undefined) set.name = patch.name;
+  if (patch.description !== undefined) set.description = patch.description;
+  if (patch.instructions !== undefined) set.instructions = patch.instructions;
+  if (patch.model?.provider !== undefined) set.modelProvider = patch.model.provider;
+  if (patch.model?.model !== undefined) set.model = patch.model.model;
+  if (patch.model?.temperature !== undefined) set.temperature = patch.model.temperature;
+  if (patch.model?.maxTokens !== undefined) set.maxTokens = patch.model.maxTokens;
+  if (patch.retrieval?.topK !== undefined) set.topK = patch.retrieval.topK;
+  if (patch.retrieval?.minScore !== undefined) set.minScore = patch.retrieval.minScore;
+  if (patch.retrieval?.hybrid !== undefined) set.hybrid = patch.retrieval.hybrid;
+  if (patch.retrieval?.fusion !== undefined) set.fusion = patch.retrieval.fusion;
+  // null is a value here: it puts the weight back to the embedder's default.
+  if (patch.retrieval?.hybridWeight !== undefined) set.hybridWeight = patch.retrieval.hybridWeight;
+  // JSON merge patch (RFC 7396) in SQL: the given keys merge into whatever is stored *now*.
+  if (patch.chunking) set.chunking = sql`json_patch(${bots.chunking}, ${JSON.stringify(patch.chunking)})`;
+  if (patch.visibility !== undefined) set.visibility = patch.visibility;
+  if (patch.allowedOrigins !== undefined) set.allowedOrigins = patch.allowedOrigins;
+  if (patch.status !== undefined) set.status = patch.status;
+  return set as Partial<BotRow>;
+}
+
+/**
+ * Writes only the given fields, in one guarded UPDATE: `ifMatch` (a revision) makes it
+ * conditional, and a chunking change must leave settings the chunker accepts in the merged result.
+ */
+export async function updateBot(
+  ctx: ServiceContext,
+  actor: Actor,
+  orgId: string,
+  botId: string,
+  patch: Partial<BotInput>,
+  ifMatch?: number[],
+): Promise<UpdateBotResult> {
+  const before = patch.chunking ? await getBot(ctx.db, orgId, botId) : null;
+  const conditions = [eq(bots.orgId, orgId), eq(bots.id, botId)];
+  if (ifMatch) conditions.push(inArray(bots.revision, ifMatch));
+  if (patch.chunking) {
+    const merged = sql`json_patch(${bots.chunking}, ${JSON.stringify(patch.chunking)})`;
+    // The chunker's own rule (chunkingOverlapProblem), evaluated on the merged settings in SQL.
+    conditions.push(sql`json_extract(${merged}, '$.overlapTokens') <= CAST(json_extract(${merged}, '$.chunkTokens') * ${CHUNKING.maxOverlapRatio} AS INTEGER)`);
+  }
+  const [updated] = await ctx.db.batch([
+    ctx.db.update(bots).set(botChanges(patch, ctx.clock.now())).where(and(...conditions)).returning(),
+    auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, {
       orgId,
       actor,
       action: 'bot.update',
@@ -147,10 +169,17 @@ export async function updateBot(ctx: ServiceContext, actor: Actor, orgId: string
       metadata: { fields: Object.keys(patch) },
     }),
   ]);
-  if (patch.chunking && JSON.stringify(next.chunking) !== JSON.stringify(current.chunking)) {
+  const row = updated[0];
+  if (!row) {
+    const current = await getBot(ctx.db, orgId, botId);
+    if (!current) return { status: 'not_found' };
+    if (ifMatch && !ifMatch.includes(current.revision)) return { status: 'precondition_failed' };
+    return { status: 'invalid_chunking' };
+  }
+  if (patch.chunking && JSON.stringify(row.chunking) !== JSON.stringify(before?.chunking)) {
     await reindexSources(ctx, orgId, botId);
   }
-  return next;
+  return { status: 'updated', row };
 }
 
 export async function deleteBot(ctx: ServiceContext, actor: Actor, orgId: string, botId: string): Promise<boolean> {

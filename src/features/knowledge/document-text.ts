@@ -5,6 +5,7 @@
 import type { Chunk } from './chunker';
 import { countTokens } from './chunker';
 import { extractMainContent, type WebPage } from './web/main-content';
+import { decodeWebText } from './web/charset';
 import { ACCEPTED_UPLOAD_TYPES, extractDocument } from './extract';
 
 export const TEXT_MIME = 'text/plain';
@@ -32,17 +33,23 @@ const decoder = new TextDecoder();
 
 export const isHtml = (mime: string) => mime === 'text/html' || mime === 'application/xhtml+xml';
 
-export function htmlToPage(bytes: Uint8Array, url: string): Promise<WebPage> {
-  return extractMainContent(new Response(bytes, { headers: { 'content-type': 'text/html; charset=utf-8' } }), url);
+/** A fetched page's main content; `contentType` is the response's full header (its charset counts). */
+export function htmlToPage(bytes: Uint8Array, url: string, contentType?: string | null): Promise<WebPage> {
+  const html = decodeWebText(bytes, contentType);
+  return extractMainContent(new Response(html, { headers: { 'content-type': 'text/html; charset=utf-8' } }), url);
 }
 
-export async function extractDocumentText(bytes: Uint8Array, mime: string, locator: string): Promise<ExtractedText> {
+/** `contentType`: the full Content-Type a fetched page was served with, for its charset. */
+export async function extractDocumentText(bytes: Uint8Array, mime: string, locator: string, contentType?: string | null): Promise<ExtractedText> {
   if (mime === QA_MIME) return qaChunks(decoder.decode(bytes));
+  const fetched = /^https?:\/\//.test(locator);
   // A fetched web page: main content only, with its own URL as the base.
-  if (isHtml(mime) && /^https?:\/\//.test(locator)) {
-    const page = await htmlToPage(bytes, locator);
+  if (isHtml(mime) && fetched) {
+    const page = await htmlToPage(bytes, locator, contentType);
     return { ok: true, kind: 'html', text: page.text, title: page.title || undefined };
   }
+  // Fetched plain text in a declared legacy charset becomes UTF-8 for the text extractors.
+  if (fetched && mime.startsWith('text/')) bytes = new TextEncoder().encode(decodeWebText(bytes, contentType));
   const type = ACCEPTED_UPLOAD_TYPES[mime as keyof typeof ACCEPTED_UPLOAD_TYPES];
   if (!type) return { ok: false, reason: `Documents of type ${mime} cannot be read.` };
   const extracted = await extractDocument(bytes, type);

@@ -1,29 +1,27 @@
 /**
  * Indexing one document: original (R2) → text → chunks → embeddings → vectors + chunk rows
  * (+ FTS through the trigger). Work is sliced: one job indexes INDEX_SLICE chunk positions and
- * enqueues the next slice, so a large PDF never exceeds one invocation's CPU, subrequest or
- * D1 query budget. Re-running any slice is harmless: chunk and vector ids are derived from
+ * enqueues the next slice, so embedding calls, subrequests and D1 writes per invocation stay
+ * bounded however large the document (each slice still extracts and chunks the whole text). Re-running any slice is harmless: chunk and vector ids are derived from
  * (document, position), rows of a slice are replaced, and vectors upserted.
  */
 import { and, eq, gte, lt, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { bots, chunks, documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
-import { D1_MAX_BOUND_PARAMETERS, VECTORIZE } from '../../limits';
+import { DOCUMENT_PREVIEW_CHARS as PREVIEW_CHARS, INDEX_SLICE, VECTORIZE } from '../../limits';
+import { splitForStatements } from '../../db/bound-parameters';
 import { sha256Hex } from '../../lib/crypto';
 import { enqueue } from '../../jobs/messages';
 import { chunkText, contextualText, type Chunk } from './chunker';
-import { extractDocumentText } from './document-text';
+import { documentText } from './extracted-text';
 import { retrievalIndexFor } from './retrieval-index';
 import { searchColumns } from './retrieval/search-columns';
-import { markSourceProcessing, settleSource } from './settle';
+import { failDocument, settleSource } from './settle';
+import { documentTransition, moveDocument, moveSource } from './lifecycle';
+import { chunkId } from './chunk-ids';
 
-/** Chunks embedded and written per job invocation. */
-export const INDEX_SLICE = 192;
-const PREVIEW_CHARS = 500;
 const CHUNK_COLUMNS = 15;
-
-export const chunkId = (documentId: string, position: number) => `chk_${documentId.slice(4)}_${position}`;
 
 export type IndexOutcome = 'indexed' | 'unchanged' | 'continued' | 'failed' | 'gone';
 
@@ -36,14 +34,6 @@ async function loadDocument(ctx: ServiceContext, orgId: string, documentId: stri
     .where(and(eq(documents.id, documentId), eq(documents.orgId, orgId)))
     .get();
   return row && row.sourceStatus !== 'deleting' ? row : null;
-}
-
-export async function markDocumentFailed(ctx: ServiceContext, documentId: string, sourceId: string, reason: string) {
-  await ctx.db
-    .update(documents)
-    .set({ status: 'failed', error: reason.slice(0, 500), updatedAt: ctx.clock.now() })
-    .where(eq(documents.id, documentId));
-  await settleSource(ctx, sourceId);
 }
 
 function chunkRows(doc: typeof documents.$inferSelect, slice: Chunk[]): (typeof chunks.$inferInsert)[] {
@@ -72,30 +62,26 @@ export async function indexDocumentSlice(
   if (!loaded) return 'gone';
   const { doc, chunking } = loaded;
   if (job.offset === 0) {
-    await markSourceProcessing(ctx, doc.sourceId);
-    await ctx.db.update(documents).set({ status: 'processing', attempts: sql`${documents.attempts} + 1`, updatedAt: ctx.clock.now() }).where(eq(documents.id, doc.id));
+    await moveSource(ctx, doc.sourceId, 'startWork');
+    // A skipped page (noindex) or a document that was requeued meanwhile is not this job's to index.
+    if (!(await moveDocument(ctx, doc.id, 'start', { attempts: sql`${documents.attempts} + 1` }))) return 'gone';
   }
 
-  const original = doc.r2Key ? await ctx.env.FILES.get(doc.r2Key) : null;
-  if (!original) {
-    await markDocumentFailed(ctx, doc.id, doc.sourceId, 'The original file is missing from storage.');
-    return 'failed';
-  }
-  const bytes = new Uint8Array(await original.arrayBuffer());
-  const extracted = await extractDocumentText(bytes, doc.mime, doc.locator);
+  // Extracted once per content version and stored; later slices and re-indexes read the copy.
+  const extracted = await documentText(ctx, doc);
   if (!extracted.ok) {
-    await markDocumentFailed(ctx, doc.id, doc.sourceId, extracted.reason);
+    await failDocument(ctx, doc.id, doc.sourceId, extracted.reason);
     return 'failed';
   }
   if (extracted.text.trim().length === 0) {
-    await markDocumentFailed(ctx, doc.id, doc.sourceId, 'No text could be extracted from this document.');
+    await failDocument(ctx, doc.id, doc.sourceId, 'No text could be extracted from this document.');
     return 'failed';
   }
 
   const { embedder, vectors, namespace } = await retrievalIndexFor(ctx, doc.orgId);
   const indexKey = await sha256Hex(`${doc.contentHash}|${JSON.stringify(chunking)}|${embedder.id}|${extracted.kind}`);
   if (job.offset === 0 && !job.force && doc.indexKey === indexKey && doc.chunkCount > 0) {
-    await ctx.db.update(documents).set({ status: 'ready', error: null, updatedAt: ctx.clock.now() }).where(eq(documents.id, doc.id));
+    await moveDocument(ctx, doc.id, 'finish', { error: null });
     await settleSource(ctx, doc.sourceId);
     return 'unchanged';
   }
@@ -117,7 +103,6 @@ export async function indexDocumentSlice(
   }
 
   const rows = chunkRows(doc, slice);
-  const perStatement = Math.floor(D1_MAX_BOUND_PARAMETERS / CHUNK_COLUMNS);
   const writes: BatchItem<'sqlite'>[] = [
     // Replace this slice's positions (and on the last slice everything past the end, which an
     // older, longer version of the document may have left).
@@ -128,25 +113,18 @@ export async function indexDocumentSlice(
           ? and(eq(chunks.documentId, doc.id), gte(chunks.position, job.offset))
           : and(eq(chunks.documentId, doc.id), gte(chunks.position, job.offset), lt(chunks.position, job.offset + INDEX_SLICE)),
       ),
-    ...Array.from({ length: Math.ceil(rows.length / perStatement) }, (_, i) =>
-      ctx.db.insert(chunks).values(rows.slice(i * perStatement, (i + 1) * perStatement)),
-    ),
+    ...splitForStatements(rows, CHUNK_COLUMNS).map((group) => ctx.db.insert(chunks).values(group)),
   ];
   if (isLast) {
     writes.push(
-      ctx.db
-        .update(documents)
-        .set({
-          status: 'ready',
+      documentTransition(ctx, doc.id, 'finish', {
           error: null,
           indexKey,
           title: extracted.title && doc.title === doc.locator ? extracted.title.slice(0, 300) : doc.title,
           charCount: extracted.text.length,
           chunkCount: all.length,
           preview: extracted.text.slice(0, PREVIEW_CHARS),
-          updatedAt: ctx.clock.now(),
-        })
-        .where(eq(documents.id, doc.id)),
+      }),
     );
   }
   await ctx.db.batch(writes as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);

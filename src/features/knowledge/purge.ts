@@ -6,13 +6,15 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { chunks, documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
-import { VECTORIZE } from '../../limits';
+import { DOCUMENTS_PER_PURGE, R2_MAX_DELETE_KEYS, VECTORIZE } from '../../limits';
+import { splitForStatements } from '../../db/bound-parameters';
 import { enqueue } from '../../jobs/messages';
 import { retrievalIndexFor } from './retrieval-index';
 import { deletePrefix, sourcePrefix } from './storage';
-import { chunkId } from './indexer';
+import { chunkId } from './chunk-ids';
+import { removeDeletedSource } from './lifecycle';
+import { extractedTextKey } from './extracted-text';
 
-const DOCUMENTS_PER_PURGE = 50;
 
 type DocRef = Pick<typeof documents.$inferSelect, 'id' | 'r2Key' | 'chunkCount'>;
 
@@ -20,18 +22,22 @@ type DocRef = Pick<typeof documents.$inferSelect, 'id' | 'r2Key' | 'chunkCount'>
 export async function purgeDocuments(ctx: ServiceContext, orgId: string, docs: DocRef[]) {
   if (docs.length === 0) return;
   const docIds = docs.map((d) => d.id);
-  const stored = await ctx.db.select({ id: chunks.id }).from(chunks).where(inArray(chunks.documentId, docIds));
   // Rows and computed ids together: a slice whose rows were never written may still have vectors.
-  const vectorIds = new Set(stored.map((c) => c.id));
+  const vectorIds = new Set<string>();
+  for (const ids of splitForStatements(docIds)) {
+    for (const c of await ctx.db.select({ id: chunks.id }).from(chunks).where(inArray(chunks.documentId, ids))) vectorIds.add(c.id);
+  }
   for (const d of docs) for (let p = 0; p < d.chunkCount; p++) vectorIds.add(chunkId(d.id, p));
   const { vectors } = await retrievalIndexFor(ctx, orgId);
   const ids = [...vectorIds];
   for (let i = 0; i < ids.length; i += VECTORIZE.maxUpsertBatch) {
     await vectors.deleteByIds(ids.slice(i, i + VECTORIZE.maxUpsertBatch));
   }
-  const keys = docs.map((d) => d.r2Key).filter((k): k is string => !!k);
-  if (keys.length > 0) await ctx.env.FILES.delete(keys);
-  await ctx.db.delete(documents).where(and(eq(documents.orgId, orgId), inArray(documents.id, docIds)));
+  const keys = docs.flatMap((d) => (d.r2Key ? [d.r2Key, extractedTextKey(d.r2Key)] : []));
+  for (let i = 0; i < keys.length; i += R2_MAX_DELETE_KEYS) await ctx.env.FILES.delete(keys.slice(i, i + R2_MAX_DELETE_KEYS));
+  for (const ids of splitForStatements(docIds, 1, 1)) {
+    await ctx.db.delete(documents).where(and(eq(documents.orgId, orgId), inArray(documents.id, ids)));
+  }
 }
 
 export type PurgeOutcome = 'continued' | 'done' | 'gone';
@@ -51,6 +57,6 @@ export async function purgeSourceBatch(ctx: ServiceContext, orgId: string, sourc
     return 'continued';
   }
   await deletePrefix(ctx.env.FILES, sourcePrefix(orgId, source.botId, sourceId));
-  await ctx.db.delete(sources).where(eq(sources.id, sourceId));
+  await removeDeletedSource(ctx, sourceId);
   return 'done';
 }

@@ -1,13 +1,12 @@
 import { z } from '@hono/zod-openapi';
-import { checkPublicHttpUrl } from './public-url';
+import { QA_SOURCE_MAX_PAIRS, TEXT_SOURCE_MAX_CHARS, WEBSITE_DEFAULT_MAX_PAGES, WEBSITE_MAX_DEPTH, WEBSITE_MAX_PAGES, WEBSITE_MAX_PATTERNS } from '../../limits';
 
+/** Shape only; whether the Worker may fetch it is the egress policy's call (422 at the route). */
 const PublicUrl = z
   .string()
   .max(2000)
-  .superRefine((v, ctx) => {
-    const check = checkPublicHttpUrl(v);
-    if (!check.ok) ctx.addIssue({ code: 'custom', message: check.reason });
-  })
+  .url()
+  .refine((v) => /^https?:\/\//i.test(v), 'Must be an http(s) URL')
   .openapi({ example: 'https://docs.example.com/' });
 
 const Schedule = z.enum(['none', 'daily', 'weekly']).openapi({ description: 'Automatic re-sync by the cron trigger' });
@@ -18,7 +17,7 @@ export const CreateSourceSchema = z
     z.object({
       type: z.literal('text'),
       title: z.string().trim().min(1).max(300),
-      text: z.string().min(1).max(2_000_000),
+      text: z.string().min(1).max(TEXT_SOURCE_MAX_CHARS),
       schedule: Schedule.optional(),
     }),
     z.object({
@@ -27,7 +26,7 @@ export const CreateSourceSchema = z
       pairs: z
         .array(z.object({ question: z.string().trim().min(1).max(2000), answer: z.string().trim().min(1).max(20_000) }))
         .min(1)
-        .max(5000),
+        .max(QA_SOURCE_MAX_PAIRS),
       schedule: Schedule.optional(),
     }),
     z.object({ type: z.literal('url'), url: PublicUrl, title: z.string().trim().min(1).max(300).optional(), schedule: Schedule.optional() }),
@@ -35,10 +34,19 @@ export const CreateSourceSchema = z
       type: z.literal('website'),
       url: PublicUrl,
       title: z.string().trim().min(1).max(300).optional(),
-      maxPages: z.number().int().min(1).max(10_000).default(50),
-      maxDepth: z.number().int().min(0).max(20).default(3),
-      include: z.array(Pattern).max(50).default([]),
-      exclude: z.array(Pattern).max(50).default([]),
+      // No zod default: the route lowers the default to the operator's ceiling and refuses more.
+      maxPages: z
+        .number()
+        .int()
+        .min(1)
+        .max(WEBSITE_MAX_PAGES)
+        .optional()
+        .openapi({
+          description: `Pages to crawl at most: ${WEBSITE_DEFAULT_MAX_PAGES} when absent. The operator's CRAWL_MAX_PAGES (default 500) is the ceiling: a larger value is a 400.`,
+        }),
+      maxDepth: z.number().int().min(0).max(WEBSITE_MAX_DEPTH).default(3),
+      include: z.array(Pattern).max(WEBSITE_MAX_PATTERNS).default([]),
+      exclude: z.array(Pattern).max(WEBSITE_MAX_PATTERNS).default([]),
       schedule: Schedule.optional(),
     }),
   ])
@@ -90,10 +98,19 @@ export const DocumentSchema = z
 export const SearchRequestSchema = z
   .object({
     query: z.string().trim().min(1).max(2000),
-    topK: z.number().int().min(1).max(50).default(8),
-    mode: z.enum(['hybrid', 'vector', 'keyword']).default('hybrid'),
+    // Omitted values come from the bot's retrieval settings (topK, minScore, hybrid; fusion and its weight always do).
+    topK: z.number().int().min(1).max(50).optional().openapi({ description: "Results to return; the bot's retrieval.topK when omitted." }),
+    mode: z
+      .enum(['hybrid', 'vector', 'keyword'])
+      .optional()
+      .openapi({ description: "hybrid or vector by the bot's retrieval.hybrid when omitted." }),
+    minScore: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .openapi({ description: "Leave out hits whose calibrated relevance (0..1, the same scale in every mode) is below this; the bot's retrieval.minScore when omitted." }),
     filter: z.object({ sourceIds: z.array(z.string().min(1).max(64)).min(1).max(20).optional() }).strict().optional(),
-    minScore: z.number().min(0).max(1).optional().openapi({ description: "Leave out hits below this relevance; defaults to the bot's minScore" }),
     rerank: z.boolean().default(true).openapi({ description: "Apply the org's reranker, when one is configured" }),
   })
   .strict()

@@ -9,12 +9,12 @@ import { and, eq, inArray, ne } from 'drizzle-orm';
 import { chunks, documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import { VECTORIZE } from '../../limits';
+import { splitForStatements } from '../../db/bound-parameters';
 import { retrievalIndexFor, type RetrievalIndex } from './retrieval-index';
 import { keywordRanking } from './retrieval/keyword';
 import { convexFusion, DEFAULT_VECTOR_WEIGHT, reciprocalRankFusion, type Fusion } from './retrieval/fusion';
 import { embedderFamily } from './retrieval/relevance';
 import { applyReranker, withRelevance } from './retrieval/hits';
-import { outboundFetch } from './retrieval/outbound';
 import { termStatistics } from './retrieval/term-stats';
 
 export type SearchMode = 'hybrid' | 'vector' | 'keyword';
@@ -25,14 +25,27 @@ export interface SearchRequest {
   query: string;
   topK: number;
   mode: SearchMode;
+  /** Hits with a lower calibrated relevance (0..1, every mode) are left out; 0 keeps all. */
+  minScore: number;
   sourceIds?: string[];
   /** The bot's fusion settings; a null weight takes the embedder's default. */
   fusion?: Fusion;
   hybridWeight?: number | null;
-  /** Hits with a lower calibrated relevance are left out. */
-  minScore?: number;
   /** False skips the org's reranker for this query. */
   rerank?: boolean;
+}
+
+export interface SearchDefaults {
+  topK: number;
+  mode: SearchMode;
+  minScore: number;
+  fusion: Fusion;
+  hybridWeight: number | null;
+}
+
+/** What a search uses for anything the request leaves out: the bot's own retrieval settings. */
+export function searchDefaultsOf(bot: { topK: number; minScore: number; hybrid: boolean; fusion: Fusion; hybridWeight: number | null }): SearchDefaults {
+  return { topK: bot.topK, mode: bot.hybrid ? 'hybrid' : 'vector', minScore: bot.minScore, fusion: bot.fusion, hybridWeight: bot.hybridWeight };
 }
 
 export interface SearchHit {
@@ -62,6 +75,7 @@ async function vectorRanking(ctx: ServiceContext, index: RetrievalIndex, req: Se
   const filter: VectorizeVectorMetadataFilter = { botId: req.botId };
   if (req.sourceIds?.length) filter.sourceId = { $in: req.sourceIds };
   const { matches } = await vectors.query(vector!, { topK: limit, namespace, filter, returnMetadata: 'none' });
+  // Every match is a candidate: minScore applies to the calibrated relevance, after fusion.
   return matches.map((m) => ({ id: m.id, score: m.score }));
 }
 
@@ -90,12 +104,18 @@ export async function search(ctx: ServiceContext, req: SearchRequest): Promise<S
   // index is eventually consistent and may still return ids of deleted chunks.
   const wanted = ranked.slice(0, Math.max(req.topK * 2, reranker?.config.topN ?? 0)).map((r) => r.id);
   if (wanted.length === 0) return [];
-  const rows = await ctx.db
-    .select({ chunk: chunks, docTitle: documents.title, locator: documents.locator, sourceTitle: sources.title, sourceType: sources.type })
-    .from(chunks)
-    .innerJoin(documents, eq(documents.id, chunks.documentId))
-    .innerJoin(sources, eq(sources.id, chunks.sourceId))
-    .where(and(inArray(chunks.id, wanted), eq(chunks.orgId, req.orgId), eq(chunks.botId, req.botId), ne(sources.status, 'deleting')));
+  // Three parameters besides the ids (org, bot, the excluded status); topK 50 asks for 100 ids.
+  const rows = [];
+  for (const ids of splitForStatements(wanted, 1, 3)) {
+    rows.push(
+      ...(await ctx.db
+        .select({ chunk: chunks, docTitle: documents.title, locator: documents.locator, sourceTitle: sources.title, sourceType: sources.type })
+        .from(chunks)
+        .innerJoin(documents, eq(documents.id, chunks.documentId))
+        .innerJoin(sources, eq(sources.id, chunks.sourceId))
+        .where(and(inArray(chunks.id, ids), eq(chunks.orgId, req.orgId), eq(chunks.botId, req.botId), ne(sources.status, 'deleting')))),
+    );
+  }
   const byId = new Map(rows.map((r) => [r.chunk.id, r]));
 
   const found = ranked.filter((r) => byId.has(r.id)).slice(0, wanted.length);
@@ -109,11 +129,11 @@ export async function search(ctx: ServiceContext, req: SearchRequest): Promise<S
     cosines,
     family,
   );
-  if (reranker) scored = await applyReranker(outboundFetch(ctx.env), reranker, req.query, scored);
+  if (reranker) scored = await applyReranker(reranker.fetch, reranker, req.query, scored);
 
   const hits: SearchHit[] = [];
   for (const { id, score, relevance, rerankRank } of scored) {
-    if (relevance < (req.minScore ?? 0)) continue;
+    if (relevance < req.minScore) continue;
     const row = byId.get(id)!;
     hits.push({
       chunkId: id,

@@ -1,59 +1,60 @@
 /**
  * A source's status follows its documents. Called after every document finishes: when none
- * is pending or processing any more, the source becomes ready (or failed when nothing could be
- * indexed), and for web sources the pages a sync did not see again are removed.
+ * is pending or processing any more, the source settles to ready (or failed when nothing could
+ * be indexed), and for web sources the pages this generation's crawl did not see are removed.
+ * The transitions themselves are lifecycle.ts's guarded updates.
  */
-import { and, eq, inArray, lt, ne, sql } from 'drizzle-orm';
+import { and, eq, lt, sql } from 'drizzle-orm';
 import { documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
+import { moveDocument, moveSource } from './lifecycle';
 import { purgeDocuments } from './purge';
 
-export async function settleSource(ctx: ServiceContext, sourceId: string): Promise<void> {
-  const source = await ctx.db.select().from(sources).where(eq(sources.id, sourceId)).get();
-  if (!source || source.status === 'deleting') return;
+async function statusCounts(ctx: ServiceContext, sourceId: string) {
   const counts = await ctx.db
     .select({ status: documents.status, n: sql<number>`count(*)`, error: sql<string | null>`max(${documents.error})` })
     .from(documents)
     .where(eq(documents.sourceId, sourceId))
     .groupBy(documents.status);
-  const count = (s: string) => counts.find((c) => c.status === s)?.n ?? 0;
+  return { count: (s: string) => counts.find((c) => c.status === s)?.n ?? 0, failedError: counts.find((c) => c.status === 'failed')?.error ?? null };
+}
+
+export async function settleSource(ctx: ServiceContext, sourceId: string): Promise<void> {
+  const source = await ctx.db.select().from(sources).where(eq(sources.id, sourceId)).get();
+  // Only a processing source settles: a deleting one stays deleting, and a queued one keeps
+  // the sync that was just requested.
+  if (!source || source.status !== 'processing') return;
+  let { count, failedError } = await statusCounts(ctx, sourceId);
   if (count('pending') + count('processing') > 0) return;
 
   if (source.type === 'website' || source.type === 'url') {
     // Pages this generation's crawl did not reach again are gone from the site.
     const stale = await ctx.db
-      .select()
+      .select({ id: documents.id, r2Key: documents.r2Key, chunkCount: documents.chunkCount })
       .from(documents)
       .where(and(eq(documents.sourceId, sourceId), lt(documents.seenGeneration, source.generation)));
-    if (stale.length > 0) await purgeDocuments(ctx, source.orgId, stale);
+    if (stale.length > 0) {
+      await purgeDocuments(ctx, source.orgId, stale);
+      ({ count, failedError } = await statusCounts(ctx, sourceId));
+    }
   }
 
   const failed = count('failed');
   const good = count('ready') + count('skipped');
   const total = failed + good;
-  const failedError = counts.find((c) => c.status === 'failed')?.error ?? null;
-  let status: 'ready' | 'failed' = 'ready';
   let error: string | null = null;
   if (total === 0) {
-    status = 'failed';
     error = source.type === 'website' ? 'No page could be crawled (check the URL, robots.txt and include/exclude patterns).' : 'Nothing to index.';
   } else if (good === 0) {
-    status = 'failed';
     error = failedError ?? 'Every document failed.';
   } else if (failed > 0) {
     error = `${failed} of ${total} documents failed${failedError ? ` (e.g. ${failedError})` : ''}.`;
   }
-  const now = ctx.clock.now();
-  await ctx.db
-    .update(sources)
-    .set({ status, error, lastSyncedAt: now, updatedAt: now })
-    .where(and(eq(sources.id, sourceId), ne(sources.status, 'deleting')));
+  await moveSource(ctx, sourceId, good === 0 ? 'settleFailed' : 'settleReady', { error, lastSyncedAt: ctx.clock.now() });
 }
 
-/** First document starting: the source is now processing (unless it is being deleted). */
-export async function markSourceProcessing(ctx: ServiceContext, sourceId: string) {
-  await ctx.db
-    .update(sources)
-    .set({ status: 'processing', updatedAt: ctx.clock.now() })
-    .where(and(eq(sources.id, sourceId), inArray(sources.status, ['queued', 'ready', 'failed'])));
+/** A document failed for good: keep the reason, then let its source settle. */
+export async function failDocument(ctx: ServiceContext, documentId: string, sourceId: string, reason: string) {
+  await moveDocument(ctx, documentId, 'fail', { error: reason.slice(0, 500) });
+  await settleSource(ctx, sourceId);
 }

@@ -11,8 +11,10 @@ import type { ServiceContext } from '../../context';
 import type { Actor } from '../../context';
 import { newId } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
-import { auditInsert } from '../audit/service';
-import { enqueue, enqueueMany } from '../../jobs/messages';
+import { auditInsert, auditInsertIfChanged } from '../audit/service';
+import { enqueueAfterCommit } from '../../jobs/messages';
+import { splitForStatements } from '../../db/bound-parameters';
+import { markSourcesOfBotDeleting, sourceTransition } from './lifecycle';
 import { originalKey } from './storage';
 import { QA_MIME, TEXT_MIME } from './document-text';
 
@@ -52,8 +54,11 @@ export interface Progress {
 
 const emptyProgress = (): Progress => ({ done: 0, total: 0, failed: 0, chunks: 0, characters: 0 });
 
+/** Keys starting with "_" are the crawler's own state (robots.txt and its outcome), not settings. */
+const publicConfig = (config: Record<string, unknown>) => Object.fromEntries(Object.entries(config).filter(([key]) => !key.startsWith('_')));
+
 export function toSourceDto(row: SourceRow, progress: Progress) {
-  const { _robots: _r, ...config } = row.config as Record<string, unknown>;
+  const config = publicConfig(row.config as Record<string, unknown>);
   return {
     id: row.id,
     botId: row.botId,
@@ -73,11 +78,9 @@ export function toSourceDto(row: SourceRow, progress: Progress) {
   };
 }
 
-/** Progress is derived from the documents, never counted separately, so it cannot drift. */
-export async function progressFor(db: Db, sourceIds: string[]): Promise<Map<string, Progress>> {
-  const result = new Map<string, Progress>();
-  if (sourceIds.length === 0) return result;
-  const rows = await db
+/** Per source and status: how many documents, and their chunks and characters. */
+function progressRows(db: Db, sourceIds: string[]) {
+  return db
     .select({
       sourceId: documents.sourceId,
       status: documents.status,
@@ -88,17 +91,25 @@ export async function progressFor(db: Db, sourceIds: string[]): Promise<Map<stri
     .from(documents)
     .where(inArray(documents.sourceId, sourceIds))
     .groupBy(documents.sourceId, documents.status);
-  for (const r of rows) {
-    const p = result.get(r.sourceId) ?? emptyProgress();
-    p.total += r.n;
-    if (r.status === 'ready' || r.status === 'skipped') p.done += r.n;
-    if (r.status === 'failed') {
-      p.done += r.n;
-      p.failed += r.n;
+}
+
+/** Progress is derived from the documents, never counted separately, so it cannot drift. */
+export async function progressFor(db: Db, sourceIds: string[]): Promise<Map<string, Progress>> {
+  const result = new Map<string, Progress>();
+  // A page of 100 sources looks up 101 ids (limit + 1): more than one statement's worth.
+  for (const ids of splitForStatements(sourceIds)) {
+    for (const r of await progressRows(db, ids)) {
+      const p = result.get(r.sourceId) ?? emptyProgress();
+      p.total += r.n;
+      if (r.status === 'ready' || r.status === 'skipped') p.done += r.n;
+      if (r.status === 'failed') {
+        p.done += r.n;
+        p.failed += r.n;
+      }
+      p.chunks += r.chunks;
+      p.characters += r.chars;
+      result.set(r.sourceId, p);
     }
-    p.chunks += r.chunks;
-    p.characters += r.chars;
-    result.set(r.sourceId, p);
   }
   return result;
 }
@@ -115,6 +126,11 @@ export async function getSource(db: Db, orgId: string, sourceId: string): Promis
 export async function getSourceWithProgress(db: Db, orgId: string, sourceId: string) {
   const row = await getSource(db, orgId, sourceId);
   if (!row) return null;
+  return withProgress(db, row);
+}
+
+/** The DTO of a row already read, so a caller can pair it with that row's revision (ETag). */
+export async function withProgress(db: Db, row: SourceRow) {
   return toSourceDto(row, (await progressFor(db, [row.id])).get(row.id) ?? emptyProgress());
 }
 
@@ -145,6 +161,7 @@ function sourceRow(ctx: ServiceContext, actor: Actor, orgId: string, botId: stri
     nextSyncAt: nextSyncAt(fields.schedule, now),
     lastSyncedAt: null,
     generation: 1,
+    revision: 1,
     createdBy: actor.kind === 'user' ? actor.userId : actor.keyId,
     createdAt: now,
     updatedAt: now,
@@ -243,7 +260,7 @@ export async function createSource(ctx: ServiceContext, actor: Actor, orgId: str
         bytes: new TextEncoder().encode(body),
       });
       if (result.status === 'created' && result.documentId) {
-        await enqueue(ctx.env, { type: 'document.index', orgId, documentId: result.documentId });
+        await enqueueAfterCommit(ctx.env, [{ type: 'document.index', orgId, documentId: result.documentId }]);
       }
       return result;
     }
@@ -255,7 +272,7 @@ export async function createSource(ctx: ServiceContext, actor: Actor, orgId: str
         ctx.db.insert(documents).values(doc),
         auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId, actor, action: 'source.create', target: { type: 'source', id: source.id }, metadata: { type: 'url', botId, url: input.url } }),
       ]);
-      await enqueue(ctx.env, { type: 'page.crawl', orgId, documentId: doc.id, generation: source.generation });
+      await enqueueAfterCommit(ctx.env, [{ type: 'page.crawl', orgId, documentId: doc.id, generation: source.generation }]);
       return { status: 'created', source };
     }
     case 'website': {
@@ -265,7 +282,7 @@ export async function createSource(ctx: ServiceContext, actor: Actor, orgId: str
         ctx.db.insert(sources).values(source),
         auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId, actor, action: 'source.create', target: { type: 'source', id: source.id }, metadata: { type: 'website', botId, ...config } }),
       ]);
-      await enqueue(ctx.env, { type: 'website.discover', orgId, sourceId: source.id, generation: source.generation });
+      await enqueueAfterCommit(ctx.env, [{ type: 'website.discover', orgId, sourceId: source.id, generation: source.generation }]);
       return { status: 'created', source };
     }
   }
@@ -289,7 +306,7 @@ export async function createFileSources(ctx: ServiceContext, actor: Actor, orgId
       if (result.documentId) jobs.push({ type: 'document.index', orgId, documentId: result.documentId });
     }
   }
-  await enqueueMany(ctx.env, jobs);
+  await enqueueAfterCommit(ctx.env, jobs);
   return outcomes;
 }
 
@@ -297,22 +314,19 @@ export async function createFileSources(ctx: ServiceContext, actor: Actor, orgId
 export async function deleteSource(ctx: ServiceContext, actor: Actor, orgId: string, sourceId: string): Promise<boolean> {
   const source = await getSource(ctx.db, orgId, sourceId);
   if (!source) return false;
-  await ctx.db.batch([
-    ctx.db.update(sources).set({ status: 'deleting', updatedAt: ctx.clock.now() }).where(and(eq(sources.id, sourceId), eq(sources.orgId, orgId))),
+  const [deleted] = await ctx.db.batch([
+    sourceTransition(ctx, { id: sourceId, orgId }, 'delete'),
     auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId, actor, action: 'source.delete', target: { type: 'source', id: sourceId }, metadata: { type: source.type, title: source.title } }),
   ]);
-  await enqueue(ctx.env, { type: 'source.purge', orgId, sourceId });
+  if (deleted.length === 0) return false;
+  await enqueueAfterCommit(ctx.env, [{ type: 'source.purge', orgId, sourceId }]);
   return true;
 }
 
 /** Marks every source of a bot for purging (the bot itself is deleted by the caller). */
 export async function deleteSourcesOfBot(ctx: ServiceContext, orgId: string, botId: string) {
-  const rows = await ctx.db
-    .update(sources)
-    .set({ status: 'deleting', updatedAt: ctx.clock.now() })
-    .where(and(eq(sources.orgId, orgId), eq(sources.botId, botId)))
-    .returning({ id: sources.id });
-  await enqueueMany(ctx.env, rows.map((r) => ({ type: 'source.purge' as const, orgId, sourceId: r.id })));
+  const rows = await markSourcesOfBotDeleting(ctx, orgId, botId);
+  await enqueueAfterCommit(ctx.env, rows.map((r) => ({ type: 'source.purge' as const, orgId, sourceId: r.id })));
 }
 
 export type SyncResult = { status: 'queued'; source: SourceRow } | { status: 'busy' };
@@ -321,28 +335,32 @@ export async function requestSync(ctx: ServiceContext, actor: Actor | { kind: 's
   if (source.status === 'queued' || source.status === 'processing') return { status: 'busy' };
   const now = ctx.clock.now();
   const [updated] = await ctx.db.batch([
-    ctx.db
-      .update(sources)
-      .set({ status: 'queued', error: null, updatedAt: now, nextSyncAt: nextSyncAt(source.schedule, now) })
-      .where(and(eq(sources.id, source.id), eq(sources.status, source.status)))
-      .returning(),
+    sourceTransition(ctx, source.id, 'requestSync', { error: null, nextSyncAt: nextSyncAt(source.schedule, now) }),
     auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId: source.orgId, actor, action: 'source.sync', target: { type: 'source', id: source.id } }),
   ]);
   const row = updated[0];
   if (!row) return { status: 'busy' };
-  await enqueue(ctx.env, { type: 'source.sync', orgId: source.orgId, sourceId: source.id });
+  await enqueueAfterCommit(ctx.env, [{ type: 'source.sync', orgId: source.orgId, sourceId: source.id }]);
   return { status: 'queued', source: row };
 }
 
-export async function setSchedule(ctx: ServiceContext, actor: Actor, source: SourceRow, schedule: Schedule) {
+/** Writes the schedule only; with `ifMatch` (revisions) only while the source is at one of them. */
+export async function setSchedule(ctx: ServiceContext, actor: Actor, source: SourceRow, schedule: Schedule, ifMatch?: number[]) {
   const now = ctx.clock.now();
   const [updated] = await ctx.db.batch([
     ctx.db
       .update(sources)
-      .set({ schedule, nextSyncAt: nextSyncAt(schedule, now), updatedAt: now })
-      .where(and(eq(sources.id, source.id), eq(sources.orgId, source.orgId)))
+      .set({ schedule, nextSyncAt: nextSyncAt(schedule, now), updatedAt: now, revision: sql`${sources.revision} + 1` })
+      .where(
+        and(
+          eq(sources.id, source.id),
+          eq(sources.orgId, source.orgId),
+          ne(sources.status, 'deleting'),
+          ...(ifMatch ? [inArray(sources.revision, ifMatch)] : []),
+        ),
+      )
       .returning(),
-    auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId: source.orgId, actor, action: 'source.update', target: { type: 'source', id: source.id }, metadata: { schedule } }),
+    auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, { orgId: source.orgId, actor, action: 'source.update', target: { type: 'source', id: source.id }, metadata: { schedule } }),
   ]);
   return updated[0] ?? null;
 }

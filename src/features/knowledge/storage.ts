@@ -1,3 +1,5 @@
+import { R2_LIST_MAX_KEYS } from '../../limits';
+
 /** Where knowledge originals live in R2: one prefix per source, so a purge is a prefix walk. */
 export const sourcePrefix = (orgId: string, botId: string, sourceId: string) => `orgs/${orgId}/bots/${botId}/sources/${sourceId}/`;
 
@@ -9,7 +11,7 @@ export async function deletePrefix(bucket: R2Bucket, prefix: string): Promise<nu
   let deleted = 0;
   let cursor: string | undefined;
   do {
-    const page = await bucket.list({ prefix, cursor, limit: 1000 });
+    const page = await bucket.list({ prefix, cursor, limit: R2_LIST_MAX_KEYS });
     const keys = page.objects.map((o) => o.key);
     if (keys.length > 0) await bucket.delete(keys);
     deleted += keys.length;

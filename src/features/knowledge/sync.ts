@@ -4,29 +4,25 @@
  * settles); stored sources are re-indexed, which skips any document whose content, chunking
  * and embedding model are all unchanged.
  */
-import { and, eq, sql } from 'drizzle-orm';
-import { documents, sources } from '../../db/schema';
+import { sql } from 'drizzle-orm';
+import { sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import { enqueue, enqueueMany } from '../../jobs/messages';
+import { moveSource, requeueSourceDocuments } from './lifecycle';
 import { settleSource } from './settle';
 
 export async function syncSource(ctx: ServiceContext, job: { orgId: string; sourceId: string }) {
-  const [source] = await ctx.db
-    .update(sources)
-    .set({ generation: sql`${sources.generation} + 1`, status: 'processing', updatedAt: ctx.clock.now() })
-    .where(and(eq(sources.id, job.sourceId), eq(sources.orgId, job.orgId), sql`${sources.status} != 'deleting'`))
-    .returning();
-  if (!source) return 'gone';
+  // Only a queued source starts a sync: a re-delivered message, or one for a deleted source, is a no-op.
+  const source = await moveSource(ctx, { id: job.sourceId, orgId: job.orgId }, 'startSync', { generation: sql`${sources.generation} + 1` });
+  if (!source) return 'not queued';
 
+  // If a send below fails, the job is retried but finds the sync already started; the cron
+  // sweeper then recovers the lost discovery or the stuck documents.
   if (source.type === 'website') {
     await enqueue(ctx.env, { type: 'website.discover', orgId: source.orgId, sourceId: source.id, generation: source.generation });
     return 'discovering';
   }
-  const docs = await ctx.db
-    .update(documents)
-    .set({ status: 'pending', seenGeneration: source.type === 'url' ? sql`${documents.seenGeneration}` : source.generation, updatedAt: ctx.clock.now() })
-    .where(eq(documents.sourceId, source.id))
-    .returning({ id: documents.id });
+  const docs = await requeueSourceDocuments(ctx, source);
   if (docs.length === 0) {
     await settleSource(ctx, source.id);
     return 'empty';

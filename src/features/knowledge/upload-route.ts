@@ -4,15 +4,17 @@
  * request a 4xx and nothing is stored (all files are checked before the first is written).
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import { jsonContent, commonErrors, IdParam, type Router } from '../../http/router';
+import { jsonContent, commonErrors, errorResponses, IdParam, type Router } from '../../http/router';
 import { ApiError, badRequest, unsupportedMediaType } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { ACCEPTED_UPLOAD_MIME_TYPES, detectFileType } from './extract';
 import { createFileSources, toSourceDto } from './sources';
 import { SourceSchema } from './schemas';
 import { requireBot } from './route-guards';
+import { enforceSourceQuotas } from './route-quotas';
+import { idempotent, IdempotencyKeyHeaders, idempotencyErrors } from '../../http/middleware/idempotency';
 
-export const MAX_FILES_PER_UPLOAD = 20;
+import { MAX_FILES_PER_UPLOAD } from '../../limits';
 
 const FileField = z.any().openapi({ type: 'array', items: { type: 'string', format: 'binary' } });
 
@@ -39,8 +41,10 @@ export function uploadRoute(router: Router) {
       security: [{ bearer: [] }],
       summary: 'Upload files (txt, md, html, pdf, docx, csv, json) as knowledge sources',
       description: `Send multipart/form-data with one or more \`file\` fields (at most ${MAX_FILES_PER_UPLOAD}). The same content already in the bot is reported as a duplicate, not ingested twice.`,
+      middleware: [idempotent()] as const,
       request: {
         params: IdParam('botId', 'bot'),
+        headers: IdempotencyKeyHeaders,
         body: {
           required: true,
           content: {
@@ -53,8 +57,9 @@ export function uploadRoute(router: Router) {
       responses: {
         202: jsonContent(z.object({ data: z.array(UploadOutcome) }).openapi('UploadResult'), 'Accepted'),
         ...commonErrors,
-        413: commonErrors[400],
-        415: commonErrors[400],
+        413: errorResponses[413],
+        415: errorResponses[415],
+        ...idempotencyErrors,
       },
     }),
     async (c) => {
@@ -85,7 +90,9 @@ export function uploadRoute(router: Router) {
         accepted.push({ name, mime: detected.mime, bytes });
       }
       const schedule = typeof form.schedule === 'string' ? (form.schedule as 'none' | 'daily' | 'weekly') : undefined;
-      const outcomes = await createFileSources(serviceContext(c), c.get('actor'), org.orgId, bot.id, accepted, schedule);
+      const ctx = serviceContext(c);
+      await enforceSourceQuotas(ctx, org.orgId, accepted.length, accepted.reduce((sum, f) => sum + f.bytes.byteLength, 0));
+      const outcomes = await createFileSources(ctx, c.get('actor'), org.orgId, bot.id, accepted, schedule);
       const emptyProgress = { done: 0, total: 1, failed: 0, chunks: 0, characters: 0 };
       return c.json(
         { data: outcomes.map((o) => (o.status === 'created' ? { file: o.file, status: o.status, source: toSourceDto(o.source, emptyProgress) } : o)) },

@@ -1,82 +1,80 @@
 /**
- * Outbound fetches for crawling: through the WEB_FETCHER binding when one is configured (an
- * egress proxy in production, the test site in tests), plain fetch otherwise. Redirects are
- * followed by hand so every hop is checked against the public-URL rules, bodies are capped,
- * and every request has a timeout.
+ * Outbound fetches for crawling, through the egress guard (src/egress): every URL and every
+ * redirect hop is checked against the egress policy before the fetcher sees it (the
+ * WEB_FETCHER binding when configured, an egress proxy in production and the test site in
+ * tests; plain fetch otherwise). Pages are capped in size and time, and a crawl can be kept
+ * on one site. Failures come back as results with a reason and whether a retry can help.
  */
-import type { Env } from '../../env';
-import { checkPublicHttpUrl } from './public-url';
+import { loadConfig, type Env } from '../../env';
+import { EGRESS } from '../../limits';
+import { EgressError, checkUrl, fetcherFromBinding, guardedFetch } from '../../egress';
 
 export const CRAWLER_USER_AGENT = 'KyroChatBot/1.0 (+https://kyrochat.dev/bot)';
-const MAX_REDIRECTS = 5;
-const TIMEOUT_MS = 15_000;
-export const MAX_PAGE_BYTES = 5 * 1024 * 1024;
+const ACCEPT = 'text/html,application/xhtml+xml,text/plain,text/markdown,application/pdf;q=0.9,*/*;q=0.5';
 
 export type FetchedPage =
-  | { ok: true; url: string; status: number; contentType: string; bytes: Uint8Array }
+  | { ok: true; url: string; status: number; contentType: string; contentTypeHeader: string | null; bytes: Uint8Array }
   | { ok: false; url: string; status: number; reason: string; transient: boolean };
 
+const tooLarge = `The page is larger than ${EGRESS.crawlMaxResponseBytes} bytes.`;
+
 export async function fetchPage(env: Env, rawUrl: string, opts: { sameOriginAs?: string } = {}): Promise<FetchedPage> {
-  const doFetch = env.WEB_FETCHER ? env.WEB_FETCHER.fetch.bind(env.WEB_FETCHER) : fetch;
-  let url = rawUrl;
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const check = checkPublicHttpUrl(url);
-    if (!check.ok) return { ok: false, url, status: 0, reason: check.reason, transient: false };
-    if (opts.sameOriginAs && new URL(url).origin !== new URL(opts.sameOriginAs).origin) {
-      return { ok: false, url, status: 0, reason: 'Redirected to another site.', transient: false };
-    }
-    let res: Response;
-    try {
-      res = await doFetch(url, {
-        redirect: 'manual',
-        headers: { 'user-agent': CRAWLER_USER_AGENT, accept: 'text/html,application/xhtml+xml,text/plain,text/markdown,application/pdf;q=0.9,*/*;q=0.5' },
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      });
-    } catch (err) {
-      return { ok: false, url, status: 0, reason: `Could not fetch (${err instanceof Error ? err.name : 'error'}).`, transient: true };
-    }
-    if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
-      await res.body?.cancel();
-      url = new URL(res.headers.get('location')!, url).toString();
-      continue;
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      return { ok: false, url, status: res.status, reason: `The server answered HTTP ${res.status}.`, transient: res.status === 429 || res.status >= 500 };
-    }
-    const declared = Number(res.headers.get('content-length') ?? 0);
-    if (declared > MAX_PAGE_BYTES) {
-      await res.body?.cancel();
-      return { ok: false, url, status: res.status, reason: `The page is larger than ${MAX_PAGE_BYTES} bytes.`, transient: false };
-    }
-    const bytes = await readCapped(res, MAX_PAGE_BYTES);
-    if (!bytes) return { ok: false, url, status: res.status, reason: `The page is larger than ${MAX_PAGE_BYTES} bytes.`, transient: false };
-    const contentType = (res.headers.get('content-type') ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
-    return { ok: true, url, status: res.status, contentType, bytes };
+  const config = loadConfig(env);
+  if (!config.ok) throw new Error('configuration invalid');
+  const policy = config.config.egress;
+  const origin = opts.sameOriginAs ? new URL(opts.sameOriginAs).origin : undefined;
+  const start = checkUrl(rawUrl, policy);
+  if (start.ok && origin && start.url.origin !== origin) {
+    return { ok: false, url: rawUrl, status: 0, reason: 'Redirected to another site.', transient: false };
   }
-  return { ok: false, url, status: 0, reason: 'Too many redirects.', transient: false };
+
+  let response: Response;
+  let url: string;
+  try {
+    const fetched = await guardedFetch(
+      rawUrl,
+      { headers: { 'user-agent': CRAWLER_USER_AGENT, accept: ACCEPT } },
+      {
+        policy,
+        fetcher: fetcherFromBinding(env.WEB_FETCHER),
+        timeoutMs: EGRESS.crawlTimeoutMs,
+        maxBytes: EGRESS.crawlMaxResponseBytes,
+        allowRedirect: origin ? (to) => to.origin === origin : undefined,
+      },
+    );
+    response = fetched.response;
+    url = fetched.url.toString();
+  } catch (err) {
+    return failure(err, rawUrl);
+  }
+
+  if (!response.ok) {
+    await response.body?.cancel();
+    return { ok: false, url, status: response.status, reason: `The server answered HTTP ${response.status}.`, transient: response.status === 429 || response.status >= 500 };
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch (err) {
+    return failure(err, url, response.status);
+  }
+  const contentType = (response.headers.get('content-type') ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
+  return { ok: true, url, status: response.status, contentType, contentTypeHeader: response.headers.get('content-type'), bytes };
 }
 
-async function readCapped(res: Response, max: number): Promise<Uint8Array | null> {
-  if (!res.body) return new Uint8Array();
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel();
-      return null;
-    }
-    parts.push(value);
+function failure(err: unknown, url: string, status = 0): FetchedPage {
+  if (err instanceof EgressError) {
+    const reason =
+      err.code === 'egress_response_too_large'
+        ? tooLarge
+        : err.code === 'egress_redirect_refused'
+          ? 'Redirected to another site.'
+          : err.code === 'egress_too_many_redirects'
+            ? 'Too many redirects.'
+            : err.code === 'egress_timeout'
+              ? 'Could not fetch (timeout).'
+              : `Refused: ${err.message}`;
+    return { ok: false, url: err.url, status, reason, transient: !err.permanent };
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
+  return { ok: false, url, status, reason: `Could not fetch (${err instanceof Error ? err.name : 'error'}).`, transient: true };
 }

@@ -24,6 +24,7 @@ export const ACTIONS = [
   'settings.read',
   'settings.update',
   'activity.read',
+  'activity.network',
   'health.details',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -47,6 +48,9 @@ const MIN_ROLE: Record<Action, Role> = {
   // Provider keys spend the org's money: a billing-level setting.
   'settings.update': 'owner',
   'activity.read': 'viewer',
+  // Who did what is for everyone in the org; where from (IP address, user agent) is personal
+  // data about each member, for the people who manage members and keys.
+  'activity.network': 'admin',
   'health.details': 'admin',
 };
 
@@ -71,6 +75,7 @@ const SCOPE_FOR: Record<Action, Scope> = {
   'settings.read': 'admin',
   'settings.update': 'admin',
   'activity.read': 'admin',
+  'activity.network': 'admin',
   'health.details': 'admin',
 };
 

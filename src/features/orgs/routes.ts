@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { createRouter, jsonBody, jsonContent, commonErrors, PaginationQuery, IdParam, page } from '../../http/router';
+import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, PaginationQuery, IdParam, page } from '../../http/router';
 import { ApiError, conflict, notFound, unauthorized } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { authenticate, requireUser, resolveOrg } from '../../http/middleware/auth';
 import type { AppBindings } from '../../http/types';
-import { decodeCursor, toPage } from '../../lib/pagination';
+import { decodeCursor, toPage } from '../../http/pagination';
 import { InvitationSchema, MemberSchema, OrgSchema, RoleSchema } from './schemas';
 import * as orgs from './service';
 
@@ -22,6 +22,7 @@ function person(c: Context<AppBindings>) {
 }
 
 const memberNotFound = () => notFound('Member', 'member_not_found');
+const invitationNotFound = () => notFound('Invitation', 'invitation_not_found');
 const lastOwner = () =>
   new ApiError({ status: 409, code: 'last_owner', title: 'Conflict', detail: 'An organization needs at least one owner. Make someone else an owner first.' });
 
@@ -132,7 +133,7 @@ export function orgRoutes() {
       summary: 'Change a member\'s role',
       middleware: inOrg,
       request: { params: MemberParams, body: jsonBody(z.object({ role: RoleSchema })) },
-      responses: { 200: jsonContent(MemberSchema, 'Updated'), ...commonErrors, 409: commonErrors[400] },
+      responses: { 200: jsonContent(MemberSchema, 'Updated'), ...commonErrors, 409: errorResponses[409] },
     }),
     async (c) => {
       const { orgId } = c.get('org');
@@ -155,7 +156,7 @@ export function orgRoutes() {
       summary: 'Remove a member (or leave, when it is you)',
       middleware: inOrg,
       request: { params: MemberParams },
-      responses: { 204: { description: 'Removed' }, ...commonErrors, 409: commonErrors[400] },
+      responses: { 204: { description: 'Removed' }, ...commonErrors, 409: errorResponses[409] },
     }),
     async (c) => {
       const { orgId } = c.get('org');
@@ -180,7 +181,7 @@ export function orgRoutes() {
       summary: 'Invite someone by email (a token is mailed to them)',
       middleware: [...inOrg, requireUser()],
       request: { params: OrgId, body: jsonBody(z.object({ email: z.string().trim().email().max(254), role: RoleSchema })) },
-      responses: { 201: jsonContent(InvitationSchema, 'Invited'), ...commonErrors, 409: commonErrors[400] },
+      responses: { 201: jsonContent(InvitationSchema, 'Invited'), ...commonErrors, 409: errorResponses[409] },
     }),
     async (c) => {
       const input = c.req.valid('json');
@@ -199,15 +200,16 @@ export function orgRoutes() {
       path: '/orgs/{orgId}/invitations',
       tags,
       security,
-      summary: 'Pending invitations',
+      summary: 'Pending invitations, newest first',
       middleware: inOrg,
-      request: { params: OrgId },
-      responses: { 200: jsonContent(z.object({ data: z.array(InvitationSchema) }), 'Pending invitations'), ...commonErrors },
+      request: { params: OrgId, query: PaginationQuery },
+      responses: { 200: jsonContent(page(InvitationSchema), 'A page of pending invitations'), ...commonErrors },
     }),
     async (c) => {
       const ctx = requirePermission(c, 'members.read');
-      const rows = await orgs.listInvitations(c.get('db'), ctx.orgId, Date.now());
-      return c.json({ data: rows.map(orgs.toInvitationDto) }, 200);
+      const { limit, cursor } = c.req.valid('query');
+      const result = toPage(await orgs.listInvitations(c.get('db'), ctx.orgId, Date.now(), decodeCursor(cursor), limit), limit);
+      return c.json({ data: result.data.map(orgs.toInvitationDto), nextCursor: result.nextCursor }, 200);
     },
   );
 
@@ -217,15 +219,18 @@ export function orgRoutes() {
       path: '/orgs/{orgId}/invitations/{invitationId}',
       tags,
       security,
-      summary: 'Withdraw a pending invitation',
+      summary: 'Withdraw a pending invitation (an invitation for a role is managed like a member of that role)',
       middleware: inOrg,
       request: { params: OrgId.extend(IdParam('invitationId', 'inv').shape) },
       responses: { 204: { description: 'Withdrawn' }, ...commonErrors },
     }),
     async (c) => {
-      const ctx = requirePermission(c, 'members.manage');
-      const ok = await orgs.revokeInvitation(serviceContext(c), c.get('actor'), ctx.orgId, c.req.valid('param').invitationId);
-      if (!ok) throw notFound('Invitation', 'invitation_not_found');
+      const { orgId } = c.get('org');
+      const invitation = await orgs.getPendingInvitation(c.get('db'), orgId, c.req.valid('param').invitationId);
+      if (!invitation) throw invitationNotFound();
+      // Like removing a member: admins manage only the roles below them.
+      requirePermission(c, 'members.manage', { targetRole: invitation.role });
+      if (!(await orgs.revokeInvitation(serviceContext(c), c.get('actor'), orgId, invitation))) throw invitationNotFound();
       return c.body(null, 204);
     },
   );
@@ -242,7 +247,7 @@ export function orgRoutes() {
       responses: {
         200: jsonContent(z.object({ orgId: z.string(), role: RoleSchema }), 'Joined'),
         ...commonErrors,
-        409: commonErrors[400],
+        409: errorResponses[409],
       },
     }),
     async (c) => {

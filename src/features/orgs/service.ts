@@ -3,7 +3,7 @@
  * guarded single statements (D1 has no interactive transactions): a demotion or removal of
  * an owner only applies while another owner exists.
  */
-import { and, asc, desc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import { invitations, memberships, organizations, orgSettings, users, type Role } from '../../db/schema';
 import { insertIfPreviousChanged, type Db } from '../../db/client';
 import type { ServiceContext } from '../../context';
@@ -12,7 +12,7 @@ import { newId, randomToken } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
 import { INVITATION_TTL_MS } from '../../limits';
 import { auditInsert, auditInsertIfChanged } from '../audit/service';
-import { createMailer } from '../../adapters/mailer';
+import { sendAfterCommit } from '../../adapters/mailer';
 import { forgetCachedKeys } from '../api-keys/service';
 import { normalizeEmail } from '../auth/service';
 
@@ -131,9 +131,27 @@ export async function getMember(db: Db, orgId: string, memberId: string): Promis
   return row ?? null;
 }
 
-/** True while another owner than `membershipId` exists: the SQL guard for owner changes. */
-const anotherOwnerExists = (orgId: string, membershipId: string) =>
+/**
+ * True while another owner than `membershipId` exists: the SQL guard for every change that
+ * can remove an owner (role change, removal, account deactivation). It runs inside the
+ * writing statement, so two concurrent changes cannot both see the other owner and both apply.
+ */
+const anotherOwnerExists = (orgId: string | SQL, membershipId: string | SQL) =>
   sql`EXISTS (SELECT 1 FROM memberships o WHERE o.org_id = ${orgId} AND o.role = 'owner' AND o.id != ${membershipId})`;
+
+/** True while `userId` is the only owner of some org: deactivating them would orphan it. */
+export const isSoleOwnerSomewhere = (userId: string) =>
+  sql`EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = ${userId} AND m.role = 'owner' AND NOT ${anotherOwnerExists(sql`m.org_id`, sql`m.id`)})`;
+
+/** The orgs `userId` alone owns (for the refusal message). */
+export async function orgsSolelyOwnedBy(db: Db, userId: string) {
+  const rows = await db
+    .select({ orgId: memberships.orgId })
+    .from(memberships)
+    .where(and(eq(memberships.userId, userId), eq(memberships.role, 'owner'), sql`NOT ${anotherOwnerExists(sql`${memberships.orgId}`, sql`${memberships.id}`)}`))
+    .all();
+  return rows.map((r) => r.orgId);
+}
 
 export type MemberChangeResult = { status: 'ok'; member: MemberRow } | { status: 'last_owner' };
 
@@ -233,36 +251,55 @@ export async function inviteMember(
       metadata: { email, role: input.role },
     }),
   ]);
-  await createMailer(ctx.config, ctx.db, ctx.clock).send({
+  await sendAfterCommit(ctx, {
     to: email,
     kind: 'invitation',
+    secrets: [token],
     subject: `You are invited to ${org.name} on KyroChat`,
     text: `${actor.email} invited you to join ${org.name} as ${input.role}.\n\nSign in (or register with this email address), then accept with POST /api/v1/invitations/${token}/accept\n\nOr open ${ctx.config.appUrl}/invitations/${token}\n\nThe invitation expires in 7 days.`,
   });
   return { status: 'invited', invitation };
 }
 
-export async function listInvitations(db: Db, orgId: string, now: number) {
+/** Pending invitations, newest first, a page at a time (limit + 1 rows: see toPage). */
+export async function listInvitations(db: Db, orgId: string, now: number, cursor: string | null, limit: number) {
+  const conditions = [eq(invitations.orgId, orgId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, now)];
+  if (cursor) conditions.push(lt(invitations.id, cursor));
   return db
     .select()
     .from(invitations)
-    .where(and(eq(invitations.orgId, orgId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, now)))
+    .where(and(...conditions))
     .orderBy(desc(invitations.id))
-    .limit(100);
+    .limit(limit + 1);
 }
 
-export async function revokeInvitation(ctx: ServiceContext, actor: Actor, orgId: string, invitationId: string): Promise<boolean> {
-  const found = await ctx.db
-    .select({ id: invitations.id })
-    .from(invitations)
-    .where(and(eq(invitations.orgId, orgId), eq(invitations.id, invitationId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
-    .get();
-  if (!found) return false;
-  await ctx.db.batch([
-    ctx.db.update(invitations).set({ revokedAt: ctx.clock.now() }).where(eq(invitations.id, invitationId)),
-    auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId, actor, action: 'member.invitation_revoke', target: { type: 'invitation', id: invitationId } }),
+/** A pending invitation of this org, or null (another org's id is simply not found). */
+export async function getPendingInvitation(db: Db, orgId: string, invitationId: string) {
+  return (
+    (await db
+      .select()
+      .from(invitations)
+      .where(and(eq(invitations.orgId, orgId), eq(invitations.id, invitationId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
+      .get()) ?? null
+  );
+}
+
+export async function revokeInvitation(ctx: ServiceContext, actor: Actor, orgId: string, invitation: InvitationRow): Promise<boolean> {
+  const [revoked] = await ctx.db.batch([
+    ctx.db
+      .update(invitations)
+      .set({ revokedAt: ctx.clock.now() })
+      .where(and(eq(invitations.id, invitation.id), eq(invitations.orgId, orgId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
+      .returning({ id: invitations.id }),
+    auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, {
+      orgId,
+      actor,
+      action: 'member.invitation_revoke',
+      target: { type: 'invitation', id: invitation.id },
+      metadata: { role: invitation.role },
+    }),
   ]);
-  return true;
+  return revoked.length === 1;
 }
 
 export type AcceptResult =

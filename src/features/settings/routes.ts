@@ -3,6 +3,7 @@ import { createRouter, jsonBody, jsonContent, commonErrors } from '../../http/ro
 import { requirePermission, serviceContext } from '../../http/context';
 import * as settings from './service';
 import { RERANK } from '../../limits';
+import { egressRefusedResponse, requireEgressAllowed } from '../../http/upstream-problems';
 
 const tags = ['Settings'];
 const security = [{ bearer: [] }];
@@ -74,11 +75,16 @@ export function settingsRoutes() {
       security,
       summary: 'Change provider settings; secrets are encrypted at rest (null deletes one)',
       request: { body: jsonBody(SettingsPatch) },
-      responses: { 200: jsonContent(SettingsSchema, 'Updated settings'), ...commonErrors },
+      responses: { 200: jsonContent(SettingsSchema, 'Updated settings'), ...commonErrors, ...egressRefusedResponse },
     }),
     async (c) => {
       const org = requirePermission(c, 'settings.update');
-      return c.json(await settings.updateSettings(serviceContext(c), c.get('actor'), org.orgId, c.req.valid('json')), 200);
+      const patch = c.req.valid('json');
+      // Providers receive the org's API key: the base URL must pass the egress policy before it is saved.
+      if (patch.baseUrl) requireEgressAllowed(c.get('config').egress, patch.baseUrl, 'baseUrl');
+      // So does the reranker's URL: it receives the `rerank_api_key` secret and the org's chunks.
+      if (patch.reranker) requireEgressAllowed(c.get('config').egress, patch.reranker.url, 'reranker.url');
+      return c.json(await settings.updateSettings(serviceContext(c), c.get('actor'), org.orgId, patch), 200);
     },
   );
 

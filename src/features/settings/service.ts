@@ -3,15 +3,19 @@
  * returned masked; `resolveProviderSettings` is the one place that decrypts them, for the
  * features that call the provider.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
 import { orgSettings } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import type { Actor } from '../../context';
 import { decryptSecret, encryptSecret, maskSecret, type SecretEnvelope } from '../../lib/secrets';
 import { auditInsert } from '../audit/service';
 import { reindexSources } from '../knowledge/sources';
-import { PROVIDER_KEY_SECRET } from '../knowledge/retrieval-index';
 import type { RerankerConfig } from '../knowledge/retrieval/rerank';
+
+/** The settings secret that holds the embedding / model provider's API key. */
+export const PROVIDER_KEY_SECRET = 'api_key';
+/** The settings secret that holds the search reranker's API key. */
+export const RERANK_KEY_SECRET = 'rerank_api_key';
 
 interface StoredSecret extends SecretEnvelope {
   masked: string;
@@ -60,28 +64,41 @@ export async function getSettings(ctx: ServiceContext, orgId: string) {
   return toSettingsDto(await loadRow(ctx, orgId));
 }
 
+/**
+ * Writes only what the patch names, in one upsert: provider fields it leaves out keep their
+ * stored value, and each secret changes by name inside the stored JSON (json_set / json_remove
+ * on the row as it is *now*), so two owners editing different fields or secrets at the same
+ * time both keep their change.
+ */
 export async function updateSettings(ctx: ServiceContext, actor: Actor, orgId: string, patch: SettingsPatch) {
   const current = await loadRow(ctx, orgId);
   const now = ctx.clock.now();
-  const secrets = parseSecrets(current);
+  const written: Record<string, StoredSecret> = {};
+  const removed: string[] = [];
   for (const [name, value] of Object.entries(patch.secrets ?? {})) {
-    if (value === null) delete secrets[name];
-    else secrets[name] = { ...(await encryptSecret(ctx.config, value, aadFor(orgId, name))), masked: maskSecret(value), updatedAt: now };
+    if (value === null) removed.push(name);
+    else written[name] = { ...(await encryptSecret(ctx.config, value, aadFor(orgId, name))), masked: maskSecret(value), updatedAt: now };
   }
-  const next: SettingsRow = {
-    orgId,
-    provider: patch.provider ?? current.provider,
-    baseUrl: patch.baseUrl !== undefined ? patch.baseUrl : current.baseUrl,
-    chatModel: patch.chatModel !== undefined ? patch.chatModel : current.chatModel,
-    embeddingModel: patch.embeddingModel !== undefined ? patch.embeddingModel : current.embeddingModel,
-    embeddingDimensions: patch.embeddingDimensions !== undefined ? patch.embeddingDimensions : current.embeddingDimensions,
-    secrets: JSON.stringify(secrets),
-    reranker: patch.reranker !== undefined ? patch.reranker : current.reranker,
-    updatedAt: now,
-  };
-  const { orgId: _id, ...changes } = next;
-  await ctx.db.batch([
-    ctx.db.insert(orgSettings).values(next).onConflictDoUpdate({ target: orgSettings.orgId, set: changes }),
+
+  const fields: Partial<SettingsRow> = {};
+  if (patch.provider !== undefined) fields.provider = patch.provider;
+  if (patch.baseUrl !== undefined) fields.baseUrl = patch.baseUrl;
+  if (patch.chatModel !== undefined) fields.chatModel = patch.chatModel;
+  if (patch.embeddingModel !== undefined) fields.embeddingModel = patch.embeddingModel;
+  if (patch.embeddingDimensions !== undefined) fields.embeddingDimensions = patch.embeddingDimensions;
+  if (patch.reranker !== undefined) fields.reranker = patch.reranker;
+
+  // Secret names match /^[a-z][a-z0-9_]*$/ (routes.ts), so `$.name` is a plain JSON path.
+  let secrets: SQL = sql`${orgSettings.secrets}`;
+  if (removed.length > 0) secrets = sql`json_remove(${secrets}, ${sql.join(removed.map((n) => sql`${'$.' + n}`), sql`, `)})`;
+  for (const [name, envelope] of Object.entries(written)) secrets = sql`json_set(${secrets}, ${'$.' + name}, json(${JSON.stringify(envelope)}))`;
+
+  const [rows] = await ctx.db.batch([
+    ctx.db
+      .insert(orgSettings)
+      .values({ orgId, ...fields, secrets: JSON.stringify(written), updatedAt: now })
+      .onConflictDoUpdate({ target: orgSettings.orgId, set: { ...fields, secrets, updatedAt: now } })
+      .returning(),
     auditInsert(ctx.db, ctx.clock, ctx.meta, {
       orgId,
       actor,
@@ -97,6 +114,7 @@ export async function updateSettings(ctx: ServiceContext, actor: Actor, orgId: s
       },
     }),
   ]);
+  const next = rows[0]!;
   // A new embedding space makes every stored vector incomparable: re-embed through jobs.
   const embeddingChanged =
     next.provider !== current.provider ||
@@ -123,7 +141,7 @@ export async function resolveProviderSettings(ctx: ServiceContext, orgId: string
   const row = await loadRow(ctx, orgId);
   const secrets: Record<string, string> = {};
   for (const [name, envelope] of Object.entries(parseSecrets(row))) {
-    secrets[name] = await decryptSecret(ctx.config, envelope, aadFor(orgId, name));
+    secrets[name] = await decryptSecret(ctx.config, envelope, aadFor(orgId, name), name);
   }
   return {
     provider: row.provider,

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createRouter, jsonBody, jsonContent, commonErrors } from '../../http/router';
+import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses } from '../../http/router';
 import { ApiError, badRequest, unauthorized } from '../../http/problem';
 import { serviceContext } from '../../http/context';
 import type { Context } from 'hono';
@@ -76,7 +76,7 @@ export function userRoutes() {
       tags,
       security,
       summary: 'Deactivate your account (not while you are an organization\'s last owner)',
-      responses: { 204: { description: 'Deactivated' }, 401: commonErrors[401], 409: commonErrors[400] },
+      responses: { 204: { description: 'Deactivated' }, 401: commonErrors[401], 409: errorResponses[409] },
     }),
     async (c) => {
       const result = await users.deactivate(serviceContext(c), person(c));

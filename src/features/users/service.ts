@@ -5,7 +5,8 @@ import type { Db } from '../../db/client';
 import type { ServiceContext } from '../../context';
 import type { Actor } from '../../context';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../limits';
-import { auditInsert } from '../audit/service';
+import { auditInsert, auditInsertIfChanged } from '../audit/service';
+import { isSoleOwnerSomewhere, orgsSolelyOwnedBy } from '../orgs/service';
 import { forgetCachedKeys } from '../api-keys/service';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from '../auth/password';
 import type { UserRow } from '../auth/service';
@@ -63,27 +64,32 @@ export async function changePassword(
 
 export type DeactivateResult = { status: 'ok' } | { status: 'last_owner'; orgIds: string[] };
 
+/**
+ * Deactivation is one batch whose first statement is guarded by the same "another owner
+ * remains" SQL as role changes: two owners deactivating at once cannot both pass a check made
+ * before either write. Every later statement applies only if that guarded update did.
+ */
 export async function deactivate(ctx: ServiceContext, actor: Actor & { kind: 'user' }): Promise<DeactivateResult> {
-  // Orgs where this user is the only owner: leaving them would orphan the org.
-  const sole = await ctx.db
-    .select({ orgId: memberships.orgId })
-    .from(memberships)
-    .where(
-      and(
-        eq(memberships.userId, actor.userId),
-        eq(memberships.role, 'owner'),
-        sql`(SELECT count(*) FROM memberships m2 WHERE m2.org_id = ${memberships.orgId} AND m2.role = 'owner') = 1`,
-      ),
-    )
-    .all();
-  if (sole.length > 0) return { status: 'last_owner', orgIds: sole.map((r) => r.orgId) };
-  forgetCachedKeys({ createdBy: actor.userId });
   const now = ctx.clock.now();
-  await ctx.db.batch([
-    ctx.db.update(users).set({ status: 'deactivated', updatedAt: now }).where(eq(users.id, actor.userId)),
-    ctx.db.update(sessions).set({ revokedAt: now, revokedReason: 'account_deactivated' }).where(and(eq(sessions.userId, actor.userId), isNull(sessions.revokedAt))),
-    ctx.db.delete(memberships).where(eq(memberships.userId, actor.userId)),
-    auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId: null, actor, action: 'user.deactivate', target: { type: 'user', id: actor.userId } }),
+  const isDeactivated = sql`EXISTS (SELECT 1 FROM users d WHERE d.id = ${actor.userId} AND d.status = 'deactivated')`;
+  const [changed] = await ctx.db.batch([
+    ctx.db
+      .update(users)
+      .set({ status: 'deactivated', updatedAt: now })
+      .where(and(eq(users.id, actor.userId), eq(users.status, 'active'), sql`NOT ${isSoleOwnerSomewhere(actor.userId)}`))
+      .returning({ id: users.id }),
+    auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, { orgId: null, actor, action: 'user.deactivate', target: { type: 'user', id: actor.userId } }),
+    ctx.db
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: 'account_deactivated' })
+      .where(and(eq(sessions.userId, actor.userId), isNull(sessions.revokedAt), isDeactivated)),
+    ctx.db.delete(memberships).where(and(eq(memberships.userId, actor.userId), isDeactivated)),
   ]);
+  if (changed.length === 0) {
+    const orgIds = await orgsSolelyOwnedBy(ctx.db, actor.userId);
+    // No sole ownership left means a concurrent request of the same person deactivated first.
+    if (orgIds.length > 0) return { status: 'last_owner', orgIds };
+  }
+  forgetCachedKeys({ createdBy: actor.userId });
   return { status: 'ok' };
 }

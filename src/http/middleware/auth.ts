@@ -12,7 +12,7 @@ import { ApiError, unauthorized } from '../problem';
 import { verifyAccessToken } from '../../features/auth/tokens';
 import { authenticateApiKey, API_KEY_PREFIX } from '../../features/api-keys/service';
 import { loadActiveSessionUser } from '../../features/users/service';
-import { authenticateOidc } from '../../features/auth/oidc';
+import { authenticateOidc, type OidcResult } from '../../features/auth/oidc';
 import { findMembership, listMembershipsForUser } from '../../features/orgs/service';
 import { serviceContext } from '../context';
 
@@ -51,10 +51,16 @@ export const authenticate = (): MiddlewareHandler<AppBindings> =>
         c.set('actor', { kind: 'user', userId: external.user.id, sessionId: null, email: external.user.email, via: 'oidc' });
         return next();
       }
-      if (external.status === 'rejected') throw unauthorized(external.reason, 'invalid_token');
+      if (external.status === 'rejected') throw oidcRefusal(external);
     }
     throw unauthorized('The access token is invalid.', 'invalid_token');
   };
+
+/** A refused identity token: 401 when it proves nothing, 403 when it proves someone who may not have this account. */
+export function oidcRefusal(result: Extract<OidcResult, { status: 'rejected' }>): ApiError {
+  if (!result.forbidden) return unauthorized(result.reason, 'invalid_token');
+  return new ApiError({ status: 403, code: result.code, title: 'Forbidden', detail: result.reason });
+}
 
 const orgNotFound = () =>
   new ApiError({ status: 404, code: 'org_not_found', title: 'Not found', detail: 'Organization was not found.' });

@@ -1,5 +1,5 @@
 /**
- * Exact rate limits backed by the RateLimiter Durable Object (one object per policy + key),
+ * Rate limits that never admit more than the limit, backed by the RateLimiter Durable Object (one object per policy + key),
  * advertised with the IETF RateLimit header fields
  * (https://datatracker.ietf.org/doc/draft-ietf-httpapi-ratelimit-headers/):
  *
@@ -9,12 +9,14 @@
  * Hot keys do not pay a Durable Object round trip per request: an isolate leases a few units
  * at a time (at most 1/LEASE_FRACTION of the limit, spent within LEASE_HOLD_MS) and hands
  * them out locally. The object books a lease where its last unit may be spent, so the limit
- * stays exact; a lease's unspent units are simply lost. Small limits (login: 10 a minute)
+ * is never exceeded; a lease's unspent units are simply lost (so a hot key may be refused a
+ * little early, never admitted late). Small limits (login: 10 a minute)
  * lease one unit at a time, i.e. one exact check per request.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { ApiError } from '../problem';
 import type { AppBindings } from '../types';
+import { LEASE_FRACTION, LEASE_HOLD_MS, MAX_TRACKED_KEYS } from '../../limits';
 import type { RateLimitDecision, RateLimitPolicy } from '../../durable/RateLimiter';
 
 type AppContext = Context<AppBindings>;
@@ -27,6 +29,8 @@ export interface RateLimitOptions {
   windowSeconds: number;
   /** What is being limited (an IP, an API key id…); null skips the limit for this request. */
   key: (c: AppContext) => string | null;
+  /** Names the limit in the 429 problem (`quota`), with `code` (default `rate_limited`). */
+  problem?: { code: 'rate_limited' | 'quota_exceeded'; quota: string };
 }
 
 // Keeps the policy name a valid structured-field string without escaping.
@@ -54,10 +58,11 @@ export const rateLimit = (opts: RateLimitOptions): MiddlewareHandler<AppBindings
     if (!decision.allowed) {
       throw new ApiError({
         status: 429,
-        code: 'rate_limited',
-        title: 'Too many requests',
-        detail: `Too many requests. Try again in ${decision.retryAfterSeconds} second${decision.retryAfterSeconds === 1 ? '' : 's'}.`,
+        code: opts.problem?.code ?? 'rate_limited',
+        title: opts.problem?.code === 'quota_exceeded' ? 'Quota exceeded' : 'Too many requests',
+        detail: `${opts.problem ? `The ${opts.problem.quota} limit (${limit}) is used up` : 'Too many requests'}. Try again in ${decision.retryAfterSeconds} second${decision.retryAfterSeconds === 1 ? '' : 's'}.`,
         headers: { ...headers, 'retry-after': String(decision.retryAfterSeconds) },
+        extensions: opts.problem ? { quota: opts.problem.quota, limit } : undefined,
       });
     }
 
@@ -104,9 +109,6 @@ interface LeaseState {
 }
 
 const leaseStates = new Map<string, LeaseState>();
-const LEASE_HOLD_MS = 1000;
-const LEASE_FRACTION = 20;
-const MAX_TRACKED_KEYS = 10_000;
 
 /** Doubles while leases run dry before expiring, shrinks to what was used otherwise. */
 function nextLeaseSize(state: LeaseState, limit: number, now: number): number {

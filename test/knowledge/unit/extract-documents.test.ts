@@ -1,11 +1,11 @@
 import { strToU8 } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { extractDocument } from '../../../src/features/knowledge/extract';
+import { EXTRACTION_LIMITS, extractDocument } from '../../../src/features/knowledge/extract';
 import { parseCsv, renderCsv } from '../../../src/features/knowledge/extract/csv';
 import { renderDocumentXml } from '../../../src/features/knowledge/extract/docx';
 import { renderJson } from '../../../src/features/knowledge/extract/json';
-import { EXTRACTION_JSON_MAX_DEPTH } from '../../../src/limits';
-import { buildDocx, buildPdf, docx } from '../../fixtures/documents';
+import { EXTRACTION_DOCX_MAX_XML_BYTES, EXTRACTION_JSON_MAX_DEPTH, EXTRACTION_MAX_TEXT_CHARS, EXTRACTION_PDF_MAX_PAGES } from '../../../src/limits';
+import { buildDocx, buildDocxBomb, buildPdf, docx } from '../../fixtures/documents';
 
 describe('plain text and markdown', () => {
   it('normalizes line breaks, BOM, control characters and blank-line runs', async () => {
@@ -20,6 +20,13 @@ describe('plain text and markdown', () => {
       text: 'Intro\n\n# Getting started #\n\n## Next',
       title: 'Getting started',
     });
+  });
+
+  it('refuses decoded text over the character cap instead of cutting it', async () => {
+    expect(EXTRACTION_LIMITS.maxTextChars).toBe(EXTRACTION_MAX_TEXT_CHARS);
+    const limits = { ...EXTRACTION_LIMITS, maxTextChars: 100 };
+    expect(await extractDocument(strToU8('word '.repeat(25)), 'txt', limits)).toMatchObject({ ok: false, reason: 'too_large' });
+    expect(await extractDocument(strToU8('word '.repeat(19)), 'txt', limits)).toMatchObject({ ok: true });
   });
 
   it('reports whitespace-only files as having no text', async () => {
@@ -54,6 +61,20 @@ describe('pdf', () => {
     expect(await extractDocument(truncated, 'pdf')).toMatchObject({ ok: false, reason: 'corrupt' });
     expect(await extractDocument(buildPdf([['Secret']], { encrypted: true }), 'pdf')).toMatchObject({ ok: false, reason: 'encrypted' });
     expect(await extractDocument(buildPdf([[]]), 'pdf')).toMatchObject({ ok: false, reason: 'no_text' });
+  });
+
+  it('refuses a PDF with more pages than the cap', async () => {
+    const long = buildPdf(Array.from({ length: EXTRACTION_PDF_MAX_PAGES + 1 }, (_, i) => [`Page ${i + 1}`]));
+    const result = await extractDocument(long, 'pdf');
+    expect(result).toMatchObject({ ok: false, reason: 'too_large' });
+    expect(!result.ok && result.detail).toContain(`at most ${EXTRACTION_PDF_MAX_PAGES}`);
+  });
+
+  it('stops reading a PDF once its text passes the character cap', async () => {
+    const pages = Array.from({ length: 5 }, (_, i) => [`Page ${i + 1} `.padEnd(100, 'x')]);
+    const limits = { ...EXTRACTION_LIMITS, maxTextChars: 250 };
+    expect(await extractDocument(buildPdf(pages), 'pdf', limits)).toMatchObject({ ok: false, reason: 'too_large' });
+    expect(await extractDocument(buildPdf(pages.slice(0, 2)), 'pdf', limits)).toMatchObject({ ok: true, pages: 2 });
   });
 });
 
@@ -96,6 +117,19 @@ describe('docx', () => {
     expect(await extractDocument(new Uint8Array([0x50, 0x4b, 3, 4, 9, 9, 9]), 'docx')).toMatchObject({ ok: false, reason: 'corrupt' });
     expect(await extractDocument(buildDocx('', { omitDocumentPart: true }), 'docx')).toMatchObject({ ok: false, reason: 'corrupt' });
     expect(await extractDocument(buildDocx(docx.paragraph('  ')), 'docx')).toMatchObject({ ok: false, reason: 'no_text' });
+  });
+
+  it('refuses a document part that declares more than the inflated-XML cap, before inflating it', async () => {
+    const bomb = await buildDocxBomb(1024, EXTRACTION_DOCX_MAX_XML_BYTES + 1);
+    expect(await extractDocument(bomb, 'docx')).toMatchObject({ ok: false, reason: 'too_large' });
+  });
+
+  it('stops a zip bomb whose document part declares a small size but inflates past the cap', async () => {
+    const bomb = await buildDocxBomb(EXTRACTION_DOCX_MAX_XML_BYTES * 4, 1024);
+    expect(bomb.byteLength).toBeLessThan(1024 * 1024);
+    const result = await extractDocument(bomb, 'docx');
+    expect(result).toMatchObject({ ok: false, reason: 'too_large' });
+    expect(!result.ok && result.detail).toContain('more than it declares');
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { declaredCharset, decodeWebText } from '../../../src/features/knowledge/web/charset';
 import { extractMainContent } from '../../../src/features/knowledge/web/main-content';
 
 const PAGE_URL = 'https://kyro.test/docs/install';
@@ -130,5 +131,27 @@ describe('extractMainContent', () => {
     const html = '<main><p>Before <svg/> after<p>Next paragraph<p>Last</main><p>outside</p>';
     const page = await extractMainContent(htmlResponse(html), PAGE_URL);
     expect(page.text).toBe('Before after\n\nNext paragraph\n\nLast');
+  });
+});
+
+describe('page charset', () => {
+  const latin1 = (text: string) => Uint8Array.from(text, (char) => char.charCodeAt(0));
+
+  it('prefers a BOM, then the header charset, then a <meta> charset', () => {
+    const html = '<html><head><meta charset="windows-1252"></head><body>caf\u00e9</body></html>';
+    expect(decodeWebText(latin1(html), 'text/html')).toContain('café');
+    expect(decodeWebText(latin1(html), 'text/html; charset="iso-8859-2"')).toContain('café');
+    expect(declaredCharset(latin1(html), 'text/html; charset=utf-8')).toBe('utf-8');
+    expect(declaredCharset(latin1(html), null)).toBe('windows-1252');
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('<p>caf\u00e9</p>')]);
+    expect(decodeWebText(withBom, 'text/html; charset=iso-8859-1')).toBe('<p>café</p>');
+  });
+
+  it('decodes multi-byte legacy charsets and falls back to UTF-8 for unknown labels', () => {
+    // "日本" in Shift_JIS.
+    expect(decodeWebText(new Uint8Array([0x93, 0xfa, 0x96, 0x7b]), 'text/plain; charset=shift_jis')).toBe('日本');
+    const utf8 = new TextEncoder().encode('<meta charset="x-no-such-charset"><p>naïve</p>');
+    expect(declaredCharset(utf8, 'text/html; charset=bogus')).toBeUndefined();
+    expect(decodeWebText(utf8, 'text/html; charset=bogus')).toContain('naïve');
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRobotsTxt, robotsPolicyWithoutFile } from '../../../src/features/knowledge/web/robots';
+import { WILDCARD_MAX_PER_PATTERN } from '../../../src/limits';
 
 const ROBOTS = `\ufeff# example robots.txt
 Disallow: /ignored-before-any-group
@@ -91,5 +92,34 @@ describe('robots.txt', () => {
   it('allows everything without a file (4xx) and nothing when unreachable (5xx)', () => {
     expect(robotsPolicyWithoutFile('unavailable').isAllowed('/x')).toBe(true);
     expect(robotsPolicyWithoutFile('unreachable').isAllowed('/x')).toBe(false);
+  });
+
+  it('evaluates pathological wildcard rules against 50,000 URLs in well under a second', async () => {
+    const policy = parseRobotsTxt('User-agent: *\nDisallow: /a*a*a*a*a*a*a*a*b\nAllow: /*a*a*a*a*a*a*a*a*c$\n', 'bot');
+    const paths = Array.from({ length: 50_000 }, (_, i) => `/${'a'.repeat(30 + (i % 20))}`);
+    const started = Date.now();
+    let allowed = 0;
+    for (const path of paths) if (policy.isAllowed(path)) allowed++;
+    // Workers only advance the clock across I/O, so yield once before reading it again.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(allowed).toBe(50_000);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(policy.isAllowed('/aaaaaaaab')).toBe(false);
+  });
+
+  it('cuts a Disallow rule over the wildcard cap (blocking more) and drops such an Allow rule', () => {
+    const star = (n: number) => Array.from({ length: n + 1 }, (_, i) => `x${i}`).join('*');
+    const over = WILDCARD_MAX_PER_PATTERN + 1;
+    const disallow = parseRobotsTxt(`User-agent: *\nDisallow: /${star(over)}$`, 'bot');
+    // The full rule matches only when every literal is there and the path ends with the last one.
+    expect(disallow.isAllowed(`/${star(over)}`)).toBe(false);
+    // Cut after WILDCARD_MAX_PER_PATTERN wildcards, it also blocks paths the full rule would not.
+    expect(disallow.isAllowed(`/${star(WILDCARD_MAX_PER_PATTERN)}-and-more`)).toBe(false);
+    expect(disallow.isAllowed('/x0-only')).toBe(true);
+
+    const allow = parseRobotsTxt(`User-agent: *\nDisallow: /\nAllow: /${star(over)}`, 'bot');
+    expect(allow.isAllowed(`/${star(over)}`)).toBe(false);
+    const allowAtCap = parseRobotsTxt(`User-agent: *\nDisallow: /\nAllow: /${star(WILDCARD_MAX_PER_PATTERN)}`, 'bot');
+    expect(allowAtCap.isAllowed(`/${star(WILDCARD_MAX_PER_PATTERN)}`)).toBe(true);
   });
 });

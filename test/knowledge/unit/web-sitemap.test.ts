@@ -1,6 +1,8 @@
 import { gzipSync, strToU8 } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { decodeSitemapBody, parseSitemap } from '../../../src/features/knowledge/web/sitemap';
+import { SITEMAP_MAX_INFLATED_BYTES } from '../../../src/limits';
+import { gzipBomb } from '../../fixtures/documents';
 
 describe('sitemaps', () => {
   it('reads a urlset with namespaces, CDATA, entities and lastmod', () => {
@@ -36,7 +38,22 @@ describe('sitemaps', () => {
 
   it('inflates gzip bodies by their magic bytes', () => {
     const xml = '<urlset><url><loc>https://x.test/z</loc></url></urlset>';
-    expect(decodeSitemapBody(gzipSync(strToU8(xml)))).toBe(xml);
-    expect(decodeSitemapBody(strToU8(xml))).toBe(xml);
+    expect(decodeSitemapBody(gzipSync(strToU8(xml)))).toEqual({ ok: true, text: xml });
+    expect(decodeSitemapBody(strToU8(xml))).toEqual({ ok: true, text: xml });
+  });
+
+  it('gives up on a gzip bomb as an invalid sitemap once the inflated size passes the cap', async () => {
+    const bomb = await gzipBomb(SITEMAP_MAX_INFLATED_BYTES * 20);
+    expect(bomb.byteLength).toBeLessThan(SITEMAP_MAX_INFLATED_BYTES / 20);
+    const decoded = decodeSitemapBody(bomb);
+    expect(decoded).toEqual({ ok: false, reason: `The sitemap inflates beyond ${SITEMAP_MAX_INFLATED_BYTES} bytes.` });
+  });
+
+  it('reports broken and truncated gzip as invalid instead of throwing', () => {
+    const gz = gzipSync(strToU8('<urlset><url><loc>https://x.test/z</loc></url></urlset>'.repeat(50)));
+    expect(decodeSitemapBody(gz.subarray(0, gz.length - 30))).toMatchObject({ ok: false });
+    const broken = gz.slice();
+    broken.fill(0xff, 10, 40);
+    expect(decodeSitemapBody(broken)).toMatchObject({ ok: false });
   });
 });

@@ -5,11 +5,11 @@
  * Runs' <w:t> text is joined; <w:tab/> and <w:br/> become a tab and a line break. Deleted
  * revisions, field codes and the fallback copy of alternate content are left out.
  */
-import { strFromU8, unzipSync } from 'fflate';
-import { EXTRACTION_DOCX_MAX_XML_BYTES } from '../../../limits';
+import { strFromU8 } from 'fflate';
 import { decodeHtmlEntities } from '../web/html-entities';
 import { normalizeExtractedText } from './text';
 import type { Extraction } from './types';
+import { readZipEntries } from './zip-entries';
 
 const DOCUMENT_PART = 'word/document.xml';
 const CORE_PROPERTIES_PART = 'docProps/core.xml';
@@ -130,26 +130,20 @@ export function renderDocumentXml(xml: string): string {
   return blocks.join('\n\n');
 }
 
-export function extractDocx(bytes: Uint8Array): Extraction {
-  let files: Record<string, Uint8Array>;
-  try {
-    let tooLarge = false;
-    files = unzipSync(bytes, {
-      filter(file) {
-        const wanted = file.name === DOCUMENT_PART || file.name === CORE_PROPERTIES_PART;
-        if (wanted && file.originalSize > EXTRACTION_DOCX_MAX_XML_BYTES) tooLarge = true;
-        return wanted && !tooLarge;
-      },
-    });
-    if (tooLarge) return { ok: false, reason: 'too_large', detail: 'The document inflates beyond the size limit.' };
-  } catch (error) {
-    return { ok: false, reason: 'corrupt', detail: `The .docx archive cannot be read: ${error instanceof Error ? error.message : String(error)}` };
+const WANTED_PARTS = new Set([DOCUMENT_PART, CORE_PROPERTIES_PART]);
+
+export function extractDocx(bytes: Uint8Array, maxXmlBytes: number): Extraction {
+  const read = readZipEntries(bytes, WANTED_PARTS, maxXmlBytes);
+  if (!read.ok) {
+    return read.reason === 'too_large'
+      ? { ok: false, reason: 'too_large', detail: `The document inflates beyond the ${maxXmlBytes}-byte limit: ${read.detail}` }
+      : { ok: false, reason: 'corrupt', detail: `The .docx archive cannot be read: ${read.detail}` };
   }
-  const documentXml = files[DOCUMENT_PART];
+  const documentXml = read.entries.get(DOCUMENT_PART);
   if (!documentXml) return { ok: false, reason: 'corrupt', detail: 'The .docx archive has no word/document.xml.' };
   const text = normalizeExtractedText(renderDocumentXml(strFromU8(documentXml)));
   if (!text) return { ok: false, reason: 'no_text', detail: 'The document has no text.' };
-  const core = files[CORE_PROPERTIES_PART];
+  const core = read.entries.get(CORE_PROPERTIES_PART);
   const title = core ? decodeHtmlEntities(/<dc:title>([\s\S]*?)<\/dc:title>/.exec(strFromU8(core))?.[1] ?? '').trim() : '';
   return { ok: true, text, ...(title ? { title } : {}) };
 }

@@ -8,7 +8,8 @@ import { extractDocx } from './docx';
 import { extractJson } from './json';
 import { extractPdf } from './pdf';
 import { decodeUtf8Text, normalizeExtractedText } from './text';
-import type { Extraction, KnowledgeFileType } from './types';
+import { EXTRACTION_DOCX_MAX_XML_BYTES, EXTRACTION_MAX_TEXT_CHARS, EXTRACTION_PDF_MAX_PAGES } from '../../../limits';
+import type { Extraction, ExtractionLimits, KnowledgeFileType } from './types';
 
 export { detectFileType } from './file-type';
 export {
@@ -19,6 +20,7 @@ export {
   type ExtractedDocument,
   type Extraction,
   type ExtractionFailure,
+  type ExtractionLimits,
   type FileTypeDetection,
   type FileTypeRejection,
   type KnowledgeFileType,
@@ -49,12 +51,18 @@ async function extractHtml(bytes: Uint8Array): Promise<Extraction> {
   return page.title ? { ok: true, text, title: page.title } : { ok: true, text };
 }
 
-export async function extractDocument(bytes: Uint8Array, type: KnowledgeFileType): Promise<Extraction> {
+export const EXTRACTION_LIMITS: ExtractionLimits = {
+  maxTextChars: EXTRACTION_MAX_TEXT_CHARS,
+  maxPdfPages: EXTRACTION_PDF_MAX_PAGES,
+  maxDocxXmlBytes: EXTRACTION_DOCX_MAX_XML_BYTES,
+};
+
+function extractByType(bytes: Uint8Array, type: KnowledgeFileType, limits: ExtractionLimits): Extraction | Promise<Extraction> {
   switch (type) {
     case 'pdf':
-      return extractPdf(bytes);
+      return extractPdf(bytes, limits);
     case 'docx':
-      return extractDocx(bytes);
+      return extractDocx(bytes, limits.maxDocxXmlBytes);
     case 'txt':
       return extractPlainText(bytes, false);
     case 'md':
@@ -66,4 +74,13 @@ export async function extractDocument(bytes: Uint8Array, type: KnowledgeFileType
     case 'html':
       return extractHtml(bytes);
   }
+}
+
+/** Text over limits.maxTextChars is a failure with a clear reason, never a silent cut. */
+export async function extractDocument(bytes: Uint8Array, type: KnowledgeFileType, limits: ExtractionLimits = EXTRACTION_LIMITS): Promise<Extraction> {
+  const extracted = await extractByType(bytes, type, limits);
+  if (extracted.ok && extracted.text.length > limits.maxTextChars) {
+    return { ok: false, reason: 'too_large', detail: `The document's text is longer than ${limits.maxTextChars} characters. Split it into smaller files.` };
+  }
+  return extracted;
 }

@@ -61,3 +61,10 @@ export interface ExtractedDocument {
 }
 
 export type Extraction = ExtractedDocument | { ok: false; reason: ExtractionFailure; detail: string };
+
+/** The caps an extraction runs under (limits.ts); tests may pass smaller ones. */
+export interface ExtractionLimits {
+  maxTextChars: number;
+  maxPdfPages: number;
+  maxDocxXmlBytes: number;
+}

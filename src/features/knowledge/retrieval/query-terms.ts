@@ -2,6 +2,7 @@
  * What a query asks for, in the units each index understands: folded words (minus function
  * words) for the word index, and character trigrams / short runs for spaceless scripts.
  */
+import { KEYWORD_MAX_QUERY_TERMS } from '../../../limits';
 import { foldForSearch, spacelessRuns } from './text-fold';
 
 /**
@@ -17,8 +18,8 @@ export const STOPWORDS: ReadonlySet<string> = new Set(
   ).split(' '),
 );
 
-/** At most this many terms go into one MATCH: bounds the FTS work a long query can cause. */
-export const MAX_QUERY_TERMS = 32;
+/** At most this many terms go into one MATCH: bounds the FTS work and the bound parameters a long query can cause. */
+export const MAX_QUERY_TERMS = KEYWORD_MAX_QUERY_TERMS;
 
 /** Folded, lower-cased content words of a query: each a list of word-tokenizer tokens (`rate_limit` → rate, limit). */
 export function queryWords(query: string): string[][] {

@@ -5,10 +5,12 @@
  *
  * A reranker is an improvement, never a dependency: every failure (network, timeout, HTTP
  * error, malformed answer) comes back as `{ ok: false }` with a reason for the log, and the
- * caller keeps the fused order. The HTTP call goes through one `fetch`-shaped function so the
- * egress guard can be put in front of it in one place.
+ * caller keeps the fused order. The HTTP call goes through a `fetch`-shaped function: the egress
+ * guard (src/egress, wired in retrieval-index.ts), which refuses special-purpose addresses and
+ * re-checks every redirect.
  */
 import { z } from 'zod';
+import { EgressError } from '../../../egress';
 import { RERANK } from '../../../limits';
 
 export interface RerankerConfig {
@@ -23,7 +25,7 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
 export type RerankOutcome =
   | { ok: true; scores: (number | undefined)[] }
-  | { ok: false; reason: 'timeout' | 'network' | 'http' | 'invalid_response'; detail: string };
+  | { ok: false; reason: 'timeout' | 'network' | 'egress_refused' | 'http' | 'invalid_response'; detail: string };
 
 const RerankResponse = z.object({
   results: z
@@ -44,12 +46,15 @@ export async function rerank(
   try {
     res = await fetchFn(config.url, {
       method: 'POST',
-      redirect: 'manual',
       headers: { 'content-type': 'application/json', accept: 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
       body: JSON.stringify({ model: config.model, query, documents: docs, top_n: docs.length }),
       signal: AbortSignal.timeout(RERANK.timeoutMs),
     });
   } catch (err) {
+    if (err instanceof EgressError) {
+      const reason = err.code === 'egress_timeout' ? 'timeout' : err.code === 'egress_response_too_large' ? 'invalid_response' : 'egress_refused';
+      return { ok: false, reason, detail: `${err.code}: ${err.message}`.slice(0, 200) };
+    }
     const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
     return { ok: false, reason: timedOut ? 'timeout' : 'network', detail: err instanceof Error ? err.name : 'error' };
   }

@@ -1,4 +1,4 @@
-/** The columns of a chunk row that feed the full-text indexes (migration 0007's triggers read them). */
+/** The columns of a chunk row that feed the full-text indexes (migration 0004's triggers read them). */
 import { hasSpacelessScript, searchFormOf } from './text-fold';
 
 export function searchColumns(text: string, headingPath: readonly string[]) {

@@ -5,8 +5,9 @@
  * winning a tie, /robots.txt always allowed. Sitemap lines are global. Crawl-delay is not in the
  * RFC but is widely used, so it is read from the chosen groups.
  */
-import { ROBOTS_TXT_MAX_BYTES } from '../../../limits';
+import { ROBOTS_TXT_MAX_BYTES, WILDCARD_MAX_PER_PATTERN } from '../../../limits';
 import { normalizeUrl } from './urls';
+import { compileWildcard, matchesWildcard, widenWildcard } from './wildcard';
 
 export interface RobotsPolicy {
   /** Accepts a path ("/docs?x=1") or an absolute URL (its path and query are used). */
@@ -31,28 +32,31 @@ interface Group {
 /** Percent-encodes what is not printable ASCII and upper-cases existing escapes, so a pattern
  * and a path written differently (é vs %C3%A9, %c3 vs %C3) compare equal. */
 function canonicalPath(value: string): string {
-  let out = '';
-  for (const char of value) {
-    const code = char.codePointAt(0)!;
-    out += code > 0x20 && code < 0x7f ? char : encodeURIComponent(char);
+  // Most paths are printable ASCII without escapes: skip the per-character rebuild for them.
+  let out = value;
+  let plain = true;
+  for (let i = 0; i < value.length && plain; i++) plain = value.charCodeAt(i) > 0x20 && value.charCodeAt(i) < 0x7f;
+  if (!plain) {
+    out = '';
+    for (const char of value) {
+      const code = char.codePointAt(0)!;
+      out += code > 0x20 && code < 0x7f ? char : encodeURIComponent(char);
+    }
   }
-  return out.replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase());
+  return out.includes('%') ? out.replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase()) : out;
 }
 
-function compileRule(allow: boolean, rawPattern: string): Rule {
+function compileRule(allow: boolean, rawPattern: string): Rule | null {
   let pattern = canonicalPath(rawPattern);
   if (!pattern.startsWith('/') && !pattern.startsWith('*')) pattern = `/${pattern}`;
-  const anchored = pattern.endsWith('$');
-  const body = anchored ? pattern.slice(0, -1) : pattern;
-  if (!body.includes('*')) {
-    return { allow, length: pattern.length, matches: anchored ? (path) => path === body : (path) => path.startsWith(body) };
+  const anchoredEnd = pattern.endsWith('$');
+  let compiled = compileWildcard(anchoredEnd ? pattern.slice(0, -1) : pattern, { anchoredEnd });
+  if (compiled.literals.length - 1 > WILDCARD_MAX_PER_PATTERN) {
+    // A hostile file's rule over the cap: err towards crawling less (see WILDCARD_MAX_PER_PATTERN).
+    if (allow) return null;
+    compiled = widenWildcard(compiled, WILDCARD_MAX_PER_PATTERN);
   }
-  const source = body
-    .split('*')
-    .map((literal) => literal.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
-  const regex = new RegExp(`^${source}${anchored ? '$' : ''}`);
-  return { allow, length: pattern.length, matches: (path) => regex.test(path) };
+  return { allow, length: pattern.length, matches: (path) => matchesWildcard(compiled, path) };
 }
 
 /** "KyroChatBot/1.0 (+https://…)" → "kyrochatbot". */
@@ -89,7 +93,8 @@ function parseGroups(text: string, baseUrl: string | undefined) {
       previousWasAgent = true;
     } else if (key === 'allow' || key === 'disallow') {
       // Rules before any user-agent line belong to no group (RFC 9309 §2.2).
-      if (current && value) current.rules.push(compileRule(key === 'allow', value));
+      const rule = current && value ? compileRule(key === 'allow', value) : null;
+      if (rule) current!.rules.push(rule);
       previousWasAgent = false;
     } else if (key === 'crawl-delay') {
       const seconds = Number(value);
@@ -104,6 +109,7 @@ function parseGroups(text: string, baseUrl: string | undefined) {
 }
 
 function pathOf(pathOrUrl: string): string {
+  if (pathOrUrl.startsWith('/')) return pathOrUrl;
   if (/^https?:\/\//i.test(pathOrUrl)) {
     try {
       const url = new URL(pathOrUrl);
@@ -112,7 +118,7 @@ function pathOf(pathOrUrl: string): string {
       return pathOrUrl;
     }
   }
-  return pathOrUrl.startsWith('/') ? pathOrUrl : `/${pathOrUrl}`;
+  return `/${pathOrUrl}`;
 }
 
 function policyFromRules(rules: readonly Rule[], sitemaps: readonly string[], crawlDelaySeconds?: number): RobotsPolicy {
@@ -158,5 +164,5 @@ export function parseRobotsTxt(text: string, userAgent: string, robotsUrl?: stri
 export function robotsPolicyWithoutFile(kind: 'unavailable' | 'unreachable'): RobotsPolicy {
   return kind === 'unavailable'
     ? policyFromRules([], [])
-    : policyFromRules([compileRule(false, '/')], []);
+    : policyFromRules([compileRule(false, '/')!], []);
 }

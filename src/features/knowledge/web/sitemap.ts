@@ -4,8 +4,8 @@
  * since real sitemaps carry namespace prefixes, CDATA and the odd syntax error. Plain-text
  * sitemaps (one URL per line) and gzip bodies are accepted too.
  */
-import { gunzipSync } from 'fflate';
-import { SITEMAP_MAX_BYTES, SITEMAP_MAX_URLS } from '../../../limits';
+import { Gunzip } from 'fflate';
+import { SITEMAP_MAX_INFLATED_BYTES, SITEMAP_MAX_URLS } from '../../../limits';
 import { decodeHtmlEntities } from './html-entities';
 import { normalizeUrl } from './urls';
 
@@ -28,10 +28,50 @@ function elementText(raw: string): string {
   return (cdata ? cdata[1]! : decodeHtmlEntities(raw)).trim();
 }
 
-/** Gzip (by magic bytes, whatever the headers say) is inflated; the result is decoded as UTF-8. */
-export function decodeSitemapBody(bytes: Uint8Array): string {
-  const raw = bytes.length > 2 && bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
-  return new TextDecoder().decode(raw.length > SITEMAP_MAX_BYTES ? raw.subarray(0, SITEMAP_MAX_BYTES) : raw);
+export type SitemapBody = { ok: true; text: string } | { ok: false; reason: string };
+
+/**
+ * Input bytes handed to the inflater at a time. Deflate expands at most ~1032:1, so one step
+ * yields at most ~1 MiB and the cap is checked before the next step allocates more.
+ */
+const INFLATE_STEP_BYTES = 1024;
+
+class InflatedTooLarge extends Error {}
+
+/** Inflates a gzip body as a stream, giving up past `maxBytes` whatever its trailer claims. */
+function gunzipCapped(bytes: Uint8Array, maxBytes: number): SitemapBody {
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  let total = 0;
+  let ended = false;
+  const inflater = new Gunzip((chunk, final) => {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw new InflatedTooLarge();
+    parts.push(decoder.decode(chunk, { stream: !final }));
+    if (final) ended = true;
+  });
+  try {
+    for (let offset = 0; offset < bytes.length && !ended; offset += INFLATE_STEP_BYTES) {
+      const end = Math.min(offset + INFLATE_STEP_BYTES, bytes.length);
+      inflater.push(bytes.subarray(offset, end), end === bytes.length);
+    }
+  } catch (error) {
+    if (error instanceof InflatedTooLarge) return { ok: false, reason: `The sitemap inflates beyond ${maxBytes} bytes.` };
+    return { ok: false, reason: `The sitemap is not valid gzip: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  if (!ended) return { ok: false, reason: 'The gzip sitemap is truncated.' };
+  return { ok: true, text: parts.join('') };
+}
+
+/**
+ * Gzip (by magic bytes, whatever the headers say) is inflated as a stream with an output cap;
+ * the result is decoded as UTF-8. A body that inflates past the cap (a gzip bomb) or is broken
+ * gzip is invalid: a permanent outcome, not a reason to retry.
+ */
+export function decodeSitemapBody(bytes: Uint8Array): SitemapBody {
+  if (bytes.length > 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) return gunzipCapped(bytes, SITEMAP_MAX_INFLATED_BYTES);
+  if (bytes.length > SITEMAP_MAX_INFLATED_BYTES) return { ok: false, reason: `The sitemap is larger than ${SITEMAP_MAX_INFLATED_BYTES} bytes.` };
+  return { ok: true, text: new TextDecoder().decode(bytes) };
 }
 
 /** Entries in document order; <loc> values that are not http(s) URLs (resolved against

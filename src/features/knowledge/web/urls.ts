@@ -4,6 +4,7 @@
  * resolved (WHATWG URL does those two). The query is kept as written and not reordered, since
  * a site may give parameter order a meaning.
  */
+import { compileWildcard, matchesWildcard, type WildcardPattern } from './wildcard';
 
 /** Absolute normalized http(s) URL, or null for anything that is not a crawlable http(s) link. */
 export function normalizeUrl(input: string, base?: string | URL): string | null {
@@ -30,37 +31,54 @@ export function isSameOrigin(a: string | URL, b: string | URL): boolean {
   }
 }
 
-const globCache = new Map<string, RegExp>();
+/** A compiled include/exclude glob and which part of a URL it is matched against. */
+interface UrlGlob {
+  wildcard: WildcardPattern;
+  target: 'href' | 'pathAndQuery' | 'path';
+}
+
+const globCache = new Map<string, UrlGlob>();
+/** Bounds the cache: patterns come from tenants' source configs, a few dozen per crawl. */
+const GLOB_CACHE_ENTRIES = 500;
+
+function compileUrlGlob(pattern: string): UrlGlob {
+  let glob = globCache.get(pattern);
+  if (!glob) {
+    const wholeUrl = /^https?:\/\//i.test(pattern);
+    glob = {
+      wildcard: compileWildcard(wholeUrl ? pattern.toLowerCase() : pattern, { anchoredEnd: true }),
+      target: wholeUrl ? 'href' : pattern.includes('?') ? 'pathAndQuery' : 'path',
+    };
+    if (globCache.size >= GLOB_CACHE_ENTRIES) globCache.clear();
+    globCache.set(pattern, glob);
+  }
+  return glob;
+}
 
 /**
  * Glob for URL include/exclude rules: `*` matches any run of characters (including "/"), and
  * the pattern must match the whole target. A pattern starting with "http://" or "https://" is
- * matched against the whole URL; one containing "?" against path and query; any other against
- * the path alone, so `/docs/*` and `*.pdf` read the way they look.
+ * matched, case-insensitively, against the whole URL; one containing "?" against path and
+ * query; any other against the path alone, so `/docs/*` and `*.pdf` read the way they look.
  */
 export function matchesUrlPattern(url: string | URL, pattern: string): boolean {
-  let parsed: URL;
+  const parsed = parseUrl(url);
+  return parsed ? matchesParsed(parsed, pattern) : false;
+}
+
+function parseUrl(url: string | URL): URL | null {
+  if (url instanceof URL) return url;
   try {
-    parsed = new URL(url);
+    return new URL(url);
   } catch {
-    return false;
+    return null;
   }
-  const target = /^https?:\/\//i.test(pattern)
-    ? parsed.href
-    : pattern.includes('?')
-      ? parsed.pathname + parsed.search
-      : parsed.pathname;
-  let regex = globCache.get(pattern);
-  if (!regex) {
-    const source = pattern
-      .split('*')
-      .map((literal) => literal.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*');
-    regex = new RegExp(`^${source}$`, /^https?:\/\//i.test(pattern) ? 'i' : '');
-    if (globCache.size > 500) globCache.clear();
-    globCache.set(pattern, regex);
-  }
-  return regex.test(target);
+}
+
+function matchesParsed(parsed: URL, pattern: string): boolean {
+  const glob = compileUrlGlob(pattern);
+  const target = glob.target === 'href' ? parsed.href.toLowerCase() : glob.target === 'pathAndQuery' ? parsed.pathname + parsed.search : parsed.pathname;
+  return matchesWildcard(glob.wildcard, target);
 }
 
 export interface UrlFilter {
@@ -70,6 +88,10 @@ export interface UrlFilter {
 
 /** Kept when it matches some include pattern (or there are none) and no exclude pattern. */
 export function passesUrlFilter(url: string | URL, { include = [], exclude = [] }: UrlFilter): boolean {
-  if (include.length && !include.some((pattern) => matchesUrlPattern(url, pattern))) return false;
-  return !exclude.some((pattern) => matchesUrlPattern(url, pattern));
+  if (include.length === 0 && exclude.length === 0) return true;
+  const parsed = parseUrl(url);
+  // Nothing matches an unparsable URL: it passes only when there is no include list.
+  if (!parsed) return include.length === 0;
+  if (include.length && !include.some((pattern) => matchesParsed(parsed, pattern))) return false;
+  return !exclude.some((pattern) => matchesParsed(parsed, pattern));
 }

@@ -2,8 +2,9 @@
  * Cursor pagination over time-sortable ids: newest first, the cursor is the last id seen.
  * New rows sort before the cursor, so inserts never shift or repeat a page.
  */
-import { badRequest } from '../http/problem';
-import { base64url, looksLikeId } from './ids';
+import { badRequest } from './problem';
+import { base64url, bytesFromBase64 } from '../lib/crypto';
+import { looksLikeId } from '../lib/ids';
 
 export function encodeCursor(id: string): string {
   return base64url(new TextEncoder().encode(id));
@@ -12,8 +13,7 @@ export function encodeCursor(id: string): string {
 export function decodeCursor(cursor: string | undefined): string | null {
   if (!cursor) return null;
   try {
-    const normalized = cursor.replace(/-/g, '+').replace(/_/g, '/');
-    const id = new TextDecoder().decode(Uint8Array.from(atob(normalized), (c) => c.charCodeAt(0)));
+    const id = new TextDecoder().decode(bytesFromBase64(cursor));
     if (looksLikeId(id)) return id;
   } catch {
     // fall through to the problem below
