@@ -261,3 +261,44 @@ export const IDEMPOTENCY = {
 } as const;
 /** Window of the daily quotas (crawled pages, uploaded bytes): a sliding 24 h, not a calendar day. */
 export const QUOTA_DAY_SECONDS = 24 * 60 * 60;
+
+// --- Retrieval (issue #7) -----------------------------------------------------------------
+/**
+ * Calibrated relevance (src/features/knowledge/retrieval/relevance.ts).
+ * - `defaultAbstainBelow`: chat's default abstention threshold and a sensible `minScore`. 0.5
+ *   reads as "the chunk covers at least half of what the question specifically asks for (its
+ *   IDF-weighted terms), or the embedder rates it at least halfway to a paraphrase". Not fitted
+ *   to the eval corpora; the README reports what it gives there.
+ * - `floorDocumentShare`: a query needs at least the informative mass of one term found in
+ *   this share of the bot's chunks before any chunk can cover it fully.
+ * - `dfSampleChunks`: spaceless bigram frequencies are counted by substring over at most this
+ *   many of the bot's chunks (bounded cost per search; a proportion needs no full count).
+ */
+export const RELEVANCE = {
+  defaultAbstainBelow: 0.5,
+  floorDocumentShare: 0.1,
+  dfSampleChunks: 2_000,
+} as const;
+/** Chat's default: abstain when the best hit's relevance is below this. */
+export const DEFAULT_ABSTAIN_RELEVANCE = RELEVANCE.defaultAbstainBelow;
+
+/**
+ * Query terms (words, or trigrams of scripts written without spaces) a keyword search and the
+ * term statistics use: every term is one bound parameter, and D1 allows 100 per statement.
+ */
+export const KEYWORD_MAX_QUERY_TERMS = 32;
+
+/**
+ * Reranking through the common `/rerank` API (Cohere, Jina, Voyage, vLLM, TEI, Infinity).
+ * A reranker sits on the search path, so it gets a short budget: past `timeoutMs` the search
+ * answers in fused order. `maxDocuments` bounds the payload (Cohere accepts up to 1,000, but a
+ * cross-encoder's cost grows with every candidate and only the head of the list matters);
+ * `maxDocumentChars` keeps a request near 50 × 4 KB; `maxResponseBytes` caps what we read back.
+ */
+export const RERANK = {
+  timeoutMs: 4_000,
+  defaultTopN: 20,
+  maxDocuments: 50,
+  maxDocumentChars: 4_000,
+  maxResponseBytes: 256 * 1024,
+} as const;

@@ -39,10 +39,11 @@ function benchVars() {
 
 /**
  * Bundles the Worker, starts it on a random local port with fresh in-memory storage and
- * applies the D1 migrations.
+ * applies the D1 migrations. `webFetcher` (Request → Response, run in Node) answers the
+ * Worker's outbound fetches, as the test site does in tests.
  * @returns {Promise<{ url: URL, dispose: () => Promise<void> }>}
  */
-export async function startBenchWorker({ vars = {} } = {}) {
+export async function startBenchWorker({ vars = {}, webFetcher } = {}) {
   const buildDir = await mkdtemp(path.join(tmpdir(), 'kyrochat-bench-'));
   let mf;
   try {
@@ -61,6 +62,8 @@ export async function startBenchWorker({ vars = {} } = {}) {
         // No local simulator exists; the Worker uses its local vector index (VECTOR_BACKEND=local).
         vectorize: undefined,
         bindings: { ...workerOptions.bindings, ...benchVars(), ...vars },
+        // Outbound requests (crawler, reranker) go to an in-process fake when one is given.
+        ...(webFetcher ? { serviceBindings: { ...workerOptions.serviceBindings, WEB_FETCHER: webFetcher } } : {}),
         host: '127.0.0.1',
         port: 0,
         // The log line per request is part of the measured work; printing 50,000 of them is not.

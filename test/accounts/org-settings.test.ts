@@ -173,6 +173,25 @@ describe('provider secrets', () => {
     }
   });
 
+  it('and the reranker with its key, changed beside provider fields by concurrent PATCHes, all survive', async () => {
+    const owner = await register('settings-rerank-race');
+    for (let round = 0; round < 3; round++) {
+      const reranker = { url: 'https://rerank.example.com/v1/rerank', model: `rerank-${round}`, topN: 10 + round };
+      const [chatModel, key] = [`chat-${round}`, `rerank-key-${round}-abcdefgh`];
+      await Promise.all([
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { reranker, secrets: { rerank_api_key: key } } }),
+        call('PATCH', '/api/v1/settings', { token: owner.token, body: { chatModel } }),
+      ]);
+      const resolved = await resolveProviderSettings(serviceContext(), owner.orgId);
+      expect(resolved).toMatchObject({ chatModel, reranker, secrets: { rerank_api_key: key } });
+    }
+    // Leaving the reranker out keeps it; null removes it.
+    await call('PATCH', '/api/v1/settings', { token: owner.token, body: { chatModel: 'other' } });
+    expect((await call('GET', '/api/v1/settings', { token: owner.token })).body.reranker).toMatchObject({ model: 'rerank-2' });
+    await call('PATCH', '/api/v1/settings', { token: owner.token, body: { reranker: null } });
+    expect((await call('GET', '/api/v1/settings', { token: owner.token })).body.reranker).toBeNull();
+  });
+
   it('never reach the audit trail', async () => {
     const owner = await register('secrets-audit');
     await call('PATCH', '/api/v1/settings', { token: owner.token, body: { provider: 'openai', secrets: { openai_api_key: RAW_SECRET } } });

@@ -300,10 +300,21 @@ describe('text and Q&A sources, from creation to search', () => {
     expect(byRequest.body.mode).toBe('hybrid');
     expect(byRequest.body.results).toHaveLength(3);
 
-    // minScore drops weak vector matches: no chunk is this similar to an unrelated query.
+    // minScore is a floor on the calibrated relevance (0..1), in every mode: each chunk covers
+    // one of the query's four topics, so none comes near 0.99, by vector or by keyword.
     await call('PATCH', `/api/v1/bots/${owner.botId}`, { token: owner.token, body: { retrieval: { minScore: 0.99 } } });
     expect(await searchBot(owner.token, owner.botId, 'daemon port billing sessions')).toEqual([]);
+    expect(await searchBot(owner.token, owner.botId, 'daemon port billing sessions', { mode: 'keyword' })).toEqual([]);
+    // The request's minScore overrides the bot's.
     expect(await searchBot(owner.token, owner.botId, 'daemon port billing sessions', { minScore: 0 })).toHaveLength(1);
+    // A floor between the relevances keeps exactly the hits above it: only the daemon chunk
+    // covers a question about the daemon.
+    const floored = await searchBot(owner.token, owner.botId, 'daemon', { minScore: 0.5, topK: 5, mode: 'hybrid' });
+    expect(floored).toHaveLength(1);
+    expect(floored[0]!.text).toContain('daemon');
+    const unfloored = await searchBot(owner.token, owner.botId, 'daemon', { minScore: 0, topK: 5, mode: 'hybrid' });
+    expect(unfloored.length).toBeGreaterThan(1);
+    for (const hit of unfloored) expect(hit.relevance >= 0.5, hit.text).toBe(hit.text.includes('daemon'));
     expectProblem(await call('POST', `/api/v1/bots/${owner.botId}/search`, { token: owner.token, body: { query: 'daemon', minScore: 2 } }), 400, 'validation_failed');
   });
 

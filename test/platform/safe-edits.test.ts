@@ -21,14 +21,24 @@ describe('PATCH /bots/{botId} writes only the given fields', () => {
         patchBot(owner, owner.botId, { retrieval: { minScore: round / 10 } }),
         patchBot(owner, owner.botId, { chunking: { strategy: round % 2 ? 'markdown' : 'recursive' } }),
         patchBot(owner, owner.botId, { chunking: { chunkTokens: 300 + round } }),
+        patchBot(owner, owner.botId, { retrieval: { fusion: round % 2 ? 'rrf' : 'convex' } }),
+        patchBot(owner, owner.botId, { retrieval: { hybridWeight: round / 10 } }),
       ]);
-      expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+      expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200, 200, 200]);
       const bot = (await call('GET', `/api/v1/bots/${owner.botId}`, { token: owner.token })).body;
       expect(bot.name).toBe(`Name ${round}`);
       expect(bot.description).toBe(`Description ${round}`);
-      expect(bot.retrieval).toMatchObject({ topK: 10 + round, minScore: round / 10 });
+      expect(bot.retrieval).toMatchObject({ topK: 10 + round, minScore: round / 10, fusion: round % 2 ? 'rrf' : 'convex', hybridWeight: round / 10 });
       expect(bot.chunking).toMatchObject({ strategy: round % 2 ? 'markdown' : 'recursive', chunkTokens: 300 + round });
     }
+  });
+
+  it('sets hybridWeight back to the embedder default with null, leaving the other retrieval fields', async () => {
+    const owner = await register('bot-weight-null');
+    await patchBot(owner, owner.botId, { retrieval: { topK: 7, fusion: 'rrf', hybridWeight: 0.4 } });
+    const res = await patchBot(owner, owner.botId, { retrieval: { hybridWeight: null } });
+    expect(res.status).toBe(200);
+    expect(res.body.retrieval).toMatchObject({ topK: 7, fusion: 'rrf', hybridWeight: null });
   });
 
   it('refuses a chunking change whose merge with the stored settings puts overlap at or above chunk size, and writes nothing', async () => {

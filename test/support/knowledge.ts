@@ -30,7 +30,7 @@ export async function addText(token: string, botId: string, title: string, text:
 export async function searchBot(token: string, botId: string, query: string, extra: Record<string, unknown> = {}) {
   const res = await call('POST', `/api/v1/bots/${botId}/search`, { token, body: { query, ...extra } });
   if (res.status !== 200) throw new Error(`search failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.results as { chunkId: string; text: string; score: number; document: { id: string; title: string }; source: { id: string } }[];
+  return res.body.results as { chunkId: string; text: string; score: number; relevance: number; document: { id: string; title: string }; source: { id: string } }[];
 }
 
 export async function countRows(sql: string, ...params: unknown[]) {

@@ -16,6 +16,9 @@ export const bots = sqliteTable(
     topK: integer('top_k').notNull().default(6),
     minScore: real('min_score').notNull().default(0),
     hybrid: integer('hybrid', { mode: 'boolean' }).notNull().default(true),
+    fusion: text('fusion', { enum: ['convex', 'rrf'] }).notNull().default('convex'),
+    /** Vector weight of convex fusion; null means the default for the org's embedder. */
+    hybridWeight: real('hybrid_weight'),
     chunking: text('chunking', { mode: 'json' })
       .$type<{ strategy: 'recursive' | 'markdown' | 'sentence-window'; chunkTokens: number; overlapTokens: number }>()
       .notNull(),

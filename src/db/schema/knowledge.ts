@@ -95,6 +95,11 @@ export const chunks = sqliteTable(
     startOffset: integer('start_offset').notNull(),
     endOffset: integer('end_offset').notNull(),
     tokenCount: integer('token_count').notNull(),
+    /** Folded text the full-text indexes read (retrieval/text-fold.ts); null when equal to `text`. */
+    searchText: text('search_text'),
+    searchHeading: text('search_heading'),
+    /** Holds a script written without spaces (CJK, Thai): indexed by trigrams too. */
+    spaceless: integer('spaceless', { mode: 'boolean' }).notNull().default(false),
   },
   (t) => [uniqueIndex('chunks_id_unique').on(t.id), index('chunks_document_idx').on(t.documentId, t.position), index('chunks_bot_idx').on(t.botId)],
 );

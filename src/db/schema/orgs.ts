@@ -53,5 +53,7 @@ export const orgSettings = sqliteTable('org_settings', {
   embeddingModel: text('embedding_model'),
   embeddingDimensions: integer('embedding_dimensions'),
   secrets: text('secrets').notNull().default('{}'),
+  /** Optional reranker for search; its key is the `rerank_api_key` secret. */
+  reranker: text('reranker', { mode: 'json' }).$type<{ url: string; model: string; topN: number }>(),
   updatedAt: integer('updated_at').notNull(),
 });

@@ -22,8 +22,15 @@ const ModelSettings = z.object({
 
 const RetrievalSettings = z.object({
   topK: z.number().int().min(1).max(50),
-  minScore: z.number().min(0).max(1),
+  minScore: z.number().min(0).max(1).openapi({ description: 'Hits below this calibrated relevance are left out' }),
   hybrid: z.boolean(),
+  fusion: z.enum(['convex', 'rrf']).openapi({ description: 'How hybrid search fuses keyword and vector rankings' }),
+  hybridWeight: z
+    .number()
+    .min(0)
+    .max(1)
+    .nullable()
+    .openapi({ description: 'Vector weight of convex fusion (keyword gets the rest); null = the default for the embedder' }),
 });
 
 export const BotSchema = z

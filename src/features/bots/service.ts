@@ -17,7 +17,7 @@ export interface BotInput {
   description?: string;
   instructions?: string;
   model?: { provider?: string; model?: string; temperature?: number; maxTokens?: number };
-  retrieval?: { topK?: number; minScore?: number; hybrid?: boolean };
+  retrieval?: { topK?: number; minScore?: number; hybrid?: boolean; fusion?: 'convex' | 'rrf'; hybridWeight?: number | null };
   chunking?: Partial<ChunkingSettings>;
   visibility?: 'private' | 'public';
   allowedOrigins?: string[];
@@ -41,6 +41,8 @@ export function newBotRow(orgId: string, input: BotInput, now: number, id = newI
     topK: input.retrieval?.topK ?? 6,
     minScore: input.retrieval?.minScore ?? 0,
     hybrid: input.retrieval?.hybrid ?? true,
+    fusion: input.retrieval?.fusion ?? 'convex',
+    hybridWeight: input.retrieval?.hybridWeight ?? null,
     chunking: { ...DEFAULT_CHUNKING, ...input.chunking },
     visibility: input.visibility ?? 'private',
     allowedOrigins: input.allowedOrigins ?? [],
@@ -59,7 +61,7 @@ export function toBotDto(row: BotRow) {
     description: row.description,
     instructions: row.instructions,
     model: { provider: row.modelProvider, model: row.model, temperature: row.temperature, maxTokens: row.maxTokens },
-    retrieval: { topK: row.topK, minScore: row.minScore, hybrid: row.hybrid },
+    retrieval: { topK: row.topK, minScore: row.minScore, hybrid: row.hybrid, fusion: row.fusion, hybridWeight: row.hybridWeight },
     chunking: row.chunking,
     visibility: row.visibility,
     allowedOrigins: row.allowedOrigins,
@@ -126,6 +128,9 @@ function botChanges(patch: Partial<BotInput>, now: number) {
   if (patch.retrieval?.topK !== undefined) set.topK = patch.retrieval.topK;
   if (patch.retrieval?.minScore !== undefined) set.minScore = patch.retrieval.minScore;
   if (patch.retrieval?.hybrid !== undefined) set.hybrid = patch.retrieval.hybrid;
+  if (patch.retrieval?.fusion !== undefined) set.fusion = patch.retrieval.fusion;
+  // null is a value here: it puts the weight back to the embedder's default.
+  if (patch.retrieval?.hybridWeight !== undefined) set.hybridWeight = patch.retrieval.hybridWeight;
   // JSON merge patch (RFC 7396) in SQL: the given keys merge into whatever is stored *now*.
   if (patch.chunking) set.chunking = sql`json_patch(${bots.chunking}, ${JSON.stringify(patch.chunking)})`;
   if (patch.visibility !== undefined) set.visibility = patch.visibility;

@@ -16,11 +16,12 @@ import { enqueue } from '../../jobs/messages';
 import { chunkText, contextualText, type Chunk } from './chunker';
 import { documentText } from './extracted-text';
 import { retrievalIndexFor } from './retrieval-index';
+import { searchColumns } from './retrieval/search-columns';
 import { failDocument, settleSource } from './settle';
 import { documentTransition, moveDocument, moveSource } from './lifecycle';
 import { chunkId } from './chunk-ids';
 
-const CHUNK_COLUMNS = 12;
+const CHUNK_COLUMNS = 15;
 
 export type IndexOutcome = 'indexed' | 'unchanged' | 'continued' | 'failed' | 'gone';
 
@@ -49,6 +50,7 @@ function chunkRows(doc: typeof documents.$inferSelect, slice: Chunk[]): (typeof 
     startOffset: c.start,
     endOffset: c.end,
     tokenCount: c.tokenCount,
+    ...searchColumns(c.text, c.headingPath),
   }));
 }
 

@@ -4,17 +4,21 @@
  * local backend keeps one index per vector size.
  */
 import { createEmbedder } from '../../ai/create-embedder';
-import { fetcherFromBinding } from '../../egress';
+import { egressFetch, fetcherFromBinding } from '../../egress';
+import { RERANK } from '../../limits';
 import type { Embedder } from '../../ai/embedder';
 import { createVectorIndex, DEFAULT_INDEX_NAME, type VectorIndex } from '../../vector/vector-index';
 import type { ServiceContext } from '../../context';
-import { PROVIDER_KEY_SECRET, resolveProviderSettings } from '../settings/service';
+import { PROVIDER_KEY_SECRET, RERANK_KEY_SECRET, resolveProviderSettings } from '../settings/service';
+import type { FetchLike, RerankerConfig } from './retrieval/rerank';
 
 export interface RetrievalIndex {
   embedder: Embedder;
   vectors: VectorIndex;
   /** Vectorize namespace: one per org. */
   namespace: string;
+  /** The org's reranker, when one is configured, with the guarded fetch that reaches it. */
+  reranker: { config: RerankerConfig; apiKey: string | undefined; fetch: FetchLike } | null;
 }
 
 export async function retrievalIndexFor(ctx: ServiceContext, orgId: string): Promise<RetrievalIndex> {
@@ -31,5 +35,19 @@ export async function retrievalIndexFor(ctx: ServiceContext, orgId: string): Pro
     dimensions: embedder.dimensions,
     indexName: local ? `${DEFAULT_INDEX_NAME}-${embedder.dimensions}` : undefined,
   });
-  return { embedder, vectors, namespace: orgId };
+  // The reranker's URL passed the egress policy when it was saved; the guard checks it (and
+  // every redirect hop) again on each call, and bounds the wait and the response size.
+  const reranker = settings.reranker
+    ? {
+        config: settings.reranker,
+        apiKey: settings.secrets[RERANK_KEY_SECRET],
+        fetch: egressFetch({
+          policy: ctx.config.egress,
+          fetcher: fetcherFromBinding(ctx.env.WEB_FETCHER),
+          timeoutMs: RERANK.timeoutMs,
+          maxBytes: RERANK.maxResponseBytes,
+        }),
+      }
+    : null;
+  return { embedder, vectors, namespace: orgId, reranker };
 }

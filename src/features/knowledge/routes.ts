@@ -290,6 +290,9 @@ export function knowledgeRoutes() {
         mode,
         minScore: body.minScore ?? defaults.minScore,
         sourceIds: body.filter?.sourceIds,
+        fusion: defaults.fusion,
+        hybridWeight: defaults.hybridWeight,
+        rerank: body.rerank,
       });
       return c.json({ query: body.query, mode, results }, 200);
     },

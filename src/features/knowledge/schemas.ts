@@ -98,7 +98,7 @@ export const DocumentSchema = z
 export const SearchRequestSchema = z
   .object({
     query: z.string().trim().min(1).max(2000),
-    // Omitted values come from the bot's retrieval settings (topK, minScore, hybrid).
+    // Omitted values come from the bot's retrieval settings (topK, minScore, hybrid; fusion and its weight always do).
     topK: z.number().int().min(1).max(50).optional().openapi({ description: "Results to return; the bot's retrieval.topK when omitted." }),
     mode: z
       .enum(['hybrid', 'vector', 'keyword'])
@@ -109,8 +109,9 @@ export const SearchRequestSchema = z
       .min(0)
       .max(1)
       .optional()
-      .openapi({ description: "Least vector similarity a vector match needs (keyword matches are not on this scale); the bot's retrieval.minScore when omitted." }),
+      .openapi({ description: "Leave out hits whose calibrated relevance (0..1, the same scale in every mode) is below this; the bot's retrieval.minScore when omitted." }),
     filter: z.object({ sourceIds: z.array(z.string().min(1).max(64)).min(1).max(20).optional() }).strict().optional(),
+    rerank: z.boolean().default(true).openapi({ description: "Apply the org's reranker, when one is configured" }),
   })
   .strict()
   .openapi('SearchRequest');
@@ -118,7 +119,8 @@ export const SearchRequestSchema = z
 export const SearchHitSchema = z
   .object({
     chunkId: z.string(),
-    score: z.number(),
+    score: z.number().openapi({ description: 'Ranking score of the stage that ordered the hit; compare only within one response' }),
+    relevance: z.number().min(0).max(1).openapi({ description: 'Calibrated relevance: the same scale in every mode and for every embedder' }),
     text: z.string(),
     windowText: z.string().nullable(),
     headingPath: z.array(z.string()),
@@ -127,6 +129,6 @@ export const SearchHitSchema = z
     endOffset: z.number().int(),
     document: z.object({ id: z.string(), title: z.string(), locator: z.string() }),
     source: z.object({ id: z.string(), title: z.string(), type: z.string() }),
-    ranks: z.object({ vector: z.number().int().optional(), keyword: z.number().int().optional() }),
+    ranks: z.object({ vector: z.number().int().optional(), keyword: z.number().int().optional(), rerank: z.number().int().optional() }),
   })
   .openapi('SearchHit');

@@ -1,14 +1,21 @@
 /**
  * Retrieval: vector search (the org's namespace, filtered to the bot), keyword search (FTS5,
- * BM25, confined to the bot inside the MATCH), and hybrid, which fuses both rankings with
- * reciprocal-rank fusion. Hybrid is what chat uses.
+ * BM25, confined to the bot; retrieval/keyword.ts), and hybrid, which fuses both rankings
+ * (retrieval/fusion.ts: convex by default, RRF on request). Every hit carries a calibrated
+ * `relevance` (retrieval/relevance.ts); an org's reranker may reorder the head (retrieval/hits.ts).
+ * Hybrid is what chat uses.
  */
 import { and, eq, inArray, ne } from 'drizzle-orm';
 import { chunks, documents, sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import { VECTORIZE } from '../../limits';
 import { splitForStatements } from '../../db/bound-parameters';
-import { retrievalIndexFor } from './retrieval-index';
+import { retrievalIndexFor, type RetrievalIndex } from './retrieval-index';
+import { keywordRanking } from './retrieval/keyword';
+import { convexFusion, DEFAULT_VECTOR_WEIGHT, reciprocalRankFusion, type Fusion } from './retrieval/fusion';
+import { embedderFamily } from './retrieval/relevance';
+import { applyReranker, withRelevance } from './retrieval/hits';
+import { termStatistics } from './retrieval/term-stats';
 
 export type SearchMode = 'hybrid' | 'vector' | 'keyword';
 
@@ -18,19 +25,35 @@ export interface SearchRequest {
   query: string;
   topK: number;
   mode: SearchMode;
-  /** Vector matches below this similarity are dropped (keyword scores are BM25, not on this scale). */
+  /** Hits with a lower calibrated relevance (0..1, every mode) are left out; 0 keeps all. */
   minScore: number;
   sourceIds?: string[];
+  /** The bot's fusion settings; a null weight takes the embedder's default. */
+  fusion?: Fusion;
+  hybridWeight?: number | null;
+  /** False skips the org's reranker for this query. */
+  rerank?: boolean;
+}
+
+export interface SearchDefaults {
+  topK: number;
+  mode: SearchMode;
+  minScore: number;
+  fusion: Fusion;
+  hybridWeight: number | null;
 }
 
 /** What a search uses for anything the request leaves out: the bot's own retrieval settings. */
-export function searchDefaultsOf(bot: { topK: number; minScore: number; hybrid: boolean }): { topK: number; mode: SearchMode; minScore: number } {
-  return { topK: bot.topK, mode: bot.hybrid ? 'hybrid' : 'vector', minScore: bot.minScore };
+export function searchDefaultsOf(bot: { topK: number; minScore: number; hybrid: boolean; fusion: Fusion; hybridWeight: number | null }): SearchDefaults {
+  return { topK: bot.topK, mode: bot.hybrid ? 'hybrid' : 'vector', minScore: bot.minScore, fusion: bot.fusion, hybridWeight: bot.hybridWeight };
 }
 
 export interface SearchHit {
   chunkId: string;
+  /** The ranking score of the stage that ordered the hit: only comparable within one response. */
   score: number;
+  /** Calibrated relevance in [0, 1]: comparable across queries, modes and embedders. */
+  relevance: number;
   text: string;
   windowText: string | null;
   headingPath: string[];
@@ -40,82 +63,46 @@ export interface SearchHit {
   document: { id: string; title: string; locator: string };
   source: { id: string; title: string; type: string };
   /** Rank in each list that found it (1 = best), for explaining a hybrid result. */
-  ranks: { vector?: number; keyword?: number };
+  ranks: { vector?: number; keyword?: number; rerank?: number };
 }
 
-/** RRF's k: dampens the head of each list so neither retriever dominates (Cormack et al.). */
-const RRF_K = 60;
 /** Candidates taken from each retriever before fusion. */
 const candidatesFor = (topK: number) => Math.min(Math.max(topK * 4, 20), VECTORIZE.maxTopKWithoutMetadata);
 
-const STOPWORDS = new Set(
-  'a an and are as at be but by can do does for from has have how i if in into is it its me my not of on or our so that the their them then there these this to was we what when where which who why will with you your'.split(' '),
-);
-
-/**
- * Builds a safe FTS5 query: every whitespace-separated word becomes a quoted phrase of its
- * tokens (so `rate_limit` matches the adjacent tokens rate + limit, as the tokenizer indexed
- * them), phrases are OR-ed, and the whole is confined to one bot's rows.
- */
-export function ftsQuery(query: string, botId: string): string | null {
-  const phrases = new Set<string>();
-  for (const word of query.split(/\s+/)) {
-    const tokens = word.toLowerCase().match(/[\p{L}\p{N}]+/gu);
-    if (!tokens) continue;
-    if (tokens.length === 1 && STOPWORDS.has(tokens[0]!)) continue;
-    phrases.add(`"${tokens.join(' ')}"`);
-    if (phrases.size >= 32) break;
-  }
-  if (phrases.size === 0) return null;
-  return `bot_id : "${botId}" AND (${[...phrases].join(' OR ')})`;
-}
-
-async function keywordRanking(ctx: ServiceContext, req: SearchRequest, limit: number): Promise<{ id: string; score: number }[]> {
-  const match = ftsQuery(req.query, req.botId);
-  if (!match) return [];
-  const sourceFilter = req.sourceIds?.length ? `AND c.source_id IN (${req.sourceIds.map(() => '?').join(',')})` : '';
-  // bm25 weights: body text, heading path, bot id (the filter column carries no evidence).
-  const { results } = await ctx.env.DB.prepare(
-    `SELECT c.id AS id, -bm25(chunks_fts, 1.0, 0.6, 0.0) AS score
-       FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid
-      WHERE chunks_fts MATCH ? AND c.org_id = ? ${sourceFilter}
-      ORDER BY bm25(chunks_fts, 1.0, 0.6, 0.0) LIMIT ?`,
-  )
-    .bind(match, req.orgId, ...(req.sourceIds ?? []), limit)
-    .all<{ id: string; score: number }>();
-  return results;
-}
-
-async function vectorRanking(ctx: ServiceContext, req: SearchRequest, limit: number): Promise<{ id: string; score: number }[]> {
-  const { embedder, vectors, namespace } = await retrievalIndexFor(ctx, req.orgId);
+async function vectorRanking(ctx: ServiceContext, index: RetrievalIndex, req: SearchRequest, limit: number): Promise<{ id: string; score: number }[]> {
+  const { embedder, vectors, namespace } = index;
   const [vector] = await embedder.embed([req.query]);
   const filter: VectorizeVectorMetadataFilter = { botId: req.botId };
   if (req.sourceIds?.length) filter.sourceId = { $in: req.sourceIds };
   const { matches } = await vectors.query(vector!, { topK: limit, namespace, filter, returnMetadata: 'none' });
-  // minScore 0 (the bots' default) keeps every match, negative similarities included.
-  return matches.filter((m) => req.minScore <= 0 || m.score >= req.minScore).map((m) => ({ id: m.id, score: m.score }));
-}
-
-export function reciprocalRankFusion(lists: { id: string }[][], k = RRF_K): { id: string; score: number }[] {
-  const scores = new Map<string, number>();
-  for (const list of lists) list.forEach((item, i) => scores.set(item.id, (scores.get(item.id) ?? 0) + 1 / (k + i + 1)));
-  return [...scores.entries()].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score);
+  // Every match is a candidate: minScore applies to the calibrated relevance, after fusion.
+  return matches.map((m) => ({ id: m.id, score: m.score }));
 }
 
 export async function search(ctx: ServiceContext, req: SearchRequest): Promise<SearchHit[]> {
-  const limit = candidatesFor(req.topK);
-  const [vectorList, keywordList] = await Promise.all([
-    req.mode === 'keyword' ? Promise.resolve([]) : vectorRanking(ctx, req, limit),
+  const index = await retrievalIndexFor(ctx, req.orgId);
+  const family = embedderFamily(index.embedder.id);
+  const reranker = req.rerank === false ? null : index.reranker;
+  const limit = candidatesFor(Math.max(req.topK, reranker?.config.topN ?? 0));
+  const [vectorList, keywordList, terms] = await Promise.all([
+    req.mode === 'keyword' ? Promise.resolve([]) : vectorRanking(ctx, index, req, limit),
     req.mode === 'vector' ? Promise.resolve([]) : keywordRanking(ctx, req, limit),
+    termStatistics(ctx, req.botId, req.orgId, req.query),
   ]);
   const ranked =
-    req.mode === 'vector' ? vectorList : req.mode === 'keyword' ? keywordList : reciprocalRankFusion([vectorList, keywordList]);
+    req.mode === 'vector'
+      ? vectorList
+      : req.mode === 'keyword'
+        ? keywordList
+        : req.fusion === 'rrf'
+          ? reciprocalRankFusion([vectorList, keywordList])
+          : convexFusion(vectorList, keywordList, req.hybridWeight ?? DEFAULT_VECTOR_WEIGHT[family]);
   const vectorRank = new Map(vectorList.map((m, i) => [m.id, i + 1]));
   const keywordRank = new Map(keywordList.map((m, i) => [m.id, i + 1]));
 
   // Read back text from D1, re-checking org, bot and that the source still exists: the vector
   // index is eventually consistent and may still return ids of deleted chunks.
-  const wanted = ranked.slice(0, req.topK * 2).map((r) => r.id);
+  const wanted = ranked.slice(0, Math.max(req.topK * 2, reranker?.config.topN ?? 0)).map((r) => r.id);
   if (wanted.length === 0) return [];
   // Three parameters besides the ids (org, bot, the excluded status); topK 50 asks for 100 ids.
   const rows = [];
@@ -131,13 +118,27 @@ export async function search(ctx: ServiceContext, req: SearchRequest): Promise<S
   }
   const byId = new Map(rows.map((r) => [r.chunk.id, r]));
 
+  const found = ranked.filter((r) => byId.has(r.id)).slice(0, wanted.length);
+  const cosines = new Map(vectorList.map((m) => [m.id, m.score]));
+  let scored = withRelevance(
+    terms,
+    found.map((r) => {
+      const chunk = byId.get(r.id)!.chunk;
+      return { id: r.id, score: r.score, text: [...chunk.headingPath, chunk.text].join('\n') };
+    }),
+    cosines,
+    family,
+  );
+  if (reranker) scored = await applyReranker(reranker.fetch, reranker, req.query, scored);
+
   const hits: SearchHit[] = [];
-  for (const { id, score } of ranked) {
-    const row = byId.get(id);
-    if (!row) continue;
+  for (const { id, score, relevance, rerankRank } of scored) {
+    if (relevance < req.minScore) continue;
+    const row = byId.get(id)!;
     hits.push({
       chunkId: id,
       score,
+      relevance,
       text: row.chunk.text,
       windowText: row.chunk.windowText,
       headingPath: row.chunk.headingPath,
@@ -146,7 +147,7 @@ export async function search(ctx: ServiceContext, req: SearchRequest): Promise<S
       endOffset: row.chunk.endOffset,
       document: { id: row.chunk.documentId, title: row.docTitle, locator: row.locator },
       source: { id: row.chunk.sourceId, title: row.sourceTitle, type: row.sourceType },
-      ranks: { vector: vectorRank.get(id), keyword: keywordRank.get(id) },
+      ranks: { vector: vectorRank.get(id), keyword: keywordRank.get(id), rerank: rerankRank },
     });
     if (hits.length === req.topK) break;
   }

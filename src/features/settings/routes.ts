@@ -2,10 +2,21 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter, jsonBody, jsonContent, commonErrors } from '../../http/router';
 import { requirePermission, serviceContext } from '../../http/context';
 import * as settings from './service';
+import { RERANK } from '../../limits';
 import { egressRefusedResponse, requireEgressAllowed } from '../../http/upstream-problems';
 
 const tags = ['Settings'];
 const security = [{ bearer: [] }];
+
+/** The optional search reranker (`/rerank` API shape); its key is the `rerank_api_key` secret. */
+const RerankerSchema = z
+  .object({
+    url: z.string().url().max(500).refine((u) => /^https?:\/\//.test(u), 'Must be an http(s) URL').openapi({ example: 'https://api.cohere.com/v2/rerank' }),
+    model: z.string().min(1).max(120).openapi({ example: 'rerank-v3.5' }),
+    topN: z.number().int().min(1).max(RERANK.maxDocuments).default(RERANK.defaultTopN).openapi({ description: 'Fused candidates sent to the reranker' }),
+  })
+  .strict()
+  .openapi('RerankerSettings');
 
 const SettingsSchema = z
   .object({
@@ -15,6 +26,7 @@ const SettingsSchema = z
     embeddingModel: z.string().nullable(),
     embeddingDimensions: z.number().int().nullable(),
     secrets: z.record(z.string(), z.object({ value: z.string().openapi({ example: 'sk-…a1b2' }), keyId: z.string(), updatedAt: z.string().datetime() })),
+    reranker: RerankerSchema.nullable(),
     updatedAt: z.string().datetime().nullable(),
   })
   .openapi('OrgSettings');
@@ -31,6 +43,7 @@ const SettingsPatch = z
     secrets: z
       .record(SecretName, z.string().min(1).max(4096).nullable())
       .refine((s) => Object.keys(s).length <= 20, 'At most 20 secrets per change'),
+    reranker: RerankerSchema.nullable(),
   })
   .partial()
   .strict()
@@ -69,6 +82,8 @@ export function settingsRoutes() {
       const patch = c.req.valid('json');
       // Providers receive the org's API key: the base URL must pass the egress policy before it is saved.
       if (patch.baseUrl) requireEgressAllowed(c.get('config').egress, patch.baseUrl, 'baseUrl');
+      // So does the reranker's URL: it receives the `rerank_api_key` secret and the org's chunks.
+      if (patch.reranker) requireEgressAllowed(c.get('config').egress, patch.reranker.url, 'reranker.url');
       return c.json(await settings.updateSettings(serviceContext(c), c.get('actor'), org.orgId, patch), 200);
     },
   );

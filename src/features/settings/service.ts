@@ -10,9 +10,12 @@ import type { Actor } from '../../context';
 import { decryptSecret, encryptSecret, maskSecret, type SecretEnvelope } from '../../lib/secrets';
 import { auditInsert } from '../audit/service';
 import { reindexSources } from '../knowledge/sources';
+import type { RerankerConfig } from '../knowledge/retrieval/rerank';
 
 /** The settings secret that holds the embedding / model provider's API key. */
 export const PROVIDER_KEY_SECRET = 'api_key';
+/** The settings secret that holds the search reranker's API key. */
+export const RERANK_KEY_SECRET = 'rerank_api_key';
 
 interface StoredSecret extends SecretEnvelope {
   masked: string;
@@ -27,6 +30,7 @@ export interface SettingsPatch {
   embeddingDimensions?: number | null;
   /** name -> new value, or null to delete. */
   secrets?: Record<string, string | null>;
+  reranker?: RerankerConfig | null;
 }
 
 type SettingsRow = typeof orgSettings.$inferSelect;
@@ -35,7 +39,7 @@ const aadFor = (orgId: string, name: string) => `org:${orgId}:secret:${name}`;
 
 async function loadRow(ctx: ServiceContext, orgId: string): Promise<SettingsRow> {
   const row = await ctx.db.select().from(orgSettings).where(eq(orgSettings.orgId, orgId)).get();
-  return row ?? { orgId, provider: 'offline', baseUrl: null, chatModel: null, embeddingModel: null, embeddingDimensions: null, secrets: '{}', updatedAt: 0 };
+  return row ?? { orgId, provider: 'offline', baseUrl: null, chatModel: null, embeddingModel: null, embeddingDimensions: null, secrets: '{}', reranker: null, updatedAt: 0 };
 }
 
 const parseSecrets = (row: SettingsRow) => JSON.parse(row.secrets) as Record<string, StoredSecret>;
@@ -51,6 +55,7 @@ export function toSettingsDto(row: SettingsRow) {
     secrets: Object.fromEntries(
       Object.entries(secrets).map(([name, s]) => [name, { value: s.masked, keyId: s.kid, updatedAt: new Date(s.updatedAt).toISOString() }]),
     ),
+    reranker: row.reranker ?? null,
     updatedAt: row.updatedAt ? new Date(row.updatedAt).toISOString() : null,
   };
 }
@@ -81,6 +86,7 @@ export async function updateSettings(ctx: ServiceContext, actor: Actor, orgId: s
   if (patch.chatModel !== undefined) fields.chatModel = patch.chatModel;
   if (patch.embeddingModel !== undefined) fields.embeddingModel = patch.embeddingModel;
   if (patch.embeddingDimensions !== undefined) fields.embeddingDimensions = patch.embeddingDimensions;
+  if (patch.reranker !== undefined) fields.reranker = patch.reranker;
 
   // Secret names match /^[a-z][a-z0-9_]*$/ (routes.ts), so `$.name` is a plain JSON path.
   let secrets: SQL = sql`${orgSettings.secrets}`;
@@ -127,6 +133,7 @@ export interface ProviderSettings {
   embeddingModel: string | null;
   embeddingDimensions: number | null;
   secrets: Record<string, string>;
+  reranker: RerankerConfig | null;
 }
 
 /** Decrypted settings for server-side use only; never serialize the result. */
@@ -143,5 +150,6 @@ export async function resolveProviderSettings(ctx: ServiceContext, orgId: string
     embeddingModel: row.embeddingModel,
     embeddingDimensions: row.embeddingDimensions,
     secrets,
+    reranker: row.reranker ?? null,
   };
 }

@@ -1,0 +1,72 @@
+/**
+ * How rare each query term is in one bot's knowledge: the document frequencies relevance
+ * weighs terms by (relevance.ts). Counted per bot, never across tenants: another org's
+ * documents must not move this org's scores (that would leak what they contain).
+ *
+ * - Words: one statement of `count(*)` sub-queries against the word index, each confined to
+ *   the bot like the keyword search is. FTS5 counts from its posting lists without reading
+ *   chunk text. At most MAX_QUERY_TERMS + 1 bound parameters (D1 allows 100).
+ * - Spaceless bigrams: the trigram index cannot look up two characters, so they are counted
+ *   by substring over a bounded sample of the bot's spaceless chunks (RELEVANCE.dfSampleChunks):
+ *   a document frequency is a proportion, and a sample of a few thousand estimates it well.
+ */
+import type { ServiceContext } from '../../../context';
+import { RELEVANCE } from '../../../limits';
+import { queryWords, spacelessTerms } from './query-terms';
+
+export interface TermStat {
+  /** Chunks containing the term. */
+  df: number;
+  /** Chunks it was counted over. */
+  n: number;
+}
+
+export interface QueryTerms {
+  /** Content words, each as its word-tokenizer tokens (matched as a phrase). */
+  words: string[][];
+  /** Bigrams (or one-character runs) of spaceless scripts. */
+  grams: string[];
+}
+
+export interface QueryTermStats extends QueryTerms {
+  wordStats: TermStat[];
+  gramStats: TermStat[];
+  /** The bot's chunk count in the word index. */
+  chunkCount: number;
+}
+
+export function queryTerms(query: string): QueryTerms {
+  return { words: queryWords(query), grams: spacelessTerms(query) };
+}
+
+const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
+
+export async function termStatistics(ctx: ServiceContext, botId: string, orgId: string, query: string): Promise<QueryTermStats> {
+  const terms = queryTerms(query);
+  const [words, grams] = await Promise.all([wordFrequencies(ctx, botId, terms.words), gramFrequencies(ctx, orgId, botId, terms.grams)]);
+  return { ...terms, wordStats: words.stats, gramStats: grams, chunkCount: words.n };
+}
+
+async function wordFrequencies(ctx: ServiceContext, botId: string, words: string[][]): Promise<{ n: number; stats: TermStat[] }> {
+  const bot = `bot_id : ${quote(botId)}`;
+  const matches = [bot, ...words.map((tokens) => `${bot} AND ${quote(tokens.join(' '))}`)];
+  const columns = matches.map((_, i) => `(SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?) AS c${i}`);
+  const row = await ctx.env.DB.prepare(`SELECT ${columns.join(', ')}`)
+    .bind(...matches)
+    .first<Record<string, number>>();
+  const n = row?.c0 ?? 0;
+  return { n, stats: words.map((_, i) => ({ df: row?.[`c${i + 1}`] ?? 0, n })) };
+}
+
+async function gramFrequencies(ctx: ServiceContext, orgId: string, botId: string, grams: string[]): Promise<TermStat[]> {
+  if (grams.length === 0) return [];
+  const columns = grams.map((_, i) => `coalesce(sum(instr(t, ?) > 0), 0) AS d${i}`);
+  const row = await ctx.env.DB.prepare(
+    `SELECT count(*) AS n, ${columns.join(', ')}
+       FROM (SELECT coalesce(search_text, text) AS t FROM chunks WHERE org_id = ? AND bot_id = ? AND spaceless LIMIT ?)`,
+  )
+    .bind(...grams, orgId, botId, RELEVANCE.dfSampleChunks)
+    .first<Record<string, number>>();
+  const n = row?.n ?? 0;
+  return grams.map((_, i) => ({ df: row?.[`d${i}`] ?? 0, n }));
+}
