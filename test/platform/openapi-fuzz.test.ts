@@ -156,7 +156,9 @@ describe("the fuzzer's checks", () => {
     expect(crossOrgProblems(problem(409, { code: 'source_busy' }), { status: 202, contentType: 'application/json', text: '{}' }, ['sourceId'])).toHaveLength(1);
   });
 
-  it("accept a 404 for A's ids, the refusal A gets too, and anything for requests without A's ids", () => {
+  it("accept a 404 for A's ids, the refusal A gets too, any refusal when A was rate limited, and anything for requests without A's ids", () => {
+    expect(crossOrgProblems(problem(400, { code: 'validation_failed' }), problem(429, { code: 'rate_limited' }), ['sourceId'])).toEqual([]);
+    expect(crossOrgProblems(problem(403, { code: 'forbidden' }), problem(429, { code: 'rate_limited' }), ['sourceId'])).not.toEqual([]);
     expect(crossOrgProblems(problem(404), problem(200), ['botId'])).toEqual([]);
     expect(crossOrgProblems(problem(400, { code: 'validation_failed' }), problem(400, { code: 'validation_failed' }), ['botId'])).toEqual([]);
     expect(crossOrgProblems({ status: 200, contentType: 'application/json', text: '{}' }, null, [])).toEqual([]);

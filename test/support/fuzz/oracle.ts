@@ -40,13 +40,15 @@ export function problemCode(answer: Answer): string | null {
 
 /**
  * B sent A's ids. `a` is A's answer to the same request, or null when A was not asked.
- * 429s are neutral: the limiter answers before anything is looked up.
+ * 429s are neutral: the limiter answers before anything is looked up, so a rate-limited B
+ * proves nothing and a rate-limited A leaves nothing to compare B's refusal with.
  */
 export function crossOrgProblems(b: Answer, a: Answer | null, foreignIds: string[]): string[] {
   if (foreignIds.length === 0 || b.status === 404 || b.status === 429) return [];
   const named = foreignIds.join(', ');
   if (b.status < 400) return [`B reached A's ${named}: answered ${b.status}`];
   if (b.status === 403) return [`B got 403 for A's ${named} (another org's object must be a 404)`];
+  if (a?.status === 429) return [];
   if (a && a.status === b.status && problemCode(a) === problemCode(b)) return [];
   return [`B got ${b.status} ${problemCode(b)} for A's ${named}, but A gets ${a ? `${a.status} ${problemCode(a)}` : 'nothing to compare'}: the refusal depends on the object`];
 }
