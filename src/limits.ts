@@ -128,8 +128,6 @@ export const EXTRACTION_INLINE_JSON_MAX_CHARS = 1000;
  * up to 100 MB on Free and Pro zones; configured body limits may not exceed it.
  */
 export const WORKERS_MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024;
-/** Locators per `IN (...)` list: under D1_MAX_BOUND_PARAMETERS with room for the other bound values. */
-export const LOCATORS_PER_STATEMENT = D1_MAX_BOUND_PARAMETERS - 10;
 /** https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#r2listoptions : at most 1,000 keys per list call. */
 export const R2_LIST_MAX_KEYS = 1000;
 

@@ -17,7 +17,7 @@ import { crawlPage, discoverWebsite } from '../features/knowledge/crawler';
 import { syncSource } from '../features/knowledge/sync';
 import { purgeSourceBatch } from '../features/knowledge/purge';
 import { moveSource, noteDocumentError, noteSourceError } from '../features/knowledge/lifecycle';
-import { failDocument, settleSource } from '../features/knowledge/settle';
+import { failDocument } from '../features/knowledge/settle';
 import { deliverQueuedMail, MailDeliveryError, markMailFailed } from '../adapters/mailer';
 import { JobMessage, type JobType } from './messages';
 import { jobContext } from './context';

@@ -25,7 +25,7 @@ import { normalizeUrl, passesUrlFilter } from './web/urls';
 import type { WebsiteConfig } from './sources';
 import { takeCrawlPage } from './crawl-quota';
 
-import { LOCATORS_PER_STATEMENT, MAX_SITEMAPS } from '../../limits';
+import { MAX_SITEMAPS } from '../../limits';
 const CRAWLABLE_TYPES = new Set(['text/html', 'application/xhtml+xml', 'text/plain', 'text/markdown', 'application/pdf']);
 
 type SourceRow = typeof sources.$inferSelect;

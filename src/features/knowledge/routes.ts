@@ -15,7 +15,7 @@ import { rejectOverlyWildPatterns, requireBot, requireSource, sourceNotFound } f
 import { WEBSITE_DEFAULT_MAX_PAGES } from '../../limits';
 import { requireEgressAllowed, upstreamErrorResponses } from '../../http/upstream-problems';
 import { etagFor, etagResponseHeaders, IfMatchHeaders, ifMatchRevisions, preconditionFailed, preconditionFailedResponse } from '../../http/etag';
-import { idempotent, IdempotencyKeyHeaders, idempotencyErrors } from '../../http/middleware/idempotency';
+import { idempotent, IdempotencyKeyHeaders } from '../../http/middleware/idempotency';
 
 const tags = ['Knowledge'];
 const security = [{ bearer: [] }];
