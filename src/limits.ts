@@ -50,7 +50,13 @@ export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
  * Our mails are a few hundred characters. A provider that has not answered in 10 s is
  * treated as down and retried with the job's backoff.
  */
-export const MAIL = { maxTextChars: 16_000, maxSubjectChars: 300, providerTimeoutMs: 10_000 } as const;
+/**
+ * Product: mail sizes and delivery. `lostAfterMs`: a mail still `queued` this long after it was
+ * written lost its queue message (five retries back off at most 300 s each, then the dead-letter
+ * queue marks it failed); its text is sealed in that message only, so the sweeper can only mark
+ * it failed. The tokens it carried expire long before (a reset token lives 30 minutes).
+ */
+export const MAIL = { maxTextChars: 16_000, maxSubjectChars: 300, providerTimeoutMs: 10_000, lostAfterMs: 6 * 60 * 60 * 1000 } as const;
 export const RATE_LIMIT_WINDOW_SECONDS = 60;
 /**
  * Slices per sliding window in the RateLimiter Durable Object: bounds its storage to ~60

@@ -17,7 +17,7 @@
  * not turn that committed request into an error: callers use `sendAfterCommit`, which logs
  * and records the failure instead of throwing.
  */
-import { eq } from 'drizzle-orm';
+import { and, eq, lt } from 'drizzle-orm';
 import { emailOutbox } from '../db/schema';
 import type { ServiceContext } from '../context';
 import type { Config, Env } from '../env';
@@ -184,6 +184,21 @@ export async function deliverQueuedMail(ctx: ServiceContext, job: MailJob) {
 
 async function recordAttempt(ctx: ServiceContext, mailId: string, attempts: number, error: string) {
   await ctx.db.update(emailOutbox).set({ attempts, error }).where(eq(emailOutbox.id, mailId));
+}
+
+/**
+ * Marks mails whose queue message was lost (still `queued` long after they were written) as
+ * failed, so the status tells the truth; D1 holds only the redacted text, so they cannot be
+ * sent again. Returns how many were marked.
+ */
+export async function failLostMails(ctx: ServiceContext, now: number, limit: number): Promise<number> {
+  const lost = await ctx.db
+    .select({ id: emailOutbox.id })
+    .from(emailOutbox)
+    .where(and(eq(emailOutbox.status, 'queued'), lt(emailOutbox.createdAt, now - MAIL.lostAfterMs)))
+    .limit(limit);
+  for (const { id } of lost) await markMailFailed(ctx, id, 'Delivery lost: the queued mail job never completed. Ask for the mail again.');
+  return lost.length;
 }
 
 export async function markMailFailed(ctx: ServiceContext, mailId: string, error: string, attempts?: number) {

@@ -27,6 +27,7 @@ import { settleSource } from '../features/knowledge/settle';
 import { enqueueMany } from './messages';
 import { jobContext } from './context';
 import { deleteExpiredIdempotencyKeys } from '../features/idempotency/service';
+import { failLostMails } from '../adapters/mailer';
 
 export async function runScheduled(controller: ScheduledController, env: Env, executionCtx: ExecutionContext) {
   const ctx = jobContext(env, executionCtx);
@@ -83,6 +84,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
   ]);
   // Expired keys also go when reused; this keeps keys that never come back from piling up.
   const idempotencyKeysExpired = await deleteExpiredIdempotencyKeys(ctx.db, now, SWEEPER.maxExpiredIdempotencyKeysPerRun);
+  const mailsLost = await failLostMails(ctx, now, limit);
   console.log(
     JSON.stringify({
       level: 'info',
@@ -94,6 +96,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
       settled: idle.length - lostDiscoveries.length,
       documentsRequeued: stuckDocs.length,
       idempotencyKeysExpired,
+      mailsLost,
     }),
   );
 }

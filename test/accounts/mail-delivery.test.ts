@@ -8,10 +8,11 @@
  * messages (or fails, to play a queue outage) so each test hands them to the real consumer
  * itself, instead of the local consumer (which runs in outbox mode) picking them up.
  */
-import { createExecutionContext, createMessageBatch, env, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, createMessageBatch, createScheduledController, env, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index';
 import type { Env } from '../../src/env';
+import { MAIL } from '../../src/limits';
 import { call, expectProblem, uniqueEmail, PASSWORD } from '../support/api';
 import { login } from '../support/accounts';
 
@@ -225,6 +226,25 @@ describe('MAILER=http: redacted at rest, delivered through the queue', () => {
     const [row] = await outbox(account.email, 'email_verify');
     expect(row).toMatchObject({ status: 'failed' });
     expect(row!.error).toContain('egress policy');
+    expect(await deliveredTo(account.email)).toEqual([]);
+  });
+
+  it('the cron marks a mail whose queue message was lost as failed, once it is past MAIL.lostAfterMs', async () => {
+    const queue = new RecordingQueue();
+    const workerEnv = httpEnv(queue);
+    const account = await registerWith(workerEnv, 'mail-lost');
+    queue.messages.splice(0); // the message is lost: nobody ever consumes it
+    const cron = async (at: number) => {
+      const ctx = createExecutionContext();
+      await worker.scheduled(createScheduledController({ scheduledTime: at, cron: '*/15 * * * *' }), workerEnv, ctx);
+      await waitOnExecutionContext(ctx);
+    };
+    await cron(Date.now());
+    expect((await outbox(account.email, 'email_verify'))[0]).toMatchObject({ status: 'queued' });
+    await cron(Date.now() + MAIL.lostAfterMs + 60_000);
+    const [row] = await outbox(account.email, 'email_verify');
+    expect(row).toMatchObject({ status: 'failed' });
+    expect(row!.error).toContain('Delivery lost');
     expect(await deliveredTo(account.email)).toEqual([]);
   });
 

@@ -19,5 +19,6 @@ export const emailOutbox = sqliteTable(
     sentAt: integer('sent_at'),
     error: text('error'),
   },
-  (t) => [index('email_outbox_to_idx').on(t.to, t.id)],
+  // The sweeper looks for mails stuck in `queued` (failLostMails).
+  (t) => [index('email_outbox_to_idx').on(t.to, t.id), index('email_outbox_status_idx').on(t.status, t.createdAt)],
 );
