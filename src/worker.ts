@@ -10,7 +10,7 @@ const OVERRIDABLE = new Set(['PUT', 'PATCH', 'DELETE']);
  * Clients that can only send GET and POST tunnel other verbs through a POST with
  * X-HTTP-Method-Override. Only POST may be overridden, so nothing destructive rides on a GET.
  */
-export function applyMethodOverride(request: Request): Request {
+function applyMethodOverride(request: Request): Request {
   const override = request.headers.get('x-http-method-override')?.toUpperCase();
   if (request.method !== 'POST' || !override || !OVERRIDABLE.has(override)) return request;
   const headers = new Headers(request.headers);

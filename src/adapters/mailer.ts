@@ -17,7 +17,7 @@
  * not turn that committed request into an error: callers use `sendAfterCommit`, which logs
  * and records the failure instead of throwing.
  */
-import { and, eq, lt } from 'drizzle-orm';
+import { and, eq, inArray, lt } from 'drizzle-orm';
 import { emailOutbox } from '../db/schema';
 import type { ServiceContext } from '../context';
 import type { Config, Env } from '../env';
@@ -42,14 +42,14 @@ export interface Mailer {
   send(message: MailMessage): Promise<void>;
 }
 
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
-export function redactMail(text: string, secrets: readonly string[]): string {
+function redactMail(text: string, secrets: readonly string[]): string {
   return secrets.filter((s) => s.length > 0).reduce((out, secret) => out.split(secret).join(REDACTED), text);
 }
 
 /** Local mode: the outbox row, full text included, is the delivery. */
-export class OutboxMailer implements Mailer {
+class OutboxMailer implements Mailer {
   constructor(private readonly ctx: ServiceContext) {}
   async send({ secrets: _secrets, ...message }: MailMessage) {
     const now = this.ctx.clock.now();
@@ -60,7 +60,7 @@ export class OutboxMailer implements Mailer {
 const mailAad = (mailId: string) => `mail:${mailId}`;
 
 /** Production: a redacted row in D1, the sealed full text on the queue. */
-export class QueuedHttpMailer implements Mailer {
+class QueuedHttpMailer implements Mailer {
   constructor(private readonly ctx: ServiceContext) {}
   async send(message: MailMessage) {
     if (message.text.length > MAIL.maxTextChars || message.subject.length > MAIL.maxSubjectChars) {
@@ -86,7 +86,7 @@ export class QueuedHttpMailer implements Mailer {
   }
 }
 
-export function createMailer(ctx: ServiceContext): Mailer {
+function createMailer(ctx: ServiceContext): Mailer {
   return ctx.config.mailer.kind === 'http' ? new QueuedHttpMailer(ctx) : new OutboxMailer(ctx);
 }
 
@@ -192,13 +192,18 @@ async function recordAttempt(ctx: ServiceContext, mailId: string, attempts: numb
  * sent again. Returns how many were marked.
  */
 export async function failLostMails(ctx: ServiceContext, now: number, limit: number): Promise<number> {
-  const lost = await ctx.db
+  // One guarded statement: a mail the job delivers meanwhile is no longer `queued` and stays sent.
+  const lost = ctx.db
     .select({ id: emailOutbox.id })
     .from(emailOutbox)
     .where(and(eq(emailOutbox.status, 'queued'), lt(emailOutbox.createdAt, now - MAIL.lostAfterMs)))
     .limit(limit);
-  for (const { id } of lost) await markMailFailed(ctx, id, 'Delivery lost: the queued mail job never completed. Ask for the mail again.');
-  return lost.length;
+  const failed = await ctx.db
+    .update(emailOutbox)
+    .set({ status: 'failed', error: 'Delivery lost: the queued mail job never completed. Ask for the mail again.' })
+    .where(and(eq(emailOutbox.status, 'queued'), inArray(emailOutbox.id, lost)))
+    .returning({ id: emailOutbox.id });
+  return failed.length;
 }
 
 export async function markMailFailed(ctx: ServiceContext, mailId: string, error: string, attempts?: number) {

@@ -12,5 +12,4 @@ export {
   type EgressErrorCode,
   type EgressFetcher,
   type EgressOptions,
-  type EgressResponse,
 } from './guarded-fetch';

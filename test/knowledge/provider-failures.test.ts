@@ -88,6 +88,17 @@ describe('search when the embedding provider fails', () => {
     expect(await embeddingCalls()).toBe(0);
   });
 
+  it('decrypts only the keys search uses: an unrelated secret that no longer opens does not break an offline search', async () => {
+    const owner = await register('prov-unrelated');
+    await call('PATCH', '/api/v1/settings', { token: owner.token, body: { secrets: { unrelated_key: 'unrelated-secret-value-1234' } } });
+    const row = await env.DB.prepare('SELECT secrets FROM org_settings WHERE org_id = ?').bind(owner.orgId).first<{ secrets: string }>();
+    const secrets = JSON.parse(row!.secrets);
+    secrets.unrelated_key.kid = 'retired-key';
+    await env.DB.prepare('UPDATE org_settings SET secrets = ? WHERE org_id = ?').bind(JSON.stringify(secrets), owner.orgId).run();
+
+    expect((await searchVector(owner)).status).toBe(200);
+  });
+
   it("answers 404 for another org's bot, before any provider call", async () => {
     const owner = await register('prov-owner');
     const stranger = await register('prov-stranger');

@@ -43,6 +43,8 @@ describe('Idempotency-Key', () => {
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     expect(second.body).toEqual(first.body);
     expect(second.headers.get('location')).toBe(first.headers.get('location'));
+    expect(first.headers.get('etag')).toBeTruthy();
+    expect(second.headers.get('etag')).toBe(first.headers.get('etag'));
     expect(second.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await botsOf(owner.orgId)).toBe(before + 1);
   });

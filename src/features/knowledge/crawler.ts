@@ -19,6 +19,7 @@ import { purgeDocuments } from './purge';
 import { originalKey } from './storage';
 import { fetchPage, CRAWLER_USER_AGENT } from './web-fetch';
 import { htmlToPage, isHtml } from './document-text';
+import { storeExtractedText } from './extracted-text';
 import { parseRobotsTxt, robotsPolicyWithoutFile, type RobotsPolicy } from './web/robots';
 import { decodeSitemapBody, parseSitemap } from './web/sitemap';
 import { normalizeUrl, passesUrlFilter } from './web/urls';
@@ -220,6 +221,8 @@ export async function crawlPage(ctx: ServiceContext, job: { orgId: string; docum
   const r2Key = originalKey(doc);
   // The full header is kept: its charset is how the indexer decodes this original.
   await ctx.env.FILES.put(r2Key, fetched.bytes, { httpMetadata: { contentType: fetched.contentTypeHeader ?? fetched.contentType }, customMetadata: { url: fetched.url } });
+  // The page's main content is extracted already: store it, so indexing does not extract it again.
+  if (page) await storeExtractedText(ctx, r2Key, contentHash, { ok: true, kind: 'html', text: page.text, title: page.title || undefined });
   await ctx.db
     .update(documents)
     .set({

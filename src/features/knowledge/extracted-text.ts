@@ -51,9 +51,12 @@ export async function documentText(ctx: ServiceContext, doc: DocumentRef): Promi
   if (!original) return { ok: false, reason: 'The original file is missing from storage.' };
   // A crawled page's original keeps the Content-Type it was served with (its charset).
   const extracted = await extractDocumentText(new Uint8Array(await original.arrayBuffer()), doc.mime, doc.locator, original.httpMetadata?.contentType);
-  if (extracted.ok && doc.contentHash) {
-    const stored: StoredText = { version: FORMAT_VERSION, contentHash: doc.contentHash, kind: extracted.kind, text: extracted.text, title: extracted.title, chunks: extracted.chunks };
-    await ctx.env.FILES.put(key, JSON.stringify(stored), { httpMetadata: { contentType: 'application/json' } });
-  }
+  if (extracted.ok && doc.contentHash) await storeExtractedText(ctx, doc.r2Key, doc.contentHash, extracted);
   return extracted;
+}
+
+/** Keeps text extracted for this content beside its original (the crawler, which extracted a page already, calls it too). */
+export async function storeExtractedText(ctx: ServiceContext, originalKey: string, contentHash: string, extracted: Extract<ExtractedText, { ok: true }>) {
+  const stored: StoredText = { version: FORMAT_VERSION, contentHash, kind: extracted.kind, text: extracted.text, title: extracted.title, chunks: extracted.chunks };
+  await ctx.env.FILES.put(extractedTextKey(originalKey), JSON.stringify(stored), { httpMetadata: { contentType: 'application/json' } });
 }

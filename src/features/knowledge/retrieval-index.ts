@@ -22,7 +22,9 @@ export interface RetrievalIndex {
 }
 
 export async function retrievalIndexFor(ctx: ServiceContext, orgId: string): Promise<RetrievalIndex> {
-  const settings = await resolveProviderSettings(ctx, orgId);
+  // Only the provider key is decrypted here (none for the offline provider): an unrelated secret
+  // that can no longer be opened must not break search, indexing or purges.
+  const settings = await resolveProviderSettings(ctx, orgId, ({ provider }) => (provider === 'offline' ? [] : [PROVIDER_KEY_SECRET]));
   const apiKey = settings.provider === 'offline' ? undefined : settings.secrets[PROVIDER_KEY_SECRET];
   const embedder = createEmbedder({
     apiKey,
@@ -40,7 +42,7 @@ export async function retrievalIndexFor(ctx: ServiceContext, orgId: string): Pro
   const reranker = settings.reranker
     ? {
         config: settings.reranker,
-        apiKey: settings.secrets[RERANK_KEY_SECRET],
+        apiKey: await rerankKey(ctx, orgId),
         fetch: egressFetch({
           policy: ctx.config.egress,
           fetcher: fetcherFromBinding(ctx.env.WEB_FETCHER),
@@ -50,4 +52,17 @@ export async function retrievalIndexFor(ctx: ServiceContext, orgId: string): Pro
       }
     : null;
   return { embedder, vectors, namespace: orgId, reranker };
+}
+
+/**
+ * The reranker is an optional improvement, never a dependency: a key that cannot be opened is
+ * logged and the reranker is called without it (it then fails, and search keeps the fused order).
+ */
+async function rerankKey(ctx: ServiceContext, orgId: string): Promise<string | undefined> {
+  try {
+    return (await resolveProviderSettings(ctx, orgId, () => [RERANK_KEY_SECRET])).secrets[RERANK_KEY_SECRET];
+  } catch (err) {
+    console.warn(JSON.stringify({ level: 'warn', msg: 'reranker key could not be decrypted', orgId, error: err instanceof Error ? err.message : String(err) }));
+    return undefined;
+  }
 }

@@ -88,10 +88,12 @@ export async function updateSettings(ctx: ServiceContext, actor: Actor, orgId: s
   if (patch.embeddingDimensions !== undefined) fields.embeddingDimensions = patch.embeddingDimensions;
   if (patch.reranker !== undefined) fields.reranker = patch.reranker;
 
-  // Secret names match /^[a-z][a-z0-9_]*$/ (routes.ts), so `$.name` is a plain JSON path.
+  // A quoted member path names exactly one key, whatever the name holds (routes.ts also limits
+  // names to /^[a-z][a-z0-9_]*$/, but this service may be called from elsewhere).
+  const path = (name: string) => `$.${JSON.stringify(name)}`;
   let secrets: SQL = sql`${orgSettings.secrets}`;
-  if (removed.length > 0) secrets = sql`json_remove(${secrets}, ${sql.join(removed.map((n) => sql`${'$.' + n}`), sql`, `)})`;
-  for (const [name, envelope] of Object.entries(written)) secrets = sql`json_set(${secrets}, ${'$.' + name}, json(${JSON.stringify(envelope)}))`;
+  if (removed.length > 0) secrets = sql`json_remove(${secrets}, ${sql.join(removed.map((n) => sql`${path(n)}`), sql`, `)})`;
+  for (const [name, envelope] of Object.entries(written)) secrets = sql`json_set(${secrets}, ${path(name)}, json(${JSON.stringify(envelope)}))`;
 
   const [rows] = await ctx.db.batch([
     ctx.db
@@ -136,11 +138,17 @@ export interface ProviderSettings {
   reranker: RerankerConfig | null;
 }
 
-/** Decrypted settings for server-side use only; never serialize the result. */
-export async function resolveProviderSettings(ctx: ServiceContext, orgId: string): Promise<ProviderSettings> {
+/**
+ * Decrypted settings for server-side use only; never serialize the result. `onlySecrets` names
+ * the secrets the caller needs: the others are not decrypted, so a hot path pays for no more
+ * than it uses and an unrelated secret that can no longer be opened does not break it.
+ */
+export async function resolveProviderSettings(ctx: ServiceContext, orgId: string, onlySecrets?: (settings: Pick<ProviderSettings, 'provider' | 'reranker'>) => string[]): Promise<ProviderSettings> {
   const row = await loadRow(ctx, orgId);
+  const wanted = onlySecrets ? new Set(onlySecrets({ provider: row.provider, reranker: row.reranker ?? null })) : null;
   const secrets: Record<string, string> = {};
   for (const [name, envelope] of Object.entries(parseSecrets(row))) {
+    if (wanted && !wanted.has(name)) continue;
     secrets[name] = await decryptSecret(ctx.config, envelope, aadFor(orgId, name), name);
   }
   return {

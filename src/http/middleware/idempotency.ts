@@ -17,6 +17,7 @@ import { z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { AppBindings } from '../types';
 import { ApiError, badRequest } from '../problem';
+import { errorResponses } from '../router';
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
@@ -29,10 +30,10 @@ import { IDEMPOTENCY } from '../../limits';
 import { systemClock } from '../../lib/clock';
 import { decryptSecret, encryptSecret, type SecretEnvelope } from '../../lib/secrets';
 
-export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
-export const REPLAYED_HEADER = 'idempotent-replayed';
+const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+const REPLAYED_HEADER = 'idempotent-replayed';
 /** Only these headers of the first response are replayed: the rest describe that moment. */
-const REPLAYED_RESPONSE_HEADERS = ['content-type', 'location'];
+const REPLAYED_RESPONSE_HEADERS = ['content-type', 'location', 'etag'];
 
 /** For the OpenAPI document: the optional header on every idempotent route. */
 export const IdempotencyKeyHeaders = z.object({
@@ -48,14 +49,8 @@ export const IdempotencyKeyHeaders = z.object({
 
 /** The extra responses an idempotent route can give, for the OpenAPI document. */
 export const idempotencyErrors = {
-  409: {
-    description: 'A request with this Idempotency-Key is still in progress (`idempotency_in_progress`), or a conflict specific to the route',
-    content: { 'application/problem+json': { schema: z.object({ code: z.string() }).passthrough() } },
-  },
-  422: {
-    description: 'This Idempotency-Key was already used with another request (`idempotency_key_reused`)',
-    content: { 'application/problem+json': { schema: z.object({ code: z.string() }).passthrough() } },
-  },
+  409: { ...errorResponses[409], description: 'A request with this Idempotency-Key is still in progress (`idempotency_in_progress`), or a conflict specific to the route' },
+  422: { ...errorResponses[422], description: 'This Idempotency-Key was already used with another request (`idempotency_key_reused`)' },
 } as const;
 
 export const idempotent = (): MiddlewareHandler<AppBindings> =>
