@@ -24,6 +24,20 @@ export const bots = sqliteTable(
       .notNull(),
     visibility: text('visibility', { enum: ['private', 'public'] }).notNull().default('private'),
     allowedOrigins: text('allowed_origins', { mode: 'json' }).$type<string[]>().notNull(),
+    /** Said when retrieval finds nothing relevant; null means the default (limits.ts). */
+    fallbackMessage: text('fallback_message'),
+    /** Emails, phone, card and IBAN numbers become placeholders before an external model sees them. */
+    piiRedaction: integer('pii_redaction', { mode: 'boolean' }).notNull().default(false),
+    /** Seconds an answer stays in the answer cache; 0 turns the cache off. */
+    answerCacheTtlSeconds: integer('answer_cache_ttl_seconds').notNull().default(0),
+    /**
+     * Models tried in order when the bot's own model fails: { baseUrl, model, apiKeySecret } where
+     * apiKeySecret names an org settings secret (never the key itself).
+     */
+    modelFallbacks: text('model_fallbacks', { mode: 'json' })
+      .$type<{ baseUrl: string | null; model: string; apiKeySecret: string | null }[]>()
+      .notNull()
+      .default([]),
     status: text('status', { enum: ['active', 'paused'] }).notNull().default('active'),
     /** Bumped by every write (a trigger covers writers that forget): the bot's ETag. */
     revision: integer('revision').notNull().default(1),

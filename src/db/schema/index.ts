@@ -6,3 +6,4 @@ export * from './audit';
 export * from './mail';
 export * from './knowledge';
 export * from './idempotency';
+export * from './chat';

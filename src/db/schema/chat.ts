@@ -1,0 +1,149 @@
+import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { organizations } from './orgs';
+
+export const CHANNELS = ['api', 'chatbase', 'openai', 'widget', 'ws'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/**
+ * `open`: the bot answers. `human`: a team member took over, the bot is silent until they hand
+ * back. `handoff_requested` (the inbox issue) waits for a person. `closed`: no new turns.
+ */
+export const CONVERSATION_STATUSES = ['open', 'handoff_requested', 'human', 'closed'] as const;
+export type ConversationStatus = (typeof CONVERSATION_STATUSES)[number];
+
+/** `agent` is a team member speaking in the conversation (takeover); `tool` an action's result. */
+export const MESSAGE_ROLES = ['user', 'assistant', 'agent', 'tool', 'system'] as const;
+export type MessageRole = (typeof MESSAGE_ROLES)[number];
+
+export interface Citation {
+  n: number;
+  sourceId: string;
+  documentId: string;
+  chunkId: string;
+  title: string;
+  url: string | null;
+  snippet: string;
+  score: number;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export const conversations = sqliteTable(
+  'conversations',
+  {
+    id: text('id').primaryKey(),
+    orgId: text('org_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
+    botId: text('bot_id').notNull(),
+    channel: text('channel', { enum: CHANNELS }).notNull(),
+    /** The widget's anonymous visitor, or an API caller's own end-user id. */
+    visitorId: text('visitor_id'),
+    /** A dashboard user who chats, or the verified identity of a widget visitor. */
+    userId: text('user_id'),
+    /** The API key a conversation was started with, if any. */
+    apiKeyId: text('api_key_id'),
+    title: text('title').notNull().default(''),
+    /** True once a person renamed it: the automatic title no longer applies. */
+    titleSetByUser: integer('title_set_by_user', { mode: 'boolean' }).notNull().default(false),
+    status: text('status', { enum: CONVERSATION_STATUSES }).notNull().default('open'),
+    /** The member who took over while status is `human`. */
+    humanUserId: text('human_user_id'),
+    /** Summary of every message up to and including `summary_through` (a message id). */
+    summary: text('summary'),
+    summaryThrough: text('summary_through'),
+    archived: integer('archived', { mode: 'boolean' }).notNull().default(false),
+    /** Soft delete: hidden from every route, purged by retention. */
+    deletedAt: integer('deleted_at'),
+    messageCount: integer('message_count').notNull().default(0),
+    lastMessageAt: integer('last_message_at'),
+    revision: integer('revision').notNull().default(1),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    index('conversations_org_idx').on(t.orgId, t.id),
+    index('conversations_bot_idx').on(t.orgId, t.botId, t.id),
+    index('conversations_visitor_idx').on(t.botId, t.visitorId),
+  ],
+);
+
+/** Append-only: no message is rewritten by a later one. */
+export const messages = sqliteTable(
+  'messages',
+  {
+    /** Integer rowid for the full-text index (messages_fts, a hand-written migration); also the stable order. */
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    id: text('id').notNull(),
+    orgId: text('org_id').notNull(),
+    botId: text('bot_id').notNull(),
+    conversationId: text('conversation_id').notNull().references(() => conversations.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: MESSAGE_ROLES }).notNull(),
+    content: text('content').notNull(),
+    citations: text('citations', { mode: 'json' }).$type<Citation[]>().notNull(),
+    /** The user message an assistant message answers. */
+    replyTo: text('reply_to'),
+    /** Who wrote an `agent` message (a member's user id). */
+    authorId: text('author_id'),
+    model: text('model'),
+    usage: text('usage', { mode: 'json' }).$type<TokenUsage>(),
+    latencyMs: integer('latency_ms'),
+    unanswered: integer('unanswered', { mode: 'boolean' }).notNull().default(false),
+    /** Set on an assistant message whose model call failed: { code, detail }. */
+    error: text('error', { mode: 'json' }).$type<{ code: string; detail: string }>(),
+    /** True when the answer came from the answer cache. */
+    cached: integer('cached', { mode: 'boolean' }).notNull().default(false),
+    /** Files sent with a user message: [{ id, name, mime, sizeBytes }]. */
+    attachments: text('attachments', { mode: 'json' }).$type<{ id: string; name: string; mime: string; sizeBytes: number }[]>(),
+    /** The client's Idempotency-Key for a user message: a retried turn reuses the stored message. */
+    requestKey: text('request_key'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('messages_id_idx').on(t.id),
+    index('messages_conversation_idx').on(t.conversationId, t.id),
+    uniqueIndex('messages_request_key_idx').on(t.conversationId, t.requestKey),
+    index('messages_org_idx').on(t.orgId, t.createdAt),
+  ],
+);
+
+/** Files attached to a conversation's messages: original in R2, extracted text beside it. */
+export const conversationAttachments = sqliteTable(
+  'conversation_attachments',
+  {
+    id: text('id').primaryKey(),
+    orgId: text('org_id').notNull(),
+    conversationId: text('conversation_id').notNull().references(() => conversations.id, { onDelete: 'cascade' }),
+    messageId: text('message_id').notNull(),
+    name: text('name').notNull(),
+    mime: text('mime').notNull(),
+    sizeBytes: integer('size_bytes').notNull(),
+    r2Key: text('r2_key').notNull(),
+    textKey: text('text_key'),
+    textChars: integer('text_chars').notNull().default(0),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('conversation_attachments_conversation_idx').on(t.conversationId, t.id)],
+);
+
+/**
+ * Cached answers. The key hashes the bot's revision, the normalized question and the ids of the
+ * chunks retrieved for it, so any change to the bot or to what retrieval finds misses.
+ */
+export const answerCache = sqliteTable(
+  'answer_cache',
+  {
+    key: text('key').primaryKey(),
+    orgId: text('org_id').notNull(),
+    botId: text('bot_id').notNull(),
+    content: text('content').notNull(),
+    citations: text('citations', { mode: 'json' }).$type<Citation[]>().notNull(),
+    model: text('model'),
+    hits: integer('hits').notNull().default(0),
+    expiresAt: integer('expires_at').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('answer_cache_expiry_idx').on(t.expiresAt), index('answer_cache_bot_idx').on(t.botId)],
+);
