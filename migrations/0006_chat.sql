@@ -18,19 +18,22 @@ CREATE INDEX `answer_cache_bot_idx` ON `answer_cache` (`bot_id`);--> statement-b
 CREATE TABLE `conversation_attachments` (
 	`id` text PRIMARY KEY NOT NULL,
 	`org_id` text NOT NULL,
-	`conversation_id` text NOT NULL,
-	`message_id` text NOT NULL,
+	`bot_id` text NOT NULL,
+	`conversation_id` text,
+	`message_id` text,
 	`name` text NOT NULL,
 	`mime` text NOT NULL,
 	`size_bytes` integer NOT NULL,
 	`r2_key` text NOT NULL,
 	`text_key` text,
 	`text_chars` integer DEFAULT 0 NOT NULL,
+	`uploaded_by` text NOT NULL,
 	`created_at` integer NOT NULL,
 	FOREIGN KEY (`conversation_id`) REFERENCES `conversations`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
 CREATE INDEX `conversation_attachments_conversation_idx` ON `conversation_attachments` (`conversation_id`,`id`);--> statement-breakpoint
+CREATE INDEX `conversation_attachments_org_idx` ON `conversation_attachments` (`org_id`,`created_at`);--> statement-breakpoint
 CREATE TABLE `conversations` (
 	`id` text PRIMARY KEY NOT NULL,
 	`org_id` text NOT NULL,

@@ -109,23 +109,30 @@ export const messages = sqliteTable(
   ],
 );
 
-/** Files attached to a conversation's messages: original in R2, extracted text beside it. */
+/**
+ * Files a chat message carries: original in R2, extracted text beside it. Uploaded first
+ * (conversation and message still null), then claimed by the turn that sends them, which sets
+ * both in the same batch as the user message; their text is context for that conversation.
+ */
 export const conversationAttachments = sqliteTable(
   'conversation_attachments',
   {
     id: text('id').primaryKey(),
     orgId: text('org_id').notNull(),
-    conversationId: text('conversation_id').notNull().references(() => conversations.id, { onDelete: 'cascade' }),
-    messageId: text('message_id').notNull(),
+    botId: text('bot_id').notNull(),
+    conversationId: text('conversation_id').references(() => conversations.id, { onDelete: 'cascade' }),
+    messageId: text('message_id'),
     name: text('name').notNull(),
     mime: text('mime').notNull(),
     sizeBytes: integer('size_bytes').notNull(),
     r2Key: text('r2_key').notNull(),
     textKey: text('text_key'),
     textChars: integer('text_chars').notNull().default(0),
+    /** Who uploaded it: only the same caller may attach it to a message. */
+    uploadedBy: text('uploaded_by').notNull(),
     createdAt: integer('created_at').notNull(),
   },
-  (t) => [index('conversation_attachments_conversation_idx').on(t.conversationId, t.id)],
+  (t) => [index('conversation_attachments_conversation_idx').on(t.conversationId, t.id), index('conversation_attachments_org_idx').on(t.orgId, t.createdAt)],
 );
 
 /**
