@@ -14,6 +14,9 @@
  * Exit code 1 when hybrid falls below the better of keyword and vector (recall@5 or MRR) on
  * any corpus or question kind, or when hybrid misses the abstention targets.
  * `--verbose` prints every question's top hit and relevance.
+ *
+ * Then, per corpus, answer metrics through the chat route (scripts/eval-answers.mjs), with
+ * their own targets. `--only=retrieval` or `--only=answers` runs one part.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,6 +24,7 @@ import { startBenchWorker, projectRoot } from '../bench/lib/worker.mjs';
 import { getJson, postJson, registerAndCreateApiKey } from '../bench/lib/api-client.mjs';
 import { printTable } from '../bench/lib/table.mjs';
 import testSite from '../test/fixtures/site/worker.js';
+import { evaluateAnswers } from './eval-answers.mjs';
 
 const corpusRoot = path.join(projectRoot, 'test/fixtures/corpus');
 const TOP_K = 5;
@@ -36,6 +40,7 @@ const MODES = [
   { name: 'hybrid+rerank', body: { mode: 'hybrid', rerank: true } },
 ];
 const verbose = process.argv.includes('--verbose');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 // A tolerance for float noise only: "never below" is meant literally.
 const EPSILON = 1e-9;
 
@@ -192,8 +197,11 @@ async function evaluateCorpus(worker, { name, dir }) {
 const worker = await startBenchWorker({ webFetcher: (request) => testSite.fetch(request) });
 try {
   const failures = [];
-  for (const corpus of await corpora()) failures.push(...(await evaluateCorpus(worker, corpus)));
-  console.log(failures.length ? `\nTargets missed:\n- ${failures.join('\n- ')}` : '\nAll targets met: hybrid ≥ its best part on every corpus and kind; abstention within targets.');
+  for (const corpus of await corpora()) {
+    if (only !== 'answers') failures.push(...(await evaluateCorpus(worker, corpus)));
+    if (only !== 'retrieval') failures.push(...(await evaluateAnswers(worker, corpus, { verbose })));
+  }
+  console.log(failures.length ? `\nTargets missed:\n- ${failures.join('\n- ')}` : '\nAll targets met: hybrid ≥ its best part on every corpus and kind; abstention and answer metrics within targets.');
   process.exitCode = failures.length ? 1 : 0;
 } finally {
   await worker.dispose();
