@@ -61,7 +61,7 @@ function summarize(name, latencies, durationSeconds) {
 }
 
 /** Nearest-rank percentile of an ascending array. */
-function percentile(sorted, p) {
+export function percentile(sorted, p) {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
