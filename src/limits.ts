@@ -327,6 +327,8 @@ export const RERANK = {
  * - `answerCacheMaxTtlSeconds`: a week; knowledge changes reach the cache key through retrieved
  *   chunk ids, but instructions outside the bot (org settings) do not.
  * - `answerCacheSweepPerRun`: expired cache rows the cron sweeper deletes per run (D1 query budget).
+ * - `maxAnswerChars`: a model that keeps streaming is cut here (memory, and D1 rows are ≤ 2 MB);
+ *   32,000 tokens, the largest maxTokens a bot may set, are ~130,000 characters of English.
  */
 export const CHAT = {
   defaultMaxMessageChars: 4_000,
@@ -344,6 +346,7 @@ export const CHAT = {
   maxFallbackModels: 5,
   answerCacheMaxTtlSeconds: 7 * 24 * 60 * 60,
   answerCacheSweepPerRun: 1_000,
+  maxAnswerChars: 200_000,
 } as const;
 /** Product: said when retrieval finds nothing relevant and the bot has no fallbackMessage of its own. */
 export const DEFAULT_FALLBACK_MESSAGE =
