@@ -198,6 +198,51 @@ describe('retries with Idempotency-Key', () => {
   });
 });
 
+describe('failures keep the user message', () => {
+  const SITE = 'https://llm.acme.test';
+  const site = async (body: Record<string, unknown>) => {
+    await (await env.WEB_FETCHER!.fetch(`${SITE}/__control`, { method: 'POST', body: JSON.stringify(body) })).json();
+  };
+
+  it('a failing provider stores the user message and an errored reply, answers 503 naming userMessageId (JSON) or an SSE error, and the same key retries', async () => {
+    const account = await register('chat-failure');
+    const settings = await call('PATCH', '/api/v1/settings', {
+      token: account.token,
+      body: { provider: 'openai-compatible', baseUrl: `${SITE}/v1`, embeddingModel: 'text-embedding-3-small', embeddingDimensions: 8, secrets: { api_key: 'sk-test-0123456789' } },
+    });
+    expect(settings.status).toBe(200);
+    await site({ embeddings: 401 });
+    try {
+      const key = crypto.randomUUID();
+      const failed = await chat(account, account.botId, { message: COVERED }, { 'idempotency-key': key });
+      const problem = expectProblem(failed, 503, 'answer_unavailable');
+      expect(problem.message).toMatchObject({ role: 'assistant', content: '', error: { code: 'answer_unavailable' } });
+      expect(JSON.stringify(problem)).not.toContain('fake provider failure');
+      const stored = await messagesOf(problem.conversationId);
+      expect(stored.map((m: any) => [m.role, m.id])).toEqual([
+        ['user', problem.userMessageId],
+        ['assistant', problem.message.id],
+      ]);
+
+      const sse = await chat(account, account.botId, { message: COVERED, stream: true });
+      const events = parseSse(sse.body);
+      expect(events.map((e) => e.event)).toEqual(['meta', 'error']);
+      expect(events[1]!.data).toMatchObject({ status: 503, code: 'answer_unavailable', userMessageId: events[0]!.data.userMessageId, message: { error: { code: 'answer_unavailable' } } });
+      expect((await messagesOf(events[0]!.data.conversationId)).map((m: any) => m.role)).toEqual(['user', 'assistant']);
+
+      await site({ embeddings: 'ok' });
+      const retry = await chat(account, account.botId, { message: COVERED }, { 'idempotency-key': key });
+      expect(retry.status).toBe(200);
+      expect(retry.body.conversationId).toBe(problem.conversationId);
+      expect(retry.body.message.error).toBeNull();
+      const after = await messagesOf(problem.conversationId);
+      expect(after.map((m: any) => m.role)).toEqual(['user', 'assistant', 'assistant']);
+    } finally {
+      await site({ reset: true });
+    }
+  });
+});
+
 describe('refusals store nothing', () => {
   it('422 for an empty message, 413 message_too_long over 4,000 characters, 400 for a malformed body', async () => {
     const before = await countRows('SELECT count(*) AS n FROM messages WHERE org_id = ?', owner.orgId);
