@@ -25,6 +25,7 @@ import { settingsRoutes } from './features/settings/routes';
 import { activityRoutes, personalActivityRoutes } from './features/activity/routes';
 import { knowledgeRoutes } from './features/knowledge/routes';
 import { usageRoutes } from './features/usage/routes';
+import { chatRoutes } from './features/chat/routes';
 import { USER_RATE_LIMIT_POLICY } from './features/usage/policies';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { rateLimit } from './http/middleware/rate-limit';
@@ -150,6 +151,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', activityRoutes());
   app.route('/api/v1', knowledgeRoutes());
   app.route('/api/v1', usageRoutes());
+  app.route('/api/v1', chatRoutes());
 
   app.doc31('/openapi.json', (c) => ({
     openapi: '3.1.0',
