@@ -53,7 +53,8 @@ export async function streamTurn(baseUrl, headers, botId, message, { conversatio
     if (event === 'meta') meta = data;
     else if (event === 'token' && Number.isNaN(firstTokenMs)) firstTokenMs = performance.now() - started;
     else if (event === 'error') throw new Error(`chat turn error event: ${JSON.stringify(data).slice(0, 300)}`);
-    else if (event === 'done' && !done) done = { totalMs: performance.now() - started, message: data.message };
+    // `done` carries the stored message itself (some channels wrap it as { message }).
+    else if (event === 'done' && !done) done = { totalMs: performance.now() - started, message: data?.role ? data : data?.message };
   }
   if (done) return { firstTokenMs, ...done, conversationId: meta?.conversationId ?? done.message?.conversationId ?? null };
   throw new Error('chat stream ended without a done event');
