@@ -8,7 +8,8 @@
  *    (one D1 read), interleaved in rounds so background load hits both alike. Time to the first
  *    `token` event and to `done`, p50 and p95, and their ratios to the bare route.
  *    Target: p50 ≤ 1.5× the bare route's, for the first token and for the whole turn.
- *    The offline extractive answerer's turn is measured alongside, for reference (no target).
+ *    The offline extractive answerer's turn and the bot's search route (the retrieval a turn
+ *    starts with) are measured alongside, for reference (no target).
  * 2. WebSocket concurrency: N conversations with one socket each (N = 25, 50, 100, …) all send
  *    one message at once and wait for the stored answer; N doubles until a turn fails or the
  *    p95 passes 2 s. Reports the largest N sustained.
@@ -107,6 +108,12 @@ async function pool(count, limit, job) {
   return results;
 }
 
+async function timeSearch(url, auth, botId, query) {
+  const started = performance.now();
+  await postJson(url, `/api/v1/bots/${botId}/search`, { query }, auth);
+  return performance.now() - started;
+}
+
 async function measureOverhead(worker, auth, bots) {
   // Fail early and clearly when a bot does not answer as intended (abstaining, or the wrong model).
   for (const [name, bot, expectModel] of [['model', bots.model, /bench-zero/], ['offline', bots.offline, /.*/]]) {
@@ -116,15 +123,18 @@ async function measureOverhead(worker, auth, bots) {
   }
   for (let i = 0; i < WARMUP; i++) {
     await timeBare(worker.url);
+    await timeSearch(worker.url, auth, bots.model.id, QUESTIONS[i % QUESTIONS.length]);
     await streamTurn(worker.url, auth, bots.model.id, QUESTIONS[i % QUESTIONS.length]);
     await streamTurn(worker.url, auth, bots.offline.id, QUESTIONS[i % QUESTIONS.length]);
   }
   const bare = [];
+  const search = [];
   const model = { first: [], total: [] };
   const offline = { first: [], total: [] };
   const perRound = Math.ceil(TURNS / ROUNDS);
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < perRound; i++) bare.push(await timeBare(worker.url));
+    for (let i = 0; i < perRound; i++) search.push(await timeSearch(worker.url, auth, bots.model.id, QUESTIONS[i % QUESTIONS.length]));
     for (let i = 0; i < perRound; i++) {
       const turn = await streamTurn(worker.url, auth, bots.model.id, QUESTIONS[i % QUESTIONS.length]);
       model.first.push(turn.firstTokenMs);
@@ -136,7 +146,7 @@ async function measureOverhead(worker, auth, bots) {
       offline.total.push(turn.totalMs);
     }
   }
-  return { bare: stats(bare), modelFirst: stats(model.first), modelTotal: stats(model.total), offlineFirst: stats(offline.first), offlineTotal: stats(offline.total) };
+  return { bare: stats(bare), search: stats(search), modelFirst: stats(model.first), modelTotal: stats(model.total), offlineFirst: stats(offline.first), offlineTotal: stats(offline.total) };
 }
 
 async function concurrencyStep(worker, apiKey, botId, n) {
@@ -179,7 +189,7 @@ try {
     offline: await botWithKnowledge(worker.url, auth, { name: 'Chat bench (offline answerer)' }),
   };
 
-  console.log(`\nChat turn overhead: ${TURNS} sequential streamed turns per bot (new conversation each) and ${TURNS} bare requests, in ${ROUNDS} interleaved rounds after ${WARMUP} warm-up each; workerd direct at ${worker.url.host}\n`);
+  console.log(`\nChat turn overhead: ${TURNS} sequential streamed turns per bot (new conversation each), ${TURNS} bare requests and ${TURNS} searches, in ${ROUNDS} interleaved rounds after ${WARMUP} warm-up each; workerd direct at ${worker.url.host}\n`);
   const o = await measureOverhead(worker, auth, bots);
   const ratio = { first: o.modelFirst.p50 / o.bare.p50, total: o.modelTotal.p50 / o.bare.p50 };
   printTable(
@@ -194,6 +204,7 @@ try {
     [
       { name: 'bare: GET /__bench/bare (1 D1 read)', ...o.bare, r50: times(1), r95: times(1) },
       ...[
+        ['search alone: POST /bots/{id}/search', o.search],
         ['zero-latency model: first token', o.modelFirst],
         ['zero-latency model: whole turn (done)', o.modelTotal],
         ['offline answerer: first token', o.offlineFirst],
