@@ -57,6 +57,10 @@ export interface Env {
   ORG_CRAWL_PAGES_PER_DAY?: string;
   ORG_UPLOAD_BYTES_PER_DAY?: string;
   ORG_SEARCHES_PER_MINUTE?: string;
+  /** The operator's default chat model (OpenAI-compatible), used by bots whose org set none. */
+  CHAT_BASE_URL?: string;
+  CHAT_API_KEY?: string;
+  CHAT_MODEL?: string;
 }
 
 const csv = z
@@ -112,6 +116,9 @@ const configSchema = z.object({
   ORG_CRAWL_PAGES_PER_DAY: intFrom(50_000, 1, 100_000_000),
   ORG_UPLOAD_BYTES_PER_DAY: intFrom(5 * 1024 ** 3, 1024, 1024 ** 5),
   ORG_SEARCHES_PER_MINUTE: intFrom(1200, 1, 1_000_000),
+  CHAT_BASE_URL: z.string().url().optional(),
+  CHAT_API_KEY: z.string().min(1).optional(),
+  CHAT_MODEL: z.string().min(1).max(200).optional(),
 });
 
 export interface Config {
@@ -134,6 +141,8 @@ export interface Config {
   egress: EgressPolicy;
   userRateLimitPerMinute: number;
   quotas: OrgQuotas;
+  /** The operator's default OpenAI-compatible chat endpoint (CHAT_*); fields are null when unset. */
+  chat: { baseUrl: string | null; apiKey: string | null; model: string | null };
 }
 
 /** Per-org quotas (see features/usage); each is named in the 429 problems and in GET /usage. */
@@ -257,6 +266,7 @@ export function parseConfig(env: Env): ConfigResult {
         uploadBytesPerDay: v.ORG_UPLOAD_BYTES_PER_DAY,
         searchesPerMinute: v.ORG_SEARCHES_PER_MINUTE,
       },
+      chat: { baseUrl: v.CHAT_BASE_URL ?? null, apiKey: v.CHAT_API_KEY ?? null, model: v.CHAT_MODEL ?? null },
     },
   };
 }
