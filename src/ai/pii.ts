@@ -76,9 +76,14 @@ function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-/** ISO 13616: move the first four characters to the end, letters to 10..35, the number mod 97 is 1. */
+/**
+ * ISO 13616: move the first four characters to the end, letters to 10..35, the number mod 97 is 1.
+ * Check digits are 02–98 (the algorithm never produces 00, 01 or 99).
+ */
 function ibanValid(compact: string): boolean {
   if (compact.length < 15 || compact.length > 34) return false;
+  const check = Number(compact.slice(2, 4));
+  if (check < 2 || check > 98) return false;
   const rearranged = compact.slice(4) + compact.slice(0, 4);
   let remainder = 0;
   for (const char of rearranged) {
