@@ -327,8 +327,9 @@ export const CHAT_MODEL = {
 /**
  * Product: the offline extractive answer. ~400 characters reads as "a few sentences" (the chat
  * issue's target median); a single sentence longer than `maxSentenceChars` is cut at a word
- * boundary rather than quoting a whole chunk. `maxSourceChars` bounds the work per source
- * (sentence splitting and scoring are linear in it) whatever a caller passes.
+ * boundary rather than quoting a whole chunk. `maxSourceChars`, `maxSources` and
+ * `maxQuestionTerms` bound the work (scoring is linear in source text × question terms)
+ * whatever a caller passes.
  */
 export const OFFLINE_ANSWER = {
   targetChars: 400,
@@ -336,6 +337,8 @@ export const OFFLINE_ANSWER = {
   maxSentenceChars: 240,
   maxSourceChars: 20_000,
   maxSources: 20,
+  /** Distinct question terms (words, or bigrams without spaces) scored: a 4,000-character question stays cheap. */
+  maxQuestionTerms: 64,
 } as const;
 /**
  * Product: PII pseudonymization. Text scanned per request is bounded by the prompt budget; the

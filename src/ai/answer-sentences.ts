@@ -10,6 +10,7 @@
  * Matching folds case, diacritics and ß, and uses words for spaced scripts and character
  * bigrams for spaceless ones (Han, kana, Thai), where there are no words to split on.
  */
+import { OFFLINE_ANSWER } from '../limits';
 import { STOPWORDS, stemWord } from './text-features';
 
 const ACCENTS = /[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]/g;
@@ -70,7 +71,8 @@ export function questionUnits(question: string): MatchUnits {
     }
     if (chars.length === 1 && HAN_OR_KATAKANA.test(chars[0]!)) bigrams.add(chars[0]!);
   }
-  return { words: [...words], bigrams: [...(bigrams.size > 0 ? bigrams : weak)] };
+  const cap = OFFLINE_ANSWER.maxQuestionTerms;
+  return { words: [...words].slice(0, cap), bigrams: [...(bigrams.size > 0 ? bigrams : weak)].slice(0, cap) };
 }
 
 /** A sentence's folded text and its stemmed words, for matching. */

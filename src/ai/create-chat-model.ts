@@ -110,7 +110,6 @@ function unavailableModel(e: Endpoint, deps: OpenAIChatModelDeps): ChatModel {
   const { id } = new OpenAICompatibleChatModel({ baseURL: e.baseUrl ?? undefined, model: e.model, apiKey: NO_KEY }, deps);
   return {
     id,
-    // eslint-disable-next-line require-yield
     async *stream(): AsyncIterable<ChatChunk> {
       throw new ChatModelError(e.unavailable!.reason, e.unavailable!.message, { model: id });
     },

@@ -186,6 +186,17 @@ describe('fallback list', () => {
     expect(fallback.id).toBe('openai-compatible:localhost:11434:fail-mid-stream');
   });
 
+  it('a request the caller aborted fails as aborted and is not handed to the next model', async () => {
+    const fallback = new FallbackChatModel([model('slow').chat, model('echo').chat]);
+    const before = await chatCount('echo');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const result = await collect(fallback, request('Never mind', { signal: controller.signal }));
+    expect(result.error).toBeInstanceOf(ChatModelError);
+    expect(result.error!.reason).toBe('aborted');
+    expect(await chatCount('echo')).toBe(before);
+  });
+
   it('when every model fails before answering, throws with each model and reason listed', async () => {
     const fallback = new FallbackChatModel([model('fail-500', { retry: { maxAttempts: 1 } }).chat, model('echo', { baseURL: 'http://10.1.2.3/v1' }).chat]);
     const result = await collect(fallback, request('Nobody?'));
