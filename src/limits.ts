@@ -277,15 +277,11 @@ export const QUOTA_DAY_SECONDS = 24 * 60 * 60;
  *   this share of the bot's chunks before any chunk can cover it fully.
  * - `dfSampleChunks`: spaceless bigram frequencies are counted by substring over at most this
  *   many of the bot's chunks (bounded cost per search; a proportion needs no full count).
- * - `maxCandidatesScanned`: relevance re-reads at most this many hit texts to count the
- *   compound matches the index cannot (search asks for at most 2 × topK or the reranker's
- *   topN, both ≤ 100 ids): bounds the per-search CPU for a long query over long chunks.
  */
 export const RELEVANCE = {
   defaultAbstainBelow: 0.5,
   floorDocumentShare: 0.1,
   dfSampleChunks: 2_000,
-  maxCandidatesScanned: 100,
 } as const;
 /** Chat's default: abstain when the best hit's relevance is below this. */
 export const DEFAULT_ABSTAIN_RELEVANCE = RELEVANCE.defaultAbstainBelow;

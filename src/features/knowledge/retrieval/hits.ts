@@ -25,7 +25,7 @@ export function withRelevance(
   cosines: ReadonlyMap<string, number>,
   family: EmbedderFamily,
 ): Scored[] {
-  const coverage = coverageScorer(terms, candidates.map((c) => c.text));
+  const coverage = coverageScorer(terms);
   return candidates.map((c) => {
     const cosine = cosines.get(c.id);
     return { ...c, relevance: combineEvidence(coverage(c.text), cosine === undefined ? undefined : similarityEvidence(cosine, family)) };

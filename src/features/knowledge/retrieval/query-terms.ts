@@ -32,14 +32,28 @@ export const STOPWORDS: ReadonlySet<string> = new Set(
 /** At most this many terms go into one MATCH: bounds the FTS work and the bound parameters a long query can cause. */
 export const MAX_QUERY_TERMS = KEYWORD_MAX_QUERY_TERMS;
 
+/**
+ * The shorter list the keyword search leaves out of its MATCH. BM25 already gives common words
+ * little weight, and its ranking (measured in `npm run eval`) was settled with this list;
+ * relevance, which has no such damping for a word the bot never uses, needs the full one.
+ */
+export const KEYWORD_STOPWORDS: ReadonlySet<string> = new Set(
+  (
+    'a an and are as at be but by can do does for from has have how i if in into is it its me my not of on or our so that the their them then there these this to was we what when where which who why will with you your ' +
+    'der die das den dem des ein eine einen einem einer und oder ist sind war wie was wo wer warum wann ich wir sie er es ihr mein meine unser unsere zu im am an auf aus bei mit nach von vor fur uber um kann konnen muss mussen wird werden nicht kein keine auch noch nur so dass ob ' +
+    'el la los las lo un una unos unas y o es son era como que cual cuando donde quien por para con sin de del al en se su sus mi mis nuestro nuestra puedo puede hay no si mas muy ya ' +
+    'le les une des et ou est sont comment quoi quand qui pour avec sans du au aux ce cette je nous vous il elle on ne pas'
+  ).split(' '),
+);
+
 /** Folded, lower-cased content words of a query: each a list of word-tokenizer tokens (`rate_limit` → rate, limit). */
-export function queryWords(query: string): string[][] {
+export function queryWords(query: string, stopwords: ReadonlySet<string> = STOPWORDS): string[][] {
   const words: string[][] = [];
   const seen = new Set<string>();
   for (const word of foldForSearch(query).toLowerCase().split(/\s+/)) {
     const tokens = word.match(/[\p{L}\p{N}]+/gu)?.filter((t) => spacelessRuns(t).join('') !== t);
     if (!tokens?.length) continue;
-    if (tokens.length === 1 && STOPWORDS.has(tokens[0]!)) continue;
+    if (tokens.length === 1 && stopwords.has(tokens[0]!)) continue;
     const key = tokens.join(' ');
     if (seen.has(key)) continue;
     seen.add(key);
@@ -93,7 +107,7 @@ const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
 
 /** FTS5 MATCH for the word index: each word a phrase of its tokens, OR-ed, confined to one bot. */
 export function wordMatch(query: string, botId: string): string | null {
-  const words = queryWords(query);
+  const words = queryWords(query, KEYWORD_STOPWORDS);
   if (words.length === 0) return null;
   return `bot_id : ${quote(botId)} AND (${words.map((tokens) => quote(tokens.join(' '))).join(' OR ')})`;
 }

@@ -82,25 +82,15 @@ const wordsOf = (text: string) => [...new Set(foldForSearch(text).toLowerCase().
 /**
  * Prepared once per query, applied to each hit: Σ weight of the query terms the chunk contains
  * / max(Σ weight of all query terms, the floor). Null when the query has no terms at all.
- *
- * `candidates` (the texts about to be scored) keep the weights consistent with the matching:
- * the index counts exact and prefix forms, but a compound head ("Brot" in "Buchweizenbrot")
- * only this matcher sees, so a term's frequency is at least the number of candidates it matches.
+ * The weights come from the bot's whole index, never from the hits at hand, so a chunk gets
+ * the same coverage whichever mode or fusion put it in the list.
  */
-export function coverageScorer(stats: QueryTermStats, candidates: readonly string[] = []): (text: string) => number | null {
+export function coverageScorer(stats: QueryTermStats): (text: string) => number | null {
   if (stats.words.length + stats.grams.length === 0) return () => null;
-  const prepared = candidates.slice(0, RELEVANCE.maxCandidatesScanned).map((text) => ({ words: wordsOf(text), folded: foldForSearch(text).toLowerCase() }));
   const sameWord = createWordMatcher();
   const hasWord = (words: readonly string[], word: readonly string[]) => word.every((t) => words.some((w) => sameWord(t, w)));
-  const seenIn = (test: (c: (typeof prepared)[number]) => boolean) => prepared.reduce((n, c) => n + (test(c) ? 1 : 0), 0);
-  const wordWeights = stats.words.map((word, i) => {
-    const s = stats.wordStats[i]!;
-    return termWeight(Math.max(s.df, seenIn((c) => hasWord(c.words, word))), s.n);
-  });
-  const gramWeights = stats.grams.map((gram, i) => {
-    const s = stats.gramStats[i]!;
-    return termWeight(Math.max(s.df, seenIn((c) => c.folded.includes(gram))), s.n);
-  });
+  const wordWeights = stats.wordStats.map((s) => termWeight(s.df, s.n));
+  const gramWeights = stats.gramStats.map((s) => termWeight(s.df, s.n));
   const mass = [...wordWeights, ...gramWeights].reduce((a, b) => a + b, 0);
   const denominator = Math.max(mass, informativeMassFloor(stats.chunkCount), Number.MIN_VALUE);
   return (text) => {

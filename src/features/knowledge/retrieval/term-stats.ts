@@ -45,8 +45,8 @@ const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
 /**
  * The word as relevance matches it (word-forms.ts): the exact phrase, or for a one-token word
  * with a long stem also that stem as a prefix ("gutschein"* finds Gutscheine, Gutscheincode).
- * Compound heads ("Brot" in "Buchweizenbrot") no index query can find; relevance counts them
- * among the candidates instead.
+ * Compound heads ("Brot" in "Buchweizenbrot") no index query can find: such a word may count
+ * as rarer than it is, which the add-one weight of relevance.ts keeps bounded.
  */
 function wordForms(tokens: string[]): string {
   const prefix = tokens.length === 1 ? prefixFormOf(tokens[0]!) : null;
