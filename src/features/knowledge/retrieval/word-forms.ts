@@ -12,7 +12,6 @@
  *
  * Words are expected folded and lower-cased (foldForSearch), so "é" already is "e".
  */
-import { STOPWORDS } from './query-terms';
 
 /** Shortest stem a suffix may leave: four letters keep "card" from "cards" but not "car" from "cars"... */
 const MIN_STEM = 4;
@@ -69,7 +68,6 @@ export function createWordMatcher(): (queryWord: string, chunkWord: string) => b
     if (q === c) return true;
     if (q.length >= MIN_PREFIX_STEM && chunkWord.startsWith(q)) return true;
     if (c.length >= MIN_PREFIX_STEM && queryWord.startsWith(c)) return true;
-    if (shareLongPrefix(queryWord, chunkWord)) return true;
     return isCompoundHead(queryWord, chunkWord) || isCompoundHead(chunkWord, queryWord);
   };
 }
@@ -81,19 +79,6 @@ export const sameWord = (queryWord: string, chunkWord: string): boolean => creat
 export function prefixFormOf(word: string): string | null {
   const stem = stemOf(word);
   return stem.length >= MIN_PREFIX_STEM && stem !== word ? stem : null;
-}
-
-/**
- * Endings no list covers (German "dauert" / "dauern", English "retried" / "retrying") still
- * leave all but the last two letters in common. A function word is no stem of anything
- * ("with" is not "without").
- */
-function shareLongPrefix(a: string, b: string): boolean {
-  const shorter = Math.min(a.length, b.length);
-  if (shorter < MIN_STEM || STOPWORDS.has(a) || STOPWORDS.has(b)) return false;
-  let common = 0;
-  while (common < shorter && a[common] === b[common]) common++;
-  return common >= Math.max(MIN_STEM, shorter - 2);
 }
 
 /**
