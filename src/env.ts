@@ -60,6 +60,10 @@ export interface Env {
   ORG_MESSAGES_PER_MONTH?: string;
   CHAT_MAX_MESSAGE_CHARS?: string;
   CHAT_PROMPT_BUDGET_TOKENS?: string;
+  /** The operator's default chat model (OpenAI-compatible), used by bots whose org set none. */
+  CHAT_BASE_URL?: string;
+  CHAT_API_KEY?: string;
+  CHAT_MODEL?: string;
 }
 
 const csv = z
@@ -119,6 +123,9 @@ const configSchema = z.object({
   ORG_MESSAGES_PER_MONTH: intFrom(100_000, 1, 1_000_000_000),
   CHAT_MAX_MESSAGE_CHARS: intFrom(CHAT.defaultMaxMessageChars, 1, CHAT.maxMessageCharsCeiling),
   CHAT_PROMPT_BUDGET_TOKENS: intFrom(CHAT.defaultPromptBudgetTokens, CHAT.minPromptBudgetTokens, 1_000_000),
+  CHAT_BASE_URL: z.string().url().optional(),
+  CHAT_API_KEY: z.string().min(1).optional(),
+  CHAT_MODEL: z.string().min(1).max(200).optional(),
 });
 
 export interface Config {
@@ -141,7 +148,11 @@ export interface Config {
   egress: EgressPolicy;
   userRateLimitPerMinute: number;
   quotas: OrgQuotas;
-  chat: { maxMessageChars: number; promptBudgetTokens: number };
+  /**
+   * Chat turns (message and prompt sizes) and the operator's default OpenAI-compatible chat
+   * endpoint (CHAT_BASE_URL / CHAT_API_KEY / CHAT_MODEL; null when unset).
+   */
+  chat: { maxMessageChars: number; promptBudgetTokens: number; baseUrl: string | null; apiKey: string | null; model: string | null };
 }
 
 /** Per-org quotas (see features/usage); each is named in the 429 problems and in GET /usage. */
@@ -267,7 +278,13 @@ export function parseConfig(env: Env): ConfigResult {
         searchesPerMinute: v.ORG_SEARCHES_PER_MINUTE,
         messagesPerMonth: v.ORG_MESSAGES_PER_MONTH,
       },
-      chat: { maxMessageChars: v.CHAT_MAX_MESSAGE_CHARS, promptBudgetTokens: v.CHAT_PROMPT_BUDGET_TOKENS },
+      chat: {
+        maxMessageChars: v.CHAT_MAX_MESSAGE_CHARS,
+        promptBudgetTokens: v.CHAT_PROMPT_BUDGET_TOKENS,
+        baseUrl: v.CHAT_BASE_URL ?? null,
+        apiKey: v.CHAT_API_KEY ?? null,
+        model: v.CHAT_MODEL ?? null,
+      },
     },
   };
 }

@@ -354,3 +354,46 @@ export const DEFAULT_FALLBACK_MESSAGE =
 export const BOT_FALLBACK_MESSAGE_MAX_CHARS = 2_000;
 /** Window of the monthly message quota: a sliding 30 days, like the daily quotas' sliding 24 h. */
 export const QUOTA_MONTH_SECONDS = 30 * 24 * 60 * 60;
+// --- Chat models (src/ai: openai-chat-model, pii, offline-answerer) ---------------------------
+/**
+ * Product: one chat completion. `firstTokenTimeoutMs` covers connecting and the model's
+ * thinking before the first delta: a visitor staring at nothing for 20 s is better served by the
+ * next model in the fallback list. `totalTimeoutMs` bounds the whole streamed answer (800 tokens
+ * at a slow 10 tokens/s is 80 s). `maxResponseBytes` caps what we read: an SSE chunk of a token
+ * is ~200 bytes, so 4 MiB is ~20,000 deltas, far past any max_tokens a bot may set.
+ * Retries (429/408/5xx/network, honouring Retry-After) happen only before the first delta and
+ * wait at most `maxRetryAfterMs` inline: a visitor is waiting, unlike a queue job.
+ */
+export const CHAT_MODEL = {
+  firstTokenTimeoutMs: 20_000,
+  totalTimeoutMs: 90_000,
+  maxResponseBytes: 4 * 1024 * 1024,
+  maxAttempts: 3,
+  maxRetryAfterMs: 10_000,
+} as const;
+/**
+ * Product: the offline extractive answer. ~400 characters reads as "a few sentences" (the chat
+ * issue's target median); a single sentence longer than `maxSentenceChars` is cut at a word
+ * boundary rather than quoting a whole chunk. `maxSourceChars`, `maxSources` and
+ * `maxQuestionTerms` bound the work (scoring is linear in source text × question terms)
+ * whatever a caller passes.
+ */
+export const OFFLINE_ANSWER = {
+  targetChars: 400,
+  maxSentences: 3,
+  maxSentenceChars: 240,
+  maxSourceChars: 20_000,
+  maxSources: 20,
+  /** Distinct question terms (words, or bigrams without spaces) scored: a 4,000-character question stays cheap. */
+  maxQuestionTerms: 64,
+} as const;
+/**
+ * Product: PII pseudonymization. Text scanned per request is bounded by the prompt budget; the
+ * cap is a backstop so a hostile caller cannot make the scanner the expensive part.
+ * `maxPlaceholderChars` is the longest «KIND_n» we hold back while streaming (buffering only
+ * what could still become a placeholder).
+ */
+export const PII = {
+  maxScanChars: 2_000_000,
+  maxPlaceholderChars: 24,
+} as const;

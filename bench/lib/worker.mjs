@@ -41,7 +41,7 @@ function benchVars() {
  * Bundles the Worker, starts it on a random local port with fresh in-memory storage and
  * applies the D1 migrations. `webFetcher` (Request → Response, run in Node) answers the
  * Worker's outbound fetches, as the test site does in tests.
- * @returns {Promise<{ url: URL, dispose: () => Promise<void> }>}
+ * @returns {Promise<{ url: URL, db: D1Database, dispose: () => Promise<void> }>}
  */
 export async function startBenchWorker({ vars = {}, webFetcher } = {}) {
   const buildDir = await mkdtemp(path.join(tmpdir(), 'kyrochat-bench-'));
@@ -73,9 +73,12 @@ export async function startBenchWorker({ vars = {}, webFetcher } = {}) {
       }),
     );
     const url = await mf.ready;
-    await applyMigrations(await mf.getD1Database('DB'));
+    const db = await mf.getD1Database('DB');
+    await applyMigrations(db);
     return {
       url,
+      /** The Worker's D1, for scripts that inspect what was stored (the eval's --dump). */
+      db,
       async dispose() {
         await mf.dispose();
         await rm(buildDir, { recursive: true, force: true });

@@ -68,6 +68,15 @@ export async function decryptSecret(config: Config, envelope: SecretEnvelope, aa
   return new TextDecoder().decode(plain);
 }
 
+/**
+ * Associated data of an org settings secret: binds the ciphertext to its org and name. Shared by
+ * the settings feature (which stores secrets) and platform code that opens them (chat models).
+ */
+export const orgSecretAad = (orgId: string, name: string) => `org:${orgId}:secret:${name}`;
+
+/** The org settings secret that holds the model / embedding provider's API key. */
+export const PROVIDER_KEY_SECRET = 'api_key';
+
 /** What a secret looks like on the wire: enough to recognise it, never enough to use it. */
 export function maskSecret(value: string): string {
   if (value.length <= 8) return '•'.repeat(value.length);

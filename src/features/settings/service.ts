@@ -7,13 +7,13 @@ import { eq, sql, type SQL } from 'drizzle-orm';
 import { orgSettings } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import type { Actor } from '../../context';
-import { decryptSecret, encryptSecret, maskSecret, type SecretEnvelope } from '../../lib/secrets';
+import { decryptSecret, encryptSecret, maskSecret, orgSecretAad, PROVIDER_KEY_SECRET, type SecretEnvelope } from '../../lib/secrets';
 import { auditInsert } from '../audit/service';
 import { reindexSources } from '../knowledge/sources';
 import type { RerankerConfig } from '../knowledge/retrieval/rerank';
 
-/** The settings secret that holds the embedding / model provider's API key. */
-export const PROVIDER_KEY_SECRET = 'api_key';
+/** The settings secret that holds the embedding / model provider's API key (chat models read it too). */
+export { PROVIDER_KEY_SECRET };
 /** The settings secret that holds the search reranker's API key. */
 export const RERANK_KEY_SECRET = 'rerank_api_key';
 /** How a settings secret may be named (bots' model fallbacks refer to secrets by this name). */
@@ -37,7 +37,7 @@ export interface SettingsPatch {
 
 type SettingsRow = typeof orgSettings.$inferSelect;
 
-const aadFor = (orgId: string, name: string) => `org:${orgId}:secret:${name}`;
+const aadFor = orgSecretAad;
 
 async function loadRow(ctx: ServiceContext, orgId: string): Promise<SettingsRow> {
   const row = await ctx.db.select().from(orgSettings).where(eq(orgSettings.orgId, orgId)).get();

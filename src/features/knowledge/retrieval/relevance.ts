@@ -7,11 +7,11 @@
  *
  * It is built from two pieces of absolute evidence, each mapped onto [0, 1]:
  * - term coverage: the share of the query's informative mass that the chunk contains. Each
- *   query term (content word, light-stemmed and folded; for spaceless scripts a character
- *   bigram of its content runs) weighs its BM25 IDF over the bot's chunks (term-stats.ts),
- *   so a word found in every chunk (the product name) weighs next to nothing, and a rare
- *   word, or one the bot's knowledge never uses (what an unanswerable question asks about),
- *   weighs most. Computed from the text, so every hit in every mode has it.
+ *   query term (content word, folded, matched in any inflection or compound: word-forms.ts;
+ *   for spaceless scripts a character bigram of its content runs) weighs its BM25 IDF over
+ *   the bot's chunks (term-stats.ts), so a word found in every chunk (the product name)
+ *   weighs next to nothing and a rare one most; a word the bot never uses weighs like the
+ *   rarest it does (termWeight). Computed from the text, so every hit in every mode has it.
  * - semantic similarity: the cosine, mapped through the embedder family's range (the cosine
  *   of unrelated texts → 0, of a clear paraphrase → 1). Only hits the vector search scored
  *   have it.
@@ -20,7 +20,7 @@
  * exactly this judgement and already lies in [0, 1]).
  */
 import { foldForSearch } from './text-fold';
-import { STOPWORDS } from './query-terms';
+import { createWordMatcher } from './word-forms';
 import type { QueryTermStats } from './term-stats';
 import { RELEVANCE } from '../../../limits';
 
@@ -48,23 +48,23 @@ export function similarityEvidence(cosine: number, family: EmbedderFamily): numb
   return clamp01((cosine - unrelated) / (paraphrase - unrelated));
 }
 
-/**
- * Two words are one term when equal or when they share a long stem (retry/retrying,
- * limit/limits). A function word is no stem of anything ("with" is not "without").
- */
-function sameStem(a: string, b: string): boolean {
-  if (a === b) return true;
-  const shorter = Math.min(a.length, b.length);
-  if (shorter < 4 || STOPWORDS.has(a) || STOPWORDS.has(b)) return false;
-  let common = 0;
-  while (common < shorter && a[common] === b[common]) common++;
-  return common >= Math.max(4, shorter - 2);
-}
-
 /** BM25's inverse document frequency (Robertson–Spärck Jones, kept positive as in Lucene). */
 export function inverseDocumentFrequency(df: number, n: number): number {
   const count = Math.max(n, df, 0);
   return Math.log(1 + (count - df + 0.5) / (df + 0.5));
+}
+
+/**
+ * The weight of a query term: its IDF, with a term the bot's knowledge never uses counted as
+ * if one chunk had it (add-one smoothing of the document frequency). Such a word is ambiguous
+ * evidence: the subject of a question the bot cannot answer ("faxes") or a paraphrase's own
+ * vocabulary ("wiping" for "deleted"). Unsmoothed it weighed far more than the rarest word the
+ * bot does use (log 2N against log N/1.5), so one unusual verb sank an answerable paraphrase;
+ * smoothed it weighs like that rarest word, and a question made only of such words still has
+ * no coverage at all.
+ */
+export function termWeight(df: number, n: number): number {
+  return inverseDocumentFrequency(Math.max(df, 1), Math.max(n, 1));
 }
 
 /**
@@ -77,24 +77,28 @@ export function informativeMassFloor(chunkCount: number): number {
   return inverseDocumentFrequency(Math.max(1, RELEVANCE.floorDocumentShare * chunkCount), chunkCount);
 }
 
+const wordsOf = (text: string) => [...new Set(foldForSearch(text).toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])];
+
 /**
- * Prepared once per query, applied to each hit: Σ IDF of the query terms the chunk contains
- * / max(Σ IDF of all query terms, the floor). Null when the query has no terms at all.
+ * Prepared once per query, applied to each hit: Σ weight of the query terms the chunk contains
+ * / max(Σ weight of all query terms, the floor). Null when the query has no terms at all.
+ * The weights come from the bot's whole index, never from the hits at hand, so a chunk gets
+ * the same coverage whichever mode or fusion put it in the list.
  */
 export function coverageScorer(stats: QueryTermStats): (text: string) => number | null {
-  const wordWeights = stats.wordStats.map((s) => inverseDocumentFrequency(s.df, s.n));
-  const gramWeights = stats.gramStats.map((s) => inverseDocumentFrequency(s.df, s.n));
-  const mass = [...wordWeights, ...gramWeights].reduce((a, b) => a + b, 0);
   if (stats.words.length + stats.grams.length === 0) return () => null;
+  const sameWord = createWordMatcher();
+  const hasWord = (words: readonly string[], word: readonly string[]) => word.every((t) => words.some((w) => sameWord(t, w)));
+  const wordWeights = stats.wordStats.map((s) => termWeight(s.df, s.n));
+  const gramWeights = stats.gramStats.map((s) => termWeight(s.df, s.n));
+  const mass = [...wordWeights, ...gramWeights].reduce((a, b) => a + b, 0);
   const denominator = Math.max(mass, informativeMassFloor(stats.chunkCount), Number.MIN_VALUE);
   return (text) => {
+    const words = wordsOf(text);
     const folded = foldForSearch(text).toLowerCase();
-    const tokenList = [...new Set(folded.match(/[\p{L}\p{N}]+/gu) ?? [])];
-    const tokens = new Set(tokenList);
-    const hasToken = (t: string) => tokens.has(t) || tokenList.some((w) => sameStem(t, w));
     let found = 0;
     stats.words.forEach((word, i) => {
-      if (word.every(hasToken)) found += wordWeights[i]!;
+      if (hasWord(words, word)) found += wordWeights[i]!;
     });
     stats.grams.forEach((gram, i) => {
       if (folded.includes(gram)) found += gramWeights[i]!;

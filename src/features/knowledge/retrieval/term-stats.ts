@@ -4,7 +4,7 @@
  * documents must not move this org's scores (that would leak what they contain).
  *
  * - Words: one statement of `count(*)` sub-queries against the word index, each confined to
- *   the bot like the keyword search is. FTS5 counts from its posting lists without reading
+ *   the bot like the keyword search is, counting the word's inflected forms (wordForms). FTS5 counts from its posting lists without reading
  *   chunk text. At most MAX_QUERY_TERMS + 1 bound parameters (D1 allows 100).
  * - Spaceless bigrams: the trigram index cannot look up two characters, so they are counted
  *   by substring over a bounded sample of the bot's spaceless chunks (RELEVANCE.dfSampleChunks):
@@ -13,6 +13,7 @@
 import type { ServiceContext } from '../../../context';
 import { RELEVANCE } from '../../../limits';
 import { queryWords, spacelessTerms } from './query-terms';
+import { prefixFormOf } from './word-forms';
 
 export interface TermStat {
   /** Chunks containing the term. */
@@ -41,6 +42,17 @@ export function queryTerms(query: string): QueryTerms {
 
 const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
 
+/**
+ * The word as relevance matches it (word-forms.ts): the exact phrase, or for a one-token word
+ * with a long stem also that stem as a prefix ("gutschein"* finds Gutscheine, Gutscheincode).
+ * Compound heads ("Brot" in "Buchweizenbrot") no index query can find: such a word may count
+ * as rarer than it is, which the add-one weight of relevance.ts keeps bounded.
+ */
+function wordForms(tokens: string[]): string {
+  const prefix = tokens.length === 1 ? prefixFormOf(tokens[0]!) : null;
+  return prefix ? `(${quote(tokens[0]!)} OR ${quote(prefix)}*)` : quote(tokens.join(' '));
+}
+
 export async function termStatistics(ctx: ServiceContext, botId: string, orgId: string, query: string): Promise<QueryTermStats> {
   const terms = queryTerms(query);
   const [words, grams] = await Promise.all([wordFrequencies(ctx, botId, terms.words), gramFrequencies(ctx, orgId, botId, terms.grams)]);
@@ -49,7 +61,7 @@ export async function termStatistics(ctx: ServiceContext, botId: string, orgId: 
 
 async function wordFrequencies(ctx: ServiceContext, botId: string, words: string[][]): Promise<{ n: number; stats: TermStat[] }> {
   const bot = `bot_id : ${quote(botId)}`;
-  const matches = [bot, ...words.map((tokens) => `${bot} AND ${quote(tokens.join(' '))}`)];
+  const matches = [bot, ...words.map((tokens) => `${bot} AND ${wordForms(tokens)}`)];
   const columns = matches.map((_, i) => `(SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?) AS c${i}`);
   const row = await ctx.env.DB.prepare(`SELECT ${columns.join(', ')}`)
     .bind(...matches)
