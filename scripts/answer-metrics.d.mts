@@ -3,6 +3,7 @@ export interface AnswerSummary {
   answerable: number;
   unanswerable: number;
   goldContained: number;
+  goldContainedAnswered: number;
   citationAccuracy: number;
   abstain: number;
   falseAbstain: number;

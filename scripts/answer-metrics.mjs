@@ -112,6 +112,8 @@ export function summarizeAnswers({ covered, uncovered }) {
     answerable: covered.length,
     unanswerable: uncovered.length,
     goldContained: covered.length ? goldContained / covered.length : Number.NaN,
+    // Diagnostic: the answerer's quality apart from abstention (a fallback never contains the gold).
+    goldContainedAnswered: answered.length ? answered.filter((t) => containsGold(t.answer, t.gold)).length / answered.length : Number.NaN,
     citationAccuracy: answered.length ? citedRight / answered.length : Number.NaN,
     abstain: uncovered.length ? uncovered.filter((t) => t.unanswered).length / uncovered.length : Number.NaN,
     falseAbstain: covered.length ? (covered.length - answered.length) / covered.length : Number.NaN,

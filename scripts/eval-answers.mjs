@@ -68,7 +68,7 @@ export async function evaluateAnswers(worker, { name, dir }, { verbose = false }
     const gold = answers[q.id];
     if (typeof gold !== 'string') throw new Error(`${name}: ${q.id} has no gold answer in answers.json`);
     const message = await ask(worker.url, auth, bot.id, q.question);
-    models.add(message.model);
+    if (message.model) models.add(message.model);
     if (typeof message.latencyMs === 'number') latencies.push(message.latencyMs);
     const first = message.citations[0];
     covered.push({
@@ -103,6 +103,7 @@ export async function evaluateAnswers(worker, { name, dir }, { verbose = false }
     ],
     [
       { metric: 'gold contained (answerable)', value: summary.goldContained.toFixed(3), target: `≥ ${ANSWER_TARGETS.goldContained}` },
+      { metric: 'gold contained (answered only)', value: summary.goldContainedAnswered.toFixed(3), target: '-' },
       { metric: 'citation accuracy (answered)', value: summary.citationAccuracy.toFixed(3), target: '-' },
       { metric: 'abstention (unanswerable)', value: summary.abstain.toFixed(3), target: `≥ ${ANSWER_TARGETS.abstainUncovered}` },
       { metric: 'false abstention (answerable)', value: summary.falseAbstain.toFixed(3), target: `≤ ${ANSWER_TARGETS.falseAbstainCovered}` },

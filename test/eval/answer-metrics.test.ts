@@ -77,6 +77,7 @@ describe('corpus summary', () => {
       answerable: 4,
       unanswerable: 2,
       goldContained: 2 / 4,
+      goldContainedAnswered: 2 / 3,
       citationAccuracy: 1 / 3,
       abstain: 1 / 2,
       falseAbstain: 1 / 4,
@@ -85,7 +86,7 @@ describe('corpus summary', () => {
   });
 
   it('names every missed target, and none when all are met', () => {
-    const met = { answerable: 10, unanswerable: 4, goldContained: 0.9, citationAccuracy: 0.5, abstain: 1, falseAbstain: 0, medianChars: 120 };
+    const met = { answerable: 10, unanswerable: 4, goldContained: 0.9, goldContainedAnswered: 0.9, citationAccuracy: 0.5, abstain: 1, falseAbstain: 0, medianChars: 120 };
     expect(missedTargets('en', met)).toEqual([]);
     const missed = missedTargets('en', { ...met, goldContained: 0.8, medianChars: 400, abstain: 0.75, falseAbstain: 0.1 });
     expect(missed).toHaveLength(4);
