@@ -306,3 +306,32 @@ export const RERANK = {
   maxDocumentChars: 4_000,
   maxResponseBytes: 256 * 1024,
 } as const;
+
+// --- Conversations and chat attachments (issue #8) ----------------------------------------
+/**
+ * Product: a conversation title (automatic or renamed) is a list label, not a document; 200
+ * characters is more than any inbox shows.
+ */
+export const CONVERSATION_TITLE_MAX_CHARS = 200;
+/**
+ * Product: conversation search. `maxQueryChars` bounds what a query may be before it is cut
+ * into at most KEYWORD_MAX_QUERY_TERMS terms; `snippetTokens` is FTS5 snippet()'s window
+ * (FTS5 allows at most 64).
+ */
+export const CONVERSATION_SEARCH = { maxQueryChars: 1000, snippetTokens: 24 } as const;
+/**
+ * Product: files sent with chat messages (issue #8 "Attachments": the knowledge issue's types,
+ * up to 10 MB). `maxPerMessage` bounds the context one turn drags in; `maxNameChars` bounds a
+ * file name, which is caller-chosen and ends up in the model's prompt. An upload nobody claims
+ * within `unclaimedTtlMs` is deleted by the cron sweeper (with its R2 objects), at most
+ * `sweepPerRun` per run to stay inside one invocation's D1 and R2 budget. `maxContextFiles`
+ * bounds how many of a conversation's files attachmentContext() reads.
+ */
+export const ATTACHMENTS = {
+  maxBytes: 10 * 1024 * 1024,
+  maxPerMessage: 5,
+  maxNameChars: 200,
+  unclaimedTtlMs: 24 * 60 * 60 * 1000,
+  sweepPerRun: 100,
+  maxContextFiles: 20,
+} as const;

@@ -28,6 +28,7 @@ import { enqueueMany } from './messages';
 import { jobContext } from './context';
 import { deleteExpiredIdempotencyKeys } from '../features/idempotency/service';
 import { failLostMails } from '../adapters/mailer';
+import { sweepUnclaimedAttachments } from '../features/chat/attachments';
 
 export async function runScheduled(controller: ScheduledController, env: Env, executionCtx: ExecutionContext) {
   const ctx = jobContext(env, executionCtx);
@@ -85,6 +86,8 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
   // Expired keys also go when reused; this keeps keys that never come back from piling up.
   const idempotencyKeysExpired = await deleteExpiredIdempotencyKeys(ctx.db, now, SWEEPER.maxExpiredIdempotencyKeysPerRun);
   const mailsLost = await failLostMails(ctx, now, limit);
+  // Chat uploads nobody sent within a day: rows and their R2 objects.
+  const attachmentsExpired = await sweepUnclaimedAttachments(ctx, now);
   console.log(
     JSON.stringify({
       level: 'info',
@@ -97,6 +100,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
       documentsRequeued: stuckDocs.length,
       idempotencyKeysExpired,
       mailsLost,
+      attachmentsExpired,
     }),
   );
 }
