@@ -11,7 +11,7 @@ import { insertMessage, seedConversation } from '../support/chat';
 import { countRows } from '../support/knowledge';
 import { jobContext } from '../../src/jobs/context';
 import { attachmentContext, claimAttachmentsStatement, resolveAttachments } from '../../src/features/chat/attachments';
-import { ATTACHMENTS } from '../../src/limits';
+import { ATTACHMENTS, QUOTA_DAY_SECONDS } from '../../src/limits';
 import { buildPdf } from '../fixtures/documents';
 
 let a: Account;
@@ -368,6 +368,19 @@ describe('attachments', () => {
     const botsKey = await createKey(b, ['bots:read']);
     expectProblem(await uploadAttachment(botsKey, b.botId, { name: 'n.txt', type: 'text/plain', bytes: 'hello' }), 403, 'forbidden');
     expect(await attachmentRows(b.orgId)).toBe(0);
+  });
+
+  it('spends the org\'s upload_bytes_per_day quota: when it is used up, a 429 names it and nothing is stored', async () => {
+    const owner = await register('att-quota');
+    const { config } = serviceCtx();
+    const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`upload_bytes_per_day:${owner.orgId}`));
+    const limit = config.quotas.uploadBytesPerDay;
+    await limiter.consume({ limit, windowSeconds: QUOTA_DAY_SECONDS, cost: limit });
+    const res = await uploadAttachment(owner.token, owner.botId, { name: 'n.txt', type: 'text/plain', bytes: 'over quota' });
+    const problem = expectProblem(res, 429, 'quota_exceeded');
+    expect(problem.quota).toBe('upload_bytes_per_day');
+    expect(await attachmentRows(owner.orgId)).toBe(0);
+    expect(await storedObjects(owner.orgId)).toEqual([]);
   });
 
   it('extracts a PDF\'s text at upload', async () => {

@@ -60,7 +60,7 @@ export type StoreAttachmentResult =
 
 /**
  * Extracts the file's text and stores original, text and row. Extraction comes first, so an
- * unreadable file stores nothing; a failed row insert removes the objects it wrote.
+ * unreadable file stores nothing.
  */
 export async function storeAttachment(
   ctx: ServiceContext,
@@ -72,8 +72,6 @@ export async function storeAttachment(
   const id = newId('att', ctx.clock);
   const r2Key = attachmentKey(input.orgId, id);
   const textKey = attachmentTextKey(input.orgId, id);
-  await ctx.env.FILES.put(r2Key, input.bytes, { httpMetadata: { contentType: input.check.mime } });
-  await ctx.env.FILES.put(textKey, extracted.text, { httpMetadata: { contentType: 'text/plain; charset=utf-8' } });
   const row: AttachmentRow = {
     id,
     orgId: input.orgId,
@@ -89,7 +87,10 @@ export async function storeAttachment(
     uploadedBy: input.callerId,
     createdAt: ctx.clock.now(),
   };
+  // Objects first, row last: a row always has its objects. Whatever fails removes what was written.
   try {
+    await ctx.env.FILES.put(r2Key, input.bytes, { httpMetadata: { contentType: input.check.mime } });
+    await ctx.env.FILES.put(textKey, extracted.text, { httpMetadata: { contentType: 'text/plain; charset=utf-8' } });
     await ctx.db.insert(conversationAttachments).values(row);
   } catch (err) {
     await ctx.env.FILES.delete([r2Key, textKey]).catch(() => undefined);
