@@ -122,6 +122,17 @@ describe('one conversation', () => {
     expect(fresh.body.title).toBe('after');
   });
 
+  it('will not reopen a conversation a team member has taken over (409), but may close it', async () => {
+    const { id } = await seedConversation({ orgId: a.orgId, botId: a.botId, status: 'human' });
+    expectProblem(await call('PATCH', `/api/v1/conversations/${id}`, { ...asA(), body: { status: 'open', title: 'not applied' } }), 409, 'conversation_with_human');
+    const unchanged = await call('GET', `/api/v1/conversations/${id}`, asA());
+    expect(unchanged.body).toMatchObject({ status: 'human', title: '' });
+    const closed = await call('PATCH', `/api/v1/conversations/${id}`, { ...asA(), body: { status: 'closed' } });
+    expect(closed.body.status).toBe('closed');
+    const reopened = await call('PATCH', `/api/v1/conversations/${id}`, { ...asA(), body: { status: 'open' } });
+    expect(reopened.body.status).toBe('open');
+  });
+
   it('refuses an empty patch, unknown fields, a blank or over-long title and statuses other than open/closed with 400', async () => {
     const { id } = await seedConversation({ orgId: a.orgId, botId: a.botId });
     for (const body of [{}, { pinned: true }, { title: '   ' }, { title: 'x'.repeat(201) }, { status: 'human' }, { archived: 'yes' }]) {

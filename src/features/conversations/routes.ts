@@ -6,7 +6,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, IdParam, page } from '../../http/router';
-import { ApiError, badRequest, notFound, quotaExceeded, unsupportedMediaType } from '../../http/problem';
+import { ApiError, badRequest, conflict, notFound, quotaExceeded, unsupportedMediaType } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { decodeCursor, toPage } from '../../http/pagination';
 import { etagFor, etagResponseHeaders, IfMatchHeaders, ifMatchRevisions, preconditionFailed, preconditionFailedResponse } from '../../http/etag';
@@ -148,7 +148,12 @@ export function conversationRoutes() {
       summary: 'Rename, archive or close a conversation (only the given fields are written)',
       description: 'Send If-Match with the ETag from a GET to make the change conditional: a stale ETag gets 412 and nothing changes. A new title stops automatic titling.',
       request: { params: ConversationId, headers: IfMatchHeaders, body: jsonBody(UpdateConversationSchema) },
-      responses: { 200: { ...jsonContent(ConversationSchema, 'The updated conversation'), headers: etagResponseHeaders }, ...commonErrors, ...preconditionFailedResponse },
+      responses: {
+        200: { ...jsonContent(ConversationSchema, 'The updated conversation'), headers: etagResponseHeaders },
+        ...commonErrors,
+        409: { ...errorResponses[409], description: '`open` asked while a team member has taken the conversation over (`conversation_with_human`)' },
+        ...preconditionFailedResponse,
+      },
     }),
     async (c) => {
       const org = requirePermission(c, 'conversations.manage');
@@ -159,6 +164,8 @@ export function conversationRoutes() {
           throw conversationNotFound();
         case 'precondition_failed':
           throw preconditionFailed('conversation');
+        case 'with_human':
+          throw conflict('A team member has taken this conversation over; it reopens for the bot when they hand it back.', 'conversation_with_human');
         case 'updated':
           return c.json(conversations.toConversationDto(result.row), 200, { etag: etagFor(result.row.revision) });
       }

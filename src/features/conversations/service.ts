@@ -102,7 +102,15 @@ export interface ConversationPatch {
   status?: 'open' | 'closed';
 }
 
-export type UpdateConversationResult = { status: 'updated'; row: ConversationRow } | { status: 'not_found' } | { status: 'precondition_failed' };
+export type UpdateConversationResult =
+  | { status: 'updated'; row: ConversationRow }
+  | { status: 'not_found' }
+  | { status: 'precondition_failed' }
+  /** `open` was asked while a person owns the conversation: handing back is the live room's job. */
+  | { status: 'with_human' };
+
+/** Statuses a PATCH may reopen from; `human` and `handoff_requested` end through the room's hand-back. */
+const REOPENABLE: ConversationStatus[] = ['open', 'closed'];
 
 /** Writes only the given fields, in one guarded UPDATE (conditional on `ifMatch` revisions when given). */
 export async function updateConversation(
@@ -120,6 +128,7 @@ export async function updateConversation(
   if (patch.status !== undefined) set.status = patch.status;
   const conditions = [...live(orgId), eq(conversations.id, id)];
   if (ifMatch) conditions.push(inArray(conversations.revision, ifMatch));
+  if (patch.status === 'open') conditions.push(inArray(conversations.status, REOPENABLE));
   const [updated] = await ctx.db.batch([
     ctx.db
       .update(conversations)
@@ -136,7 +145,10 @@ export async function updateConversation(
   ]);
   const row = updated[0];
   if (row) return { status: 'updated', row };
-  return (await getConversation(ctx.db, orgId, id)) ? { status: 'precondition_failed' } : { status: 'not_found' };
+  const current = await getConversation(ctx.db, orgId, id);
+  if (!current) return { status: 'not_found' };
+  if (ifMatch && !ifMatch.includes(current.revision)) return { status: 'precondition_failed' };
+  return patch.status === 'open' && !REOPENABLE.includes(current.status) ? { status: 'with_human' } : { status: 'precondition_failed' };
 }
 
 /** Soft delete: hidden from every route at once; messages and attachments stay for retention to purge. */
