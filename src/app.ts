@@ -26,17 +26,20 @@ import { activityRoutes, personalActivityRoutes } from './features/activity/rout
 import { knowledgeRoutes } from './features/knowledge/routes';
 import { usageRoutes } from './features/usage/routes';
 import { chatRoutes } from './features/chat/routes';
+import { conversationRoutes } from './features/conversations/routes';
 import { USER_RATE_LIMIT_POLICY } from './features/usage/policies';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { rateLimit } from './http/middleware/rate-limit';
-import { MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
+import { ATTACHMENTS, MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
 /** POST /bots/{botId}/sources: a text source's documented length does not fit in MAX_BODY_BYTES. */
 const SOURCE_CREATE_PATH = /^\/api\/v1\/bots\/[^/]+\/sources$/;
+/** POST /bots/{botId}/attachments: one chat attachment (ATTACHMENTS.maxBytes) plus multipart framing. */
+const ATTACHMENT_UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/attachments$/;
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -95,7 +98,9 @@ export function buildApp(options: AppOptions = {}): Router {
       ? config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES
       : SOURCE_CREATE_PATH.test(c.req.path)
         ? Math.max(config.maxBodyBytes, SOURCE_CREATE_MAX_BODY_BYTES)
-        : config.maxBodyBytes;
+        : ATTACHMENT_UPLOAD_PATH.test(c.req.path)
+          ? ATTACHMENTS.maxBytes + MULTIPART_OVERHEAD_BYTES
+          : config.maxBodyBytes;
     return bodyLimit({
       maxSize,
       onError: () => {
@@ -152,6 +157,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', knowledgeRoutes());
   app.route('/api/v1', usageRoutes());
   app.route('/api/v1', chatRoutes());
+  app.route('/api/v1', conversationRoutes());
 
   app.doc31('/openapi.json', (c) => ({
     openapi: '3.1.0',
