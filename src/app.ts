@@ -25,6 +25,7 @@ import { settingsRoutes } from './features/settings/routes';
 import { activityRoutes, personalActivityRoutes } from './features/activity/routes';
 import { knowledgeRoutes } from './features/knowledge/routes';
 import { usageRoutes } from './features/usage/routes';
+import { chatRoutes } from './features/chat/routes';
 import { chatbaseRoutes } from './features/chat/chatbase-route';
 import { openAiErrors, openAiRoutes } from './features/chat/openai-route';
 import { USER_RATE_LIMIT_POLICY } from './features/usage/policies';
@@ -155,6 +156,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', activityRoutes());
   app.route('/api/v1', knowledgeRoutes());
   app.route('/api/v1', usageRoutes());
+  app.route('/api/v1', chatRoutes());
   app.route('/api/v1', chatbaseRoutes());
   // OpenAI clients append /chat/completions to a base URL ending in /v1: mounted at the root.
   app.use('/v1/*', authenticate(), resolveOrg(), perApiKey, perUser);

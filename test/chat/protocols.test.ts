@@ -310,7 +310,7 @@ describe('OpenAI-compatible /v1 with the official openai client', () => {
     expect(choice.finish_reason).toBe('stop');
     expect(choice.message.content).toMatch(/30 days/);
     const extra = completion as unknown as { conversation_id: string; choices: { message: { citations: { title: string }[] } }[] };
-    expect(extra.conversation_id).toMatch(/^conv_/);
+    expect(extra.conversation_id).toMatch(/^cnv_/);
     expect(extra.choices[0]!.message.citations.map((c) => c.title)).toContain('Refund policy');
     expect(completion.usage).toEqual(expect.objectContaining({ total_tokens: expect.any(Number) }));
   });
@@ -328,7 +328,7 @@ describe('OpenAI-compatible /v1 with the official openai client', () => {
     expect(text).toMatch(/30 days/);
     const finishing = chunks.find((c) => c.choices[0]?.finish_reason === 'stop') as unknown as { citations: { title: string }[]; conversation_id: string };
     expect(finishing.citations.map((c) => c.title)).toContain('Refund policy');
-    expect(finishing.conversation_id).toMatch(/^conv_/);
+    expect(finishing.conversation_id).toMatch(/^cnv_/);
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
     expect(last.usage?.total_tokens).toEqual(expect.any(Number));
@@ -421,7 +421,7 @@ describe('Chatbase-compatible POST /api/v1/chat', () => {
     const res = await call('POST', '/api/v1/chat', { token: key, body: { chatbotId: owner.botId, messages: [{ role: 'user', content: QUESTION }] } });
     expect(res.status).toBe(200);
     expect(res.body.text).toMatch(/30 days/);
-    expect(res.body.conversationId).toMatch(/^conv_/);
+    expect(res.body.conversationId).toMatch(/^cnv_/);
     expect(res.body.sources.map((s: { title: string }) => s.title)).toContain('Refund policy');
     const again = await call('POST', '/api/v1/chat', {
       token: key,
@@ -439,7 +439,7 @@ describe('Chatbase-compatible POST /api/v1/chat', () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
-    expect(res.headers.get('x-conversation-id')).toMatch(/^conv_/);
+    expect(res.headers.get('x-conversation-id')).toMatch(/^cnv_/);
     expect(await res.text()).toMatch(/30 days/);
   });
 
@@ -486,7 +486,7 @@ describe('AI SDK useChat on POST /api/v1/bots/{botId}/chat', () => {
     expect(textOf(reply)).toMatch(/30 days/);
     const sources = reply.parts.filter((p) => p.type === 'source-url' || p.type === 'source-document') as { title: string }[];
     expect(sources.map((s) => s.title)).toContain('Refund policy');
-    expect(reply.metadata).toMatchObject({ conversationId: expect.stringMatching(/^conv_/), unanswered: false });
+    expect(reply.metadata).toMatchObject({ conversationId: expect.stringMatching(/^cnv_/), unanswered: false });
   });
 
   it('the same chat id continues the same conversation; another caller with that id gets its own', async () => {

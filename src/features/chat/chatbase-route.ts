@@ -10,6 +10,7 @@ import { ApiError } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { CHAT_PROTOCOLS } from '../../limits';
 import { startTurn } from './pipeline';
+import { CitationSchema } from './schemas';
 import { chatbaseReply, chatbaseTextStream, CHATBASE_STREAM_HEADERS } from './protocols/chatbase';
 import { collectTurn, peekTurn } from './protocols/turn-events';
 import { failedTurnProblem, refusalProblem, turnAbort, turnCaller, turnFailureProblem, turnRequestKey, streamedReply } from './route-turn';
@@ -33,19 +34,6 @@ export const ChatbaseRequest = z
     model: z.string().max(200).optional().openapi({ description: 'Accepted for compatibility and ignored: the bot settings apply' }),
   })
   .openapi('ChatbaseChatRequest');
-
-export const CitationSchema = z
-  .object({
-    n: z.number().int(),
-    sourceId: z.string(),
-    documentId: z.string(),
-    chunkId: z.string(),
-    title: z.string(),
-    url: z.string().nullable(),
-    snippet: z.string(),
-    score: z.number(),
-  })
-  .openapi('ChatCitation');
 
 const ChatbaseReply = z
   .object({

@@ -24,7 +24,8 @@ import { getBot, listBots, type BotRow } from '../bots/service';
 import { startTurn } from './pipeline';
 import { chatCompletion, chatCompletionSseStream, openAiError, OPENAI_STREAM_HEADERS } from './protocols/openai-compat';
 import { collectTurn, peekTurn } from './protocols/turn-events';
-import { CitationSchema, lastUserMessage } from './chatbase-route';
+import { lastUserMessage } from './chatbase-route';
+import { CitationSchema } from './schemas';
 import { failedTurnProblem, pickConversationId, refusalProblem, turnAbort, turnCaller, turnFailureProblem, turnRequestKey, streamedReply } from './route-turn';
 
 const TextPart = z.object({ type: z.string().max(64), text: z.string().max(CHAT_PROTOCOLS.maxClientMessageChars).optional() }).passthrough();

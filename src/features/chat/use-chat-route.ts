@@ -16,7 +16,6 @@ import { ApiError } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import type { AppBindings } from '../../http/types';
 import { CHAT_PROTOCOLS } from '../../limits';
-import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/service';
 import { startTurn } from './pipeline';
 import { claimClientRef, findConversationByClientRef } from './protocols/client-ref';
 import { peekTurn } from './protocols/turn-events';
@@ -57,6 +56,15 @@ const uiText = (message: z.infer<typeof UiMessage>) =>
     .map((p) => p.text)
     .join('');
 
+/**
+ * The turn's default Idempotency-Key: the client's chat id and UI message id together (message
+ * ids are only unique within a chat), hashed to fit the key's length.
+ */
+async function uiMessageKey(chatId: string, messageId: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${chatId}\u0000${messageId}`));
+  return `ui:${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
 /** Answers one useChat request with the UI message stream. */
 export async function answerUseChat(c: Context<AppBindings>, botId: string, body: UseChatBody): Promise<Response> {
   const org = requirePermission(c, 'chat');
@@ -75,7 +83,7 @@ export async function answerUseChat(c: Context<AppBindings>, botId: string, body
   const caller = turnCaller(c);
   const scope = { orgId: org.orgId, botId, caller, clientRef: body.id };
   const existing = await findConversationByClientRef(ctx.db, scope);
-  const requestKey = turnRequestKey(c) ?? (IDEMPOTENCY_KEY_PATTERN.test(`ui:${last.id}`) && last.id ? `ui:${last.id}` : undefined);
+  const requestKey = turnRequestKey(c) ?? (last.id ? await uiMessageKey(body.id, last.id) : undefined);
   const { signal, abort } = turnAbort(c);
   const start = await startTurn(ctx, {
     orgId: org.orgId,
