@@ -143,6 +143,26 @@ export const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
 /** Product: files per upload request; each becomes a source, and all are checked before any is stored. */
 export const MAX_FILES_PER_UPLOAD = 20;
 
+// --- Chat protocols (src/features/chat/protocols: OpenAI, Chatbase, AI SDK bodies) ---------------
+/**
+ * Product: the client-held histories these protocols resend on every turn. The pipeline uses
+ * only the most recent few; these bound what a body may carry at all (besides the 1 MiB body
+ * limit) so parsing one is cheap:
+ * - `maxClientMessages`: messages in one body (a long chat resends a few hundred; more is abuse).
+ * - `maxClientMessageChars`: one earlier message (assistant answers can be long; the new user
+ *   message has the pipeline's own, lower, CHAT_MAX_MESSAGE_CHARS limit).
+ * - `maxContentParts`: content parts / UIMessage parts of one message.
+ * - `maxClientChatIdChars`: the AI SDK chat id kept as `conversations.client_ref`.
+ * - `maxModelsListed`: bots in GET /v1/models (OpenAI's list is not paginated).
+ */
+export const CHAT_PROTOCOLS = {
+  maxClientMessages: 500,
+  maxClientMessageChars: 100_000,
+  maxContentParts: 100,
+  maxClientChatIdChars: 200,
+  maxModelsListed: 1_000,
+} as const;
+
 // --- Auth and API keys -----------------------------------------------------------------------------
 /** RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits). */
 export const MIN_JWT_SECRET_BYTES = 32;

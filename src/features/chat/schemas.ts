@@ -2,6 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { ATTACHMENTS, CHAT } from '../../limits';
 import { MESSAGE_ROLES } from '../../db/schema';
+import { UseChatRequest } from './use-chat-route';
 
 export const CitationSchema = z
   .object({
@@ -45,7 +46,8 @@ export const NativeChatRequest = z
   .strict()
   .openapi('ChatRequest');
 
-export const ChatRequestBody = NativeChatRequest;
+// The AI SDK `useChat` body is the other member (use-chat-route.ts answers it).
+export const ChatRequestBody = z.union([NativeChatRequest, UseChatRequest]);
 
 export const ChatReply = z
   .object({

@@ -131,6 +131,9 @@ function conversationRow(ctx: ServiceContext, orgId: string, botId: string, crea
     messageCount: 0,
     lastMessageAt: null,
     revision: 1,
+    // Set by the useChat branch (protocols/client-ref.ts) once the turn has created the conversation.
+    clientRef: null,
+    clientRefOwner: null,
     createdAt: now,
     updatedAt: now,
   };
