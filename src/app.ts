@@ -26,17 +26,22 @@ import { activityRoutes, personalActivityRoutes } from './features/activity/rout
 import { knowledgeRoutes } from './features/knowledge/routes';
 import { usageRoutes } from './features/usage/routes';
 import { chatRoutes } from './features/chat/routes';
+import { conversationRoutes } from './features/conversations/routes';
+import { chatbaseRoutes } from './features/chat/chatbase-route';
+import { openAiErrors, openAiRoutes } from './features/chat/openai-route';
 import { USER_RATE_LIMIT_POLICY } from './features/usage/policies';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { rateLimit } from './http/middleware/rate-limit';
-import { MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
+import { ATTACHMENTS, MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
 /** POST /bots/{botId}/sources: a text source's documented length does not fit in MAX_BODY_BYTES. */
 const SOURCE_CREATE_PATH = /^\/api\/v1\/bots\/[^/]+\/sources$/;
+/** POST /bots/{botId}/attachments: one chat attachment (ATTACHMENTS.maxBytes) plus multipart framing. */
+const ATTACHMENT_UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/attachments$/;
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -85,7 +90,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.use('/api/*', async function dashboardCors(c, next) {
     return corsFor(c.get('config').dashboardOrigins)(c, next);
   });
-  app.use('/api/*', async function limitBody(c, next) {
+  const limitBody: MiddlewareHandler<AppBindings> = async function limitBody(c, next) {
     // Bodiless requests skip the check (and its stream wrapping) entirely.
     if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next();
     const config = c.get('config');
@@ -95,7 +100,9 @@ export function buildApp(options: AppOptions = {}): Router {
       ? config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES
       : SOURCE_CREATE_PATH.test(c.req.path)
         ? Math.max(config.maxBodyBytes, SOURCE_CREATE_MAX_BODY_BYTES)
-        : config.maxBodyBytes;
+        : ATTACHMENT_UPLOAD_PATH.test(c.req.path)
+          ? ATTACHMENTS.maxBytes + MULTIPART_OVERHEAD_BYTES
+          : config.maxBodyBytes;
     return bodyLimit({
       maxSize,
       onError: () => {
@@ -107,7 +114,10 @@ export function buildApp(options: AppOptions = {}): Router {
         });
       },
     })(c, next);
-  });
+  };
+  app.use('/api/*', limitBody);
+  // The OpenAI-compatible surface answers every error in OpenAI's shape, its own included.
+  app.use('/v1/*', openAiErrors(), limitBody);
 
   app.route('/', healthRoutes());
 
@@ -152,6 +162,11 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', knowledgeRoutes());
   app.route('/api/v1', usageRoutes());
   app.route('/api/v1', chatRoutes());
+  app.route('/api/v1', conversationRoutes());
+  app.route('/api/v1', chatbaseRoutes());
+  // OpenAI clients append /chat/completions to a base URL ending in /v1: mounted at the root.
+  app.use('/v1/*', authenticate(), resolveOrg(), perApiKey, perUser);
+  app.route('/v1', openAiRoutes());
 
   app.doc31('/openapi.json', (c) => ({
     openapi: '3.1.0',

@@ -143,6 +143,26 @@ export const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
 /** Product: files per upload request; each becomes a source, and all are checked before any is stored. */
 export const MAX_FILES_PER_UPLOAD = 20;
 
+// --- Chat protocols (src/features/chat/protocols: OpenAI, Chatbase, AI SDK bodies) ---------------
+/**
+ * Product: the client-held histories these protocols resend on every turn. The pipeline uses
+ * only the most recent few; these bound what a body may carry at all (besides the 1 MiB body
+ * limit) so parsing one is cheap:
+ * - `maxClientMessages`: messages in one body (a long chat resends a few hundred; more is abuse).
+ * - `maxClientMessageChars`: one earlier message (assistant answers can be long; the new user
+ *   message has the pipeline's own, lower, CHAT_MAX_MESSAGE_CHARS limit).
+ * - `maxContentParts`: content parts / UIMessage parts of one message.
+ * - `maxClientChatIdChars`: the AI SDK chat id kept as `conversations.client_ref`.
+ * - `maxModelsListed`: bots in GET /v1/models (OpenAI's list is not paginated).
+ */
+export const CHAT_PROTOCOLS = {
+  maxClientMessages: 500,
+  maxClientMessageChars: 100_000,
+  maxContentParts: 100,
+  maxClientChatIdChars: 200,
+  maxModelsListed: 1_000,
+} as const;
+
 // --- Auth and API keys -----------------------------------------------------------------------------
 /** RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits). */
 export const MIN_JWT_SECRET_BYTES = 32;
@@ -322,7 +342,6 @@ export const RERANK = {
  *   tokenizer CPU however long a conversation grows; older ones live on in the summary.
  * - `clientHistoryMessages`: the most messages of a client-held history (OpenAI / Chatbase bodies) used.
  * - `summaryMaxChars`: a stored summary; `titleMaxChars`: an automatic title.
- * - `maxAttachmentsPerMessage`: attachment ids one message may carry.
  * - `maxFallbackModels`: a bot's ordered model fallback list.
  * - `answerCacheMaxTtlSeconds`: a week; knowledge changes reach the cache key through retrieved
  *   chunk ids, but instructions outside the bot (org settings) do not.
@@ -342,7 +361,6 @@ export const CHAT = {
   clientHistoryMessages: 40,
   summaryMaxChars: 2_000,
   titleMaxChars: 60,
-  maxAttachmentsPerMessage: 10,
   maxFallbackModels: 5,
   answerCacheMaxTtlSeconds: 7 * 24 * 60 * 60,
   answerCacheSweepPerRun: 1_000,
@@ -396,4 +414,32 @@ export const OFFLINE_ANSWER = {
 export const PII = {
   maxScanChars: 2_000_000,
   maxPlaceholderChars: 24,
+} as const;
+// --- Conversations and chat attachments (issue #8) ----------------------------------------
+/**
+ * Product: a conversation title (automatic or renamed) is a list label, not a document; 200
+ * characters is more than any inbox shows.
+ */
+export const CONVERSATION_TITLE_MAX_CHARS = 200;
+/**
+ * Product: conversation search. `maxQueryChars` bounds what a query may be before it is cut
+ * into at most KEYWORD_MAX_QUERY_TERMS terms; `snippetTokens` is FTS5 snippet()'s window
+ * (FTS5 allows at most 64).
+ */
+export const CONVERSATION_SEARCH = { maxQueryChars: 1000, snippetTokens: 24 } as const;
+/**
+ * Product: files sent with chat messages (issue #8 "Attachments": the knowledge issue's types,
+ * up to 10 MB). `maxPerMessage` bounds the context one turn drags in; `maxNameChars` bounds a
+ * file name, which is caller-chosen and ends up in the model's prompt. An upload nobody claims
+ * within `unclaimedTtlMs` is deleted by the cron sweeper (with its R2 objects), at most
+ * `sweepPerRun` per run to stay inside one invocation's D1 and R2 budget. `maxContextFiles`
+ * bounds how many of a conversation's files attachmentContext() reads.
+ */
+export const ATTACHMENTS = {
+  maxBytes: 10 * 1024 * 1024,
+  maxPerMessage: 5,
+  maxNameChars: 200,
+  unclaimedTtlMs: 24 * 60 * 60 * 1000,
+  sweepPerRun: 100,
+  maxContextFiles: 20,
 } as const;

@@ -29,6 +29,7 @@ import { jobContext } from './context';
 import { deleteExpiredIdempotencyKeys } from '../features/idempotency/service';
 import { failLostMails } from '../adapters/mailer';
 import { deleteExpiredAnswers } from '../features/chat/answer-cache';
+import { sweepUnclaimedAttachments } from '../features/chat/attachments';
 
 export async function runScheduled(controller: ScheduledController, env: Env, executionCtx: ExecutionContext) {
   const ctx = jobContext(env, executionCtx);
@@ -88,6 +89,8 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
   const mailsLost = await failLostMails(ctx, now, limit);
   // Expired cached answers are never served; this only reclaims their rows.
   const cachedAnswersExpired = await deleteExpiredAnswers(ctx, now, CHAT.answerCacheSweepPerRun);
+  // Chat uploads nobody sent within a day: rows and their R2 objects.
+  const attachmentsExpired = await sweepUnclaimedAttachments(ctx, now);
   console.log(
     JSON.stringify({
       level: 'info',
@@ -101,6 +104,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
       idempotencyKeysExpired,
       mailsLost,
       cachedAnswersExpired,
+      attachmentsExpired,
     }),
   );
 }

@@ -7,6 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, expectProblem, register, uniqueEmail, type Account, type CallResult } from '../support/api';
 import { invite, joinAs, ROLES, type Member, type Role } from '../support/accounts';
+import { seedConversation } from '../support/chat';
 
 let founder: Account;
 const people = {} as Record<Role, Member>;
@@ -59,6 +60,21 @@ const ACTIONS: ActionCase[] = [
   },
   { action: 'list API keys', allowed: ['owner', 'admin'], status: 200, run: (who) => call('GET', '/api/v1/api-keys', as(who)) },
   { action: 'revoke an API key', allowed: ['owner', 'admin'], status: 204, run: async (who) => call('DELETE', `/api/v1/api-keys/${await freshKey()}`, as(who)) },
+  {
+    action: 'list conversations',
+    allowed: ['owner', 'admin', 'member', 'viewer'],
+    status: 200,
+    run: (who) => call('GET', '/api/v1/conversations', as(who)),
+  },
+  {
+    action: 'archive a conversation',
+    allowed: ['owner', 'admin', 'member'],
+    status: 200,
+    run: async (who) => {
+      const { id } = await seedConversation({ orgId: founder.orgId, botId: founder.botId });
+      return call('PATCH', `/api/v1/conversations/${id}`, { ...as(who), body: { archived: true } });
+    },
+  },
   { action: 'read activity', allowed: ['owner', 'admin', 'member', 'viewer'], status: 200, run: (who) => call('GET', '/api/v1/activity', as(who)) },
   { action: 'read the org', allowed: ['owner', 'admin', 'member', 'viewer'], status: 200, run: (who) => call('GET', orgPath(), { token: who.token }) },
   { action: 'rename the org', allowed: ['owner', 'admin'], status: 200, run: (who) => call('PATCH', orgPath(), { token: who.token, body: { name: `renamed by ${who.role}` } }) },

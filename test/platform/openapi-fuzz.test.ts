@@ -85,7 +85,8 @@ function seedFor(op: Operation): number {
 
 async function send(request: RenderedRequest): Promise<Answer> {
   const res = await SELF.fetch(request.url, request.init);
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text() };
+  const openAi = new URL(request.url).pathname.startsWith('/v1/');
+  return { status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text(), openAi };
 }
 
 const shown = (answer: Answer) => `${answer.status} ${answer.contentType} ${answer.text.slice(0, 500)}`;

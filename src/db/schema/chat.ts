@@ -61,10 +61,21 @@ export const conversations = sqliteTable(
     messageCount: integer('message_count').notNull().default(0),
     lastMessageAt: integer('last_message_at'),
     revision: integer('revision').notNull().default(1),
+    /**
+     * The client's own id for this chat (the AI SDK's `useChat` id), so the same client chat
+     * continues the same conversation. Unique per org, bot and `client_ref_owner` among live
+     * conversations (migrations/0007_protocols.sql).
+     */
+    clientRef: text('client_ref'),
+    /** Who owns `client_ref`: `api_key:<id>`, `user:<id>` or `visitor:<id>` (one caller's ids never reach another's). */
+    clientRefOwner: text('client_ref_owner'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
   (t) => [
+    uniqueIndex('conversations_client_ref_idx')
+      .on(t.orgId, t.botId, t.clientRefOwner, t.clientRef)
+      .where(sql`client_ref IS NOT NULL AND deleted_at IS NULL`),
     index('conversations_org_idx').on(t.orgId, t.id),
     index('conversations_bot_idx').on(t.orgId, t.botId, t.id),
     index('conversations_visitor_idx').on(t.botId, t.visitorId),

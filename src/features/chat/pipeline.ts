@@ -24,6 +24,7 @@ import { consumeQuota } from '../usage/quotas';
 import {
   appendAssistantMessage,
   appendUserMessage,
+  AttachmentsTakenError,
   ConversationGoneError,
   findMessageByRequestKey,
   getConversation,
@@ -39,8 +40,15 @@ import { buildPrompt } from './prompt';
 import { summarize } from './summary';
 import { autoTitle } from './title';
 import { citationsFor } from './citations';
+import { attachmentAsHit, attachmentContext, resolveAttachments } from './attachments';
 import { answerCacheKey, putCachedAnswer, takeCachedAnswer } from './answer-cache';
 import type { TurnEvent, TurnInput, TurnRefusal, TurnStart } from './turn';
+
+/**
+ * Attachment text read per prompt token of its budget share: English averages ~4 characters per
+ * cl100k token; the prompt builder then cuts by real token counts, so this only bounds the read.
+ */
+const ATTACHMENT_CONTEXT_CHARS_PER_TOKEN = 4;
 
 const refuse = (refusal: TurnRefusal): TurnStart => ({ ok: false, refusal });
 const conversationNotFound = () =>
@@ -60,9 +68,6 @@ export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<
       detail: `The message has ${input.message.length} characters; the limit is ${limit}.`,
       extensions: { limit },
     });
-  }
-  if ((input.attachmentIds?.length ?? 0) > CHAT.maxAttachmentsPerMessage) {
-    return refuse({ status: 422, code: 'too_many_attachments', title: 'Too many attachments', detail: `A message may carry at most ${CHAT.maxAttachmentsPerMessage} attachments.` });
   }
 
   const bot = await getBot(ctx.db, input.orgId, input.botId);
@@ -85,6 +90,8 @@ export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<
 
   let created = false;
   if (!existing) {
+    const files = await resolveAttachments(ctx, { orgId: input.orgId, botId: bot.id, callerId: attachmentOwner(input.caller), ids: input.attachmentIds ?? [] });
+    if (!files.ok) return refuse(files.refusal);
     const quota = await consumeQuota(ctx, input.orgId, 'messages_per_month', 1);
     if (!quota.allowed) {
       return refuse({
@@ -105,10 +112,11 @@ export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<
         create: conversation ? null : { channel: input.channel, caller: input.caller, title: autoTitle(input.message) },
         content: input.message,
         requestKey,
-        attachments: null,
+        attachments: files.attachments.length ? files.attachments : null,
       });
     } catch (err) {
       if (err instanceof ConversationGoneError) return conversationNotFound();
+      if (err instanceof AttachmentsTakenError) return refuse(attachmentsTaken());
       throw err;
     }
     if (appended.status === 'existing') {
@@ -136,6 +144,18 @@ const started = (conversation: ConversationRow, created: boolean, events: AsyncI
   conversationId: conversation.id,
   created,
   events,
+});
+
+/** Who uploaded an attachment, as the upload route records it. */
+function attachmentOwner(caller: TurnInput['caller']): string {
+  return caller.kind === 'user' ? caller.userId : caller.kind === 'api_key' ? caller.keyId : caller.visitorId;
+}
+
+const attachmentsTaken = (): TurnRefusal => ({
+  status: 409,
+  code: 'attachment_already_used',
+  title: 'Conflict',
+  detail: 'An attachment was sent with another message at the same time.',
 });
 
 const keyReused = () =>
@@ -207,18 +227,24 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
   try {
     const question = userMessage.content;
     const hits = await search(ctx, { orgId: input.orgId, botId: bot.id, query: question, ...searchDefaultsOf(bot) });
+    // Files sent in the conversation are context the user chose: they come first, and with them
+    // the turn is never an abstention. A new conversation without files has none to read.
+    const files =
+      turn.created && !userMessage.attachments?.length
+        ? []
+        : await attachmentContext(ctx, input.orgId, conversation.id, ATTACHMENT_CONTEXT_CHARS_PER_TOKEN * Math.floor(ctx.config.chat.promptBudgetTokens * CHAT.attachmentsBudgetShare));
     const abstainBelow = Math.max(bot.minScore, DEFAULT_ABSTAIN_RELEVANCE);
-    if (!hits.some((h) => h.relevance >= abstainBelow)) {
+    if (files.length === 0 && !hits.some((h) => h.relevance >= abstainBelow)) {
       const fallback = bot.fallbackMessage ?? DEFAULT_FALLBACK_MESSAGE;
       yield* words(fallback);
       yield { type: 'citations', citations: [] };
       yield { type: 'done', message: await store({ content: fallback, citations: [], model: null, usage: null, unanswered: true }) };
       return;
     }
+    const context = [...files.map(attachmentAsHit), ...hits];
 
     const history = await historyFor(ctx, turn);
-    const attachments: { name: string; text: string }[] = []; // claimed and extracted by the attachments slice (lead wires it here)
-    const cacheable = bot.answerCacheTtlSeconds > 0 && history.messages.length === 0 && !conversation.summary && attachments.length === 0 && !input.attachmentIds?.length;
+    const cacheable = bot.answerCacheTtlSeconds > 0 && history.messages.length === 0 && !conversation.summary && files.length === 0;
     const cacheKey = cacheable ? await answerCacheKey(bot, question, hits.map((h) => h.chunkId)) : null;
     if (cacheKey) {
       const cached = await takeCachedAnswer(ctx, input.orgId, bot.id, cacheKey);
@@ -231,9 +257,9 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
     }
 
     model = await createChatModel(ctx, input.orgId, bot);
-    const sources: PromptSource[] = hits.map((h, i) => ({ n: i + 1, title: h.document.title || h.source.title, text: h.windowText ?? h.text }));
+    const sources: PromptSource[] = context.map((h, i) => ({ n: i + 1, title: h.document.title || h.source.title, text: h.windowText ?? h.text }));
     const budgetTokens = ctx.config.chat.promptBudgetTokens;
-    const promptInput = { instructions: bot.instructions, question, sources, attachments, summary: conversation.summary, history: history.messages, budgetTokens };
+    const promptInput = { instructions: bot.instructions, question, sources, summary: conversation.summary, history: history.messages, budgetTokens };
     let prompt = buildPrompt(promptInput);
     const dropped = history.stored ? history.rows.slice(0, history.rows.length - history.messages.length + prompt.droppedHistory) : [];
     if (dropped.length > 0) {
@@ -244,7 +270,7 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
       }
     }
 
-    const numbered = new Map<number, SearchHit>(prompt.sources.map((s) => [s.n, hits[s.n - 1]!]));
+    const numbered = new Map<number, SearchHit>(prompt.sources.map((s) => [s.n, context[s.n - 1]!]));
     let usage: TokenUsage | null = null;
     for await (const chunk of model.stream({ messages: prompt.messages, question, sources: prompt.sources, temperature: bot.temperature, maxTokens: bot.maxTokens, signal: input.signal })) {
       if (chunk.type === 'usage') {

@@ -14,6 +14,8 @@ import { IdempotencyKeyHeaders } from '../../http/middleware/idempotency';
 import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/service';
 import { IDEMPOTENCY } from '../../limits';
 import { startTurn } from './pipeline';
+import { answerUseChat, isUseChatBody } from './use-chat-route';
+import { streamedReply } from './route-turn';
 import { eventStreamResponse, sendNativeEvents } from './route-sse';
 import { ChatPaused, ChatReply, ChatRequestBody } from './schemas';
 import type { TurnCaller, TurnEvent, TurnRefusal } from './turn';
@@ -91,6 +93,7 @@ export function chatRoutes() {
     async (c) => {
       const org = requirePermission(c, 'chat');
       const body = c.req.valid('json');
+      if (isUseChatBody(body)) return streamedReply(await answerUseChat(c, c.req.valid('param').botId, body));
       const requestKey = requestKeyOf(c.req.header('idempotency-key'));
       const ctx = serviceContext(c);
       const abort = new AbortController();

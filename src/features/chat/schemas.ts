@@ -1,7 +1,8 @@
 /** Wire schemas of the native chat route (and the message DTO other chat routes reuse). */
 import { z } from '@hono/zod-openapi';
-import { CHAT } from '../../limits';
+import { ATTACHMENTS, CHAT } from '../../limits';
 import { MESSAGE_ROLES } from '../../db/schema';
+import { UseChatRequest } from './use-chat-route';
 
 export const CitationSchema = z
   .object({
@@ -40,12 +41,13 @@ export const NativeChatRequest = z
     message: z.string().openapi({ description: `The user's message (at most ${CHAT.defaultMaxMessageChars} characters by default, CHAT_MAX_MESSAGE_CHARS): longer is a 413 \`message_too_long\`, empty a 422` }),
     conversationId: z.string().min(1).max(64).optional().openapi({ description: 'Continue this conversation; a new one starts when absent' }),
     stream: z.boolean().optional().default(false).openapi({ description: 'true: Server-Sent Events (meta, token, citations, done | error | paused)' }),
-    attachmentIds: z.array(z.string().min(1).max(64)).max(CHAT.maxAttachmentsPerMessage).optional().openapi({ description: 'Files uploaded for this message' }),
+    attachmentIds: z.array(z.string().min(1).max(64)).max(ATTACHMENTS.maxPerMessage).optional().openapi({ description: 'Files uploaded for this message' }),
   })
   .strict()
   .openapi('ChatRequest');
 
-export const ChatRequestBody = NativeChatRequest;
+// The AI SDK `useChat` body is the other member (use-chat-route.ts answers it).
+export const ChatRequestBody = z.union([NativeChatRequest, UseChatRequest]);
 
 export const ChatReply = z
   .object({

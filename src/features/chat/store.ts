@@ -17,6 +17,7 @@ import type { ServiceContext } from '../../context';
 import { newId } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
 import type { MessageDto, TurnCaller } from './turn';
+import { claimAttachmentsStatement } from './attachments';
 
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
@@ -130,6 +131,9 @@ function conversationRow(ctx: ServiceContext, orgId: string, botId: string, crea
     messageCount: 0,
     lastMessageAt: null,
     revision: 1,
+    // Set by the useChat branch (protocols/client-ref.ts) once the turn has created the conversation.
+    clientRef: null,
+    clientRefOwner: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -172,9 +176,19 @@ export async function appendUserMessage(ctx: ServiceContext, input: UserMessageI
     ? sql`NOT EXISTS (SELECT 1 FROM messages WHERE org_id = ${input.orgId} AND request_key = ${input.requestKey})`
     : sql`1`;
   const conversationExists = sql`EXISTS (SELECT 1 FROM conversations WHERE id = ${conversationId} AND deleted_at IS NULL)`;
+  // The message goes in only with all its files still unclaimed, and claims them in the same
+  // batch: of two turns racing for one upload, exactly one stores its message.
+  const fileIds = (input.attachments ?? []).map((a) => a.id);
+  const filesFree = fileIds.length
+    ? sql`(SELECT count(*) FROM conversation_attachments WHERE org_id = ${input.orgId} AND conversation_id IS NULL AND id IN (${sql.join(
+        fileIds.map((id) => sql`${id}`),
+        sql`, `,
+      )})) = ${fileIds.length}`
+    : sql`1`;
   const statements = [
     ...(created ? [insertRowWhere(ctx.db, conversations, created, keyIsFree)] : []),
-    insertRowWhere(ctx.db, messages, message, sql`${conversationExists} AND ${keyIsFree}`),
+    insertRowWhere(ctx.db, messages, message, sql`${conversationExists} AND ${keyIsFree} AND ${filesFree}`),
+    ...(fileIds.length ? [claimAttachmentsStatement(ctx.db, { orgId: input.orgId, ids: fileIds, conversationId, messageId: message.id })] : []),
     bumpCounters(ctx.db, conversationId, message.id, now),
   ] as const;
   await ctx.db.batch(statements as unknown as Parameters<Db['batch']>[0]);
@@ -185,8 +199,20 @@ export async function appendUserMessage(ctx: ServiceContext, input: UserMessageI
     const winner = await findMessageByRequestKey(ctx.db, input.orgId, input.requestKey);
     if (winner) return { status: 'existing', message: winner };
   }
+  if (fileIds.length) {
+    const free = await ctx.db.get<{ n: number }>(sql`SELECT count(*) AS n FROM conversation_attachments WHERE org_id = ${input.orgId} AND conversation_id IS NULL AND id IN (${sql.join(fileIds.map((id) => sql`${id}`), sql`, `)})`);
+    if ((free?.n ?? 0) < fileIds.length) throw new AttachmentsTakenError();
+  }
   // The conversation was deleted between the check and the write.
   throw new ConversationGoneError(conversationId);
+}
+
+/** Another turn claimed one of this message's attachments first. */
+export class AttachmentsTakenError extends Error {
+  constructor() {
+    super('an attachment was claimed by another message');
+    this.name = 'AttachmentsTakenError';
+  }
 }
 
 export class ConversationGoneError extends Error {

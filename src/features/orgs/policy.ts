@@ -21,6 +21,8 @@ export const ACTIONS = [
   'sources.read',
   'sources.write',
   'chat',
+  'conversations.read',
+  'conversations.manage',
   'settings.read',
   'settings.update',
   'activity.read',
@@ -44,6 +46,9 @@ const MIN_ROLE: Record<Action, Role> = {
   'sources.read': 'viewer',
   'sources.write': 'member',
   chat: 'viewer',
+  // Reading transcripts is like reading bots; renaming, archiving, closing and deleting them is editing.
+  'conversations.read': 'viewer',
+  'conversations.manage': 'member',
   'settings.read': 'viewer',
   // Provider keys spend the org's money: a billing-level setting.
   'settings.update': 'owner',
@@ -72,6 +77,9 @@ const SCOPE_FOR: Record<Action, Scope> = {
   'sources.read': 'sources:read',
   'sources.write': 'sources:write',
   chat: 'chat',
+  // A chat key reads and tidies the conversations it (and its org) holds: integrators build inboxes on it.
+  'conversations.read': 'chat',
+  'conversations.manage': 'chat',
   'settings.read': 'admin',
   'settings.update': 'admin',
   'activity.read': 'admin',

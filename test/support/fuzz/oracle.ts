@@ -8,11 +8,29 @@ export interface Answer {
   status: number;
   contentType: string;
   text: string;
+  /** From the OpenAI-compatible surface (/v1/*): its errors are OpenAI's `{ error: { message, type, code } }`, by design. */
+  openAi?: boolean;
+}
+
+function openAiErrorProblems(answer: Answer): string[] {
+  const problems: string[] = [];
+  if (!answer.contentType.startsWith('application/json')) problems.push(`a ${answer.status} with content-type "${answer.contentType}"`);
+  let body: any;
+  try {
+    body = JSON.parse(answer.text);
+  } catch {
+    return [...problems, `a ${answer.status} whose body is not JSON`];
+  }
+  for (const field of ['message', 'type', 'code'] as const) {
+    if (typeof body?.error?.[field] !== 'string' || body.error[field] === '') problems.push(`OpenAI error without "${field}"`);
+  }
+  return problems;
 }
 
 export function answerProblems(answer: Answer): string[] {
   const problems: string[] = [];
   if (answer.status >= 500) problems.push(`answered ${answer.status}`);
+  if (answer.status >= 400 && answer.openAi) return [...problems, ...openAiErrorProblems(answer)];
   if (answer.status >= 400) {
     if (!answer.contentType.startsWith('application/problem+json')) problems.push(`a ${answer.status} with content-type "${answer.contentType}"`);
     let body: any;
@@ -32,7 +50,8 @@ export function answerProblems(answer: Answer): string[] {
 
 export function problemCode(answer: Answer): string | null {
   try {
-    return JSON.parse(answer.text)?.code ?? null;
+    const body = JSON.parse(answer.text);
+    return body?.code ?? body?.error?.code ?? null;
   } catch {
     return null;
   }

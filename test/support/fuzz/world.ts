@@ -1,7 +1,7 @@
 /**
  * The fixtures the fuzzer aims at. Org A has one of everything a route can name by id (a
  * bot, a text source, a document, an API key, a pending invitation and its token, a
- * member); org B's owner holds A's ids and must never reach them. B acts as an owner so
+ * member, a conversation); org B's owner holds A's ids and must never reach them. B acts as an owner so
  * that no role check can stand in for the tenancy check.
  *
  * A successful DELETE consumes a fixture; `replenish` makes a new one so the operations
@@ -9,6 +9,7 @@
  */
 import { call, register, type Account, type CallOptions } from '../api';
 import { invite, joinAs } from '../accounts';
+import { seedConversation } from '../chat';
 
 export interface Actor {
   label: 'A' | 'B' | 'fresh';
@@ -45,6 +46,7 @@ export class FuzzWorld {
     await world.replenish('keyId');
     await world.replenish('invitationId');
     await world.replenish('memberId');
+    await world.replenish('conversationId');
     return world;
   }
 
@@ -130,6 +132,15 @@ export class FuzzWorld {
         const invited = await invite(this.ownerA, this.ownerA.orgId, `fuzz-invitee-${crypto.randomUUID()}@example.com`, 'member');
         this.ids.invitationId = invited.invitationId;
         this.ids.token = invited.token;
+        return;
+      }
+      case 'conversationId': {
+        // Chat turns are another slice's; a conversation with messages is written as the pipeline writes it.
+        const conversation = await seedConversation({ orgId: this.ownerA.orgId, botId: this.ids.botId!, title: 'fuzz conversation' }, [
+          this.uniqueText('question'),
+          this.uniqueText('answer'),
+        ]);
+        this.ids.conversationId = conversation.id;
         return;
       }
       case 'memberId': {

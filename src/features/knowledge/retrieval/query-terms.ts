@@ -105,11 +105,22 @@ const ONLY_HIRAGANA = /^\p{Script=Hiragana}+$/u;
 
 const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
 
-/** FTS5 MATCH for the word index: each word a phrase of its tokens, OR-ed, confined to one bot. */
-export function wordMatch(query: string, botId: string): string | null {
+/**
+ * The one escaping of user text into FTS5 query syntax: each content word becomes a quoted
+ * phrase of its tokens, OR-ed, so no operator (NEAR, AND, *, ^, column filters, parentheses)
+ * the user typed ever reaches FTS5 as syntax. null when the query has no content word.
+ * Knowledge keyword search and conversation search both use it (with the short keyword stop-word list).
+ */
+export function wordsMatchExpression(query: string): string | null {
   const words = queryWords(query, KEYWORD_STOPWORDS);
   if (words.length === 0) return null;
-  return `bot_id : ${quote(botId)} AND (${words.map((tokens) => quote(tokens.join(' '))).join(' OR ')})`;
+  return words.map((tokens) => quote(tokens.join(' '))).join(' OR ');
+}
+
+/** FTS5 MATCH for the word index: each word a phrase of its tokens, OR-ed, confined to one bot. */
+export function wordMatch(query: string, botId: string): string | null {
+  const words = wordsMatchExpression(query);
+  return words ? `bot_id : ${quote(botId)} AND (${words})` : null;
 }
 
 /** FTS5 MATCH for the trigram index: the query's trigrams OR-ed (BM25 rewards chunks sharing many). */
