@@ -25,6 +25,7 @@ import { settingsRoutes } from './features/settings/routes';
 import { activityRoutes, personalActivityRoutes } from './features/activity/routes';
 import { knowledgeRoutes } from './features/knowledge/routes';
 import { usageRoutes } from './features/usage/routes';
+import { bearerFromSubprotocol, CONVERSATION_SOCKET_PATH, conversationSocketRoutes } from './features/chat/ws-route';
 import { USER_RATE_LIMIT_POLICY } from './features/usage/policies';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { rateLimit } from './http/middleware/rate-limit';
@@ -35,7 +36,7 @@ const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
 const SOURCE_CREATE_PATH = /^\/api\/v1\/bots\/[^/]+\/sources$/;
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -140,6 +141,8 @@ export function buildApp(options: AppOptions = {}): Router {
     },
     problem: { code: 'rate_limited', quota: 'user_requests_per_minute' },
   });
+  // Browsers send a WebSocket's token as a subprotocol: it must become a header before authenticate().
+  app.use(CONVERSATION_SOCKET_PATH, bearerFromSubprotocol());
   // `/x/*` also matches `/x` itself in Hono, so one registration per prefix covers both.
   for (const prefix of ORG_SCOPED_PREFIXES) {
     app.use(`/api/v1/${prefix}/*`, authenticate(), resolveOrg(), perApiKey, perUser);
@@ -150,6 +153,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', activityRoutes());
   app.route('/api/v1', knowledgeRoutes());
   app.route('/api/v1', usageRoutes());
+  app.route('/api/v1', conversationSocketRoutes());
 
   app.doc31('/openapi.json', (c) => ({
     openapi: '3.1.0',
