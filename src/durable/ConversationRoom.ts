@@ -105,7 +105,13 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    const identity = ws.deserializeAttachment() as RoomIdentity;
+    const attached = RoomIdentity.safeParse(ws.deserializeAttachment());
+    if (!attached.success) {
+      // A socket accepted by an older version of this object: its role cannot be trusted to mean the same.
+      safeClose(ws, 1008, 'Reconnect to rejoin the conversation.');
+      return;
+    }
+    const identity = attached.data;
     if (!this.admitFrame(ws)) {
       send(ws, { type: 'error', code: 'rate_limited', detail: `At most ${LIVE_ROOM.framesPerMinute} frames a minute.` });
       return;
@@ -134,7 +140,7 @@ export class ConversationRoom extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     this.catchingUp.delete(ws);
     // 1005 (no status) and 1006 (abnormal) describe a close but may not be sent in one.
-    ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {

@@ -3,13 +3,16 @@
  * ConversationRoom, through the real Worker. A visitor speaks through an API key with the
  * `chat` scope, team members (member and above) are agents, viewers observe.
  *
- * The mid-stream catch-up needs an answer that streams slowly enough to join it halfway: the
- * stand-in turn (and later the `slow` fake model) streams one word every few tens of ms.
+ * The mid-stream catch-up needs an answer that streams slowly enough to join it halfway: it runs
+ * in its own org whose bot knows the answer (so the turn reaches the model instead of abstaining)
+ * and whose chat model is the test site's `slow` OpenAI-compatible fake (the stand-in turn used
+ * until the pipeline merges streams one word every few tens of ms by itself).
  */
 import { env, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BASE, call, createKey, expectProblem, register, type Account } from '../support/api';
 import { joinAs, type Member } from '../support/accounts';
+import { addText, waitForSource } from '../support/knowledge';
 
 let owner: Account;
 let visitorKey: string;
@@ -108,6 +111,26 @@ function assembled(frames: Frame[]): Map<string, string> {
   }
   return texts;
 }
+
+/** An org whose bot knows about the ferry and answers through the slow fake model. */
+async function slowModelOrg() {
+  const account = await register('room-slow');
+  const key = await createKey(account, ['chat'], 'slow visitor');
+  const source = await addText(account.token, account.botId, 'Ferry timetable', FERRY_TEXT);
+  expect((await waitForSource(account.token, source.id)).status).toBe('ready');
+  const settings = await call('PATCH', '/api/v1/settings', {
+    token: account.token,
+    body: { provider: 'openai-compatible', baseUrl: 'http://localhost:11434/v1', chatModel: 'slow' },
+  });
+  expect(settings.status, JSON.stringify(settings.body)).toBe(200);
+  return { account, key };
+}
+
+const FERRY_TEXT = [
+  'The harbour ferry runs every day of the year.',
+  'In winter, from November to March, the harbour ferry runs every hour from 7 am to 7 pm.',
+  'In summer the ferry runs every thirty minutes until midnight, and bicycles travel free.',
+].join(' ');
 
 async function storedMessages(conversationId: string) {
   const { results } = await env.DB.prepare('SELECT id, role, content, author_id FROM messages WHERE conversation_id = ? ORDER BY seq')
@@ -272,13 +295,14 @@ describe('reconnecting', () => {
   });
 
   it('a reconnect mid-stream gets the answer streamed so far as one token and continues seamlessly', async () => {
-    const cnv = await newConversation();
-    const tab = await visitor(cnv);
-    tab.send({ type: 'message', text: 'tell me everything' });
+    const slow = await slowModelOrg();
+    const cnv = await newConversation(slow.account);
+    const tab = await connect(cnv, { token: slow.key });
+    tab.send({ type: 'message', text: 'When is the harbour ferry running in winter?' });
     const user = await tab.next(isMessage('user'));
     await expect.poll(() => tab.frames.filter((f) => f.type === 'token').length).toBeGreaterThanOrEqual(2);
 
-    const back = await visitor(cnv);
+    const back = await connect(cnv, { token: slow.key });
     back.send({ type: 'resume', lastMessageId: null });
     const final = await back.next(isMessage('assistant'));
     // It joined mid-answer: the snapshot came as a turn start plus one token holding several words...
