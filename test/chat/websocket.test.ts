@@ -58,6 +58,7 @@ interface ConnectOptions {
   orgId?: string;
   protocols?: string[];
   query?: string;
+  origin?: string;
 }
 
 async function open(conversationId: string, opts: ConnectOptions = {}): Promise<Response> {
@@ -65,6 +66,7 @@ async function open(conversationId: string, opts: ConnectOptions = {}): Promise<
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.orgId) headers['x-org-id'] = opts.orgId;
   if (opts.protocols) headers['sec-websocket-protocol'] = opts.protocols.join(', ');
+  if (opts.origin) headers.origin = opts.origin;
   return SELF.fetch(`${BASE}/api/v1/conversations/${conversationId}/ws${opts.query ?? ''}`, { headers });
 }
 
@@ -184,13 +186,28 @@ describe('joining a conversation room', () => {
 
   it('a browser authenticates with the kyrochat.bearer subprotocol (and names its org with kyrochat.org) and gets the kyrochat subprotocol back', async () => {
     const cnv = await newConversation();
-    const browser = await connect(cnv, { protocols: ['kyrochat', `kyrochat.bearer.${member.token}`, `kyrochat.org.${owner.orgId}`] });
+    const browser = await connect(cnv, {
+      protocols: ['kyrochat', `kyrochat.bearer.${member.token}`, `kyrochat.org.${owner.orgId}`],
+      origin: 'https://dashboard.test',
+    });
     expect(browser.response.headers.get('sec-websocket-protocol')).toBe('kyrochat');
     // The member became an agent: taking over works.
     browser.send({ type: 'takeover' });
     const status = await browser.next((f) => f.type === 'status');
     expect(status).toEqual({ type: 'status', status: 'human', humanUserId: member.userId });
     browser.close();
+  });
+
+  it('a widget on a customer site (a foreign Origin) connects with its token: the bearer, not the origin, authenticates', async () => {
+    const cnv = await newConversation();
+    const widget = await connect(cnv, { protocols: ['kyrochat', `kyrochat.bearer.${visitorKey}`], origin: 'https://shop.example' });
+    expect(widget.response.headers.get('sec-websocket-protocol')).toBe('kyrochat');
+    widget.send({ type: 'ping' });
+    await widget.next((f) => f.type === 'pong');
+    widget.close();
+    const anonymous = await open(cnv, { protocols: ['kyrochat'], origin: 'https://dashboard.test' });
+    expect(anonymous.webSocket).toBeNull();
+    expectProblem({ status: anonymous.status, headers: anonymous.headers, body: await anonymous.json() }, 401);
   });
 
   it('the role cannot be chosen by query parameter', async () => {
@@ -239,6 +256,15 @@ describe('talking in a room', () => {
     expect(await tab.next(errorCoded('turn_in_progress'))).toMatchObject({ clientMessageId: 'second' });
     await tab.next(isMessage('assistant'));
     expect((await storedMessages(cnv)).map((m) => m.content)).not.toContain('second question');
+    tab.close();
+  });
+
+  it('a socket sending more than 120 frames a minute gets rate_limited errors for the excess', async () => {
+    const cnv = await newConversation();
+    const tab = await visitor(cnv);
+    for (let i = 0; i < 121; i++) tab.send({ type: 'ping' });
+    await tab.next(errorCoded('rate_limited'));
+    expect(tab.frames.filter((f) => f.type === 'pong')).toHaveLength(120);
     tab.close();
   });
 
