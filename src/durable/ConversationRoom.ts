@@ -229,8 +229,14 @@ export class ConversationRoom extends DurableObject<Env> {
         send(ws, { type: 'error', code: start.refusal.code, detail: start.refusal.detail, ...withId(clientMessageId) });
         return;
       }
-      for await (const event of start.events) {
-        await this.relayTurnEvent(ctx, identity, event, turn);
+      try {
+        for await (const event of start.events) {
+          await this.relayTurnEvent(ctx, identity, event, turn);
+        }
+      } catch (err) {
+        // Everyone saw the turn start: everyone learns it ended (the pipeline stored what it could).
+        this.broadcast({ type: 'error', code: 'turn_failed', detail: 'The answer failed on our side; send the message again.' });
+        throw err;
       }
     } finally {
       this.turnRunning = false;

@@ -98,7 +98,9 @@ export const RoomIdentity = z.object({
   /** Whether the client offered the `kyrochat` subprotocol (then the 101 must name it). */
   subprotocol: z.boolean(),
   ip: z.string().max(64).nullable(),
-});
+})
+  // A visitor speaks through a key; agents and observers are people.
+  .refine((id) => (id.role === 'visitor' ? id.keyId !== null : id.userId !== null), 'role does not match the principal');
 export type RoomIdentity = z.infer<typeof RoomIdentity>;
 export const ROOM_IDENTITY_HEADER = 'x-kyrochat-room-identity';
 
