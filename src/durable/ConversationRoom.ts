@@ -112,8 +112,10 @@ export class ConversationRoom extends DurableObject<Env> {
       return;
     }
     const identity = attached.data;
-    if (!this.admitFrame(ws)) {
-      send(ws, { type: 'error', code: 'rate_limited', detail: `At most ${LIVE_ROOM.framesPerMinute} frames a minute.` });
+    const admission = this.admitFrame(ws);
+    if (admission !== 'admit') {
+      // One error per window: a flood must not turn into a flood of error frames.
+      if (admission === 'refuse') send(ws, { type: 'error', code: 'rate_limited', detail: `At most ${LIVE_ROOM.framesPerMinute} frames a minute.` });
       return;
     }
     const parsed = parseClientFrame(raw);
@@ -285,6 +287,10 @@ export class ConversationRoom extends DurableObject<Env> {
    * already covered, so nothing is lost or doubled.
    */
   private async resume(ws: WebSocket, identity: RoomIdentity, lastMessageId: string | null): Promise<void> {
+    if (this.catchingUp.has(ws)) {
+      send(ws, { type: 'error', code: 'resume_in_progress', detail: 'Wait for `resumed` before resuming again.' });
+      return;
+    }
     this.catchingUp.set(ws, []);
     try {
       const result = await messagesAfter(createDb(this.env.DB), identity.orgId, identity.conversationId, lastMessageId, LIVE_ROOM.catchUpMaxMessages);
@@ -356,15 +362,16 @@ export class ConversationRoom extends DurableObject<Env> {
     }
   }
 
-  private admitFrame(ws: WebSocket): boolean {
+  private admitFrame(ws: WebSocket): 'admit' | 'refuse' | 'drop' {
     const now = Date.now();
     const window = this.frameWindows.get(ws);
     if (!window || now - window.startedAt >= 60_000) {
       this.frameWindows.set(ws, { startedAt: now, count: 1 });
-      return true;
+      return 'admit';
     }
     window.count++;
-    return window.count <= LIVE_ROOM.framesPerMinute;
+    if (window.count <= LIVE_ROOM.framesPerMinute) return 'admit';
+    return window.count === LIVE_ROOM.framesPerMinute + 1 ? 'refuse' : 'drop';
   }
 
   private typingThrottled(ws: WebSocket): boolean {
