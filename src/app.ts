@@ -26,6 +26,7 @@ import { activityRoutes, personalActivityRoutes } from './features/activity/rout
 import { knowledgeRoutes } from './features/knowledge/routes';
 import { usageRoutes } from './features/usage/routes';
 import { bearerFromSubprotocol, CONVERSATION_SOCKET_PATH, conversationSocketRoutes } from './features/chat/ws-route';
+import { chatRoutes } from './features/chat/routes';
 import { USER_RATE_LIMIT_POLICY } from './features/usage/policies';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { rateLimit } from './http/middleware/rate-limit';
@@ -154,6 +155,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', knowledgeRoutes());
   app.route('/api/v1', usageRoutes());
   app.route('/api/v1', conversationSocketRoutes());
+  app.route('/api/v1', chatRoutes());
 
   app.doc31('/openapi.json', (c) => ({
     openapi: '3.1.0',

@@ -4,7 +4,7 @@
  * silently running on a development fallback.
  */
 import { z } from 'zod';
-import { MIN_JWT_SECRET_BYTES, WORKERS_MAX_REQUEST_BODY_BYTES } from './limits';
+import { CHAT, MIN_JWT_SECRET_BYTES, WORKERS_MAX_REQUEST_BODY_BYTES } from './limits';
 import { bytesFromBase64 } from './lib/crypto';
 import type { RateLimiter } from './durable/RateLimiter';
 import type { ConversationRoom } from './durable/ConversationRoom';
@@ -57,6 +57,9 @@ export interface Env {
   ORG_CRAWL_PAGES_PER_DAY?: string;
   ORG_UPLOAD_BYTES_PER_DAY?: string;
   ORG_SEARCHES_PER_MINUTE?: string;
+  ORG_MESSAGES_PER_MONTH?: string;
+  CHAT_MAX_MESSAGE_CHARS?: string;
+  CHAT_PROMPT_BUDGET_TOKENS?: string;
 }
 
 const csv = z
@@ -112,6 +115,10 @@ const configSchema = z.object({
   ORG_CRAWL_PAGES_PER_DAY: intFrom(50_000, 1, 100_000_000),
   ORG_UPLOAD_BYTES_PER_DAY: intFrom(5 * 1024 ** 3, 1024, 1024 ** 5),
   ORG_SEARCHES_PER_MINUTE: intFrom(1200, 1, 1_000_000),
+  // Chat turns (user messages) per org per 30 days: each may cost a paid model call.
+  ORG_MESSAGES_PER_MONTH: intFrom(100_000, 1, 1_000_000_000),
+  CHAT_MAX_MESSAGE_CHARS: intFrom(CHAT.defaultMaxMessageChars, 1, CHAT.maxMessageCharsCeiling),
+  CHAT_PROMPT_BUDGET_TOKENS: intFrom(CHAT.defaultPromptBudgetTokens, CHAT.minPromptBudgetTokens, 1_000_000),
 });
 
 export interface Config {
@@ -134,6 +141,7 @@ export interface Config {
   egress: EgressPolicy;
   userRateLimitPerMinute: number;
   quotas: OrgQuotas;
+  chat: { maxMessageChars: number; promptBudgetTokens: number };
 }
 
 /** Per-org quotas (see features/usage); each is named in the 429 problems and in GET /usage. */
@@ -142,6 +150,7 @@ export interface OrgQuotas {
   crawlPagesPerDay: number;
   uploadBytesPerDay: number;
   searchesPerMinute: number;
+  messagesPerMonth: number;
 }
 
 export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { ok: false; problems: string[] };
@@ -256,7 +265,9 @@ export function parseConfig(env: Env): ConfigResult {
         crawlPagesPerDay: v.ORG_CRAWL_PAGES_PER_DAY,
         uploadBytesPerDay: v.ORG_UPLOAD_BYTES_PER_DAY,
         searchesPerMinute: v.ORG_SEARCHES_PER_MINUTE,
+        messagesPerMonth: v.ORG_MESSAGES_PER_MONTH,
       },
+      chat: { maxMessageChars: v.CHAT_MAX_MESSAGE_CHARS, promptBudgetTokens: v.CHAT_PROMPT_BUDGET_TOKENS },
     },
   };
 }

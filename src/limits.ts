@@ -310,10 +310,10 @@ export const RERANK = {
 // --- Live conversations (WebSocket rooms, issue #8) ---------------------------------------
 /**
  * ConversationRoom (src/durable/ConversationRoom.ts) and its protocol.
- * - `maxFrameChars`: a client frame is one JSON object; the longest legal one is a message of
- *   `maxMessageChars` (4 bytes per char at worst, escaped) plus a little framing. Larger frames
- *   are refused before JSON.parse, so a hostile client cannot make the object parse megabytes.
- * - `maxMessageChars`: issue #8's default message length limit, for visitor and agent messages.
+ * - `frameOverheadChars`: a client frame is one JSON object; the longest legal one is a message
+ *   at the chat length limit (config `chat.maxMessageChars`) with every character escaped, plus
+ *   this much for the other fields. Larger frames are refused before JSON.parse, so a hostile
+ *   client cannot make the object parse megabytes.
  * - `maxSockets`: per room. Cloudflare allows 32,768 hibernatable sockets per object
  *   (https://developers.cloudflare.com/durable-objects/platform/limits/); one conversation needs
  *   a few visitor tabs and a team, and every broadcast costs one send per socket.
@@ -329,8 +329,7 @@ export const RERANK = {
  *   that falls further behind is closed (1013, try again) rather than holding unbounded memory.
  */
 export const LIVE_ROOM = {
-  maxFrameChars: 20_000,
-  maxMessageChars: 4_000,
+  frameOverheadChars: 1_024,
   maxSockets: 100,
   framesPerMinute: 120,
   typingEveryMs: 1_000,
@@ -339,3 +338,50 @@ export const LIVE_ROOM = {
   maxInflightTurns: 4,
   pendingFramesPerSocket: 2_000,
 } as const;
+// --- Chat (issue #8: src/features/chat) ------------------------------------------------------
+/**
+ * Product: the answer pipeline.
+ * - `defaultMaxMessageChars`: a user message (the issue's default; CHAT_MAX_MESSAGE_CHARS tunes it
+ *   up to `maxMessageCharsCeiling`, which also bounds the request schema: a turn is a question, not
+ *   a document; documents go in as sources or attachments).
+ * - `defaultPromptBudgetTokens`: cl100k_base tokens of the prompt (instructions, sources, summary,
+ *   history, question), leaving the bot's maxTokens for the answer inside an 8k-context model, the
+ *   smallest common size (llama.cpp / Ollama defaults). CHAT_PROMPT_BUDGET_TOKENS tunes it.
+ * - `sourcesBudgetShare` / `attachmentsBudgetShare` / `summaryBudgetShare`: the most of the budget
+ *   retrieved sources, attachment text and the summary may take, so history always keeps room.
+ * - `historyMessagesRead`: stored messages read back per turn (newest first): bounds D1 reads and
+ *   tokenizer CPU however long a conversation grows; older ones live on in the summary.
+ * - `clientHistoryMessages`: the most messages of a client-held history (OpenAI / Chatbase bodies) used.
+ * - `summaryMaxChars`: a stored summary; `titleMaxChars`: an automatic title.
+ * - `maxAttachmentsPerMessage`: attachment ids one message may carry.
+ * - `maxFallbackModels`: a bot's ordered model fallback list.
+ * - `answerCacheMaxTtlSeconds`: a week; knowledge changes reach the cache key through retrieved
+ *   chunk ids, but instructions outside the bot (org settings) do not.
+ * - `answerCacheSweepPerRun`: expired cache rows the cron sweeper deletes per run (D1 query budget).
+ * - `maxAnswerChars`: a model that keeps streaming is cut here (memory, and D1 rows are ≤ 2 MB);
+ *   32,000 tokens, the largest maxTokens a bot may set, are ~130,000 characters of English.
+ */
+export const CHAT = {
+  defaultMaxMessageChars: 4_000,
+  maxMessageCharsCeiling: 100_000,
+  defaultPromptBudgetTokens: 6_000,
+  minPromptBudgetTokens: 256,
+  sourcesBudgetShare: 0.6,
+  attachmentsBudgetShare: 0.25,
+  summaryBudgetShare: 0.15,
+  historyMessagesRead: 40,
+  clientHistoryMessages: 40,
+  summaryMaxChars: 2_000,
+  titleMaxChars: 60,
+  maxAttachmentsPerMessage: 10,
+  maxFallbackModels: 5,
+  answerCacheMaxTtlSeconds: 7 * 24 * 60 * 60,
+  answerCacheSweepPerRun: 1_000,
+  maxAnswerChars: 200_000,
+} as const;
+/** Product: said when retrieval finds nothing relevant and the bot has no fallbackMessage of its own. */
+export const DEFAULT_FALLBACK_MESSAGE =
+  "I'm sorry, I couldn't find anything about that in my knowledge. Could you rephrase the question, or ask about something else?";
+export const BOT_FALLBACK_MESSAGE_MAX_CHARS = 2_000;
+/** Window of the monthly message quota: a sliding 30 days, like the daily quotas' sliding 24 h. */
+export const QUOTA_MONTH_SECONDS = 30 * 24 * 60 * 60;

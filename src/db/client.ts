@@ -38,6 +38,11 @@ export function preparedFor<T>(build: (db: Db) => T): (db: Db) => T {
  * inside `db.batch` ("Cannot read properties of undefined (reading 'bind')").
  */
 export function insertIfPreviousChanged<T extends SQLiteTable>(db: Db, table: T, row: T['$inferInsert']) {
+  return insertRowWhere(db, table, row, sql`changes() = 1`);
+}
+
+/** `INSERT INTO table SELECT <row> WHERE <condition>`: a guarded insert that can go in a `db.batch`. */
+export function insertRowWhere<T extends SQLiteTable>(db: Db, table: T, row: T['$inferInsert'], condition: SQL) {
   // drizzle lists every column of the table, in declaration order (tables with generated
   // columns are not supported: the column counts would not match and SQLite would say so).
   const values = Object.entries(getTableColumns(table)).map(([key, column]) => {
@@ -46,5 +51,5 @@ export function insertIfPreviousChanged<T extends SQLiteTable>(db: Db, table: T,
     if (column.default === undefined || column.default === null) return sql`NULL`;
     return is(column.default, SQL) ? column.default : sql.param(column.default, column);
   });
-  return db.insert(table).select(sql`SELECT ${sql.join(values, sql`, `)} WHERE changes() = 1`);
+  return db.insert(table).select(sql`SELECT ${sql.join(values, sql`, `)} WHERE ${condition}`);
 }

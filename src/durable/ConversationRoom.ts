@@ -118,7 +118,12 @@ export class ConversationRoom extends DurableObject<Env> {
       if (admission === 'refuse') send(ws, { type: 'error', code: 'rate_limited', detail: `At most ${LIVE_ROOM.framesPerMinute} frames a minute.` });
       return;
     }
-    const parsed = parseClientFrame(raw);
+    const config = loadConfig(this.env);
+    if (!config.ok) {
+      send(ws, { type: 'error', code: 'misconfigured', detail: 'The service is not configured correctly; try again later.' });
+      return;
+    }
+    const parsed = parseClientFrame(raw, config.config.chat.maxMessageChars);
     if (!parsed.ok) {
       send(ws, { type: 'error', code: parsed.code, detail: parsed.detail, ...(parsed.clientMessageId ? { clientMessageId: parsed.clientMessageId } : {}) });
       return;

@@ -21,13 +21,14 @@ import type { Env } from '../env';
 import type { ServiceContext } from '../context';
 import { documents, sources } from '../db/schema';
 import { splitForStatements } from '../db/bound-parameters';
-import { SWEEPER } from '../limits';
+import { CHAT, SWEEPER } from '../limits';
 import { requestSync } from '../features/knowledge/sources';
 import { settleSource } from '../features/knowledge/settle';
 import { enqueueMany } from './messages';
 import { jobContext } from './context';
 import { deleteExpiredIdempotencyKeys } from '../features/idempotency/service';
 import { failLostMails } from '../adapters/mailer';
+import { deleteExpiredAnswers } from '../features/chat/answer-cache';
 
 export async function runScheduled(controller: ScheduledController, env: Env, executionCtx: ExecutionContext) {
   const ctx = jobContext(env, executionCtx);
@@ -85,6 +86,8 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
   // Expired keys also go when reused; this keeps keys that never come back from piling up.
   const idempotencyKeysExpired = await deleteExpiredIdempotencyKeys(ctx.db, now, SWEEPER.maxExpiredIdempotencyKeysPerRun);
   const mailsLost = await failLostMails(ctx, now, limit);
+  // Expired cached answers are never served; this only reclaims their rows.
+  const cachedAnswersExpired = await deleteExpiredAnswers(ctx, now, CHAT.answerCacheSweepPerRun);
   console.log(
     JSON.stringify({
       level: 'info',
@@ -97,6 +100,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
       documentsRequeued: stuckDocs.length,
       idempotencyKeysExpired,
       mailsLost,
+      cachedAnswersExpired,
     }),
   );
 }

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { organizations } from './orgs';
 
@@ -105,6 +106,8 @@ export const messages = sqliteTable(
     uniqueIndex('messages_id_idx').on(t.id),
     index('messages_conversation_idx').on(t.conversationId, t.id),
     uniqueIndex('messages_request_key_idx').on(t.conversationId, t.requestKey),
+    /** A retried turn finds its stored user message (and the conversation it created) by key: 0007. */
+    index('messages_org_request_key_idx').on(t.orgId, t.requestKey).where(sql`${t.requestKey} IS NOT NULL`),
     index('messages_org_idx').on(t.orgId, t.createdAt),
   ],
 );

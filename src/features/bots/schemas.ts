@@ -1,5 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { ChunkingSchema } from '../knowledge/chunking-settings';
+import { SECRET_NAME_PATTERN } from '../settings/service';
+import { BOT_FALLBACK_MESSAGE_MAX_CHARS, CHAT } from '../../limits';
 
 const Origin = z
   .string()
@@ -33,6 +35,25 @@ const RetrievalSettings = z.object({
     .openapi({ description: 'Vector weight of convex fusion (keyword gets the rest); null = the default for the embedder' }),
 });
 
+/** One entry of a bot's ordered model fallback list; the key is named, never given. */
+const ModelFallback = z
+  .object({
+    baseUrl: z
+      .string()
+      .url()
+      .max(500)
+      .refine((u) => /^https?:\/\//.test(u), 'Must be an http(s) URL')
+      .nullable()
+      .openapi({ description: "An OpenAI-compatible endpoint; null = the org's provider URL", example: 'http://localhost:8080/v1' }),
+    model: z.string().min(1).max(120).openapi({ example: 'gpt-4o-mini' }),
+    apiKeySecret: z
+      .string()
+      .regex(SECRET_NAME_PATTERN, 'The name of an org settings secret: lowercase letters, digits and _')
+      .nullable()
+      .openapi({ description: 'Names the org settings secret holding the key (never the key itself); null = no key', example: 'openai_api_key' }),
+  })
+  .strict();
+
 export const BotSchema = z
   .object({
     id: z.string().openapi({ example: 'bot_01JD3X5Q8W2N4V6B8C0D2E4F6G' }),
@@ -46,6 +67,10 @@ export const BotSchema = z
     visibility: z.enum(['private', 'public']),
     allowedOrigins: z.array(z.string()),
     status: z.enum(['active', 'paused']),
+    fallbackMessage: z.string().openapi({ description: 'Said when retrieval finds nothing relevant (the default text when not set)' }),
+    piiRedaction: z.boolean().openapi({ description: 'Emails, phone, card and IBAN numbers become placeholders before an external model sees them' }),
+    answerCacheTtlSeconds: z.number().int().openapi({ description: 'Seconds an answer stays cached; 0 = no cache' }),
+    modelFallbacks: z.array(ModelFallback).openapi({ description: "Tried in order when the bot's own model fails" }),
     createdAt: z.string().datetime(),
     updatedAt: z.string().datetime(),
   })
@@ -62,6 +87,11 @@ const botFields = {
   visibility: z.enum(['private', 'public']),
   allowedOrigins: z.array(Origin).max(50),
   status: z.enum(['active', 'paused']),
+  // null puts the default text back.
+  fallbackMessage: z.string().trim().min(1).max(BOT_FALLBACK_MESSAGE_MAX_CHARS).nullable(),
+  piiRedaction: z.boolean(),
+  answerCacheTtlSeconds: z.number().int().min(0).max(CHAT.answerCacheMaxTtlSeconds),
+  modelFallbacks: z.array(ModelFallback).max(CHAT.maxFallbackModels),
 };
 
 export const CreateBotSchema = z

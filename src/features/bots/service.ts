@@ -8,7 +8,7 @@ import type { Actor } from '../../context';
 import { auditInsert, auditInsertIfChanged } from '../audit/service';
 import { deleteSourcesOfBot, reindexSources } from '../knowledge/sources';
 import { DEFAULT_CHUNKING, type ChunkingSettings } from '../knowledge/chunking-settings';
-import { CHUNKING } from '../../limits';
+import { CHUNKING, DEFAULT_FALLBACK_MESSAGE } from '../../limits';
 
 export type BotRow = typeof bots.$inferSelect;
 
@@ -22,6 +22,10 @@ export interface BotInput {
   visibility?: 'private' | 'public';
   allowedOrigins?: string[];
   status?: 'active' | 'paused';
+  fallbackMessage?: string | null;
+  piiRedaction?: boolean;
+  answerCacheTtlSeconds?: number;
+  modelFallbacks?: BotRow['modelFallbacks'];
 }
 
 export const DEFAULT_INSTRUCTIONS =
@@ -46,10 +50,10 @@ export function newBotRow(orgId: string, input: BotInput, now: number, id = newI
     chunking: { ...DEFAULT_CHUNKING, ...input.chunking },
     visibility: input.visibility ?? 'private',
     allowedOrigins: input.allowedOrigins ?? [],
-    fallbackMessage: null,
-    piiRedaction: false,
-    answerCacheTtlSeconds: 0,
-    modelFallbacks: [],
+    fallbackMessage: input.fallbackMessage ?? null,
+    piiRedaction: input.piiRedaction ?? false,
+    answerCacheTtlSeconds: input.answerCacheTtlSeconds ?? 0,
+    modelFallbacks: input.modelFallbacks ?? [],
     status: input.status ?? 'active',
     revision: 1,
     createdAt: now,
@@ -70,6 +74,10 @@ export function toBotDto(row: BotRow) {
     visibility: row.visibility,
     allowedOrigins: row.allowedOrigins,
     status: row.status,
+    fallbackMessage: row.fallbackMessage ?? DEFAULT_FALLBACK_MESSAGE,
+    piiRedaction: row.piiRedaction,
+    answerCacheTtlSeconds: row.answerCacheTtlSeconds,
+    modelFallbacks: row.modelFallbacks,
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(row.updatedAt).toISOString(),
   };
@@ -140,6 +148,10 @@ function botChanges(patch: Partial<BotInput>, now: number) {
   if (patch.visibility !== undefined) set.visibility = patch.visibility;
   if (patch.allowedOrigins !== undefined) set.allowedOrigins = patch.allowedOrigins;
   if (patch.status !== undefined) set.status = patch.status;
+  if (patch.fallbackMessage !== undefined) set.fallbackMessage = patch.fallbackMessage;
+  if (patch.piiRedaction !== undefined) set.piiRedaction = patch.piiRedaction;
+  if (patch.answerCacheTtlSeconds !== undefined) set.answerCacheTtlSeconds = patch.answerCacheTtlSeconds;
+  if (patch.modelFallbacks !== undefined) set.modelFallbacks = patch.modelFallbacks;
   return set as Partial<BotRow>;
 }
 

@@ -31,7 +31,7 @@ const SettingsSchema = z
   })
   .openapi('OrgSettings');
 
-const SecretName = z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'Lowercase letters, digits and _ (e.g. openai_api_key)');
+const SecretName = z.string().regex(settings.SECRET_NAME_PATTERN, 'Lowercase letters, digits and _ (e.g. openai_api_key)');
 
 const SettingsPatch = z
   .object({

@@ -16,6 +16,8 @@ import type { RerankerConfig } from '../knowledge/retrieval/rerank';
 export const PROVIDER_KEY_SECRET = 'api_key';
 /** The settings secret that holds the search reranker's API key. */
 export const RERANK_KEY_SECRET = 'rerank_api_key';
+/** How a settings secret may be named (bots' model fallbacks refer to secrets by this name). */
+export const SECRET_NAME_PATTERN = /^[a-z][a-z0-9_]{0,39}$/;
 
 interface StoredSecret extends SecretEnvelope {
   masked: string;

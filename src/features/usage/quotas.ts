@@ -6,6 +6,7 @@
  * - `crawl_pages_per_day`, `upload_bytes_per_day`: sliding 24 h windows in the RateLimiter
  *   Durable Object, one object per quota and org (`<quota>:<orgId>`).
  * - `searches_per_minute`: the same, spent by the rate-limit middleware on the search route.
+ * - `messages_per_month`: chat turns, a sliding 30 days, spent by the answer pipeline (features/chat).
  *
  * When the limiter is unreachable the work goes ahead (and the failure is logged), as with
  * the request rate limits: a limiter outage must not stop ingestion for everyone.
@@ -14,15 +15,16 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import { sources } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import type { OrgQuotas } from '../../env';
-import { QUOTA_DAY_SECONDS, RATE_LIMIT_WINDOW_SECONDS } from '../../limits';
+import { QUOTA_DAY_SECONDS, QUOTA_MONTH_SECONDS, RATE_LIMIT_WINDOW_SECONDS } from '../../limits';
 
-export type WindowedQuota = 'crawl_pages_per_day' | 'upload_bytes_per_day' | 'searches_per_minute';
+export type WindowedQuota = 'crawl_pages_per_day' | 'upload_bytes_per_day' | 'searches_per_minute' | 'messages_per_month';
 export type QuotaName = 'sources' | WindowedQuota;
 
 export const WINDOWED_QUOTAS: Record<WindowedQuota, { limit: (q: OrgQuotas) => number; windowSeconds: number }> = {
   crawl_pages_per_day: { limit: (q) => q.crawlPagesPerDay, windowSeconds: QUOTA_DAY_SECONDS },
   upload_bytes_per_day: { limit: (q) => q.uploadBytesPerDay, windowSeconds: QUOTA_DAY_SECONDS },
   searches_per_minute: { limit: (q) => q.searchesPerMinute, windowSeconds: RATE_LIMIT_WINDOW_SECONDS },
+  messages_per_month: { limit: (q) => q.messagesPerMonth, windowSeconds: QUOTA_MONTH_SECONDS },
 };
 
 /** The RateLimiter object of one quota of one org (the rate-limit middleware names keys alike). */

@@ -22,6 +22,7 @@ const UsageReport = z
       crawl_pages_per_day: Usage,
       upload_bytes_per_day: Usage,
       searches_per_minute: Usage,
+      messages_per_month: Usage,
     }),
     rateLimits: z.object({
       user_requests_per_minute: Usage.nullable().openapi({ description: "The calling person's own request rate (null for API keys)" }),

@@ -9,6 +9,7 @@ import { conversations, messages, type ConversationStatus } from '../../../db/sc
 import type { ServiceContext } from '../../../context';
 import { newId } from '../../../lib/ids';
 import type { MessageDto } from '../turn';
+import { toMessageDto } from '../store';
 
 export interface RoomConversation {
   id: string;
@@ -25,26 +26,6 @@ export async function conversationForRoom(db: Db, orgId: string, conversationId:
     .where(and(eq(conversations.id, conversationId), eq(conversations.orgId, orgId), isNull(conversations.deletedAt)))
     .get();
   return row ?? null;
-}
-
-type MessageRow = typeof messages.$inferSelect;
-
-export function toMessageDto(row: MessageRow): MessageDto {
-  return {
-    id: row.id,
-    conversationId: row.conversationId,
-    role: row.role,
-    content: row.content,
-    citations: row.citations,
-    unanswered: row.unanswered,
-    usage: row.usage ?? null,
-    latencyMs: row.latencyMs ?? null,
-    model: row.model ?? null,
-    cached: row.cached,
-    error: row.error ?? null,
-    attachments: row.attachments ?? [],
-    createdAt: new Date(row.createdAt).toISOString(),
-  };
 }
 
 export async function loadMessage(db: Db, orgId: string, conversationId: string, messageId: string): Promise<MessageDto | null> {

@@ -25,7 +25,8 @@ export const ClientFrame = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('message'),
-      text: z.string().trim().min(1, 'empty message').max(LIVE_ROOM.maxMessageChars, `longer than ${LIVE_ROOM.maxMessageChars} characters`),
+      // The length limit is the operator's (CHAT_MAX_MESSAGE_CHARS), checked in parseClientFrame.
+      text: z.string().trim().min(1, 'empty message'),
       clientMessageId: ClientMessageId.optional(),
     })
     .strict(),
@@ -51,11 +52,18 @@ export type ServerFrame =
 
 export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; code: string; detail: string; clientMessageId?: string };
 
+/**
+ * The largest frame worth parsing: a message at the length limit, every character escaped
+ * (`\uXXXX`, 6 characters), plus the frame's other fields. Anything larger is refused unread.
+ */
+export const maxFrameChars = (maxMessageChars: number) => maxMessageChars * 6 + LIVE_ROOM.frameOverheadChars;
+
 /** Reads one client frame; never throws (a bad frame gets an error frame, not a crash). */
-export function parseClientFrame(raw: string | ArrayBuffer): ParsedFrame {
+export function parseClientFrame(raw: string | ArrayBuffer, maxMessageChars: number): ParsedFrame {
   if (typeof raw !== 'string') return { ok: false, code: 'binary_frame', detail: 'Send JSON text frames, not binary ones.' };
-  if (raw.length > LIVE_ROOM.maxFrameChars) {
-    return { ok: false, code: 'frame_too_large', detail: `A frame may be at most ${LIVE_ROOM.maxFrameChars} characters.` };
+  const frameLimit = maxFrameChars(maxMessageChars);
+  if (raw.length > frameLimit) {
+    return { ok: false, code: 'frame_too_large', detail: `A frame may be at most ${frameLimit} characters.` };
   }
   let json: unknown;
   try {
@@ -64,16 +72,21 @@ export function parseClientFrame(raw: string | ArrayBuffer): ParsedFrame {
     return { ok: false, code: 'malformed_frame', detail: 'The frame is not valid JSON.' };
   }
   const parsed = ClientFrame.safeParse(json);
-  if (parsed.success) return { ok: true, frame: parsed.data };
-  const issue = parsed.error.issues[0];
-  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  const tooLong = parsed.error.issues.some((i) => i.code === 'too_big' && i.path[0] === 'text');
-  return {
-    ok: false,
-    code: tooLong ? 'message_too_long' : 'invalid_frame',
-    detail: `${where}${issue?.message ?? 'invalid frame'}`.slice(0, 300),
-    clientMessageId: clientMessageIdOf(json),
-  };
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    return { ok: false, code: 'invalid_frame', detail: `${where}${issue?.message ?? 'invalid frame'}`.slice(0, 300), clientMessageId: clientMessageIdOf(json) };
+  }
+  const frame = parsed.data;
+  if (frame.type === 'message' && frame.text.length > maxMessageChars) {
+    return {
+      ok: false,
+      code: 'message_too_long',
+      detail: `The message has ${frame.text.length} characters; the limit is ${maxMessageChars}.`,
+      clientMessageId: frame.clientMessageId,
+    };
+  }
+  return { ok: true, frame };
 }
 
 function clientMessageIdOf(json: unknown): string | undefined {

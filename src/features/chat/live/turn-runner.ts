@@ -1,7 +1,2 @@
-/**
- * The one place the live room gets its turn pipeline from. The pipeline slice's
- * `startTurn` (src/features/chat/pipeline.ts) replaces the stand-in here when it merges:
- *
- *   export { startTurn as runTurn } from '../pipeline';
- */
-export { interimStartTurn as runTurn } from './interim-turn';
+/** The one place the live room gets its turn pipeline from (a seam for the room, not a second pipeline). */
+export { startTurn as runTurn } from '../pipeline';

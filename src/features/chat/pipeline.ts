@@ -1,0 +1,324 @@
+/**
+ * The answer pipeline every channel uses: `startTurn` checks and stores the user message, then
+ * its events retrieve, build the prompt, stream the answer and store it (see turn.ts).
+ *
+ * Invariants:
+ * - Nothing is stored for a refused turn; once `startTurn` answers ok, the user message is stored,
+ *   whatever happens to the model afterwards.
+ * - Every turn that reaches the model or the fallback ends with a stored assistant message: the
+ *   answer, the abstention (`unanswered`), or the failure (`error`, empty content); a client that
+ *   went away gets what was streamed so far stored (marked `aborted`, so a retry answers again).
+ * - A retried turn (same Idempotency-Key) reuses its stored user message; when it already has a
+ *   successful answer, that answer is replayed without a model call.
+ */
+import type { ServiceContext } from '../../context';
+import type { Citation, TokenUsage } from '../../db/schema';
+import { ChatModelError, type ChatModel, type PromptSource } from '../../ai/chat-model';
+import { createChatModel } from '../../ai/create-chat-model';
+import { CHAT, DEFAULT_ABSTAIN_RELEVANCE, DEFAULT_FALLBACK_MESSAGE } from '../../limits';
+import { newId } from '../../lib/ids';
+import { getBot, type BotRow } from '../bots/service';
+import { search, searchDefaultsOf, type SearchHit } from '../knowledge/search';
+import { countTokens } from '../knowledge/chunker';
+import { consumeQuota } from '../usage/quotas';
+import {
+  appendAssistantMessage,
+  appendUserMessage,
+  ConversationGoneError,
+  findMessageByRequestKey,
+  getConversation,
+  latestReplyTo,
+  recentHistory,
+  scopedRequestKey,
+  storeSummary,
+  toMessageDto,
+  type ConversationRow,
+  type MessageRow,
+} from './store';
+import { buildPrompt } from './prompt';
+import { summarize } from './summary';
+import { autoTitle } from './title';
+import { citationsFor } from './citations';
+import { answerCacheKey, putCachedAnswer, takeCachedAnswer } from './answer-cache';
+import type { TurnEvent, TurnInput, TurnRefusal, TurnStart } from './turn';
+
+const refuse = (refusal: TurnRefusal): TurnStart => ({ ok: false, refusal });
+const conversationNotFound = () =>
+  refuse({ status: 404, code: 'conversation_not_found', title: 'Not found', detail: 'Conversation was not found.' });
+
+export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<TurnStart> {
+  const startedAt = ctx.clock.now();
+  const limit = ctx.config.chat.maxMessageChars;
+  if (!input.message.trim()) {
+    return refuse({ status: 422, code: 'message_empty', title: 'Empty message', detail: 'The message has no text.' });
+  }
+  if (input.message.length > limit) {
+    return refuse({
+      status: 413,
+      code: 'message_too_long',
+      title: 'Message too long',
+      detail: `The message has ${input.message.length} characters; the limit is ${limit}.`,
+      extensions: { limit },
+    });
+  }
+  if ((input.attachmentIds?.length ?? 0) > CHAT.maxAttachmentsPerMessage) {
+    return refuse({ status: 422, code: 'too_many_attachments', title: 'Too many attachments', detail: `A message may carry at most ${CHAT.maxAttachmentsPerMessage} attachments.` });
+  }
+
+  const bot = await getBot(ctx.db, input.orgId, input.botId);
+  if (!bot) return refuse({ status: 404, code: 'bot_not_found', title: 'Not found', detail: 'Bot was not found.' });
+  if (bot.status === 'paused') return refuse({ status: 409, code: 'bot_paused', title: 'Bot paused', detail: 'This bot is paused and does not answer.' });
+
+  const requestKey = input.requestKey ? await scopedRequestKey(input.orgId, input.botId, input.caller, input.requestKey) : null;
+  let existing = requestKey ? await findMessageByRequestKey(ctx.db, input.orgId, requestKey) : null;
+  if (existing && !isSameTurn(existing, input)) return keyReused();
+
+  let conversation: ConversationRow | null = null;
+  const conversationId = existing?.conversationId ?? input.conversationId;
+  if (conversationId) {
+    conversation = await getConversation(ctx.db, input.orgId, conversationId);
+    if (!conversation || conversation.botId !== bot.id || !mayContinue(conversation, input)) return conversationNotFound();
+    if (!existing && conversation.status === 'closed') {
+      return refuse({ status: 409, code: 'conversation_closed', title: 'Conversation closed', detail: 'This conversation is closed; start a new one.' });
+    }
+  }
+
+  let created = false;
+  if (!existing) {
+    const quota = await consumeQuota(ctx, input.orgId, 'messages_per_month', 1);
+    if (!quota.allowed) {
+      return refuse({
+        status: 429,
+        code: 'quota_exceeded',
+        title: 'Quota exceeded',
+        detail: `The organization's messages_per_month quota (${quota.limit}) is used up.${quota.retryAfterSeconds ? ` Try again in ${quota.retryAfterSeconds} seconds.` : ''}`,
+        retryAfterSeconds: quota.retryAfterSeconds ?? undefined,
+        extensions: { quota: quota.quota, limit: quota.limit, used: quota.used },
+      });
+    }
+    let appended;
+    try {
+      appended = await appendUserMessage(ctx, {
+        orgId: input.orgId,
+        botId: bot.id,
+        conversationId: conversation?.id ?? null,
+        create: conversation ? null : { channel: input.channel, caller: input.caller, title: autoTitle(input.message) },
+        content: input.message,
+        requestKey,
+        attachments: null,
+      });
+    } catch (err) {
+      if (err instanceof ConversationGoneError) return conversationNotFound();
+      throw err;
+    }
+    if (appended.status === 'existing') {
+      // A concurrent attempt of the same turn won the race: continue as its retry.
+      existing = appended.message;
+      if (!isSameTurn(existing, input)) return keyReused();
+      conversation = await getConversation(ctx.db, input.orgId, existing.conversationId);
+    } else {
+      created = appended.created;
+      conversation = created ? await getConversation(ctx.db, input.orgId, appended.conversationId) : conversation;
+      existing = null;
+      if (!conversation) return conversationNotFound();
+      return started(conversation, created, runTurn(ctx, { bot, conversation, userMessage: appended.message, input, created, startedAt }));
+    }
+  }
+  if (!conversation) return conversationNotFound();
+
+  const reply = await latestReplyTo(ctx.db, conversation.id, existing.id);
+  if (reply && !reply.error) return started(conversation, false, replay(conversation.id, existing.id, reply));
+  return started(conversation, false, runTurn(ctx, { bot, conversation, userMessage: existing, input, created: false, startedAt }));
+}
+
+const started = (conversation: ConversationRow, created: boolean, events: AsyncIterable<TurnEvent>): TurnStart => ({
+  ok: true,
+  conversationId: conversation.id,
+  created,
+  events,
+});
+
+const keyReused = () =>
+  refuse({
+    status: 422,
+    code: 'idempotency_key_reused',
+    title: 'Idempotency-Key reused',
+    detail: 'This Idempotency-Key was already used for another message or conversation.',
+  });
+
+/** A retry must be the same turn: same text, and the same conversation when it names one. */
+function isSameTurn(stored: MessageRow, input: TurnInput): boolean {
+  return stored.content === input.message && (!input.conversationId || input.conversationId === stored.conversationId);
+}
+
+/** A widget visitor continues only their own conversations; members and keys act for the org. */
+function mayContinue(conversation: ConversationRow, input: TurnInput): boolean {
+  return input.caller.kind !== 'visitor' || conversation.visitorId === input.caller.visitorId;
+}
+
+async function* replay(conversationId: string, userMessageId: string, reply: MessageRow): AsyncGenerator<TurnEvent> {
+  yield { type: 'meta', conversationId, userMessageId, assistantMessageId: reply.id, created: false };
+  if (reply.content) yield { type: 'token', text: reply.content };
+  yield { type: 'citations', citations: reply.citations };
+  yield { type: 'done', message: toMessageDto(reply) };
+}
+
+interface Turn {
+  bot: BotRow;
+  conversation: ConversationRow;
+  userMessage: MessageRow;
+  input: TurnInput;
+  created: boolean;
+  startedAt: number;
+}
+
+/** Text as word-sized token events (fallback and cached answers stream like a model's). */
+function* words(text: string): Generator<TurnEvent> {
+  for (const word of text.split(/(?<= )/)) if (word) yield { type: 'token', text: word };
+}
+
+async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEvent> {
+  const { bot, conversation, userMessage, input } = turn;
+  const assistantId = newId('msg', ctx.clock);
+  yield { type: 'meta', conversationId: conversation.id, userMessageId: userMessage.id, assistantMessageId: assistantId, created: turn.created };
+  if (conversation.status === 'human') {
+    yield { type: 'paused', reason: 'human' };
+    return;
+  }
+
+  const store = async (fields: { content: string; citations: Citation[]; model: string | null; usage: TokenUsage | null; unanswered?: boolean; cached?: boolean; error?: { code: string; detail: string } | null }) =>
+    toMessageDto(
+      await appendAssistantMessage(ctx, {
+        id: assistantId,
+        orgId: input.orgId,
+        botId: bot.id,
+        conversationId: conversation.id,
+        replyTo: userMessage.id,
+        latencyMs: ctx.clock.now() - turn.startedAt,
+        unanswered: false,
+        cached: false,
+        error: null,
+        ...fields,
+      }),
+    );
+
+  let model: ChatModel | null = null;
+  let streamed = '';
+  try {
+    const question = userMessage.content;
+    const hits = await search(ctx, { orgId: input.orgId, botId: bot.id, query: question, ...searchDefaultsOf(bot) });
+    const abstainBelow = Math.max(bot.minScore, DEFAULT_ABSTAIN_RELEVANCE);
+    if (!hits.some((h) => h.relevance >= abstainBelow)) {
+      const fallback = bot.fallbackMessage ?? DEFAULT_FALLBACK_MESSAGE;
+      yield* words(fallback);
+      yield { type: 'citations', citations: [] };
+      yield { type: 'done', message: await store({ content: fallback, citations: [], model: null, usage: null, unanswered: true }) };
+      return;
+    }
+
+    const history = await historyFor(ctx, turn);
+    const attachments: { name: string; text: string }[] = []; // claimed and extracted by the attachments slice (lead wires it here)
+    const cacheable = bot.answerCacheTtlSeconds > 0 && history.messages.length === 0 && !conversation.summary && attachments.length === 0 && !input.attachmentIds?.length;
+    const cacheKey = cacheable ? await answerCacheKey(bot, question, hits.map((h) => h.chunkId)) : null;
+    if (cacheKey) {
+      const cached = await takeCachedAnswer(ctx, input.orgId, bot.id, cacheKey);
+      if (cached) {
+        yield* words(cached.content);
+        yield { type: 'citations', citations: cached.citations };
+        yield { type: 'done', message: await store({ content: cached.content, citations: cached.citations, model: cached.model, usage: null, cached: true }) };
+        return;
+      }
+    }
+
+    model = await createChatModel(ctx, input.orgId, bot);
+    const sources: PromptSource[] = hits.map((h, i) => ({ n: i + 1, title: h.document.title || h.source.title, text: h.windowText ?? h.text }));
+    const budgetTokens = ctx.config.chat.promptBudgetTokens;
+    const promptInput = { instructions: bot.instructions, question, sources, attachments, summary: conversation.summary, history: history.messages, budgetTokens };
+    let prompt = buildPrompt(promptInput);
+    const dropped = history.stored ? history.rows.slice(0, history.rows.length - history.messages.length + prompt.droppedHistory) : [];
+    if (dropped.length > 0) {
+      const summary = await summarize(model, conversation.summary, dropped.map(asPromptRole), input.signal);
+      if (summary) {
+        await storeSummary(ctx, conversation, summary, dropped.at(-1)!.id);
+        prompt = buildPrompt({ ...promptInput, summary, history: history.messages.slice(prompt.droppedHistory) });
+      }
+    }
+
+    const numbered = new Map<number, SearchHit>(prompt.sources.map((s) => [s.n, hits[s.n - 1]!]));
+    let usage: TokenUsage | null = null;
+    for await (const chunk of model.stream({ messages: prompt.messages, question, sources: prompt.sources, temperature: bot.temperature, maxTokens: bot.maxTokens, signal: input.signal })) {
+      if (chunk.type === 'usage') {
+        usage = chunk.usage;
+        continue;
+      }
+      const room = CHAT.maxAnswerChars - streamed.length;
+      const text = chunk.text.length > room ? chunk.text.slice(0, room) : chunk.text;
+      if (!text) continue;
+      streamed += text;
+      yield { type: 'token', text };
+      if (streamed.length >= CHAT.maxAnswerChars) break;
+    }
+    if (input.signal?.aborted) throw new ChatModelError('aborted', 'the client went away');
+
+    const citations = citationsFor(streamed, numbered);
+    usage ??= countedUsage(prompt.promptTokens, streamed);
+    yield { type: 'citations', citations };
+    const message = await store({ content: streamed, citations, model: model.id, usage });
+    if (cacheKey && streamed.trim()) {
+      await putCachedAnswer(ctx, { key: cacheKey, orgId: input.orgId, botId: bot.id, ttlSeconds: bot.answerCacheTtlSeconds, content: streamed, citations, model: model.id });
+    }
+    yield { type: 'done', message };
+  } catch (err) {
+    if (input.signal?.aborted) {
+      // Nobody is listening any more; keep what was said, marked so that a retry answers again.
+      const message = await store({
+        content: streamed,
+        citations: [],
+        model: model?.id ?? null,
+        usage: null,
+        error: { code: 'aborted', detail: 'The client went away before the answer was complete.' },
+      });
+      yield { type: 'done', message };
+      return;
+    }
+    const failure = describeFailure(err);
+    console.error(JSON.stringify({ level: 'error', msg: 'chat turn failed', code: failure.code, conversationId: conversation.id, reason: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
+    const message = await store({ content: '', citations: [], model: model?.id ?? null, usage: null, error: { code: failure.code, detail: failure.detail } });
+    yield { type: 'error', ...failure, message };
+  }
+}
+
+const asPromptRole = (m: { role: string; content: string }) => ({ role: m.role === 'user' ? ('user' as const) : ('assistant' as const), content: m.content });
+
+/**
+ * Stored history (only the newest half of what is read goes to the prompt, so anything older is
+ * summarized while it is still in the read window), or the client's own history for a new
+ * conversation (OpenAI and Chatbase clients resend it).
+ */
+async function historyFor(ctx: ServiceContext, turn: Turn) {
+  if (!turn.created) {
+    const rows = await recentHistory(ctx.db, turn.conversation, turn.userMessage.seq, CHAT.historyMessagesRead);
+    const offered = rows.slice(-Math.floor(CHAT.historyMessagesRead / 2));
+    return { stored: true, rows, messages: offered.map(asPromptRole) };
+  }
+  const client = (turn.input.clientHistory ?? []).slice(-CHAT.clientHistoryMessages).map((m) => ({
+    role: m.role,
+    content: m.content.slice(0, CHAT.maxMessageCharsCeiling),
+  }));
+  return { stored: false, rows: [], messages: client };
+}
+
+function countedUsage(promptTokens: number, answer: string): TokenUsage {
+  const completionTokens = countTokens(answer);
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+}
+
+/** What the client is told; the internal reason goes to the log only. */
+function describeFailure(err: unknown): { status: 502 | 503 | 504; code: string; title: string; detail: string } {
+  if (err instanceof ChatModelError) {
+    if (err.reason === 'timeout') return { status: 504, code: 'model_timeout', title: 'Model timed out', detail: 'The language model did not answer in time. Retry the same turn.' };
+    if (err.reason === 'rate_limited') return { status: 502, code: 'model_rate_limited', title: 'Model rate limited', detail: 'The language model provider is rate limiting requests. Retry the same turn later.' };
+    return { status: 502, code: 'model_failed', title: 'Model failed', detail: 'The language model failed to answer. Retry the same turn.' };
+  }
+  return { status: 503, code: 'answer_unavailable', title: 'Answer unavailable', detail: 'Retrieval or the answer pipeline is unavailable. Retry the same turn.' };
+}

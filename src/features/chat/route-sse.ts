@@ -1,0 +1,83 @@
+/**
+ * Server-Sent Events for chat turns. `eventStreamResponse` is the generic writer (the protocols
+ * slice reuses it for other stream formats); `nativeTurnStream` writes the native events:
+ * `meta`, `token` ({text}), `citations` ({citations}), then `done` (the stored message), `paused`
+ * ({reason}) or `error` (a problem body with conversationId, userMessageId and the stored message).
+ *
+ * The turn runs to its end even if the client goes away: a failed write aborts the model call
+ * (`abort`), and the pipeline still stores what was streamed. The pump is handed to waitUntil so
+ * the isolate keeps it alive after the response is gone.
+ */
+import type { Context } from 'hono';
+import type { AppBindings } from '../../http/types';
+import { problemBody } from '../../http/problem';
+import type { TurnEvent } from './turn';
+
+export type SendEvent = (event: string, data: unknown) => Promise<void>;
+
+export function eventStreamResponse(c: Context<AppBindings>, abort: AbortController, produce: (send: SendEvent) => Promise<void>): Response {
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = writable.getWriter();
+  const encoder = new TextEncoder();
+  let open = true;
+  const send: SendEvent = async (event, data) => {
+    if (!open) return;
+    try {
+      await writer.write(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+    } catch {
+      open = false;
+      abort.abort();
+    }
+  };
+  const requestId = c.get('requestId');
+  const pump = (async () => {
+    try {
+      await produce(send);
+    } catch (err) {
+      console.error(JSON.stringify({ level: 'error', msg: 'chat stream failed', requestId, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
+      await send('error', problemBody({ status: 500, code: 'internal_error', title: 'Internal server error', detail: 'Something went wrong on our side. Quote the request id if you contact support.' }, requestId));
+    } finally {
+      if (open) await writer.close().catch(() => undefined);
+    }
+  })();
+  try {
+    c.executionCtx.waitUntil(pump);
+  } catch {
+    // No execution context (unit use): the pump runs detached.
+  }
+  return new Response(readable, {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' },
+  });
+}
+
+/** The native SSE translation of a turn's events. */
+export async function sendNativeEvents(events: AsyncIterable<TurnEvent>, send: SendEvent, requestId: string | undefined): Promise<void> {
+  let ids = { conversationId: '', userMessageId: '' };
+  for await (const event of events) {
+    switch (event.type) {
+      case 'meta':
+        ids = { conversationId: event.conversationId, userMessageId: event.userMessageId };
+        await send('meta', { conversationId: event.conversationId, userMessageId: event.userMessageId, assistantMessageId: event.assistantMessageId, created: event.created });
+        break;
+      case 'token':
+        await send('token', { text: event.text });
+        break;
+      case 'citations':
+        await send('citations', { citations: event.citations });
+        break;
+      case 'done':
+        await send('done', event.message);
+        break;
+      case 'paused':
+        await send('paused', { reason: event.reason });
+        break;
+      case 'error':
+        await send(
+          'error',
+          problemBody({ status: event.status, code: event.code, title: event.title, detail: event.detail, extensions: { ...ids, message: event.message } }, requestId),
+        );
+        break;
+    }
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * POST /api/v1/bots/{botId}/chat: one turn, answered as JSON or as Server-Sent Events. The
+ * handler parses, calls the pipeline (pipeline.ts) and translates its events; nothing else.
+ *
+ * Not behind the generic idempotency middleware: a failed turn must stay retryable with the same
+ * Idempotency-Key, so the pipeline itself makes retries safe (it reuses the stored user message
+ * and replays a stored answer).
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, IdParam } from '../../http/router';
+import { ApiError, badRequest } from '../../http/problem';
+import { requirePermission, serviceContext } from '../../http/context';
+import { IdempotencyKeyHeaders } from '../../http/middleware/idempotency';
+import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/service';
+import { IDEMPOTENCY } from '../../limits';
+import { startTurn } from './pipeline';
+import { eventStreamResponse, sendNativeEvents } from './route-sse';
+import { ChatPaused, ChatReply, ChatRequestBody } from './schemas';
+import type { TurnCaller, TurnEvent, TurnRefusal } from './turn';
+import type { Actor } from '../../context';
+
+const tags = ['Chat'];
+const security = [{ bearer: [] }];
+
+export const callerOf = (actor: Actor): TurnCaller =>
+  actor.kind === 'user' ? { kind: 'user', userId: actor.userId } : { kind: 'api_key', keyId: actor.keyId };
+
+export function refusalError(refusal: TurnRefusal): ApiError {
+  return new ApiError({
+    status: refusal.status,
+    code: refusal.code,
+    title: refusal.title,
+    detail: refusal.detail,
+    headers: refusal.retryAfterSeconds ? { 'retry-after': String(refusal.retryAfterSeconds) } : undefined,
+    extensions: refusal.extensions,
+  });
+}
+
+/** The Idempotency-Key header, checked like the idempotency middleware checks it. */
+export function requestKeyOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY_PATTERN.test(header)) {
+    throw badRequest(`Idempotency-Key must be 1 to ${IDEMPOTENCY.maxKeyLength} printable ASCII characters.`, 'invalid_idempotency_key', [
+      { path: 'header.idempotency-key', message: `1 to ${IDEMPOTENCY.maxKeyLength} printable ASCII characters` },
+    ]);
+  }
+  return header;
+}
+
+/** Drains a turn for a JSON answer: its last event decides the response. */
+async function lastEvent(events: AsyncIterable<TurnEvent>) {
+  let meta: Extract<TurnEvent, { type: 'meta' }> | null = null;
+  let last: TurnEvent | null = null;
+  for await (const event of events) {
+    if (event.type === 'meta') meta = event;
+    last = event;
+  }
+  return { meta: meta!, last: last! };
+}
+
+export function chatRoutes() {
+  const router = createRouter();
+  router.openapi(
+    createRoute({
+      method: 'post',
+      path: '/bots/{botId}/chat',
+      tags,
+      security,
+      summary: 'Ask the bot (JSON, or Server-Sent Events with `stream: true`)',
+      description:
+        'Stores the message, retrieves from the bot\'s knowledge and answers with citations. Without relevant knowledge the bot answers its fallback message and the message is `unanswered`. ' +
+        'Send `Idempotency-Key` to make a retry safe: the same key reuses the stored user message and replays a stored answer, and a turn whose model call failed is answered again. ' +
+        'SSE events: `meta`, `token` {text}, `citations` {citations}, then `done` (the stored message), `paused` or `error` (a problem). ' +
+        'Spends the org\'s `messages_per_month` quota (429 `quota_exceeded`).',
+      request: { params: IdParam('botId', 'bot'), headers: IdempotencyKeyHeaders, body: jsonBody(ChatRequestBody) },
+      responses: {
+        200: {
+          description: 'The stored answer (JSON), or the event stream',
+          content: { 'application/json': { schema: ChatReply }, 'text/event-stream': { schema: { type: 'string' } } },
+        },
+        202: jsonContent(ChatPaused, 'A team member has taken the conversation over: the message is stored, the bot stays silent'),
+        ...commonErrors,
+        409: { ...errorResponses[409], description: 'The bot is paused, or the conversation is closed' },
+        413: { ...errorResponses[413], description: 'The message is longer than the limit (`message_too_long`)' },
+        422: { ...errorResponses[422], description: 'The message is empty, or the Idempotency-Key was used for another message' },
+        502: { ...errorResponses[502], description: 'The model failed; the user message is stored (its id is in `userMessageId`) and the turn can be retried' },
+        503: errorResponses[503],
+        504: { ...errorResponses[502], description: 'The model timed out; the user message is stored and the turn can be retried' },
+      },
+    }),
+    async (c) => {
+      const org = requirePermission(c, 'chat');
+      const body = c.req.valid('json');
+      const requestKey = requestKeyOf(c.req.header('idempotency-key'));
+      const ctx = serviceContext(c);
+      const abort = new AbortController();
+      const start = await startTurn(ctx, {
+        orgId: org.orgId,
+        botId: c.req.valid('param').botId,
+        channel: 'api',
+        caller: callerOf(c.get('actor')),
+        conversationId: body.conversationId,
+        message: body.message,
+        requestKey,
+        attachmentIds: body.attachmentIds,
+        signal: body.stream ? abort.signal : undefined,
+      });
+      if (!start.ok) throw refusalError(start.refusal);
+
+      if (body.stream) {
+        return eventStreamResponse(c, abort, (send) => sendNativeEvents(start.events, send, c.get('requestId')));
+      }
+      const { meta, last } = await lastEvent(start.events);
+      switch (last.type) {
+        case 'done':
+          return c.json({ conversationId: start.conversationId, message: last.message }, 200);
+        case 'paused':
+          return c.json({ conversationId: start.conversationId, userMessageId: meta.userMessageId, paused: true as const, reason: last.reason }, 202);
+        case 'error':
+          throw new ApiError({
+            status: last.status,
+            code: last.code,
+            title: last.title,
+            detail: last.detail,
+            extensions: { conversationId: start.conversationId, userMessageId: meta.userMessageId, message: last.message },
+          });
+        default:
+          throw new Error(`turn ended on ${last.type}`);
+      }
+    },
+  );
+  return router;
+}

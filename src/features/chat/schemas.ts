@@ -1,0 +1,64 @@
+/** Wire schemas of the native chat route (and the message DTO other chat routes reuse). */
+import { z } from '@hono/zod-openapi';
+import { CHAT } from '../../limits';
+import { MESSAGE_ROLES } from '../../db/schema';
+
+export const CitationSchema = z
+  .object({
+    n: z.number().int().openapi({ description: 'The [n] marker in the answer' }),
+    sourceId: z.string(),
+    documentId: z.string(),
+    chunkId: z.string(),
+    title: z.string(),
+    url: z.string().nullable().openapi({ description: "The document's URL when it came from the web" }),
+    snippet: z.string(),
+    score: z.number().openapi({ description: 'Calibrated relevance of the cited passage, 0..1' }),
+  })
+  .openapi('Citation');
+
+export const MessageSchema = z
+  .object({
+    id: z.string(),
+    conversationId: z.string(),
+    role: z.enum(MESSAGE_ROLES),
+    content: z.string(),
+    citations: z.array(CitationSchema),
+    unanswered: z.boolean().openapi({ description: 'The knowledge had nothing relevant: the content is the bot\'s fallback message' }),
+    usage: z.object({ promptTokens: z.number().int(), completionTokens: z.number().int(), totalTokens: z.number().int() }).nullable(),
+    latencyMs: z.number().int().nullable(),
+    model: z.string().nullable(),
+    cached: z.boolean(),
+    error: z.object({ code: z.string(), detail: z.string() }).nullable(),
+    attachments: z.array(z.object({ id: z.string(), name: z.string(), mime: z.string(), sizeBytes: z.number().int() })),
+    createdAt: z.string().datetime(),
+  })
+  .openapi('Message');
+
+/** The native body. The protocols slice adds the AI SDK's `{ id, messages }` here as a union member. */
+export const NativeChatRequest = z
+  .object({
+    message: z.string().openapi({ description: `The user's message (at most ${CHAT.defaultMaxMessageChars} characters by default, CHAT_MAX_MESSAGE_CHARS): longer is a 413 \`message_too_long\`, empty a 422` }),
+    conversationId: z.string().min(1).max(64).optional().openapi({ description: 'Continue this conversation; a new one starts when absent' }),
+    stream: z.boolean().optional().default(false).openapi({ description: 'true: Server-Sent Events (meta, token, citations, done | error | paused)' }),
+    attachmentIds: z.array(z.string().min(1).max(64)).max(CHAT.maxAttachmentsPerMessage).optional().openapi({ description: 'Files uploaded for this message' }),
+  })
+  .strict()
+  .openapi('ChatRequest');
+
+export const ChatRequestBody = NativeChatRequest;
+
+export const ChatReply = z
+  .object({
+    conversationId: z.string(),
+    message: MessageSchema,
+  })
+  .openapi('ChatReply');
+
+export const ChatPaused = z
+  .object({
+    conversationId: z.string(),
+    userMessageId: z.string(),
+    paused: z.literal(true),
+    reason: z.literal('human'),
+  })
+  .openapi('ChatPaused');
