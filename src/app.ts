@@ -25,6 +25,7 @@ import { settingsRoutes } from './features/settings/routes';
 import { activityRoutes, personalActivityRoutes } from './features/activity/routes';
 import { knowledgeRoutes } from './features/knowledge/routes';
 import { usageRoutes } from './features/usage/routes';
+import { bearerFromSubprotocol, CONVERSATION_SOCKET_PATH, conversationSocketRoutes } from './features/chat/ws-route';
 import { chatRoutes } from './features/chat/routes';
 import { conversationRoutes } from './features/conversations/routes';
 import { chatbaseRoutes } from './features/chat/chatbase-route';
@@ -151,6 +152,8 @@ export function buildApp(options: AppOptions = {}): Router {
     },
     problem: { code: 'rate_limited', quota: 'user_requests_per_minute' },
   });
+  // Browsers send a WebSocket's token as a subprotocol: it must become a header before authenticate().
+  app.use(CONVERSATION_SOCKET_PATH, bearerFromSubprotocol());
   // `/x/*` also matches `/x` itself in Hono, so one registration per prefix covers both.
   for (const prefix of ORG_SCOPED_PREFIXES) {
     app.use(`/api/v1/${prefix}/*`, authenticate(), resolveOrg(), perApiKey, perUser);
@@ -161,6 +164,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', activityRoutes());
   app.route('/api/v1', knowledgeRoutes());
   app.route('/api/v1', usageRoutes());
+  app.route('/api/v1', conversationSocketRoutes());
   app.route('/api/v1', chatRoutes());
   app.route('/api/v1', conversationRoutes());
   app.route('/api/v1', chatbaseRoutes());

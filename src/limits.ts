@@ -327,6 +327,37 @@ export const RERANK = {
   maxResponseBytes: 256 * 1024,
 } as const;
 
+// --- Live conversations (WebSocket rooms, issue #8) ---------------------------------------
+/**
+ * ConversationRoom (src/durable/ConversationRoom.ts) and its protocol.
+ * - `frameOverheadChars`: a client frame is one JSON object; the longest legal one is a message
+ *   at the chat length limit (config `chat.maxMessageChars`) with every character escaped, plus
+ *   this much for the other fields. Larger frames are refused before JSON.parse, so a hostile
+ *   client cannot make the object parse megabytes.
+ * - `maxSockets`: per room. Cloudflare allows 32,768 hibernatable sockets per object
+ *   (https://developers.cloudflare.com/durable-objects/platform/limits/); one conversation needs
+ *   a few visitor tabs and a team, and every broadcast costs one send per socket.
+ * - `framesPerMinute`: per socket, counted in memory (resets when the object hibernates, i.e.
+ *   when the room was idle anyway). Typing indicators are throttled separately (`typingEveryMs`).
+ * - `catchUpMaxMessages`: one `resume` answers at most this many stored messages; the client
+ *   resumes again from the last one it got (`resumed.hasMore`).
+ * - `inflightMaxChars`: the streamed-so-far text kept per in-flight answer for catch-up. An answer
+ *   is bounded by the bot's maxTokens long before this; past it, catch-up sends what was kept and
+ *   the stored message completes it. `maxInflightTurns` bounds the answers tracked at once
+ *   (a WebSocket turn plus REST turns published into the room).
+ * - `pendingFramesPerSocket`: live frames held for a socket while its catch-up reads D1; a socket
+ *   that falls further behind is closed (1013, try again) rather than holding unbounded memory.
+ */
+export const LIVE_ROOM = {
+  frameOverheadChars: 1_024,
+  maxSockets: 100,
+  framesPerMinute: 120,
+  typingEveryMs: 1_000,
+  catchUpMaxMessages: 200,
+  inflightMaxChars: 200_000,
+  maxInflightTurns: 4,
+  pendingFramesPerSocket: 2_000,
+} as const;
 // --- Chat (issue #8: src/features/chat) ------------------------------------------------------
 /**
  * Product: the answer pipeline.

@@ -1,56 +1,435 @@
 /**
- * ConversationRoom: one object per conversation, the meeting point of a visitor's widget
- * and the team members watching or taking over.
+ * ConversationRoom: one object per conversation (named by its id), where the visitor's tabs,
+ * the team members answering and the ones watching meet. Protocol: features/chat/live/room-protocol.ts
+ * and the README's "Live conversations (WebSocket)".
+ *
+ * Trust: only this Worker can reach the object (a Durable Object has no public address, only
+ * its namespace binding), and the Worker authenticates the caller, checks that the
+ * conversation belongs to the caller's org and derives the role before upgrading. So the
+ * identity header on the upgrade request (ROOM_IDENTITY_HEADER) is believed as is.
  *
  * Invariants:
- * - Sockets are accepted with the hibernation API, tagged by role (`visitor` / `agent`), so
- *   the object can sleep between messages without dropping connections.
- * - A message from one socket is relayed to every other socket in the room, never echoed.
+ * - Every stored message and every streamed token reaches every socket in the room, the
+ *   sender's included. D1 is the record; the room only relays.
+ * - At most one WebSocket turn runs at a time; a visitor message arriving meanwhile is refused
+ *   with an error frame (`turn_in_progress`, echoing its clientMessageId), never queued, so a
+ *   message is either stored or visibly refused.
+ * - Roles come from the socket's attachment (set at upgrade), never from a frame.
+ * - Memory is bounded (LIVE_ROOM): frame size, sockets, per-socket frame rate, the in-flight
+ *   text kept for catch-up, the frames held for a socket while it catches up.
  *
- * Survives hibernation: the sockets, their tags and their attachment ({ role, joinedAt }).
- * Nothing else is kept in memory. Persisting conversation history is the chat feature's job
- * (D1), not this object's.
+ * Survives hibernation: the sockets, their tags (role) and attachments (RoomIdentity). Lost on
+ * hibernation, by design: the in-flight answers (a model call in progress keeps the object
+ * awake, so there is none when it sleeps), frame-rate counters and typing throttles.
  */
 import { DurableObject } from 'cloudflare:workers';
+import type { Env } from '../env';
+import { loadConfig } from '../env';
+import { createDb } from '../db/client';
+import type { ServiceContext } from '../context';
+import { systemClock } from '../lib/clock';
+import { LIVE_ROOM } from '../limits';
+import {
+  parseClientFrame,
+  RoomIdentity,
+  ROOM_IDENTITY_HEADER,
+  SUBPROTOCOL,
+  type ClientFrame,
+  type RoomRole,
+  type ServerFrame,
+} from '../features/chat/live/room-protocol';
+import { handBack, loadMessage, messagesAfter, postAgentMessage, takeOver, type StatusChange } from '../features/chat/live/agent-messages';
+import { runTurn } from '../features/chat/live/turn-runner';
+import type { TurnEvent } from '../features/chat/turn';
 
-type Role = 'visitor' | 'agent';
-interface Attachment {
-  role: Role;
-  joinedAt: number;
+/** A WebSocket turn's progress: the answer the pipeline announced, and the one streaming. */
+interface TurnProgress {
+  announced: { assistantMessageId: string; replyTo: string } | null;
+  current: string | null;
 }
 
-export class ConversationRoom extends DurableObject {
+interface InflightAnswer {
+  assistantMessageId: string;
+  replyTo: string;
+  text: string;
+}
+
+const REFUSED = {
+  observer: 'Observers may only watch this conversation.',
+  visitor: 'Only team members may take over or hand back a conversation.',
+} as const;
+
+export class ConversationRoom extends DurableObject<Env> {
+  /** The WebSocket turn in progress (at most one). */
+  private turnRunning = false;
+  /** Answers streaming right now, by assistant message id, oldest first (for catch-up). */
+  private readonly inflight = new Map<string, InflightAnswer>();
+  /** Sockets reading their catch-up from D1, with the live frames held for them meanwhile. */
+  private readonly catchingUp = new Map<WebSocket, ServerFrame[]>();
+  private readonly frameWindows = new WeakMap<WebSocket, { startedAt: number; count: number }>();
+  private readonly lastTypingAt = new WeakMap<WebSocket, number>();
+
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
       return new Response('Expected a WebSocket upgrade', { status: 426 });
     }
-    const role: Role = new URL(request.url).searchParams.get('role') === 'agent' ? 'agent' : 'visitor';
+    const identity = readIdentity(request.headers.get(ROOM_IDENTITY_HEADER));
+    if (!identity) return new Response('Missing room identity', { status: 400 });
+    if (this.ctx.getWebSockets().length >= LIVE_ROOM.maxSockets) {
+      return new Response('Room is full', { status: 503 });
+    }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, [role]);
-    server.serializeAttachment({ role, joinedAt: Date.now() } satisfies Attachment);
-    return new Response(null, { status: 101, webSocket: client });
+    this.ctx.acceptWebSocket(server, [identity.role]);
+    server.serializeAttachment(identity satisfies RoomIdentity);
+    const headers = identity.subprotocol ? { 'sec-websocket-protocol': SUBPROTOCOL } : undefined;
+    return new Response(null, { status: 101, webSocket: client, headers });
   }
 
-  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const from = (ws.deserializeAttachment() as Attachment | null)?.role ?? 'visitor';
-    const text = typeof message === 'string' ? message : new TextDecoder().decode(message);
-    const envelope = JSON.stringify({ from, data: text, at: new Date().toISOString() });
-    for (const peer of this.ctx.getWebSockets()) {
-      if (peer !== ws) peer.send(envelope);
+  /**
+   * Broadcasts a frame from a turn run elsewhere (REST, SSE, the OpenAI API) on this
+   * conversation, so open sockets see it live. Same bookkeeping as the room's own turns:
+   * `turn` / `token` / an answer's `message` keep the in-flight text for catch-up.
+   */
+  async publish(frame: ServerFrame): Promise<void> {
+    this.broadcast(frame);
+  }
+
+  /** How many sockets of each role are connected (the team's presence indicator). */
+  async presence(): Promise<Record<RoomRole, number>> {
+    return {
+      visitor: this.ctx.getWebSockets('visitor').length,
+      agent: this.ctx.getWebSockets('agent').length,
+      observer: this.ctx.getWebSockets('observer').length,
+    };
+  }
+
+  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    const attached = RoomIdentity.safeParse(ws.deserializeAttachment());
+    if (!attached.success) {
+      // A socket accepted by an older version of this object: its role cannot be trusted to mean the same.
+      safeClose(ws, 1008, 'Reconnect to rejoin the conversation.');
+      return;
+    }
+    const identity = attached.data;
+    const admission = this.admitFrame(ws);
+    if (admission !== 'admit') {
+      // One error per window: a flood must not turn into a flood of error frames.
+      if (admission === 'refuse') send(ws, { type: 'error', code: 'rate_limited', detail: `At most ${LIVE_ROOM.framesPerMinute} frames a minute.` });
+      return;
+    }
+    const config = loadConfig(this.env);
+    if (!config.ok) {
+      send(ws, { type: 'error', code: 'misconfigured', detail: 'The service is not configured correctly; try again later.' });
+      return;
+    }
+    const parsed = parseClientFrame(raw, config.config.chat.maxMessageChars);
+    if (!parsed.ok) {
+      send(ws, { type: 'error', code: parsed.code, detail: parsed.detail, ...(parsed.clientMessageId ? { clientMessageId: parsed.clientMessageId } : {}) });
+      return;
+    }
+    try {
+      await this.handle(ws, identity, parsed.frame);
+    } catch (err) {
+      console.error(
+        JSON.stringify({
+          level: 'error',
+          msg: 'conversation room frame failed',
+          frame: parsed.frame.type,
+          conversationId: identity.conversationId,
+          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+        }),
+      );
+      send(ws, { type: 'error', code: 'internal_error', detail: 'Something went wrong on our side; try again.' });
     }
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.catchingUp.delete(ws);
     // 1005 (no status) and 1006 (abnormal) describe a close but may not be sent in one.
-    ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
   }
 
-  /** How many sockets of each role are connected (for the team's presence indicator). */
-  async presence(): Promise<Record<Role, number>> {
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.catchingUp.delete(ws);
+  }
+
+  private async handle(ws: WebSocket, identity: RoomIdentity, frame: ClientFrame): Promise<void> {
+    switch (frame.type) {
+      case 'ping':
+        send(ws, { type: 'pong' });
+        return;
+      case 'resume':
+        return this.resume(ws, identity, frame.lastMessageId);
+      case 'typing':
+        if (identity.role === 'observer') return refuse(ws, REFUSED.observer);
+        if (this.typingThrottled(ws)) return;
+        this.broadcast({ type: 'typing', role: identity.role }, ws);
+        return;
+      case 'takeover':
+      case 'handback': {
+        if (identity.role !== 'agent') return refuse(ws, REFUSED[identity.role]);
+        const ctx = this.serviceContext(identity);
+        const change =
+          frame.type === 'takeover'
+            ? await takeOver(ctx, identity.orgId, identity.conversationId, identity.userId!)
+            : await handBack(ctx, identity.orgId, identity.conversationId);
+        return this.afterStatusChange(ws, frame.type, change);
+      }
+      case 'message':
+        if (identity.role === 'observer') return refuse(ws, REFUSED.observer, frame.clientMessageId);
+        if (identity.role === 'agent') return this.agentMessage(ws, identity, frame.text, frame.clientMessageId);
+        return this.visitorTurn(ws, identity, frame.text, frame.clientMessageId);
+    }
+  }
+
+  private afterStatusChange(ws: WebSocket, action: 'takeover' | 'handback', change: StatusChange): void {
+    if (change.status === 'conversation_not_found') {
+      send(ws, { type: 'error', code: 'conversation_not_found', detail: 'The conversation was deleted.' });
+      return;
+    }
+    const { status, humanUserId } = change.conversation;
+    if (change.status === 'conflict') {
+      const detail =
+        action === 'handback'
+          ? 'Nobody has taken this conversation over.'
+          : status === 'human'
+            ? 'Another team member has taken this conversation over.'
+            : `A ${status} conversation cannot be taken over.`;
+      send(ws, { type: 'error', code: action === 'handback' ? 'not_taken_over' : 'takeover_conflict', detail });
+      send(ws, { type: 'status', status, humanUserId });
+      return;
+    }
+    this.broadcast({ type: 'status', status, humanUserId });
+  }
+
+  private async agentMessage(ws: WebSocket, identity: RoomIdentity, text: string, clientMessageId?: string): Promise<void> {
+    const ctx = this.serviceContext(identity);
+    const result = await postAgentMessage(ctx, identity, identity.userId!, text);
+    if (result.status === 'takeover_required') {
+      send(ws, { type: 'error', code: 'takeover_required', detail: 'Take the conversation over before writing to the visitor.', ...withId(clientMessageId) });
+      return;
+    }
+    this.broadcast({ type: 'message', message: result.message });
+  }
+
+  private async visitorTurn(ws: WebSocket, identity: RoomIdentity, text: string, clientMessageId?: string): Promise<void> {
+    if (this.turnRunning) {
+      send(ws, { type: 'error', code: 'turn_in_progress', detail: 'An answer is still streaming; send your message when it is done.', ...withId(clientMessageId) });
+      return;
+    }
+    this.turnRunning = true;
+    const turn: TurnProgress = { announced: null, current: null };
+    try {
+      const ctx = this.serviceContext(identity);
+      const start = await runTurn(ctx, {
+        orgId: identity.orgId,
+        botId: identity.botId,
+        channel: 'ws',
+        caller: { kind: 'api_key', keyId: identity.keyId! },
+        conversationId: identity.conversationId,
+        message: text,
+        // A client that resends after a reconnect (unsure whether it arrived) does not duplicate it.
+        requestKey: clientMessageId ? `ws:${clientMessageId}` : undefined,
+      });
+      if (!start.ok) {
+        send(ws, { type: 'error', code: start.refusal.code, detail: start.refusal.detail, ...withId(clientMessageId) });
+        return;
+      }
+      try {
+        for await (const event of start.events) {
+          await this.relayTurnEvent(ctx, identity, event, turn);
+        }
+      } catch (err) {
+        // Everyone saw the turn start: everyone learns it ended (the pipeline stored what it could).
+        this.broadcast({ type: 'error', code: 'turn_failed', detail: 'The answer failed on our side; send the message again.' });
+        throw err;
+      }
+    } finally {
+      this.turnRunning = false;
+      // A turn that ended without its final message (a thrown pipeline) leaves nothing to catch up on.
+      if (turn.current) this.inflight.delete(turn.current);
+    }
+  }
+
+  /** Translates one pipeline event into frames for everyone. */
+  private async relayTurnEvent(ctx: ServiceContext, identity: RoomIdentity, event: TurnEvent, turn: TurnProgress): Promise<void> {
+    switch (event.type) {
+      case 'meta': {
+        const userMessage = await loadMessage(ctx.db, identity.orgId, identity.conversationId, event.userMessageId);
+        if (userMessage) this.broadcast({ type: 'message', message: userMessage });
+        // The answer is announced with its first token: a paused turn never starts one.
+        turn.announced = { assistantMessageId: event.assistantMessageId, replyTo: event.userMessageId };
+        return;
+      }
+      case 'token':
+        if (!turn.current && turn.announced) {
+          this.broadcast({ type: 'turn', phase: 'start', ...turn.announced });
+          turn.current = turn.announced.assistantMessageId;
+        }
+        if (turn.current) this.broadcast({ type: 'token', assistantMessageId: turn.current, text: event.text });
+        return;
+      case 'citations':
+      case 'paused':
+        // Citations ride on the final message; a paused turn's user message is already out.
+        return;
+      case 'done':
+        turn.current = null;
+        this.broadcast({ type: 'message', message: event.message });
+        return;
+      case 'error':
+        turn.current = null;
+        this.broadcast({ type: 'message', message: event.message });
+        this.broadcast({ type: 'error', code: event.code, detail: event.detail });
+        return;
+    }
+  }
+
+  /**
+   * Catch-up: the status, every stored message after `lastMessageId` (D1, by seq), then each
+   * answer streaming right now as a `turn` start plus one `token` with its text so far. Live
+   * frames broadcast while D1 is read are held and sent afterwards, minus what the catch-up
+   * already covered, so nothing is lost or doubled.
+   */
+  private async resume(ws: WebSocket, identity: RoomIdentity, lastMessageId: string | null): Promise<void> {
+    if (this.catchingUp.has(ws)) {
+      send(ws, { type: 'error', code: 'resume_in_progress', detail: 'Wait for `resumed` before resuming again.' });
+      return;
+    }
+    this.catchingUp.set(ws, []);
+    try {
+      const result = await messagesAfter(createDb(this.env.DB), identity.orgId, identity.conversationId, lastMessageId, LIVE_ROOM.catchUpMaxMessages);
+      if (!this.catchingUp.has(ws)) return; // closed (or dropped for falling behind) meanwhile
+      if (result.status !== 'ok') {
+        send(ws, {
+          type: 'error',
+          code: result.status,
+          detail: result.status === 'unknown_message' ? 'No message with that id in this conversation; resume with null for everything.' : 'The conversation was deleted.',
+        });
+      } else {
+        send(ws, { type: 'status', status: result.conversation.status, humanUserId: result.conversation.humanUserId });
+        for (const message of result.messages) send(ws, { type: 'message', message });
+      }
+      const delivered = new Set(result.status === 'ok' ? result.messages.map((m) => m.id) : []);
+      const snapshotted = new Set<string>();
+      for (const answer of this.inflight.values()) {
+        if (delivered.has(answer.assistantMessageId)) continue;
+        send(ws, { type: 'turn', phase: 'start', assistantMessageId: answer.assistantMessageId, replyTo: answer.replyTo });
+        if (answer.text) send(ws, { type: 'token', assistantMessageId: answer.assistantMessageId, text: answer.text });
+        snapshotted.add(answer.assistantMessageId);
+      }
+      for (const frame of this.catchingUp.get(ws) ?? []) {
+        if (frame.type === 'message' && delivered.has(frame.message.id)) continue;
+        if ((frame.type === 'turn' || frame.type === 'token') && (delivered.has(frame.assistantMessageId) || snapshotted.has(frame.assistantMessageId))) continue;
+        send(ws, frame);
+      }
+      send(ws, { type: 'resumed', hasMore: result.status === 'ok' && result.hasMore });
+    } finally {
+      this.catchingUp.delete(ws);
+    }
+  }
+
+  /** Sends a frame to every socket (but `except`), keeping the in-flight answers current. */
+  private broadcast(frame: ServerFrame, except?: WebSocket): void {
+    this.track(frame);
+    const data = JSON.stringify(frame);
+    for (const socket of this.ctx.getWebSockets()) {
+      if (socket === except) continue;
+      const held = this.catchingUp.get(socket);
+      if (held) {
+        if (held.length < LIVE_ROOM.pendingFramesPerSocket) held.push(frame);
+        else {
+          this.catchingUp.delete(socket);
+          safeClose(socket, 1013, 'Fell behind during catch-up; reconnect and resume.');
+        }
+        continue;
+      }
+      try {
+        socket.send(data);
+      } catch {
+        // A socket closing right now: its close handler tidies up.
+      }
+    }
+  }
+
+  private track(frame: ServerFrame): void {
+    if (frame.type === 'turn') {
+      if (this.inflight.size >= LIVE_ROOM.maxInflightTurns) {
+        const oldest = this.inflight.keys().next().value;
+        if (oldest !== undefined) this.inflight.delete(oldest);
+      }
+      this.inflight.set(frame.assistantMessageId, { assistantMessageId: frame.assistantMessageId, replyTo: frame.replyTo, text: '' });
+    } else if (frame.type === 'token') {
+      const answer = this.inflight.get(frame.assistantMessageId);
+      if (answer && answer.text.length + frame.text.length <= LIVE_ROOM.inflightMaxChars) answer.text += frame.text;
+    } else if (frame.type === 'message') {
+      this.inflight.delete(frame.message.id);
+    }
+  }
+
+  private admitFrame(ws: WebSocket): 'admit' | 'refuse' | 'drop' {
+    const now = Date.now();
+    const window = this.frameWindows.get(ws);
+    if (!window || now - window.startedAt >= 60_000) {
+      this.frameWindows.set(ws, { startedAt: now, count: 1 });
+      return 'admit';
+    }
+    window.count++;
+    if (window.count <= LIVE_ROOM.framesPerMinute) return 'admit';
+    return window.count === LIVE_ROOM.framesPerMinute + 1 ? 'refuse' : 'drop';
+  }
+
+  private typingThrottled(ws: WebSocket): boolean {
+    const now = Date.now();
+    const last = this.lastTypingAt.get(ws);
+    if (last !== undefined && now - last < LIVE_ROOM.typingEveryMs) return true;
+    this.lastTypingAt.set(ws, now);
+    return false;
+  }
+
+  /** What a queue consumer builds too: the room runs outside any request. */
+  private serviceContext(identity: RoomIdentity): ServiceContext {
+    const config = loadConfig(this.env);
+    if (!config.ok) throw new Error(`configuration invalid: ${config.problems.join('; ')}`);
     return {
-      visitor: this.ctx.getWebSockets('visitor').length,
-      agent: this.ctx.getWebSockets('agent').length,
+      db: createDb(this.env.DB),
+      config: config.config,
+      env: this.env,
+      clock: systemClock,
+      meta: { ip: identity.ip, userAgent: 'kyrochat-room' },
+      waitUntil: (p) => this.ctx.waitUntil(p),
     };
+  }
+}
+
+function readIdentity(header: string | null): RoomIdentity | null {
+  if (!header) return null;
+  try {
+    const parsed = RoomIdentity.safeParse(JSON.parse(header));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+function send(ws: WebSocket, frame: ServerFrame): void {
+  try {
+    ws.send(JSON.stringify(frame));
+  } catch {
+    // The socket is closing; nothing to tell it.
+  }
+}
+
+function refuse(ws: WebSocket, detail: string, clientMessageId?: string): void {
+  send(ws, { type: 'error', code: 'forbidden', detail, ...withId(clientMessageId) });
+}
+
+const withId = (clientMessageId?: string) => (clientMessageId ? { clientMessageId } : {});
+
+function safeClose(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // already closed
   }
 }

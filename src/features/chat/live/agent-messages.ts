@@ -1,0 +1,155 @@
+/**
+ * What the live room reads and writes in D1 besides turns: the conversation it belongs to,
+ * catch-up pages, takeover / hand-back (guarded single-statement updates: D1 has no
+ * transactions, so the WHERE clause is the lock), and the messages a team member writes.
+ */
+import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
+import { insertIfPreviousChanged, type Db } from '../../../db/client';
+import { conversations, messages, type ConversationStatus } from '../../../db/schema';
+import type { ServiceContext } from '../../../context';
+import { newId } from '../../../lib/ids';
+import type { MessageDto } from '../turn';
+import { toMessageDto } from '../store';
+
+export interface RoomConversation {
+  id: string;
+  botId: string;
+  status: ConversationStatus;
+  humanUserId: string | null;
+}
+
+/** The org's live (not deleted) conversation, or null: another org's id is as absent as a wrong one. */
+export async function conversationForRoom(db: Db, orgId: string, conversationId: string): Promise<RoomConversation | null> {
+  const row = await db
+    .select({ id: conversations.id, botId: conversations.botId, status: conversations.status, humanUserId: conversations.humanUserId })
+    .from(conversations)
+    .where(and(eq(conversations.id, conversationId), eq(conversations.orgId, orgId), isNull(conversations.deletedAt)))
+    .get();
+  return row ?? null;
+}
+
+export async function loadMessage(db: Db, orgId: string, conversationId: string, messageId: string): Promise<MessageDto | null> {
+  const row = await db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.id, messageId), eq(messages.conversationId, conversationId), eq(messages.orgId, orgId)))
+    .get();
+  return row ? toMessageDto(row) : null;
+}
+
+export type CatchUp =
+  | { status: 'ok'; conversation: RoomConversation; messages: MessageDto[]; hasMore: boolean }
+  | { status: 'conversation_not_found' }
+  | { status: 'unknown_message' };
+
+/**
+ * Every stored message after `lastMessageId` (all of them when null), in storage order (seq),
+ * at most `limit`; and the conversation's current status.
+ */
+export async function messagesAfter(db: Db, orgId: string, conversationId: string, lastMessageId: string | null, limit: number): Promise<CatchUp> {
+  const conversation = await conversationForRoom(db, orgId, conversationId);
+  if (!conversation) return { status: 'conversation_not_found' };
+  let afterSeq = 0;
+  if (lastMessageId !== null) {
+    const anchor = await db
+      .select({ seq: messages.seq })
+      .from(messages)
+      .where(and(eq(messages.id, lastMessageId), eq(messages.conversationId, conversationId)))
+      .get();
+    if (!anchor) return { status: 'unknown_message' };
+    afterSeq = anchor.seq;
+  }
+  const rows = await db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.conversationId, conversationId), eq(messages.orgId, orgId), gt(messages.seq, afterSeq)))
+    .orderBy(asc(messages.seq))
+    .limit(limit + 1);
+  return { status: 'ok', conversation, messages: rows.slice(0, limit).map(toMessageDto), hasMore: rows.length > limit };
+}
+
+export type StatusChange =
+  | { status: 'ok'; conversation: RoomConversation }
+  | { status: 'conversation_not_found' }
+  /** Someone else holds it (takeover), or nobody does (hand-back). */
+  | { status: 'conflict'; conversation: RoomConversation };
+
+/**
+ * The bot pauses and `userId` owns the conversation. Taking over again is a no-op; taking it
+ * from another member, or taking a closed conversation, is a conflict.
+ */
+export async function takeOver(ctx: ServiceContext, orgId: string, conversationId: string, userId: string): Promise<StatusChange> {
+  const now = ctx.clock.now();
+  const updated = await ctx.db
+    .update(conversations)
+    .set({ status: 'human', humanUserId: userId, updatedAt: now })
+    .where(
+      and(
+        eq(conversations.id, conversationId),
+        eq(conversations.orgId, orgId),
+        isNull(conversations.deletedAt),
+        or(inArray(conversations.status, ['open', 'handoff_requested']), and(eq(conversations.status, 'human'), eq(conversations.humanUserId, userId))),
+      ),
+    )
+    .returning({ id: conversations.id, botId: conversations.botId, status: conversations.status, humanUserId: conversations.humanUserId })
+    .get();
+  if (updated) return { status: 'ok', conversation: updated };
+  const current = await conversationForRoom(ctx.db, orgId, conversationId);
+  return current ? { status: 'conflict', conversation: current } : { status: 'conversation_not_found' };
+}
+
+/** The bot answers again. Any agent may hand back (the member who took over may have left). */
+export async function handBack(ctx: ServiceContext, orgId: string, conversationId: string): Promise<StatusChange> {
+  const updated = await ctx.db
+    .update(conversations)
+    .set({ status: 'open', humanUserId: null, updatedAt: ctx.clock.now() })
+    .where(and(eq(conversations.id, conversationId), eq(conversations.orgId, orgId), isNull(conversations.deletedAt), eq(conversations.status, 'human')))
+    .returning({ id: conversations.id, botId: conversations.botId, status: conversations.status, humanUserId: conversations.humanUserId })
+    .get();
+  if (updated) return { status: 'ok', conversation: updated };
+  const current = await conversationForRoom(ctx.db, orgId, conversationId);
+  return current ? { status: 'conflict', conversation: current } : { status: 'conversation_not_found' };
+}
+
+export type AgentMessageResult = { status: 'ok'; message: MessageDto } | { status: 'takeover_required' };
+
+/**
+ * A team member's message (role `agent`), stored only while the conversation is taken over:
+ * the conversation's counters move first, guarded by `status = 'human'`, and the message row
+ * is inserted only if that update changed a row, in one atomic batch.
+ */
+export async function postAgentMessage(
+  ctx: ServiceContext,
+  target: { orgId: string; botId: string; conversationId: string },
+  authorId: string,
+  content: string,
+): Promise<AgentMessageResult> {
+  const now = ctx.clock.now();
+  const id = newId('msg', ctx.clock);
+  const guard = and(
+    eq(conversations.id, target.conversationId),
+    eq(conversations.orgId, target.orgId),
+    isNull(conversations.deletedAt),
+    eq(conversations.status, 'human'),
+  );
+  const row: typeof messages.$inferInsert = {
+    id,
+    orgId: target.orgId,
+    botId: target.botId,
+    conversationId: target.conversationId,
+    role: 'agent',
+    content,
+    citations: [],
+    authorId,
+    createdAt: now,
+  };
+  await ctx.db.batch([
+    ctx.db
+      .update(conversations)
+      .set({ messageCount: sql`${conversations.messageCount} + 1`, lastMessageAt: now, updatedAt: now })
+      .where(guard),
+    insertIfPreviousChanged(ctx.db, messages, row),
+  ]);
+  const stored = await loadMessage(ctx.db, target.orgId, target.conversationId, id);
+  return stored ? { status: 'ok', message: stored } : { status: 'takeover_required' };
+}

@@ -1,0 +1,492 @@
+/**
+ * Live conversations: GET /api/v1/conversations/{id}/ws into the conversation's
+ * ConversationRoom, through the real Worker. A visitor speaks through an API key with the
+ * `chat` scope, team members (member and above) are agents, viewers observe.
+ *
+ * Joining a turn mid-answer needs an answer that streams slowly: that test runs in its own org
+ * whose bot knows the answer (so the turn reaches the model instead of abstaining) and whose chat
+ * model is the test site's `slow` OpenAI-compatible fake once the models slice provides it.
+ */
+import { env, SELF } from 'cloudflare:test';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BASE, call, createKey, expectProblem, register, type Account } from '../support/api';
+import { joinAs, type Member } from '../support/accounts';
+import { addText, waitForSource } from '../support/knowledge';
+
+let owner: Account;
+let visitorKey: string;
+let member: Member;
+let viewer: Member;
+let stranger: Account;
+
+beforeAll(async () => {
+  owner = await register('room-owner');
+  visitorKey = await createKey(owner, ['chat'], 'widget backend');
+  member = await joinAs(owner, owner.orgId, 'member', 'room-agent');
+  viewer = await joinAs(owner, owner.orgId, 'viewer', 'room-viewer');
+  stranger = await register('room-stranger');
+});
+
+let sequence = 0;
+/** A stored conversation of `account`'s org (the conversation routes that create them belong to other slices). */
+async function newConversation(account: Account = owner): Promise<string> {
+  const id = `cnv_ws${Date.now().toString(36)}${sequence++}`;
+  const now = Date.now();
+  await env.DB.prepare(
+    "INSERT INTO conversations (id, org_id, bot_id, channel, created_at, updated_at) VALUES (?, ?, ?, 'ws', ?, ?)",
+  )
+    .bind(id, account.orgId, account.botId, now, now)
+    .run();
+  return id;
+}
+
+type Frame = Record<string, any>;
+
+interface Client {
+  ws: WebSocket;
+  frames: Frame[];
+  response: Response;
+  send(frame: unknown): void;
+  /** Waits for the first frame (from index `from`) matching `match`, and returns it. */
+  next(match: (f: Frame) => boolean, from?: number): Promise<Frame>;
+  close(): void;
+}
+
+interface ConnectOptions {
+  token?: string | null;
+  orgId?: string;
+  protocols?: string[];
+  query?: string;
+  origin?: string;
+}
+
+async function open(conversationId: string, opts: ConnectOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = { upgrade: 'websocket' };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.orgId) headers['x-org-id'] = opts.orgId;
+  if (opts.protocols) headers['sec-websocket-protocol'] = opts.protocols.join(', ');
+  if (opts.origin) headers.origin = opts.origin;
+  return SELF.fetch(`${BASE}/api/v1/conversations/${conversationId}/ws${opts.query ?? ''}`, { headers });
+}
+
+async function connect(conversationId: string, opts: ConnectOptions = {}): Promise<Client> {
+  const response = await open(conversationId, opts);
+  expect(response.status, await describeFailure(response)).toBe(101);
+  const ws = response.webSocket!;
+  ws.accept();
+  const frames: Frame[] = [];
+  ws.addEventListener('message', (e) => {
+    frames.push(JSON.parse(e.data as string));
+  });
+  return {
+    ws,
+    frames,
+    response,
+    send: (frame) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
+    async next(match, from = 0) {
+      let found: Frame | undefined;
+      await expect.poll(() => (found = frames.slice(from).find(match)), { timeout: 10_000 }).toBeDefined();
+      return found!;
+    },
+    close: () => ws.close(1000, 'done'),
+  };
+}
+
+async function describeFailure(res: Response): Promise<string> {
+  return res.status === 101 ? '' : `${res.status} ${await res.text()}`;
+}
+
+const visitor = (conversationId: string) => connect(conversationId, { token: visitorKey });
+const agent = (conversationId: string) => connect(conversationId, { token: member.token, orgId: owner.orgId });
+const observer = (conversationId: string) => connect(conversationId, { token: viewer.token, orgId: owner.orgId });
+
+const isMessage = (role: string) => (f: Frame) => f.type === 'message' && f.message.role === role;
+const errorCoded = (code: string) => (f: Frame) => f.type === 'error' && f.code === code;
+
+/** The answer a client assembled from `turn` + `token` frames, per assistant message id (a `turn` restarts it). */
+function assembled(frames: Frame[]): Map<string, string> {
+  const texts = new Map<string, string>();
+  for (const f of frames) {
+    if (f.type === 'turn') texts.set(f.assistantMessageId, '');
+    if (f.type === 'token') texts.set(f.assistantMessageId, (texts.get(f.assistantMessageId) ?? '') + f.text);
+  }
+  return texts;
+}
+
+/** An org whose bot knows about the ferry and answers through the slow fake model. */
+async function slowModelOrg() {
+  const account = await register('room-slow');
+  const key = await createKey(account, ['chat'], 'slow visitor');
+  const source = await addText(account.token, account.botId, 'Ferry timetable', FERRY_TEXT);
+  expect((await waitForSource(account.token, source.id)).status).toBe('ready');
+  const settings = await call('PATCH', '/api/v1/settings', {
+    token: account.token,
+    body: { provider: 'openai-compatible', baseUrl: 'http://localhost:11434/v1', chatModel: 'slow' },
+  });
+  expect(settings.status, JSON.stringify(settings.body)).toBe(200);
+  return { account, key };
+}
+
+const FERRY_TEXT = [
+  'The harbour ferry runs every day of the year.',
+  'In winter, from November to March, the harbour ferry runs every hour from 7 am to 7 pm.',
+  'In summer the ferry runs every thirty minutes until midnight, and bicycles travel free.',
+].join(' ');
+
+async function storedMessages(conversationId: string) {
+  const { results } = await env.DB.prepare('SELECT id, role, content, author_id FROM messages WHERE conversation_id = ? ORDER BY seq')
+    .bind(conversationId)
+    .all<{ id: string; role: string; content: string; author_id: string | null }>();
+  return results;
+}
+
+async function conversationRow(conversationId: string) {
+  return env.DB.prepare('SELECT status, human_user_id FROM conversations WHERE id = ?')
+    .bind(conversationId)
+    .first<{ status: string; human_user_id: string | null }>();
+}
+
+describe('joining a conversation room', () => {
+  it('an unauthenticated upgrade answers a 401 problem and no socket', async () => {
+    const cnv = await newConversation();
+    const res = await open(cnv);
+    expect(res.webSocket).toBeNull();
+    expectProblem({ status: res.status, headers: res.headers, body: await res.json() }, 401);
+
+    const forged = await open(cnv, { token: 'kc_live_not-a-real-key' });
+    expect(forged.webSocket).toBeNull();
+    expectProblem({ status: forged.status, headers: forged.headers, body: await forged.json() }, 401, 'invalid_api_key');
+  });
+
+  it("another org's conversation answers 404 with no upgrade, and a missing one too", async () => {
+    const theirs = await newConversation(stranger);
+    for (const token of [visitorKey, member.token]) {
+      const res = await open(theirs, { token, orgId: owner.orgId });
+      expect(res.webSocket).toBeNull();
+      expectProblem({ status: res.status, headers: res.headers, body: await res.json() }, 404, 'conversation_not_found');
+    }
+    const missing = await open('cnv_doesnotexist', { token: visitorKey });
+    expectProblem({ status: missing.status, headers: missing.headers, body: await missing.json() }, 404, 'conversation_not_found');
+  });
+
+  it('an API key without the chat scope is refused with 403', async () => {
+    const cnv = await newConversation();
+    const readOnly = await createKey(owner, ['bots:read'], 'read only');
+    const res = await open(cnv, { token: readOnly });
+    expect(res.webSocket).toBeNull();
+    expectProblem({ status: res.status, headers: res.headers, body: await res.json() }, 403, 'forbidden');
+  });
+
+  it('a request without Upgrade: websocket answers a 426 problem', async () => {
+    const cnv = await newConversation();
+    const res = await call('GET', `/api/v1/conversations/${cnv}/ws`, { token: visitorKey });
+    expectProblem(res, 426, 'upgrade_required');
+  });
+
+  it('a browser authenticates with the kyrochat.bearer subprotocol (and names its org with kyrochat.org) and gets the kyrochat subprotocol back', async () => {
+    const cnv = await newConversation();
+    const browser = await connect(cnv, {
+      protocols: ['kyrochat', `kyrochat.bearer.${member.token}`, `kyrochat.org.${owner.orgId}`],
+      origin: 'https://dashboard.test',
+    });
+    expect(browser.response.headers.get('sec-websocket-protocol')).toBe('kyrochat');
+    // The member became an agent: taking over works.
+    browser.send({ type: 'takeover' });
+    const status = await browser.next((f) => f.type === 'status');
+    expect(status).toEqual({ type: 'status', status: 'human', humanUserId: member.userId });
+    browser.close();
+  });
+
+  it('a widget on a customer site (a foreign Origin) connects with its token: the bearer, not the origin, authenticates', async () => {
+    const cnv = await newConversation();
+    const widget = await connect(cnv, { protocols: ['kyrochat', `kyrochat.bearer.${visitorKey}`], origin: 'https://shop.example' });
+    expect(widget.response.headers.get('sec-websocket-protocol')).toBe('kyrochat');
+    widget.send({ type: 'ping' });
+    await widget.next((f) => f.type === 'pong');
+    widget.close();
+    const anonymous = await open(cnv, { protocols: ['kyrochat'], origin: 'https://dashboard.test' });
+    expect(anonymous.webSocket).toBeNull();
+    expectProblem({ status: anonymous.status, headers: anonymous.headers, body: await anonymous.json() }, 401);
+  });
+
+  it('the role cannot be chosen by query parameter', async () => {
+    const cnv = await newConversation();
+    const watcher = await connect(cnv, { token: viewer.token, orgId: owner.orgId, query: '?role=agent' });
+    const key = await connect(cnv, { token: visitorKey, query: '?role=agent' });
+    watcher.send({ type: 'takeover' });
+    key.send({ type: 'takeover' });
+    expect((await watcher.next(errorCoded('forbidden'))).detail).toMatch(/observers/i);
+    expect((await key.next(errorCoded('forbidden'))).detail).toMatch(/team members/i);
+    expect(await conversationRow(cnv)).toEqual({ status: 'open', human_user_id: null });
+    watcher.close();
+    key.close();
+  });
+});
+
+describe('talking in a room', () => {
+  it('two clients in one room both receive the streamed tokens and every stored message, the sender included', async () => {
+    const cnv = await newConversation();
+    const tab = await visitor(cnv);
+    const team = await agent(cnv);
+    tab.send({ type: 'message', text: 'What are your opening hours?', clientMessageId: 'c1' });
+
+    for (const client of [tab, team]) {
+      const user = await client.next(isMessage('user'));
+      expect(user.message).toMatchObject({ conversationId: cnv, content: 'What are your opening hours?' });
+      const answer = await client.next(isMessage('assistant'));
+      const start = client.frames.find((f) => f.type === 'turn');
+      expect(start).toEqual({ type: 'turn', phase: 'start', assistantMessageId: answer.message.id, replyTo: user.message.id });
+      expect(client.frames.filter((f) => f.type === 'token').length).toBeGreaterThan(1);
+      expect(assembled(client.frames).get(answer.message.id)).toBe(answer.message.content);
+    }
+    const stored = await storedMessages(cnv);
+    expect(stored.map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect(stored[1]!.id).toBe((await tab.next(isMessage('assistant'))).message.id);
+    tab.close();
+    team.close();
+  });
+
+  it('a second message while an answer streams is refused with turn_in_progress, and is not stored', async () => {
+    const cnv = await newConversation();
+    const tab = await visitor(cnv);
+    // Back to back: the second frame arrives while the first turn is still storing and retrieving.
+    tab.send({ type: 'message', text: 'first question' });
+    tab.send({ type: 'message', text: 'second question', clientMessageId: 'second' });
+    expect(await tab.next(errorCoded('turn_in_progress'))).toMatchObject({ clientMessageId: 'second' });
+    await tab.next(isMessage('assistant'));
+    expect((await storedMessages(cnv)).map((m) => m.content)).not.toContain('second question');
+    tab.close();
+  });
+
+  it('a socket sending more than 120 frames a minute gets one rate_limited error and the excess is dropped', async () => {
+    const cnv = await newConversation();
+    const tab = await visitor(cnv);
+    const other = await visitor(cnv);
+    for (let i = 0; i < 130; i++) tab.send({ type: 'ping' });
+    await tab.next(errorCoded('rate_limited'));
+    // Another socket's frames are counted apart, and its answer comes after the flood was handled.
+    other.send({ type: 'ping' });
+    await other.next((f) => f.type === 'pong');
+    tab.send({ type: 'ping' });
+    await expect.poll(() => tab.frames.length).toBe(121);
+    expect(tab.frames.filter((f) => f.type === 'pong')).toHaveLength(120);
+    expect(tab.frames.filter((f) => f.type === 'error')).toHaveLength(1);
+    tab.close();
+    other.close();
+  });
+
+  it('malformed frames get an error frame and the socket stays usable', async () => {
+    const cnv = await newConversation();
+    const tab = await visitor(cnv);
+    tab.send('this is not json');
+    await tab.next(errorCoded('malformed_frame'));
+    tab.send({ type: 'shout', text: 'hi' });
+    await tab.next(errorCoded('invalid_frame'));
+    tab.send({ type: 'message', text: 'x'.repeat(4_001), clientMessageId: 'long' });
+    expect(await tab.next(errorCoded('message_too_long'))).toMatchObject({ clientMessageId: 'long' });
+    tab.send({ type: 'message', text: '   ' });
+    await tab.next((f) => f.type === 'error' && /empty/.test(f.detail));
+    tab.send(JSON.stringify({ type: 'ping', pad: 'y'.repeat(30_000) }));
+    await tab.next(errorCoded('frame_too_large'));
+    tab.ws.send(new TextEncoder().encode('{"type":"ping"}'));
+    await tab.next(errorCoded('binary_frame'));
+    tab.send({ type: 'ping' });
+    await tab.next((f) => f.type === 'pong');
+    expect(await storedMessages(cnv)).toEqual([]);
+    tab.close();
+  });
+});
+
+describe('reconnecting', () => {
+  it('resume sends every stored message after the last one seen, in order, then the status and a resumed frame', async () => {
+    const cnv = await newConversation();
+    const tab = await visitor(cnv);
+    tab.send({ type: 'message', text: 'first' });
+    const firstAnswer = await tab.next(isMessage('assistant'));
+    const mark = tab.frames.length;
+    tab.send({ type: 'message', text: 'second' });
+    await tab.next(isMessage('assistant'), mark);
+    tab.close();
+
+    const stored = await storedMessages(cnv);
+    const back = await visitor(cnv);
+    back.send({ type: 'resume', lastMessageId: firstAnswer.message.id });
+    await back.next((f) => f.type === 'resumed');
+    expect(back.frames[0]).toEqual({ type: 'status', status: 'open', humanUserId: null });
+    expect(back.frames.filter((f) => f.type === 'message').map((f) => f.message.id)).toEqual(stored.slice(2).map((m) => m.id));
+    expect(back.frames.at(-1)).toEqual({ type: 'resumed', hasMore: false });
+
+    const fresh = await visitor(cnv);
+    fresh.send({ type: 'resume', lastMessageId: null });
+    await fresh.next((f) => f.type === 'resumed');
+    expect(fresh.frames.filter((f) => f.type === 'message').map((f) => f.message.id)).toEqual(stored.map((m) => m.id));
+
+    fresh.send({ type: 'resume', lastMessageId: 'msg_not_in_this_conversation' });
+    await fresh.next(errorCoded('unknown_message'));
+    back.close();
+    fresh.close();
+  });
+
+  it('a reconnect while a turn runs catches up without gaps or repeats: each stored message once, and any streamed text adds up to the answer', async () => {
+    // With the slow fake model this joins mid-answer (snapshot token, then live tokens); with a
+    // fast model the answer may be stored before the resume is read. The claim holds for both;
+    // the deterministic mid-stream snapshot is the publish() test below.
+    const slow = await slowModelOrg();
+    const cnv = await newConversation(slow.account);
+    const tab = await connect(cnv, { token: slow.key });
+    tab.send({ type: 'message', text: 'When is the harbour ferry running in winter?' });
+    const user = await tab.next(isMessage('user'));
+
+    const back = await connect(cnv, { token: slow.key });
+    back.send({ type: 'resume', lastMessageId: null });
+    const final = await back.next(isMessage('assistant'));
+    expect(final.message.content.length).toBeGreaterThan(0);
+    expect(back.frames.filter((f) => f.type === 'message').map((f) => f.message.id)).toEqual([user.message.id, final.message.id]);
+    const streamed = back.frames.filter((f) => f.type === 'token' && f.assistantMessageId === final.message.id);
+    expect(streamed.length === 0 || assembled(back.frames).get(final.message.id) === final.message.content).toBe(true);
+    tab.close();
+    back.close();
+  });
+
+  it('publish() on the room broadcasts to every socket and a resume mid-stream catches up on the published answer', async () => {
+    const cnv = await newConversation();
+    const a = await observer(cnv);
+    const room = env.CONVERSATION_ROOM.get(env.CONVERSATION_ROOM.idFromName(cnv));
+    await room.publish({ type: 'turn', phase: 'start', assistantMessageId: 'msg_rest_answer', replyTo: 'msg_rest_question' });
+    await room.publish({ type: 'token', assistantMessageId: 'msg_rest_answer', text: 'Answered over ' });
+    await room.publish({ type: 'token', assistantMessageId: 'msg_rest_answer', text: 'REST' });
+    await a.next((f) => f.type === 'token' && f.text === 'REST');
+    expect(assembled(a.frames).get('msg_rest_answer')).toBe('Answered over REST');
+
+    const b = await observer(cnv);
+    b.send({ type: 'resume', lastMessageId: null });
+    await b.next((f) => f.type === 'resumed');
+    expect(b.frames.filter((f) => f.type === 'turn' || f.type === 'token')).toEqual([
+      { type: 'turn', phase: 'start', assistantMessageId: 'msg_rest_answer', replyTo: 'msg_rest_question' },
+      { type: 'token', assistantMessageId: 'msg_rest_answer', text: 'Answered over REST' },
+    ]);
+    expect(await room.presence()).toEqual({ visitor: 0, agent: 0, observer: 2 });
+    a.close();
+    b.close();
+  });
+});
+
+describe('takeover and hand-back', () => {
+  it('takeover: the bot stays silent, the visitor reaches the agent, and the agent message reaches the visitor live', async () => {
+    const cnv = await newConversation();
+    const tab = await visitor(cnv);
+    const team = await agent(cnv);
+    team.send({ type: 'takeover' });
+    for (const client of [tab, team]) {
+      expect(await client.next((f) => f.type === 'status')).toEqual({ type: 'status', status: 'human', humanUserId: member.userId });
+    }
+    expect(await conversationRow(cnv)).toEqual({ status: 'human', human_user_id: member.userId });
+
+    tab.send({ type: 'message', text: 'I need a person, please' });
+    await team.next((f) => f.type === 'message' && f.message.content === 'I need a person, please');
+    team.send({ type: 'message', text: 'Hi, I am here to help.' });
+    const reply = await tab.next(isMessage('agent'));
+    expect(reply.message.content).toBe('Hi, I am here to help.');
+    // A second visitor message is accepted, so the first turn has ended: paused, with no answer.
+    tab.send({ type: 'message', text: 'thanks' });
+    await team.next((f) => f.type === 'message' && f.message.content === 'thanks');
+    await expect.poll(async () => (await storedMessages(cnv)).length).toBe(3);
+
+    for (const client of [tab, team]) {
+      expect(client.frames.some((f) => f.type === 'turn' || f.type === 'token' || (f.type === 'message' && f.message.role === 'assistant'))).toBe(false);
+    }
+    const stored = await storedMessages(cnv);
+    expect(stored.map((m) => [m.role, m.author_id])).toEqual([
+      ['user', null],
+      ['agent', member.userId],
+      ['user', null],
+    ]);
+    tab.close();
+    team.close();
+  });
+
+  it('hand-back: the status returns to open and the bot answers again', async () => {
+    const cnv = await newConversation();
+    const tab = await visitor(cnv);
+    const team = await agent(cnv);
+    team.send({ type: 'takeover' });
+    await tab.next((f) => f.type === 'status' && f.status === 'human');
+    const mark = tab.frames.length;
+    team.send({ type: 'handback' });
+    expect(await tab.next((f) => f.type === 'status', mark)).toEqual({ type: 'status', status: 'open', humanUserId: null });
+    expect(await conversationRow(cnv)).toEqual({ status: 'open', human_user_id: null });
+
+    tab.send({ type: 'message', text: 'Is the bot back?' });
+    const answer = await team.next(isMessage('assistant'));
+    expect(assembled(team.frames).get(answer.message.id)).toBe(answer.message.content);
+    team.send({ type: 'handback' });
+    await team.next(errorCoded('not_taken_over'));
+    tab.close();
+    team.close();
+  });
+
+  it('an agent message before takeover is refused and not stored; another member cannot take over a taken conversation', async () => {
+    const cnv = await newConversation();
+    const team = await agent(cnv);
+    team.send({ type: 'message', text: 'hello from the team', clientMessageId: 'early' });
+    expect(await team.next(errorCoded('takeover_required'))).toMatchObject({ clientMessageId: 'early' });
+    expect(await storedMessages(cnv)).toEqual([]);
+
+    const boss = await connect(cnv, { token: owner.token });
+    boss.send({ type: 'takeover' });
+    await team.next((f) => f.type === 'status' && f.humanUserId === owner.userId);
+    team.send({ type: 'takeover' });
+    await team.next(errorCoded('takeover_conflict'));
+    expect(await conversationRow(cnv)).toEqual({ status: 'human', human_user_id: owner.userId });
+    team.close();
+    boss.close();
+  });
+
+  it('a viewer observes but cannot take over, hand back, write or type', async () => {
+    const cnv = await newConversation();
+    const tab = await visitor(cnv);
+    const watcher = await observer(cnv);
+    for (const frame of [{ type: 'takeover' }, { type: 'handback' }, { type: 'message', text: 'hello' }, { type: 'typing' }]) {
+      const mark = watcher.frames.length;
+      watcher.send(frame);
+      await watcher.next(errorCoded('forbidden'), mark);
+    }
+    expect(await conversationRow(cnv)).toEqual({ status: 'open', human_user_id: null });
+    expect(await storedMessages(cnv)).toEqual([]);
+    // Yet it sees everything.
+    tab.send({ type: 'message', text: 'visible to watchers' });
+    await watcher.next(isMessage('assistant'));
+    tab.close();
+    watcher.close();
+  });
+
+  it('a visitor cannot take over or send an agent message: its messages are user messages', async () => {
+    const cnv = await newConversation();
+    const tab = await visitor(cnv);
+    tab.send({ type: 'takeover' });
+    await tab.next(errorCoded('forbidden'));
+    tab.send({ type: 'message', text: 'I am the agent now', role: 'agent' });
+    expect((await tab.next(errorCoded('invalid_frame'))).detail).toMatch(/role|unrecognized/i);
+    tab.send({ type: 'message', text: 'just a question' });
+    await tab.next(isMessage('assistant'));
+    expect((await storedMessages(cnv)).map((m) => [m.role, m.content])).toEqual([
+      ['user', 'just a question'],
+      ['assistant', expect.any(String)],
+    ]);
+    expect(await conversationRow(cnv)).toEqual({ status: 'open', human_user_id: null });
+    tab.close();
+  });
+
+  it('typing reaches the other sockets with the sender role, not the sender', async () => {
+    const cnv = await newConversation();
+    const tab = await visitor(cnv);
+    const team = await agent(cnv);
+    team.send({ type: 'typing' });
+    expect(await tab.next((f) => f.type === 'typing')).toEqual({ type: 'typing', role: 'agent' });
+    team.send({ type: 'ping' });
+    await team.next((f) => f.type === 'pong');
+    expect(team.frames.some((f) => f.type === 'typing')).toBe(false);
+    tab.close();
+    team.close();
+  });
+});
