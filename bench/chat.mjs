@@ -159,18 +159,21 @@ async function concurrencyStep(worker, apiKey, botId, n) {
       return reply.conversationId;
     });
   } catch (err) {
-    return { n, open: 0, answered: 0, failed: n, openMs: Number.NaN, p50: Number.NaN, p95: Number.NaN, failures: [`creating the conversations failed: ${err.message}`] };
+    return { n, open: 0, answered: 0, failed: n, openMs: Number.NaN, p50: Number.NaN, p95: Number.NaN, turnsPerSecond: Number.NaN, failures: [`creating the conversations failed: ${err.message}`] };
   }
   const openStarted = performance.now();
   const opened = await Promise.allSettled(conversationIds.map((id) => openRoom(worker.url, apiKey, id)));
   const openMs = performance.now() - openStarted;
   const rooms = opened.filter((r) => r.status === 'fulfilled').map((r) => r.value);
   const failures = opened.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
+  const askStarted = performance.now();
   const answers = await Promise.allSettled(rooms.map((room, i) => room.ask(QUESTIONS[(i + 1) % QUESTIONS.length], WS_ANSWER_TIMEOUT_MS)));
+  const askSeconds = (performance.now() - askStarted) / 1000;
   failures.push(...answers.filter((r) => r.status === 'rejected').map((r) => r.reason.message));
   await Promise.all(rooms.map((room) => room.close()));
   const latencies = stats(answers.filter((r) => r.status === 'fulfilled').map((r) => r.value.ms));
-  return { n, open: rooms.length, answered: latencies.n, failed: failures.length, openMs, p50: latencies.p50, p95: latencies.p95, failures };
+  // Answers per second while all N wait: the Worker's turn throughput, which is what bounds N here.
+  return { n, open: rooms.length, answered: latencies.n, failed: failures.length, openMs, p50: latencies.p50, p95: latencies.p95, turnsPerSecond: latencies.n / askSeconds, failures };
 }
 
 const fakeModel = createZeroLatencyModel();
@@ -243,6 +246,7 @@ try {
       { key: 'openMs', title: 'open all ms', digits: 0 },
       { key: 'p50', title: 'p50 ms', digits: 1 },
       { key: 'p95', title: 'p95 ms', digits: 1 },
+      { key: 'turnsPerSecond', title: 'answers/s', digits: 1 },
     ],
     steps,
   );
