@@ -12,7 +12,9 @@
  *    starts with) are measured alongside, for reference (no target).
  * 2. WebSocket concurrency: N conversations with one socket each (N = 25, 50, 100, …) all send
  *    one message at once and wait for the stored answer; N doubles until a turn fails or the
- *    p95 passes 2 s. Reports the largest N sustained.
+ *    p95 passes 2 s. Reports the largest N sustained. Then, for scale, how many open sockets the
+ *    process holds when they are idle: N keeps doubling (up to CHAT_BENCH_MAX_IDLE_SOCKETS) with
+ *    every socket answering a ping, until one fails or the pong p95 passes 2 s.
  *
  * Exit code 1 when the overhead target is missed or no N is sustained.
  */
@@ -30,10 +32,13 @@ const WARMUP = 20;
 const TARGET_RATIO = 1.5;
 const WS_START = 25;
 const WS_MAX = Number(process.env.CHAT_BENCH_MAX_SOCKETS ?? 3_200);
+const WS_MAX_IDLE = Number(process.env.CHAT_BENCH_MAX_IDLE_SOCKETS ?? 1_600);
 const WS_P95_LIMIT_MS = 2_000;
 const WS_ANSWER_TIMEOUT_MS = 30_000;
 /** Conversations are created over HTTP this many at a time (the Worker, not the client, should be the bottleneck). */
 const CREATE_CONCURRENCY = 8;
+/** Idle sockets are opened this many at a time. */
+const IDLE_OPEN_CONCURRENCY = 25;
 /** Where the Worker finds the model: the egress guard allows this host (EGRESS_ALLOW_HOSTS) and WEB_FETCHER answers it. */
 const MODEL_BASE_URL = 'http://localhost:11434/v1';
 
@@ -149,15 +154,28 @@ async function measureOverhead(worker, auth, bots) {
   return { bare: stats(bare), search: stats(search), modelFirst: stats(model.first), modelTotal: stats(model.total), offlineFirst: stats(offline.first), offlineTotal: stats(offline.total) };
 }
 
-async function concurrencyStep(worker, apiKey, botId, n) {
+/**
+ * The first `n` conversations of a growing pool; each starts with one turn over HTTP, since a
+ * room joins an existing conversation. Later steps reuse earlier conversations.
+ */
+const conversationPool = [];
+async function conversations(worker, apiKey, botId, n) {
   const auth = { authorization: `Bearer ${apiKey}` };
-  // Each conversation starts with one turn over HTTP: the room joins an existing conversation.
-  let conversationIds;
-  try {
-    conversationIds = await pool(n, CREATE_CONCURRENCY, async (i) => {
+  const missing = n - conversationPool.length;
+  if (missing > 0) {
+    const created = await pool(missing, CREATE_CONCURRENCY, async (i) => {
       const reply = await postJson(worker.url, `/api/v1/bots/${botId}/chat`, { message: QUESTIONS[i % QUESTIONS.length] }, auth);
       return reply.conversationId;
     });
+    conversationPool.push(...created);
+  }
+  return conversationPool.slice(0, n);
+}
+
+async function concurrencyStep(worker, apiKey, botId, n) {
+  let conversationIds;
+  try {
+    conversationIds = await conversations(worker, apiKey, botId, n);
   } catch (err) {
     return { n, open: 0, answered: 0, failed: n, openMs: Number.NaN, p50: Number.NaN, p95: Number.NaN, turnsPerSecond: Number.NaN, failures: [`creating the conversations failed: ${err.message}`] };
   }
@@ -174,6 +192,32 @@ async function concurrencyStep(worker, apiKey, botId, n) {
   const latencies = stats(answers.filter((r) => r.status === 'fulfilled').map((r) => r.value.ms));
   // Answers per second while all N wait: the Worker's turn throughput, which is what bounds N here.
   return { n, open: rooms.length, answered: latencies.n, failed: failures.length, openMs, p50: latencies.p50, p95: latencies.p95, turnsPerSecond: latencies.n / askSeconds, failures };
+}
+
+async function idleStep(worker, apiKey, botId, n) {
+  let conversationIds;
+  try {
+    conversationIds = await conversations(worker, apiKey, botId, n);
+  } catch (err) {
+    return { n, open: 0, alive: 0, failed: n, openMs: Number.NaN, p50: Number.NaN, p95: Number.NaN, failures: [`creating the conversations failed: ${err.message}`] };
+  }
+  // Opened a few at a time, as visitors arrive: this phase asks how many sockets stay open, not
+  // how fast a burst of upgrades is accepted (the concurrency phase opens all at once).
+  const openStarted = performance.now();
+  const opened = await pool(conversationIds.length, IDLE_OPEN_CONCURRENCY, (i) =>
+    openRoom(worker.url, apiKey, conversationIds[i]).then(
+      (value) => ({ status: 'fulfilled', value }),
+      (reason) => ({ status: 'rejected', reason }),
+    ),
+  );
+  const openMs = performance.now() - openStarted;
+  const rooms = opened.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+  const failures = opened.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
+  const pongs = await Promise.allSettled(rooms.map((room) => room.ping(WS_ANSWER_TIMEOUT_MS)));
+  failures.push(...pongs.filter((r) => r.status === 'rejected').map((r) => r.reason.message));
+  await Promise.all(rooms.map((room) => room.close()));
+  const latencies = stats(pongs.filter((r) => r.status === 'fulfilled').map((r) => r.value));
+  return { n, open: rooms.length, alive: latencies.n, failed: failures.length, openMs, p50: latencies.p50, p95: latencies.p95, failures };
 }
 
 const fakeModel = createZeroLatencyModel();
@@ -257,6 +301,33 @@ try {
     console.log(`no N sustained: even ${WS_START} concurrent conversations failed or took over ${WS_P95_LIMIT_MS} ms at p95`);
     exitCode = 1;
   }
+
+  console.log(`\nIdle sockets held: N conversations with one open socket each, opened ${IDLE_OPEN_CONCURRENCY} at a time, then every socket answering a ping at once; N doubles until a failure, pong p95 > ${WS_P95_LIMIT_MS} ms or ${WS_MAX_IDLE}\n`);
+  const idleSteps = [];
+  let held = null;
+  for (let n = Math.max(WS_START, (sustained?.n ?? WS_START / 2) * 2); n <= WS_MAX_IDLE; n *= 2) {
+    const step = await idleStep(worker, apiKey, bots.model.id, n);
+    idleSteps.push(step);
+    if (step.failed > 0 || step.p95 > WS_P95_LIMIT_MS) {
+      const reasons = [...new Set(step.failures)].slice(0, 3);
+      console.log(`N=${n} not held: ${step.failed} failed${reasons.length ? ` (${reasons.join('; ')})` : ''}, pong p95 ${step.p95?.toFixed(0)} ms`);
+      break;
+    }
+    held = step;
+  }
+  printTable(
+    [
+      { key: 'n', title: 'sockets' },
+      { key: 'open', title: 'opened' },
+      { key: 'alive', title: 'ponged' },
+      { key: 'failed', title: 'failed' },
+      { key: 'openMs', title: 'open all ms', digits: 0 },
+      { key: 'p50', title: 'pong p50 ms', digits: 1 },
+      { key: 'p95', title: 'pong p95 ms', digits: 1 },
+    ],
+    idleSteps,
+  );
+  if (held) console.log(`largest N of idle sockets held: ${held.n}${held === idleSteps.at(-1) ? ` (the CHAT_BENCH_MAX_IDLE_SOCKETS cap)` : ''}, pong p95 ${held.p95.toFixed(1)} ms`);
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);
   exitCode = 1;

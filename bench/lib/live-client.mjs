@@ -12,7 +12,7 @@ const wsUrl = (baseUrl, conversationId) => {
 
 /**
  * Opens a socket into a conversation's room.
- * @returns {Promise<{ socket: WebSocket, ask: (text: string, timeoutMs: number) => Promise<{ ms: number, message: any }>, close: () => Promise<void> }>}
+ * @returns {Promise<{ socket: WebSocket, ask: (text: string, timeoutMs: number) => Promise<{ ms: number, message: any }>, ping: (timeoutMs: number) => Promise<number>, close: () => Promise<void> }>}
  */
 export function openRoom(baseUrl, token, conversationId, { timeoutMs = 10_000 } = {}) {
   return new Promise((resolve, reject) => {
@@ -31,13 +31,14 @@ export function openRoom(baseUrl, token, conversationId, { timeoutMs = 10_000 } 
       }
       for (const listener of listeners) listener(frame);
     });
+    const started = performance.now();
     socket.addEventListener('error', () => {
       clearTimeout(timer);
-      reject(new Error(`socket into ${conversationId} failed to open`));
+      reject(new Error(`socket into ${conversationId} failed to open (after ${Math.round(performance.now() - started)} ms)`));
     });
     socket.addEventListener('open', () => {
       clearTimeout(timer);
-      resolve({ socket, ask, close });
+      resolve({ socket, ask, ping, close });
     });
 
     /** Sends a message and resolves with the answer's stored message (the first assistant message after it). */
@@ -66,6 +67,25 @@ export function openRoom(baseUrl, token, conversationId, { timeoutMs = 10_000 } 
         listeners.add(onFrame);
         socket.addEventListener('close', onClose);
         socket.send(JSON.stringify({ type: 'message', text, clientMessageId }));
+      });
+    }
+
+    /** A `ping` frame answered by `pong`: the socket and its room are alive. */
+    function ping(timeoutMs) {
+      return new Promise((resolvePing, rejectPing) => {
+        const started = performance.now();
+        const onFrame = (frame) => {
+          if (frame.type !== 'pong') return;
+          clearTimeout(timer);
+          listeners.delete(onFrame);
+          resolvePing(performance.now() - started);
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(onFrame);
+          rejectPing(new Error(`no pong within ${timeoutMs} ms`));
+        }, timeoutMs);
+        listeners.add(onFrame);
+        socket.send(JSON.stringify({ type: 'ping' }));
       });
     }
 
