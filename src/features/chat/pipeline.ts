@@ -126,9 +126,7 @@ export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<
       conversation = await getConversation(ctx.db, input.orgId, existing.conversationId);
     } else {
       created = appended.created;
-      conversation = created ? await getConversation(ctx.db, input.orgId, appended.conversationId) : conversation;
-      existing = null;
-      if (!conversation) return conversationNotFound();
+      conversation = appended.conversation;
       return started(conversation, created, runTurn(ctx, { bot, conversation, userMessage: appended.message, input, created, startedAt }));
     }
   }

@@ -106,7 +106,7 @@ export interface UserMessageInput {
 }
 
 export type AppendUserResult =
-  | { status: 'stored'; conversationId: string; message: MessageRow; created: boolean }
+  | { status: 'stored'; conversation: ConversationRow; message: MessageRow; created: boolean }
   /** Another attempt with the same request key stored its message first. */
   | { status: 'existing'; message: MessageRow };
 
@@ -190,11 +190,14 @@ export async function appendUserMessage(ctx: ServiceContext, input: UserMessageI
     insertRowWhere(ctx.db, messages, message, sql`${conversationExists} AND ${keyIsFree} AND ${filesFree}`),
     ...(fileIds.length ? [claimAttachmentsStatement(ctx.db, { orgId: input.orgId, ids: fileIds, conversationId, messageId: message.id })] : []),
     bumpCounters(ctx.db, conversationId, message.id, now),
+    // Read back in the same round trip: the message (with its seq) and the conversation as stored.
+    ctx.db.select().from(messages).where(eq(messages.id, message.id)),
+    ctx.db.select().from(conversations).where(eq(conversations.id, conversationId)),
   ] as const;
-  await ctx.db.batch(statements as unknown as Parameters<Db['batch']>[0]);
-
-  const stored = await ctx.db.select().from(messages).where(eq(messages.id, message.id)).get();
-  if (stored) return { status: 'stored', conversationId, message: stored, created: created !== null };
+  const results = (await ctx.db.batch(statements as unknown as Parameters<Db["batch"]>[0])) as readonly unknown[];
+  const [stored] = results.at(-2) as MessageRow[];
+  const [conversation] = results.at(-1) as ConversationRow[];
+  if (stored && conversation) return { status: 'stored', conversation, message: stored, created: created !== null };
   if (input.requestKey) {
     const winner = await findMessageByRequestKey(ctx.db, input.orgId, input.requestKey);
     if (winner) return { status: 'existing', message: winner };
