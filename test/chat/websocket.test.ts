@@ -4,8 +4,8 @@
  * `chat` scope, team members (member and above) are agents, viewers observe.
  *
  * Joining a turn mid-answer needs an answer that streams slowly: that test runs in its own org
- * whose bot knows the answer (so the turn reaches the model instead of abstaining) and whose chat
- * model is the test site's `slow` OpenAI-compatible fake once the models slice provides it.
+ * whose bot knows the answer (so the turn reaches the model instead of abstaining) and answers
+ * through the test site's `trickle` OpenAI-compatible fake (one word every 150 ms).
  */
 import { env, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -113,17 +113,25 @@ function assembled(frames: Frame[]): Map<string, string> {
   return texts;
 }
 
-/** An org whose bot knows about the ferry and answers through the slow fake model. */
-async function slowModelOrg() {
-  const account = await register('room-slow');
-  const key = await createKey(account, ['chat'], 'slow visitor');
+/**
+ * An org whose bot knows about the ferry (so a turn reaches the model instead of abstaining) and
+ * answers through the test site's fake model `model` (`trickle`: one word every 150 ms). The model
+ * is the BOT's: with no org provider and no CHAT_* endpoint, createChatModel uses the bot's
+ * fallback list, so the org's embeddings (and the indexed ferry text) stay offline.
+ */
+async function fakeModelOrg(model: string) {
+  const account = await register(`room-${model}`);
+  const key = await createKey(account, ['chat'], `${model} visitor`);
   const source = await addText(account.token, account.botId, 'Ferry timetable', FERRY_TEXT);
   expect((await waitForSource(account.token, source.id)).status).toBe('ready');
-  const settings = await call('PATCH', '/api/v1/settings', {
+  const bot = await call('PATCH', `/api/v1/bots/${account.botId}`, {
     token: account.token,
-    body: { provider: 'openai-compatible', baseUrl: 'http://localhost:11434/v1', chatModel: 'slow' },
+    body: {
+      model: { provider: 'openai-compatible', model },
+      modelFallbacks: [{ baseUrl: 'http://localhost:11434/v1', model, apiKeySecret: null }],
+    },
   });
-  expect(settings.status, JSON.stringify(settings.body)).toBe(200);
+  expect(bot.status, JSON.stringify(bot.body)).toBe(200);
   return { account, key };
 }
 
@@ -327,23 +335,50 @@ describe('reconnecting', () => {
     fresh.close();
   });
 
-  it('a reconnect while a turn runs catches up without gaps or repeats: each stored message once, and any streamed text adds up to the answer', async () => {
-    // With the slow fake model this joins mid-answer (snapshot token, then live tokens); with a
-    // fast model the answer may be stored before the resume is read. The claim holds for both;
-    // the deterministic mid-stream snapshot is the publish() test below.
-    const slow = await slowModelOrg();
-    const cnv = await newConversation(slow.account);
-    const tab = await connect(cnv, { token: slow.key });
+  it('a reconnect while a turn runs catches up without gaps or repeats: the user message, one token with the text so far, then live tokens adding up to the stored answer', async () => {
+    const trickle = await fakeModelOrg('trickle');
+    const cnv = await newConversation(trickle.account);
+    const tab = await connect(cnv, { token: trickle.key });
     tab.send({ type: 'message', text: 'When is the harbour ferry running in winter?' });
     const user = await tab.next(isMessage('user'));
+    // A few words in: the answer is well under way and far from done (sixteen words, 150 ms apart).
+    await expect.poll(() => tab.frames.filter((f) => f.type === 'token').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
 
-    const back = await connect(cnv, { token: slow.key });
+    const back = await connect(cnv, { token: trickle.key });
     back.send({ type: 'resume', lastMessageId: null });
     const final = await back.next(isMessage('assistant'));
-    expect(final.message.content.length).toBeGreaterThan(0);
-    expect(back.frames.filter((f) => f.type === 'message').map((f) => f.message.id)).toEqual([user.message.id, final.message.id]);
-    const streamed = back.frames.filter((f) => f.type === 'token' && f.assistantMessageId === final.message.id);
-    expect(streamed.length === 0 || assembled(back.frames).get(final.message.id) === final.message.content).toBe(true);
+    const answerId = final.message.id;
+    const stored = await storedMessages(cnv);
+    expect(stored.map((m) => [m.id, m.role])).toEqual([
+      [user.message.id, 'user'],
+      [answerId, 'assistant'],
+    ]);
+    expect(final.message.content).toBe(stored[1]!.content);
+
+    // The catch-up, frame by frame: status, the stored user message, the answer streaming so far
+    // as one turn start and ONE token, then `resumed`.
+    const resumedAt = back.frames.findIndex((f) => f.type === 'resumed');
+    const catchUp = back.frames.slice(0, resumedAt + 1);
+    expect(catchUp).toEqual([
+      { type: 'status', status: 'open', humanUserId: null },
+      { type: 'message', message: user.message },
+      { type: 'turn', phase: 'start', assistantMessageId: answerId, replyTo: user.message.id },
+      { type: 'token', assistantMessageId: answerId, text: expect.any(String) },
+      { type: 'resumed', hasMore: false },
+    ]);
+    const soFar = catchUp[3]!.text as string;
+    expect(soFar.trim().split(/\s+/).length).toBeGreaterThanOrEqual(3);
+    expect(final.message.content.startsWith(soFar)).toBe(true);
+
+    // Then live: only tokens of this answer (at least one), and the stored message last.
+    const live = back.frames.slice(resumedAt + 1);
+    expect(live.at(-1)).toEqual({ type: 'message', message: final.message });
+    const liveTokens = live.slice(0, -1);
+    expect(liveTokens.length).toBeGreaterThan(0);
+    for (const f of liveTokens) expect(f).toMatchObject({ type: 'token', assistantMessageId: answerId });
+    expect(soFar + liveTokens.map((f) => f.text).join('')).toBe(final.message.content);
+    // The first socket, there from the start, assembled the same answer.
+    expect(assembled(tab.frames).get(answerId)).toBe(final.message.content);
     tab.close();
     back.close();
   });
