@@ -258,6 +258,28 @@ describe('talking in a room', () => {
     team.close();
   });
 
+  it("a failing model: the visitor gets the stored user message, then the stored errored answer and an error frame, and nothing streams", async () => {
+    const failing = await fakeModelOrg('fail-500');
+    const cnv = await newConversation(failing.account);
+    const tab = await connect(cnv, { token: failing.key });
+    tab.send({ type: 'message', text: 'When is the harbour ferry running in winter?', clientMessageId: 'f1' });
+    await tab.next(errorCoded('model_failed'));
+    const rows = await env.DB.prepare('SELECT id, role, content, error FROM messages WHERE conversation_id = ? ORDER BY seq')
+      .bind(cnv)
+      .all<{ id: string; role: string; content: string; error: string | null }>();
+    const [user, reply] = rows.results;
+    expect(rows.results).toHaveLength(2);
+    expect(user).toMatchObject({ role: 'user', content: 'When is the harbour ferry running in winter?', error: null });
+    expect(reply).toMatchObject({ role: 'assistant', content: '' });
+    expect(JSON.parse(reply!.error!)).toMatchObject({ code: 'model_failed' });
+    expect(tab.frames).toEqual([
+      { type: 'message', message: expect.objectContaining({ id: user!.id, role: 'user' }) },
+      { type: 'message', message: expect.objectContaining({ id: reply!.id, role: 'assistant', content: '', error: { code: 'model_failed', detail: expect.any(String) } }) },
+      { type: 'error', code: 'model_failed', detail: expect.any(String) },
+    ]);
+    tab.close();
+  });
+
   it('a second message while an answer streams is refused with turn_in_progress, and is not stored', async () => {
     const cnv = await newConversation();
     const tab = await visitor(cnv);
