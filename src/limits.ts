@@ -348,6 +348,17 @@ export const RERANK = {
  * - `pendingFramesPerSocket`: live frames held for a socket while its catch-up reads D1; a socket
  *   that falls further behind is closed (1013, try again) rather than holding unbounded memory.
  */
+/**
+ * Turns run over HTTP (REST, SSE, useChat, Chatbase, OpenAI) are mirrored into the room
+ * (features/chat/live/room-mirror.ts): one publish call in flight at a time, tokens coalesced
+ * while it is. `idleFlushMs`: while the room reports no socket, streamed text goes out at most
+ * this often (messages at once), so a turn nobody watches costs about one call a second of
+ * streaming, and someone joining mid-answer still catches up within this delay.
+ */
+export const LIVE_MIRROR = {
+  idleFlushMs: 1_000,
+} as const;
+
 export const LIVE_ROOM = {
   frameOverheadChars: 1_024,
   maxSockets: 100,

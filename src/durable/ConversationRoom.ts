@@ -40,13 +40,7 @@ import {
 } from '../features/chat/live/room-protocol';
 import { handBack, loadMessage, messagesAfter, postAgentMessage, takeOver, type StatusChange } from '../features/chat/live/agent-messages';
 import { runTurn } from '../features/chat/live/turn-runner';
-import type { TurnEvent } from '../features/chat/turn';
-
-/** A WebSocket turn's progress: the answer the pipeline announced, and the one streaming. */
-interface TurnProgress {
-  announced: { assistantMessageId: string; replyTo: string } | null;
-  current: string | null;
-}
+import { TurnFrames } from '../features/chat/live/turn-frames';
 
 interface InflightAnswer {
   assistantMessageId: string;
@@ -87,12 +81,15 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   /**
-   * Broadcasts a frame from a turn run elsewhere (REST, SSE, the OpenAI API) on this
-   * conversation, so open sockets see it live. Same bookkeeping as the room's own turns:
-   * `turn` / `token` / an answer's `message` keep the in-flight text for catch-up.
+   * Broadcasts frames from a turn run elsewhere (REST, SSE, useChat, Chatbase, the OpenAI API;
+   * see features/chat/live/room-mirror.ts) on this conversation, in order, so open sockets see
+   * it live. Same bookkeeping as the room's own turns: `turn` / `token` / an answer's `message`
+   * keep the in-flight text for catch-up. Answers how many sockets are connected, so a publisher
+   * with nobody listening can slow down.
    */
-  async publish(frame: ServerFrame): Promise<void> {
-    this.broadcast(frame);
+  async publish(...frames: ServerFrame[]): Promise<number> {
+    for (const frame of frames) this.broadcast(frame);
+    return this.ctx.getWebSockets().length;
   }
 
   /** How many sockets of each role are connected (the team's presence indicator). */
@@ -219,7 +216,7 @@ export class ConversationRoom extends DurableObject<Env> {
       return;
     }
     this.turnRunning = true;
-    const turn: TurnProgress = { announced: null, current: null };
+    const turn = new TurnFrames();
     try {
       const ctx = this.serviceContext(identity);
       const start = await runTurn(ctx, {
@@ -238,50 +235,17 @@ export class ConversationRoom extends DurableObject<Env> {
       }
       try {
         for await (const event of start.events) {
-          await this.relayTurnEvent(ctx, identity, event, turn);
+          const userMessage = event.type === 'meta' ? await loadMessage(ctx.db, identity.orgId, identity.conversationId, event.userMessageId) : null;
+          for (const frame of turn.framesFor(event, userMessage)) this.broadcast(frame);
         }
       } catch (err) {
-        // Everyone saw the turn start: everyone learns it ended (the pipeline stored what it could).
-        this.broadcast({ type: 'error', code: 'turn_failed', detail: 'The answer failed on our side; send the message again.' });
+        // Everyone saw the turn start: everyone learns it ended (the pipeline stored what it could),
+        // and the frame drops the answer's in-flight text, so a later catch-up does not offer it.
+        this.broadcast(turn.failedFrame());
         throw err;
       }
     } finally {
       this.turnRunning = false;
-      // A turn that ended without its final message (a thrown pipeline) leaves nothing to catch up on.
-      if (turn.current) this.inflight.delete(turn.current);
-    }
-  }
-
-  /** Translates one pipeline event into frames for everyone. */
-  private async relayTurnEvent(ctx: ServiceContext, identity: RoomIdentity, event: TurnEvent, turn: TurnProgress): Promise<void> {
-    switch (event.type) {
-      case 'meta': {
-        const userMessage = await loadMessage(ctx.db, identity.orgId, identity.conversationId, event.userMessageId);
-        if (userMessage) this.broadcast({ type: 'message', message: userMessage });
-        // The answer is announced with its first token: a paused turn never starts one.
-        turn.announced = { assistantMessageId: event.assistantMessageId, replyTo: event.userMessageId };
-        return;
-      }
-      case 'token':
-        if (!turn.current && turn.announced) {
-          this.broadcast({ type: 'turn', phase: 'start', ...turn.announced });
-          turn.current = turn.announced.assistantMessageId;
-        }
-        if (turn.current) this.broadcast({ type: 'token', assistantMessageId: turn.current, text: event.text });
-        return;
-      case 'citations':
-      case 'paused':
-        // Citations ride on the final message; a paused turn's user message is already out.
-        return;
-      case 'done':
-        turn.current = null;
-        this.broadcast({ type: 'message', message: event.message });
-        return;
-      case 'error':
-        turn.current = null;
-        this.broadcast({ type: 'message', message: event.message });
-        this.broadcast({ type: 'error', code: event.code, detail: event.detail });
-        return;
     }
   }
 
@@ -364,6 +328,8 @@ export class ConversationRoom extends DurableObject<Env> {
       if (answer && answer.text.length + frame.text.length <= LIVE_ROOM.inflightMaxChars) answer.text += frame.text;
     } else if (frame.type === 'message') {
       this.inflight.delete(frame.message.id);
+    } else if (frame.type === 'error' && frame.assistantMessageId) {
+      this.inflight.delete(frame.assistantMessageId);
     }
   }
 

@@ -320,6 +320,36 @@ describe('conversation state', () => {
     expect(through).toBeLessThan(stored.length - 2);
   });
 
+  it('with an external model, the summary of older turns is written by that model, from the transcript it is sent', async () => {
+    const account = await register('chat-model-summary');
+    for (const [title, text] of [['Installation manual', INSTALL], ['Billing guide', BILLING], ['Security policy', SECURITY]]) {
+      await waitForSource(account.token, (await addText(account.token, account.botId, title!, text!)).id);
+    }
+    // The test site's `echo` model answers "According to the documentation… You said: <last user message>".
+    const patched = await call('PATCH', `/api/v1/bots/${account.botId}`, {
+      token: account.token,
+      body: { model: { provider: 'openai-compatible', model: 'echo' }, modelFallbacks: [{ baseUrl: 'http://localhost:11434/v1', model: 'echo', apiKeySecret: null }] },
+    });
+    expect(patched.status).toBe(200);
+    const small = { CHAT_PROMPT_BUDGET_TOKENS: '300' };
+    const questions = [
+      'Please tell me, in as much detail as you can manage, which port the acme daemon listens on after installation finishes?',
+      'Please tell me, in as much detail as you can manage, how long a refund takes after I have asked for one?',
+      'Please tell me, in as much detail as you can manage, when my single sign-on sessions expire after inactivity?',
+      'Please tell me, in as much detail as you can manage, on which day of the month invoices are issued to customers?',
+    ];
+    let conversationId: string | undefined;
+    for (const message of questions) {
+      const res = await callWith(small, 'POST', `/api/v1/bots/${account.botId}/chat`, account, { message, conversationId });
+      expect(res.status).toBe(200);
+      conversationId = res.body.conversationId;
+    }
+    const conversation = await env.DB.prepare('SELECT summary FROM conversations WHERE id = ?').bind(conversationId).first<{ summary: string | null }>();
+    // The model's words (the echo's fixed sentence), about the transcript it was given; not the extractive "User asked:" lines.
+    expect(conversation!.summary).toMatch(/^According to the documentation, this is covered \[1\]\. You said: (Earlier summary:[\s\S]*)?Transcript:\nUser: Please tell me/);
+    expect(conversation!.summary).not.toMatch(/^User asked:/m);
+  });
+
   it('serves a repeated question from the answer cache, marked cached and counted, and ignores an expired entry', async () => {
     const account = await register('chat-cache');
     const source = await addText(account.token, account.botId, 'Installation manual', INSTALL);

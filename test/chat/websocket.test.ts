@@ -4,14 +4,18 @@
  * `chat` scope, team members (member and above) are agents, viewers observe.
  *
  * Joining a turn mid-answer needs an answer that streams slowly: that test runs in its own org
- * whose bot knows the answer (so the turn reaches the model instead of abstaining) and whose chat
- * model is the test site's `slow` OpenAI-compatible fake once the models slice provides it.
+ * whose bot knows the answer (so the turn reaches the model instead of abstaining) and answers
+ * through the test site's `trickle` OpenAI-compatible fake (one word every 150 ms).
  */
 import { env, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BASE, call, createKey, expectProblem, register, type Account } from '../support/api';
 import { joinAs, type Member } from '../support/accounts';
 import { addText, waitForSource } from '../support/knowledge';
+import type { ServiceContext } from '../../src/context';
+import { mirrorTurnToRoom } from '../../src/features/chat/live/room-mirror';
+import type { ServerFrame } from '../../src/features/chat/live/room-protocol';
+import type { MessageDto, TurnEvent } from '../../src/features/chat/turn';
 
 let owner: Account;
 let visitorKey: string;
@@ -113,17 +117,25 @@ function assembled(frames: Frame[]): Map<string, string> {
   return texts;
 }
 
-/** An org whose bot knows about the ferry and answers through the slow fake model. */
-async function slowModelOrg() {
-  const account = await register('room-slow');
-  const key = await createKey(account, ['chat'], 'slow visitor');
+/**
+ * An org whose bot knows about the ferry (so a turn reaches the model instead of abstaining) and
+ * answers through the test site's fake model `model` (`trickle`: one word every 150 ms). The model
+ * is the BOT's: with no org provider and no CHAT_* endpoint, createChatModel uses the bot's
+ * fallback list, so the org's embeddings (and the indexed ferry text) stay offline.
+ */
+async function fakeModelOrg(model: string) {
+  const account = await register(`room-${model}`);
+  const key = await createKey(account, ['chat'], `${model} visitor`);
   const source = await addText(account.token, account.botId, 'Ferry timetable', FERRY_TEXT);
   expect((await waitForSource(account.token, source.id)).status).toBe('ready');
-  const settings = await call('PATCH', '/api/v1/settings', {
+  const bot = await call('PATCH', `/api/v1/bots/${account.botId}`, {
     token: account.token,
-    body: { provider: 'openai-compatible', baseUrl: 'http://localhost:11434/v1', chatModel: 'slow' },
+    body: {
+      model: { provider: 'openai-compatible', model },
+      modelFallbacks: [{ baseUrl: 'http://localhost:11434/v1', model, apiKeySecret: null }],
+    },
   });
-  expect(settings.status, JSON.stringify(settings.body)).toBe(200);
+  expect(bot.status, JSON.stringify(bot.body)).toBe(200);
   return { account, key };
 }
 
@@ -246,6 +258,28 @@ describe('talking in a room', () => {
     team.close();
   });
 
+  it("a failing model: the visitor gets the stored user message, then the stored errored answer and an error frame, and nothing streams", async () => {
+    const failing = await fakeModelOrg('fail-500');
+    const cnv = await newConversation(failing.account);
+    const tab = await connect(cnv, { token: failing.key });
+    tab.send({ type: 'message', text: 'When is the harbour ferry running in winter?', clientMessageId: 'f1' });
+    await tab.next(errorCoded('model_failed'));
+    const rows = await env.DB.prepare('SELECT id, role, content, error FROM messages WHERE conversation_id = ? ORDER BY seq')
+      .bind(cnv)
+      .all<{ id: string; role: string; content: string; error: string | null }>();
+    const [user, reply] = rows.results;
+    expect(rows.results).toHaveLength(2);
+    expect(user).toMatchObject({ role: 'user', content: 'When is the harbour ferry running in winter?', error: null });
+    expect(reply).toMatchObject({ role: 'assistant', content: '' });
+    expect(JSON.parse(reply!.error!)).toMatchObject({ code: 'model_failed' });
+    expect(tab.frames).toEqual([
+      { type: 'message', message: expect.objectContaining({ id: user!.id, role: 'user' }) },
+      { type: 'message', message: expect.objectContaining({ id: reply!.id, role: 'assistant', content: '', error: { code: 'model_failed', detail: expect.any(String) } }) },
+      { type: 'error', code: 'model_failed', detail: expect.any(String) },
+    ]);
+    tab.close();
+  });
+
   it('a second message while an answer streams is refused with turn_in_progress, and is not stored', async () => {
     const cnv = await newConversation();
     const tab = await visitor(cnv);
@@ -327,23 +361,50 @@ describe('reconnecting', () => {
     fresh.close();
   });
 
-  it('a reconnect while a turn runs catches up without gaps or repeats: each stored message once, and any streamed text adds up to the answer', async () => {
-    // With the slow fake model this joins mid-answer (snapshot token, then live tokens); with a
-    // fast model the answer may be stored before the resume is read. The claim holds for both;
-    // the deterministic mid-stream snapshot is the publish() test below.
-    const slow = await slowModelOrg();
-    const cnv = await newConversation(slow.account);
-    const tab = await connect(cnv, { token: slow.key });
+  it('a reconnect while a turn runs catches up without gaps or repeats: the user message, one token with the text so far, then live tokens adding up to the stored answer', async () => {
+    const trickle = await fakeModelOrg('trickle');
+    const cnv = await newConversation(trickle.account);
+    const tab = await connect(cnv, { token: trickle.key });
     tab.send({ type: 'message', text: 'When is the harbour ferry running in winter?' });
     const user = await tab.next(isMessage('user'));
+    // A few words in: the answer is well under way and far from done (sixteen words, 150 ms apart).
+    await expect.poll(() => tab.frames.filter((f) => f.type === 'token').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
 
-    const back = await connect(cnv, { token: slow.key });
+    const back = await connect(cnv, { token: trickle.key });
     back.send({ type: 'resume', lastMessageId: null });
     const final = await back.next(isMessage('assistant'));
-    expect(final.message.content.length).toBeGreaterThan(0);
-    expect(back.frames.filter((f) => f.type === 'message').map((f) => f.message.id)).toEqual([user.message.id, final.message.id]);
-    const streamed = back.frames.filter((f) => f.type === 'token' && f.assistantMessageId === final.message.id);
-    expect(streamed.length === 0 || assembled(back.frames).get(final.message.id) === final.message.content).toBe(true);
+    const answerId = final.message.id;
+    const stored = await storedMessages(cnv);
+    expect(stored.map((m) => [m.id, m.role])).toEqual([
+      [user.message.id, 'user'],
+      [answerId, 'assistant'],
+    ]);
+    expect(final.message.content).toBe(stored[1]!.content);
+
+    // The catch-up, frame by frame: status, the stored user message, the answer streaming so far
+    // as one turn start and ONE token, then `resumed`.
+    const resumedAt = back.frames.findIndex((f) => f.type === 'resumed');
+    const catchUp = back.frames.slice(0, resumedAt + 1);
+    expect(catchUp).toEqual([
+      { type: 'status', status: 'open', humanUserId: null },
+      { type: 'message', message: user.message },
+      { type: 'turn', phase: 'start', assistantMessageId: answerId, replyTo: user.message.id },
+      { type: 'token', assistantMessageId: answerId, text: expect.any(String) },
+      { type: 'resumed', hasMore: false },
+    ]);
+    const soFar = catchUp[3]!.text as string;
+    expect(soFar.trim().split(/\s+/).length).toBeGreaterThanOrEqual(3);
+    expect(final.message.content.startsWith(soFar)).toBe(true);
+
+    // Then live: only tokens of this answer (at least one), and the stored message last.
+    const live = back.frames.slice(resumedAt + 1);
+    expect(live.at(-1)).toEqual({ type: 'message', message: final.message });
+    const liveTokens = live.slice(0, -1);
+    expect(liveTokens.length).toBeGreaterThan(0);
+    for (const f of liveTokens) expect(f).toMatchObject({ type: 'token', assistantMessageId: answerId });
+    expect(soFar + liveTokens.map((f) => f.text).join('')).toBe(final.message.content);
+    // The first socket, there from the start, assembled the same answer.
+    expect(assembled(tab.frames).get(answerId)).toBe(final.message.content);
     tab.close();
     back.close();
   });
@@ -368,6 +429,157 @@ describe('reconnecting', () => {
     expect(await room.presence()).toEqual({ visitor: 0, agent: 0, observer: 2 });
     a.close();
     b.close();
+  });
+});
+
+describe('turns from the HTTP channels', () => {
+  it('a socket in the room sees a REST (SSE) turn live: the stored user message, the turn start, tokens as they stream, the stored answer', async () => {
+    const trickle = await fakeModelOrg('trickle');
+    const cnv = await newConversation(trickle.account);
+    const tab = await connect(cnv, { token: trickle.key });
+    const rest = await call('POST', `/api/v1/bots/${trickle.account.botId}/chat`, {
+      token: trickle.key,
+      body: { message: 'When is the harbour ferry running in winter?', conversationId: cnv, stream: true },
+    });
+    expect(rest.status).toBe(200);
+    const done = JSON.parse(/event: done\ndata: (.*)\n/.exec(rest.body as string)![1]!);
+
+    const answer = await tab.next((f) => f.type === 'message' && f.message.id === done.id);
+    expect(answer.message).toEqual(done);
+    const stored = await storedMessages(cnv);
+    expect(stored.map((m) => [m.role, m.id])).toEqual([
+      ['user', expect.any(String)],
+      ['assistant', done.id],
+    ]);
+    const [first, start, ...rest2] = tab.frames;
+    expect(first).toMatchObject({ type: 'message', message: { id: stored[0]!.id, role: 'user', content: 'When is the harbour ferry running in winter?', conversationId: cnv } });
+    expect(start).toEqual({ type: 'turn', phase: 'start', assistantMessageId: done.id, replyTo: stored[0]!.id });
+    const tokens = rest2.slice(0, -1);
+    // Live, not in one lump at the end: the trickling words arrive as several frames.
+    expect(tokens.length).toBeGreaterThanOrEqual(3);
+    for (const f of tokens) expect(f).toMatchObject({ type: 'token', assistantMessageId: done.id });
+    expect(assembled(tab.frames).get(done.id)).toBe(done.content);
+    tab.close();
+  });
+
+  it('turns over the JSON, Chatbase and OpenAI-compatible routes reach the room too, each stored message once', async () => {
+    const cnv = await newConversation();
+    const team = await agent(cnv);
+    const json = await call('POST', `/api/v1/bots/${owner.botId}/chat`, { token: visitorKey, body: { message: 'Do you ship to Norway?', conversationId: cnv } });
+    expect(json.status).toBe(200);
+    const chatbase = await call('POST', '/api/v1/chat', {
+      token: visitorKey,
+      body: { chatbotId: owner.botId, conversationId: cnv, messages: [{ role: 'user', content: 'And to Iceland?' }] },
+    });
+    expect(chatbase.status).toBe(200);
+    const openai = await call('POST', '/v1/chat/completions', {
+      token: visitorKey,
+      body: { model: owner.botId, conversation_id: cnv, stream: true, messages: [{ role: 'user', content: 'And to Greenland?' }] },
+    });
+    expect(openai.status).toBe(200);
+
+    await expect.poll(async () => (await storedMessages(cnv)).length).toBe(6);
+    const stored = await storedMessages(cnv);
+    await team.next((f) => f.type === 'message' && f.message.id === stored[5]!.id);
+    expect(team.frames.filter((f) => f.type === 'message').map((f) => f.message.id)).toEqual(stored.map((m) => m.id));
+    const texts = assembled(team.frames);
+    for (const answer of [stored[1]!, stored[3]!, stored[5]!]) expect(texts.get(answer.id)).toBe(answer.content);
+    expect(json.body.message.id).toBe(stored[1]!.id);
+    team.close();
+  });
+
+  it("a REST turn on another org's conversation id is refused with 404 and nothing reaches that room", async () => {
+    const theirs = await newConversation(stranger);
+    const watcher = await connect(theirs, { token: stranger.token });
+    const res = await call('POST', `/api/v1/bots/${owner.botId}/chat`, { token: visitorKey, body: { message: 'Hello?', conversationId: theirs } });
+    expectProblem(res, 404, 'conversation_not_found');
+    watcher.send({ type: 'ping' });
+    await watcher.next((f) => f.type === 'pong');
+    expect(watcher.frames).toEqual([{ type: 'pong' }]);
+    expect(await storedMessages(theirs)).toEqual([]);
+    watcher.close();
+  });
+});
+
+describe('mirroring a turn into its room (room-mirror.ts)', () => {
+  const meta = { type: 'meta', conversationId: 'cnv_x', userMessageId: 'msg_q', assistantMessageId: 'msg_a', created: false } as const;
+  const message = (id: string, role: 'user' | 'assistant', content: string): MessageDto => ({
+    id, conversationId: 'cnv_x', role, content, citations: [], unanswered: false, usage: null, latencyMs: null, model: null, cached: false, error: null, attachments: [], createdAt: new Date(0).toISOString(),
+  });
+  const question = message('msg_q', 'user', 'q?');
+  const answer = message('msg_a', 'assistant', 'one two three');
+  async function* turnEvents(): AsyncGenerator<TurnEvent> {
+    yield meta;
+    for (const text of ['one ', 'two ', 'three']) yield { type: 'token', text };
+    yield { type: 'citations', citations: [] };
+    yield { type: 'done', message: answer };
+  }
+  /** A service context whose room is `room` (an RPC stand-in), and the background work it was handed. */
+  function contextWith(room: { publish: (...frames: ServerFrame[]) => Promise<number> }) {
+    const background: Promise<unknown>[] = [];
+    const ctx = {
+      clock: { now: () => 0 },
+      env: { CONVERSATION_ROOM: { idFromName: (name: string) => name, get: () => room } },
+      waitUntil: (p: Promise<unknown>) => background.push(p),
+    } as unknown as ServiceContext;
+    /** Settles everything handed to waitUntil, including what settling hands over next. */
+    const settle = async () => {
+      for (let seen = -1; seen !== background.length; ) {
+        seen = background.length;
+        await Promise.allSettled(background);
+      }
+    };
+    return { ctx, settle };
+  }
+  const collect = async (events: AsyncIterable<TurnEvent>) => {
+    const out: TurnEvent[] = [];
+    for await (const e of events) out.push(e);
+    return out;
+  };
+
+  it('an unreachable room never fails the turn: every event passes through unchanged, and publishing stops after the first failure', async () => {
+    let calls = 0;
+    const { ctx, settle } = contextWith({
+      publish: async () => {
+        calls++;
+        throw new Error('room unreachable');
+      },
+    });
+    expect(await collect(mirrorTurnToRoom(ctx, 'cnv_x', question, turnEvents()))).toEqual(await collect(turnEvents()));
+    await settle();
+    expect(calls).toBe(1);
+  });
+
+  it('while nobody is connected, streamed text waits and goes out merged with the messages: a few calls per turn, frames in order', async () => {
+    const batches: ServerFrame[][] = [];
+    const { ctx, settle } = contextWith({ publish: async (...frames) => (batches.push(frames), 0) });
+    const events = mirrorTurnToRoom(ctx, 'cnv_x', question, turnEvents());
+    for await (const _ of events) await Promise.resolve();
+    await settle();
+    expect(batches.flat()).toEqual([
+      { type: 'message', message: question },
+      { type: 'turn', phase: 'start', assistantMessageId: 'msg_a', replyTo: 'msg_q' },
+      { type: 'token', assistantMessageId: 'msg_a', text: 'one two three' },
+      { type: 'message', message: answer },
+    ]);
+    expect(batches.length).toBeLessThanOrEqual(3);
+  });
+
+  it('a turn that breaks mid-answer tells the room, naming the answer whose streamed text is void', async () => {
+    const batches: ServerFrame[][] = [];
+    const { ctx, settle } = contextWith({ publish: async (...frames) => (batches.push(frames), 1) });
+    async function* broken(): AsyncGenerator<TurnEvent> {
+      yield meta;
+      yield { type: 'token', text: 'half an ' };
+      throw new Error('pipeline broke');
+    }
+    await expect(collect(mirrorTurnToRoom(ctx, 'cnv_x', null, broken()))).rejects.toThrow('pipeline broke');
+    await settle();
+    expect(batches.flat()).toEqual([
+      { type: 'turn', phase: 'start', assistantMessageId: 'msg_a', replyTo: 'msg_q' },
+      { type: 'token', assistantMessageId: 'msg_a', text: 'half an ' },
+      { type: 'error', code: 'turn_failed', detail: expect.any(String), assistantMessageId: 'msg_a' },
+    ]);
   });
 });
 

@@ -43,6 +43,7 @@ import { citationsFor } from './citations';
 import { attachmentAsHit, attachmentContext, resolveAttachments } from './attachments';
 import { answerCacheKey, putCachedAnswer, takeCachedAnswer } from './answer-cache';
 import type { TurnEvent, TurnInput, TurnRefusal, TurnStart } from './turn';
+import { mirrorTurnToRoom } from './live/room-mirror';
 
 /**
  * Attachment text read per prompt token of its budget share: English averages ~4 characters per
@@ -127,14 +128,26 @@ export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<
     } else {
       created = appended.created;
       conversation = appended.conversation;
-      return started(conversation, created, runTurn(ctx, { bot, conversation, userMessage: appended.message, input, created, startedAt }));
+      const events = runTurn(ctx, { bot, conversation, userMessage: appended.message, input, created, startedAt });
+      return started(conversation, created, live(ctx, input, conversation.id, appended.message, events));
     }
   }
   if (!conversation) return conversationNotFound();
 
   const reply = await latestReplyTo(ctx.db, conversation.id, existing.id);
+  // A replayed answer is old news to the room; a retried turn's user message was shown the first time.
   if (reply && !reply.error) return started(conversation, false, replay(conversation.id, existing.id, reply));
-  return started(conversation, false, runTurn(ctx, { bot, conversation, userMessage: existing, input, created: false, startedAt }));
+  const events = runTurn(ctx, { bot, conversation, userMessage: existing, input, created: false, startedAt });
+  return started(conversation, false, live(ctx, input, conversation.id, null, events));
+}
+
+/**
+ * Sockets in the conversation's room see every turn: the room relays its own (channel `ws`),
+ * and a turn from any other channel is mirrored into it here, once for all of them.
+ */
+function live(ctx: ServiceContext, input: TurnInput, conversationId: string, newUserMessage: MessageRow | null, events: AsyncIterable<TurnEvent>) {
+  if (input.channel === 'ws') return events;
+  return mirrorTurnToRoom(ctx, conversationId, newUserMessage ? toMessageDto(newUserMessage) : null, events);
 }
 
 const started = (conversation: ConversationRow, created: boolean, events: AsyncIterable<TurnEvent>): TurnStart => ({

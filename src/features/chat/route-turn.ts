@@ -1,12 +1,14 @@
 /**
- * What every chat protocol route does around `startTurn`: who the caller is, the turn's
- * Idempotency-Key, a refusal or failure as a problem, and aborting the model call when the
- * client goes away. Protocol routes (chatbase-route, openai-route, use-chat-route) stay thin.
+ * What every chat route does around `startTurn`: who the caller is, the turn's Idempotency-Key,
+ * a refusal or failure as a problem, and aborting the model call when the client goes away. The
+ * one copy for the native route (routes.ts) and the protocol routes (chatbase-route,
+ * openai-route, use-chat-route), so they stay thin and agree.
  */
 import type { Context } from 'hono';
 import { ApiError, badRequest } from '../../http/problem';
 import type { AppBindings } from '../../http/types';
 import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/service';
+import { IDEMPOTENCY } from '../../limits';
 import type { TurnCaller, TurnRefusal } from './turn';
 import type { CollectedTurn, ErrorEvent } from './protocols/turn-events';
 import { logBrokenTurn } from './protocols/turn-events';
@@ -21,8 +23,8 @@ export function turnRequestKey(c: Context<AppBindings>): string | undefined {
   const key = c.req.header('idempotency-key');
   if (key === undefined) return undefined;
   if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
-    throw badRequest('Idempotency-Key must be 1 to 255 printable ASCII characters.', 'invalid_idempotency_key', [
-      { path: 'header.idempotency-key', message: 'Invalid' },
+    throw badRequest(`Idempotency-Key must be 1 to ${IDEMPOTENCY.maxKeyLength} printable ASCII characters.`, 'invalid_idempotency_key', [
+      { path: 'header.idempotency-key', message: `1 to ${IDEMPOTENCY.maxKeyLength} printable ASCII characters` },
     ]);
   }
   return key;

@@ -8,46 +8,18 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, IdParam } from '../../http/router';
-import { ApiError, badRequest } from '../../http/problem';
+import { ApiError } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { IdempotencyKeyHeaders } from '../../http/middleware/idempotency';
-import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/service';
-import { IDEMPOTENCY } from '../../limits';
 import { startTurn } from './pipeline';
 import { answerUseChat, isUseChatBody } from './use-chat-route';
-import { streamedReply } from './route-turn';
+import { refusalProblem, streamedReply, turnCaller, turnRequestKey } from './route-turn';
 import { eventStreamResponse, sendNativeEvents } from './route-sse';
 import { ChatPaused, ChatReply, ChatRequestBody } from './schemas';
-import type { TurnCaller, TurnEvent, TurnRefusal } from './turn';
-import type { Actor } from '../../context';
+import type { TurnEvent } from './turn';
 
 const tags = ['Chat'];
 const security = [{ bearer: [] }];
-
-export const callerOf = (actor: Actor): TurnCaller =>
-  actor.kind === 'user' ? { kind: 'user', userId: actor.userId } : { kind: 'api_key', keyId: actor.keyId };
-
-export function refusalError(refusal: TurnRefusal): ApiError {
-  return new ApiError({
-    status: refusal.status,
-    code: refusal.code,
-    title: refusal.title,
-    detail: refusal.detail,
-    headers: refusal.retryAfterSeconds ? { 'retry-after': String(refusal.retryAfterSeconds) } : undefined,
-    extensions: refusal.extensions,
-  });
-}
-
-/** The Idempotency-Key header, checked like the idempotency middleware checks it. */
-export function requestKeyOf(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  if (!IDEMPOTENCY_KEY_PATTERN.test(header)) {
-    throw badRequest(`Idempotency-Key must be 1 to ${IDEMPOTENCY.maxKeyLength} printable ASCII characters.`, 'invalid_idempotency_key', [
-      { path: 'header.idempotency-key', message: `1 to ${IDEMPOTENCY.maxKeyLength} printable ASCII characters` },
-    ]);
-  }
-  return header;
-}
 
 /** Drains a turn for a JSON answer: its last event decides the response. */
 async function lastEvent(events: AsyncIterable<TurnEvent>) {
@@ -94,21 +66,21 @@ export function chatRoutes() {
       const org = requirePermission(c, 'chat');
       const body = c.req.valid('json');
       if (isUseChatBody(body)) return streamedReply(await answerUseChat(c, c.req.valid('param').botId, body));
-      const requestKey = requestKeyOf(c.req.header('idempotency-key'));
+      const requestKey = turnRequestKey(c);
       const ctx = serviceContext(c);
       const abort = new AbortController();
       const start = await startTurn(ctx, {
         orgId: org.orgId,
         botId: c.req.valid('param').botId,
         channel: 'api',
-        caller: callerOf(c.get('actor')),
+        caller: turnCaller(c),
         conversationId: body.conversationId,
         message: body.message,
         requestKey,
         attachmentIds: body.attachmentIds,
         signal: body.stream ? abort.signal : undefined,
       });
-      if (!start.ok) throw refusalError(start.refusal);
+      if (!start.ok) throw refusalProblem(start.refusal);
 
       if (body.stream) {
         return eventStreamResponse(c, abort, (send) => sendNativeEvents(start.events, send, c.get('requestId')));

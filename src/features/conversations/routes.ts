@@ -27,6 +27,7 @@ import { getBot } from '../bots/service';
 import { consumeQuota } from '../usage/quotas';
 import { ACCEPTED_UPLOAD_MIME_TYPES } from '../knowledge/extract';
 import { checkAttachmentType, cleanAttachmentName, storeAttachment } from '../chat/attachments';
+import { toMessageDto } from '../chat/store';
 import { ATTACHMENTS } from '../../limits';
 
 const tags = ['Conversations'];
@@ -207,7 +208,7 @@ export function conversationRoutes() {
       const { order, limit, cursor } = c.req.valid('query');
       const rows = await conversations.listMessages(c.get('db'), conversation.id, order, decodeCursor(cursor), limit);
       const result = toPage(rows, limit);
-      return c.json({ data: result.data.map(conversations.toMessageDto), nextCursor: result.nextCursor }, 200);
+      return c.json({ data: result.data.map(toMessageDto), nextCursor: result.nextCursor }, 200);
     },
   );
 

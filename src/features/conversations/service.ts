@@ -8,7 +8,6 @@ import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, lte, sql, type SQL } 
 import type { Actor, ServiceContext } from '../../context';
 import type { Db } from '../../db/client';
 import { conversations, messages, type Channel, type ConversationStatus } from '../../db/schema';
-import type { MessageDto } from '../chat/turn';
 import { auditInsertIfChanged } from '../audit/service';
 import { wordsMatchExpression } from '../knowledge/retrieval/query-terms';
 import { CONVERSATION_SEARCH } from '../../limits';
@@ -36,24 +35,6 @@ export function toConversationDto(row: ConversationRow) {
     lastMessageAt: iso(row.lastMessageAt),
     createdAt: iso(row.createdAt)!,
     updatedAt: iso(row.updatedAt)!,
-  };
-}
-
-export function toMessageDto(row: MessageRow): MessageDto {
-  return {
-    id: row.id,
-    conversationId: row.conversationId,
-    role: row.role,
-    content: row.content,
-    citations: row.citations,
-    unanswered: row.unanswered,
-    usage: row.usage ?? null,
-    latencyMs: row.latencyMs,
-    model: row.model,
-    cached: row.cached,
-    error: row.error ?? null,
-    attachments: row.attachments ?? [],
-    createdAt: new Date(row.createdAt).toISOString(),
   };
 }
 

@@ -47,7 +47,8 @@ export type ServerFrame =
   | { type: 'typing'; role: RoomRole }
   /** The end of a catch-up; `hasMore`: resume again from the last message received. */
   | { type: 'resumed'; hasMore: boolean }
-  | { type: 'error'; code: string; detail: string; clientMessageId?: string }
+  /** `assistantMessageId`: the answer that will not complete (a broken turn); its streamed text is void. */
+  | { type: 'error'; code: string; detail: string; clientMessageId?: string; assistantMessageId?: string }
   | { type: 'pong' };
 
 export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; code: string; detail: string; clientMessageId?: string };
