@@ -58,6 +58,11 @@ export const conversations = sqliteTable(
     archived: integer('archived', { mode: 'boolean' }).notNull().default(false),
     /** Soft delete: hidden from every route, purged by retention. */
     deletedAt: integer('deleted_at'),
+    /**
+     * When a socket first joined the conversation's room. Turns over HTTP mirror their frames into
+     * the room only from then on, so a conversation nobody ever watched never wakes its object.
+     */
+    liveAt: integer('live_at'),
     messageCount: integer('message_count').notNull().default(0),
     lastMessageAt: integer('last_message_at'),
     revision: integer('revision').notNull().default(1),
@@ -118,7 +123,7 @@ export const messages = sqliteTable(
     index('messages_conversation_idx').on(t.conversationId, t.id),
     uniqueIndex('messages_request_key_idx').on(t.conversationId, t.requestKey),
     /** A retried turn finds its stored user message (and the conversation it created) by key: 0007. */
-    index('messages_org_request_key_idx').on(t.orgId, t.requestKey).where(sql`${t.requestKey} IS NOT NULL`),
+    index('messages_org_request_key_idx').on(t.orgId, t.requestKey).where(sql`request_key IS NOT NULL`),
     index('messages_org_idx').on(t.orgId, t.createdAt),
   ],
 );

@@ -129,7 +129,7 @@ export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<
       created = appended.created;
       conversation = appended.conversation;
       const events = runTurn(ctx, { bot, conversation, userMessage: appended.message, input, created, startedAt });
-      return started(conversation, created, live(ctx, input, conversation.id, appended.message, events));
+      return started(conversation, created, live(ctx, input, conversation, appended.message, events));
     }
   }
   if (!conversation) return conversationNotFound();
@@ -138,16 +138,17 @@ export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<
   // A replayed answer is old news to the room; a retried turn's user message was shown the first time.
   if (reply && !reply.error) return started(conversation, false, replay(conversation.id, existing.id, reply));
   const events = runTurn(ctx, { bot, conversation, userMessage: existing, input, created: false, startedAt });
-  return started(conversation, false, live(ctx, input, conversation.id, null, events));
+  return started(conversation, false, live(ctx, input, conversation, null, events));
 }
 
 /**
  * Sockets in the conversation's room see every turn: the room relays its own (channel `ws`),
  * and a turn from any other channel is mirrored into it here, once for all of them.
  */
-function live(ctx: ServiceContext, input: TurnInput, conversationId: string, newUserMessage: MessageRow | null, events: AsyncIterable<TurnEvent>) {
-  if (input.channel === 'ws') return events;
-  return mirrorTurnToRoom(ctx, conversationId, newUserMessage ? toMessageDto(newUserMessage) : null, events);
+function live(ctx: ServiceContext, input: TurnInput, conversation: ConversationRow, newUserMessage: MessageRow | null, events: AsyncIterable<TurnEvent>) {
+  // Only rooms someone has joined (live_at): the rest have no socket to tell.
+  if (input.channel === 'ws' || conversation.liveAt === null) return events;
+  return mirrorTurnToRoom(ctx, conversation.id, newUserMessage ? toMessageDto(newUserMessage) : null, events);
 }
 
 const started = (conversation: ConversationRow, created: boolean, events: AsyncIterable<TurnEvent>): TurnStart => ({

@@ -124,6 +124,7 @@ function conversationRow(ctx: ServiceContext, orgId: string, botId: string, crea
     titleSetByUser: false,
     status: 'open',
     humanUserId: null,
+    liveAt: null,
     summary: null,
     summaryThrough: null,
     archived: false,

@@ -15,7 +15,7 @@ import { ApiError, notFound } from '../../http/problem';
 import { requirePermission } from '../../http/context';
 import { clientIp } from '../../http/middleware/rate-limit';
 import { ROLE_RANK } from '../orgs/policy';
-import { conversationForRoom } from './live/agent-messages';
+import { conversationForRoom, markConversationLive } from './live/agent-messages';
 import { readSubprotocols, ROOM_IDENTITY_HEADER, type RoomIdentity, type RoomRole } from './live/room-protocol';
 
 /** The upgrade path, for app.ts to mount the subprotocol bearer before authentication. */
@@ -112,6 +112,7 @@ export function conversationSocketRoutes() {
         const value = c.req.header(name);
         if (value) headers.set(name, value);
       }
+      await markConversationLive(c.get('db'), org.orgId, conversationId, Date.now());
       const room = c.env.CONVERSATION_ROOM.get(c.env.CONVERSATION_ROOM.idFromName(conversationId));
       const res = await room.fetch(new Request(c.req.url, { headers }));
       if (res.status === 101) return res;

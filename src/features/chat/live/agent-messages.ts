@@ -28,6 +28,17 @@ export async function conversationForRoom(db: Db, orgId: string, conversationId:
   return row ?? null;
 }
 
+/**
+ * Marks a conversation as watched, once: from then on turns over HTTP mirror their frames into
+ * its room (pipeline.ts). A conversation nobody ever opened a socket on never wakes its object.
+ */
+export async function markConversationLive(db: Db, orgId: string, conversationId: string, now: number): Promise<void> {
+  await db
+    .update(conversations)
+    .set({ liveAt: now })
+    .where(and(eq(conversations.id, conversationId), eq(conversations.orgId, orgId), isNull(conversations.liveAt)));
+}
+
 export async function loadMessage(db: Db, orgId: string, conversationId: string, messageId: string): Promise<MessageDto | null> {
   const row = await db
     .select()
