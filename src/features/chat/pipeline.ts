@@ -104,6 +104,10 @@ export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<
         extensions: { quota: quota.quota, limit: quota.limit, used: quota.used },
       });
     }
+    // Retrieval does not wait for the message to be stored (only the model call must): it runs
+    // alongside the storing batch. Handled here so a refusal below leaves no unhandled rejection.
+    const retrieval = retrieve(ctx, bot, input.message);
+    retrieval.catch(() => undefined);
     let appended;
     try {
       appended = await appendUserMessage(ctx, {
@@ -128,7 +132,7 @@ export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<
     } else {
       created = appended.created;
       conversation = appended.conversation;
-      const events = runTurn(ctx, { bot, conversation, userMessage: appended.message, input, created, startedAt });
+      const events = runTurn(ctx, { bot, conversation, userMessage: appended.message, input, created, startedAt, retrieval });
       return started(conversation, created, live(ctx, input, conversation, appended.message, events));
     }
   }
@@ -202,7 +206,12 @@ interface Turn {
   input: TurnInput;
   created: boolean;
   startedAt: number;
+  /** Retrieval already under way for this message, if startTurn began it. */
+  retrieval?: Promise<SearchHit[]>;
 }
+
+const retrieve = (ctx: ServiceContext, bot: BotRow, question: string) =>
+  search(ctx, { orgId: bot.orgId, botId: bot.id, query: question, ...searchDefaultsOf(bot) });
 
 /** Text as word-sized token events (fallback and cached answers stream like a model's). */
 function* words(text: string): Generator<TurnEvent> {
@@ -238,13 +247,16 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
   let streamed = '';
   try {
     const question = userMessage.content;
-    const hits = await search(ctx, { orgId: input.orgId, botId: bot.id, query: question, ...searchDefaultsOf(bot) });
     // Files sent in the conversation are context the user chose: they come first, and with them
     // the turn is never an abstention. A new conversation without files has none to read.
-    const files =
-      turn.created && !userMessage.attachments?.length
-        ? []
-        : await attachmentContext(ctx, input.orgId, conversation.id, ATTACHMENT_CONTEXT_CHARS_PER_TOKEN * Math.floor(ctx.config.chat.promptBudgetTokens * CHAT.attachmentsBudgetShare));
+    const needsFiles = !turn.created || Boolean(userMessage.attachments?.length);
+    const [hits, files, history] = await Promise.all([
+      turn.retrieval ?? retrieve(ctx, bot, question),
+      needsFiles
+        ? attachmentContext(ctx, input.orgId, conversation.id, ATTACHMENT_CONTEXT_CHARS_PER_TOKEN * Math.floor(ctx.config.chat.promptBudgetTokens * CHAT.attachmentsBudgetShare))
+        : [],
+      historyFor(ctx, turn),
+    ]);
     const abstainBelow = Math.max(bot.minScore, DEFAULT_ABSTAIN_RELEVANCE);
     if (files.length === 0 && !hits.some((h) => h.relevance >= abstainBelow)) {
       const fallback = bot.fallbackMessage ?? DEFAULT_FALLBACK_MESSAGE;
@@ -255,7 +267,6 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
     }
     const context = [...files.map(attachmentAsHit), ...hits];
 
-    const history = await historyFor(ctx, turn);
     const cacheable = bot.answerCacheTtlSeconds > 0 && history.messages.length === 0 && !conversation.summary && files.length === 0;
     const cacheKey = cacheable ? await answerCacheKey(bot, question, hits.map((h) => h.chunkId)) : null;
     if (cacheKey) {
