@@ -10,6 +10,7 @@ import worker from '../../src/index';
 import type { Env } from '../../src/env';
 import { BASE, call, createKey, expectProblem, register, type Account, type CallResult } from '../support/api';
 import { addText, countRows, waitForSource } from '../support/knowledge';
+import { uploadAttachment } from '../support/chat';
 import { buildPrompt } from '../../src/features/chat/prompt';
 import { DEFAULT_FALLBACK_MESSAGE } from '../../src/limits';
 
@@ -396,6 +397,43 @@ describe('conversation state', () => {
     await expect(env.DB.prepare("UPDATE messages SET content = 'rewritten' WHERE id = ?").bind(res.body.message.id).run()).rejects.toThrow(/append-only/);
     const stored = await env.DB.prepare('SELECT content FROM messages WHERE id = ?').bind(res.body.message.id).first<any>();
     expect(stored.content).toBe(res.body.message.content);
+  });
+});
+
+describe('attachments', () => {
+  const FILE_TEXT = 'Warehouse memo. The spare turbine blades are stored in bay 42 of the Leeds warehouse. Collection is on Thursdays only.';
+
+  it('a file sent with a message is context for the turn and the rest of the conversation, cited by its attachment id', async () => {
+    const file = await uploadAttachment(owner.token, owner.botId, { name: 'memo.txt', type: 'text/plain', bytes: FILE_TEXT });
+    expect(file.status).toBe(201);
+    // Nothing in the bot's knowledge is about blades: without the file this turn would abstain.
+    const first = await chat(owner, owner.botId, { message: 'Where are the spare turbine blades stored?', attachmentIds: [file.body.id] });
+    expect(first.status).toBe(200);
+    expect(first.body.message.unanswered).toBe(false);
+    expect(first.body.message.content).toContain('bay 42');
+    expect(first.body.message.citations[0]).toMatchObject({ sourceId: file.body.id, documentId: file.body.id, title: 'memo.txt', url: null });
+    const [user] = await messagesOf(first.body.conversationId);
+    const stored = await env.DB.prepare('SELECT attachments FROM messages WHERE id = ?').bind(user.id).first<{ attachments: string }>();
+    expect(JSON.parse(stored!.attachments)).toEqual([{ id: file.body.id, name: 'memo.txt', mime: 'text/plain', sizeBytes: FILE_TEXT.length }]);
+
+    const next = await chat(owner, owner.botId, { message: 'Which day is collection of the blades?', conversationId: first.body.conversationId });
+    expect(next.status).toBe(200);
+    expect(next.body.message.content).toContain('Thursdays');
+  });
+
+  it('refuses an attachment already sent (409), another caller\'s or another org\'s (404), and stores nothing then', async () => {
+    const file = await uploadAttachment(owner.token, owner.botId, { name: 'memo.txt', type: 'text/plain', bytes: FILE_TEXT });
+    expect((await chat(owner, owner.botId, { message: 'Where are the blades?', attachmentIds: [file.body.id] })).status).toBe(200);
+    const before = await countRows('SELECT count(*) AS n FROM messages WHERE org_id = ?', owner.orgId);
+
+    expectProblem(await chat(owner, owner.botId, { message: 'Again please', attachmentIds: [file.body.id] }), 409, 'attachment_already_used');
+    const key = await createKey(owner, ['chat'], 'other caller');
+    const fresh = await uploadAttachment(owner.token, owner.botId, { name: 'memo.txt', type: 'text/plain', bytes: FILE_TEXT });
+    const byKey = await call('POST', `/api/v1/bots/${owner.botId}/chat`, { token: key, body: { message: 'Where are the blades?', attachmentIds: [fresh.body.id] } });
+    expectProblem(byKey, 404, 'attachment_not_found');
+    const foreign = await uploadAttachment(outsider.token, outsider.botId, { name: 'memo.txt', type: 'text/plain', bytes: FILE_TEXT });
+    expectProblem(await chat(owner, owner.botId, { message: 'Where are the blades?', attachmentIds: [foreign.body.id] }), 404, 'attachment_not_found');
+    expect(await countRows('SELECT count(*) AS n FROM messages WHERE org_id = ?', owner.orgId)).toBe(before);
   });
 });
 

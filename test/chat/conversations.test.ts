@@ -2,12 +2,12 @@
  * Conversation management and chat attachments, through the real Worker. Conversations and
  * messages are written straight into D1 (test/support/chat.ts) as the answer pipeline would.
  */
-import { env, SELF, createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { env, createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { BASE, call, createKey, expectProblem, register, type Account } from '../support/api';
 import { joinAs, type Member } from '../support/accounts';
-import { insertMessage, seedConversation } from '../support/chat';
+import { insertMessage, seedConversation, uploadAttachment } from '../support/chat';
 import { countRows } from '../support/knowledge';
 import { jobContext } from '../../src/jobs/context';
 import { attachmentContext, claimAttachmentsStatement, resolveAttachments } from '../../src/features/chat/attachments';
@@ -307,16 +307,6 @@ describe('permissions', () => {
 });
 
 // --- Attachments --------------------------------------------------------------------------------
-
-async function uploadAttachment(token: string, botId: string, file: { name: string; type: string; bytes: Uint8Array | string }, orgId?: string) {
-  const form = new FormData();
-  form.append('file', new File([file.bytes], file.name, { type: file.type }));
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (orgId) headers['x-org-id'] = orgId;
-  const res = await SELF.fetch(`${BASE}/api/v1/bots/${botId}/attachments`, { method: 'POST', headers, body: form });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
-}
 
 async function storedObjects(orgId: string) {
   return (await env.FILES.list({ prefix: `orgs/${orgId}/attachments/` })).objects.map((o) => o.key);

@@ -3,7 +3,8 @@
  * src/db/schema/chat.ts declares them, for tests of the routes that read them (the answer
  * pipeline that writes them in production is tested on its own).
  */
-import { env } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
+import { BASE } from './api';
 import { newId } from '../../src/lib/ids';
 import type { Channel, ConversationStatus, MessageRole } from '../../src/db/schema';
 
@@ -63,4 +64,15 @@ export async function seedConversation(seed: ConversationSeed, texts: (string | 
     messageIds.push(await insertMessage({ id, orgId: seed.orgId, botId: seed.botId }, message));
   }
   return { id, messageIds };
+}
+
+/** POST /bots/{botId}/attachments with one file, as a browser form would send it. */
+export async function uploadAttachment(token: string, botId: string, file: { name: string; type: string; bytes: Uint8Array | string }, orgId?: string) {
+  const form = new FormData();
+  form.append('file', new File([file.bytes], file.name, { type: file.type }));
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (orgId) headers['x-org-id'] = orgId;
+  const res = await SELF.fetch(`${BASE}/api/v1/bots/${botId}/attachments`, { method: 'POST', headers, body: form });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
 }
