@@ -141,6 +141,10 @@ console.log(`
    curl -s ${base}/api/v1/bots -H "Authorization: Bearer ${demo.apiKey}"
    curl -s ${base}/api/v1/bots/${demo.botId}/search -H "Authorization: Bearer ${demo.apiKey}" \\
         -H 'content-type: application/json' -d '{"query":"how do I run the tests?"}'
+   curl -s ${base}/api/v1/bots/${demo.botId}/chat -H "Authorization: Bearer ${demo.apiKey}" \\
+        -H 'content-type: application/json' -d '{"message":"How do I run the tests?"}'
+   curl -sN ${base}/v1/chat/completions -H "Authorization: Bearer ${demo.apiKey}" -H 'content-type: application/json' \\
+        -d '{"model":"${demo.botId}","stream":true,"messages":[{"role":"user","content":"What does the egress guard do?"}]}'
    open ${base}/docs        (interactive API reference)
 ──────────────────────────────────────────────────────────────────────────
 `);
