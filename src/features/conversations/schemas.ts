@@ -24,34 +24,8 @@ export const ConversationSchema = z
   })
   .openapi('Conversation');
 
-const Citation = z.object({
-  n: z.number().int(),
-  sourceId: z.string(),
-  documentId: z.string(),
-  chunkId: z.string(),
-  title: z.string(),
-  url: z.string().nullable(),
-  snippet: z.string(),
-  score: z.number(),
-});
-
-export const MessageSchema = z
-  .object({
-    id: z.string().openapi({ example: 'msg_01JD3X5Q8W2N4V6B8C0D2E4F6G' }),
-    conversationId: z.string(),
-    role: z.enum(MESSAGE_ROLES),
-    content: z.string(),
-    citations: z.array(Citation),
-    unanswered: z.boolean(),
-    usage: z.object({ promptTokens: z.number().int(), completionTokens: z.number().int(), totalTokens: z.number().int() }).nullable(),
-    latencyMs: z.number().int().nullable(),
-    model: z.string().nullable(),
-    cached: z.boolean(),
-    error: z.object({ code: z.string(), detail: z.string() }).nullable(),
-    attachments: z.array(z.object({ id: z.string(), name: z.string(), mime: z.string(), sizeBytes: z.number().int() })),
-    createdAt: z.string().datetime(),
-  })
-  .openapi('Message');
+/** One stored message: the same schema the chat routes answer with. */
+export { MessageSchema } from '../chat/schemas';
 
 /** Query booleans arrive as text; anything but the two spellings is a validation error. */
 const QueryBoolean = z.enum(['true', 'false']).transform((v) => v === 'true');
