@@ -119,10 +119,13 @@ const NUMBER_WORDS = new Set(
 const CJK_QUANTITY = /[0-9０-９一二三四五六七八九十百千万億]+(?:円|日|時間|時|分|秒|年|か月|ヶ月|月|週間|週|文字|本|個|件|人|回|%|％|パーセント|営業日|枚|名|歳|元|天|小时|分钟)/u;
 const CAUSE = /\b(?:because|due to|caused by|owing to|as a result|so that|since|therefore|weil|denn|wegen|aufgrund|deshalb|daher|porque|debido|ya que|por eso|parce que|car|a cause|grace a)\b|ため|から|原因|因为|由于/u;
 
+/** A folded word that states a quantity, date or frequency the question did not already state. */
+export const isQuantityWord = (word: string, question: QuestionUnits): boolean => (/\d/.test(word) && !question.numbers.has(word)) || NUMBER_WORDS.has(word);
+
 /** Whether a sentence holds the kind of fact the question asks for, beyond what the question itself says. */
 export function hasEvidence(type: AnswerType, forms: SentenceForms, question: QuestionUnits, original: string): boolean {
   if (type === 'quantity') {
-    if (forms.words.some((w) => (/\d/.test(w) && !question.numbers.has(w)) || NUMBER_WORDS.has(w))) return true;
+    if (forms.words.some((w) => isQuantityWord(w, question))) return true;
     return CJK_QUANTITY.test(forms.folded);
   }
   if (type === 'reason') return CAUSE.test(forms.folded);

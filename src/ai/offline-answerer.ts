@@ -22,6 +22,7 @@ import {
   createUnitMatcher,
   fold,
   hasEvidence,
+  isQuantityWord,
   questionUnits,
   segmentSource,
   sentenceForms,
@@ -140,10 +141,13 @@ function scoreCandidates(question: string, sources: readonly PromptSource[]): Sc
   const mass = all.reduce((sum, u) => sum + idf.get(u)!, 0);
   const share = (set: Iterable<string>) => (mass > 0 ? [...set].reduce((sum, u) => sum + idf.get(u)!, 0) / mass : 0);
 
+  // What a window of a long sentence is valued by: the question's terms, and the kind of fact it asks for.
+  const keysOf = (word: string) => [...unitsOfWord(word).map((u) => `w:${u}`), ...(units.type === 'quantity' && isQuantityWord(word, units) ? ['quantity'] : [])];
+  const weightOf = (key: string) => (key === 'quantity' ? WEIGHT.evidence * mass : (idf.get(key) ?? 0));
   for (const c of candidates) {
     const own = share(c.matched);
     const about = share([...c.context].filter((u) => !c.matched.has(u)));
-    if (c.segment.kind === 'prose') c.quoted = excerpt(c.segment.text, unitsOfWord, idf);
+    if (c.segment.kind === 'prose') c.quoted = excerpt(c.segment.text, keysOf, weightOf);
     if (own + about === 0) continue;
     c.score =
       own + WEIGHT.context * about + (c.evidence && own > 0 ? WEIGHT.evidence : 0) + WEIGHT.rank / (1 + c.sourceRank) + WEIGHT.early / (1 + c.position);
@@ -239,46 +243,46 @@ const marker = (c: Candidate) => `[${c.source.n}]`;
 const renderedLength = (c: Candidate) => c.quoted.length + marker(c).length + 1;
 
 /**
- * A sentence as quoted. Past the per-sentence cap, the window of the sentence that holds the most
- * question weight, cut at words and marked with "…": a long sentence's answer is not always at
- * its start. Text without spaces is cut at the cap.
+ * A sentence as quoted. Past the per-sentence cap, a window of it centred on the question terms it
+ * holds (and, for "how many / when" questions, the quantity): a long sentence's answer is not
+ * always at its start. Cut at words and marked with "…". Text without spaces is cut at the cap.
  */
-function excerpt(sentence: string, unitsOfWord: (word: string) => readonly string[], idf: Map<string, number>): string {
+function excerpt(sentence: string, keysOf: (word: string) => readonly string[], weightOf: (key: string) => number): string {
   const cap = OFFLINE_ANSWER.maxSentenceChars;
   if (sentence.length <= cap) return sentence;
-  const tokens = [...sentence.matchAll(WORD)].map((m) => ({
-    start: m.index,
-    end: m.index + m[0].length,
-    units: (fold(m[0]).match(WORD) ?? []).flatMap((w) => unitsOfWord(w)),
-  }));
+  const tokens = [...sentence.matchAll(WORD)].map((m) => ({ start: m.index, end: m.index + m[0].length, keys: (fold(m[0]).match(WORD) ?? []).flatMap(keysOf) }));
   if (SPACELESS.test(sentence) || tokens.length === 0) return `${sentence.slice(0, cap - 1)}…`;
   const room = cap - 2;
-  // Sliding window over words: the widest span within `room` characters, valued by the distinct units in it.
+  // Sliding window over words, at most `room` characters wide, valued by the distinct keys in it; the first best wins.
   const counts = new Map<string, number>();
   let value = 0;
-  let bestValue = -1;
-  let bestStart = 0;
+  let best = { value: -1, left: 0, right: 0 };
   let left = 0;
   for (let right = 0; right < tokens.length; right++) {
-    for (const u of tokens[right]!.units) if ((counts.set(u, (counts.get(u) ?? 0) + 1).get(u) ?? 0) === 1) value += idf.get(`w:${u}`) ?? 0;
+    for (const k of tokens[right]!.keys) {
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+      if (counts.get(k) === 1) value += weightOf(k);
+    }
     while (left < right && tokens[right]!.end - tokens[left]!.start > room) {
-      for (const u of tokens[left]!.units) if (counts.set(u, counts.get(u)! - 1).get(u) === 0) value -= idf.get(`w:${u}`) ?? 0;
+      for (const k of tokens[left]!.keys) {
+        counts.set(k, counts.get(k)! - 1);
+        if (counts.get(k) === 0) value -= weightOf(k);
+      }
       left++;
     }
-    if (value > bestValue + 1e-9) {
-      bestValue = value;
-      bestStart = left;
-    }
+    if (value > best.value + 1e-9) best = { value, left, right };
   }
-  let start = bestStart === 0 ? 0 : tokens[bestStart]!.start;
+  const keyed = tokens.slice(best.left, best.right + 1).filter((t) => t.keys.length > 0);
+  const middle = keyed.length ? (keyed[0]!.start + keyed.at(-1)!.end) / 2 : room / 2;
+  const startAt = (from: number) => (from <= 0 ? 0 : (tokens.find((t) => t.start >= from)?.start ?? 0));
+  let start = startAt(middle - room / 2);
   let end = start + room;
   if (end >= sentence.length) {
     end = sentence.length;
-    const from = tokens.find((t) => t.start >= end - room);
-    start = from ? Math.min(start, from.start) : start;
+    start = startAt(end - room);
   } else {
-    const last = [...tokens].reverse().find((t) => t.end <= end);
-    end = last && last.end > start ? last.end : end;
+    const last = tokens.findLast((t) => t.end <= end && t.start >= start);
+    if (last) end = last.end;
   }
   const body = sentence.slice(start, end).trim();
   return `${start > 0 ? '…' : ''}${body}${end < sentence.length ? '…' : ''}`;
