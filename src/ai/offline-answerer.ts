@@ -42,7 +42,7 @@ interface Candidate {
   forms: SentenceForms;
   /** Question units the sentence itself states. */
   matched: Set<string>;
-  /** Question units its title and section headings state (what the passage is about). */
+  /** Question units its title, section headings and the paragraph before it state (what it is about). */
   context: Set<string>;
   /** Holds the kind of fact the question asks for (a quantity, a name, a cause). */
   evidence: boolean;
@@ -102,7 +102,8 @@ async function* streamOfflineAnswer(request: ChatRequest): AsyncIterable<ChatChu
 /**
  * Every sentence of every source, scored by the share of the question's weight it covers: each
  * question term weighs by how rare it is among all the sentences on offer (IDF), so the term that
- * singles out the answer counts most. Added: a third of the weight its headings cover, a bonus
+ * singles out the answer counts most. Added: a third of the weight that its title and headings,
+ * or the sentences before it in its paragraph, cover (pronouns refer back to them), a bonus
  * when it holds the kind of fact asked for, and small priors for the retrieval rank of its source
  * and for coming early.
  */
@@ -120,6 +121,8 @@ function scoreCandidates(question: string, sources: readonly PromptSource[]): Sc
   const bySource: Candidate[][] = sources.map((source, sourceRank) => {
     const contexts = new Map<string, Set<string>>();
     const list: Candidate[] = [];
+    // What the paragraph said before a sentence: "She rose to fame…" is still about the Beyoncé named earlier.
+    let said = { block: -1, units: new Set<string>() };
     const text = cleanSourceText(source.text.slice(0, OFFLINE_ANSWER.maxSourceChars));
     for (const segment of segmentSource(text, source.headings)) {
       if (segment.kind === 'prose' && INSTRUCTION_LIKE.test(segment.text)) continue;
@@ -128,7 +131,11 @@ function scoreCandidates(question: string, sources: readonly PromptSource[]): Sc
       let context = contexts.get(about);
       if (!context) contexts.set(about, (context = matchUnits(sentenceForms(about))));
       const evidence = segment.kind === 'prose' && hasEvidence(units.type, forms, units, segment.text);
-      list.push({ source, sourceRank, position: list.length, segment, forms, matched: matchUnits(forms), context, evidence, score: 0, quoted: segment.text });
+      const matched = matchUnits(forms);
+      if (said.block !== segment.block) said = { block: segment.block, units: new Set() };
+      const around = said.units.size > 0 ? new Set([...context, ...said.units]) : context;
+      for (const u of matched) said.units.add(u);
+      list.push({ source, sourceRank, position: list.length, segment, forms, matched, context: around, evidence, score: 0, quoted: segment.text });
     }
     candidates.push(...list);
     return list;

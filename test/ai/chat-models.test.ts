@@ -414,6 +414,14 @@ describe('offline extractive answerer', () => {
     expect(composeOfflineAnswer('What is the time zone used for?', chunk)).toBe('This value is used for reports. [2]');
   });
 
+  it('reads a sentence with what its paragraph said before: "She wrote…" is about the person named in the sentence before it', () => {
+    const sources: PromptSource[] = [
+      { n: 1, title: 'Company history', text: 'Our first intern wrote the first published program of the company on a mainframe.' },
+      { n: 2, title: 'Biographies', text: 'Ada Lovelace was an English mathematician. She wrote the first published program for the Analytical Engine.' },
+    ];
+    expect(composeOfflineAnswer('Which first published program did Ada Lovelace write?', sources)).toMatch(/^She wrote the first published program for the Analytical Engine\. \[2\]/);
+  });
+
   it('weighs every source, the best sentence winning even from a lower-ranked one, and the higher-ranked source winning a tie', () => {
     const sources: PromptSource[] = [
       { n: 1, title: 'Plans', text: 'Plans are billed monthly or yearly from the billing page.' },
