@@ -16,6 +16,8 @@ export interface PromptSource {
   n: number;
   title: string;
   text: string;
+  /** The headings the text sits under in its document, outermost first (a chunk cut from inside a section). */
+  headings?: string[];
 }
 
 export interface ChatRequest {

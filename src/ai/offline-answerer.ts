@@ -18,24 +18,63 @@
  */
 import { OFFLINE_ANSWER } from '../limits';
 import { ChatModelError, type ChatChunk, type ChatModel, type ChatRequest, type PromptSource } from './chat-model';
-import { questionUnits, sentenceForms, splitSentences, wordMatches, type SentenceForms } from './answer-sentences';
+import {
+  createUnitMatcher,
+  fold,
+  hasEvidence,
+  isQuantityWord,
+  questionUnits,
+  segmentSource,
+  sentenceForms,
+  type QuestionUnits,
+  type Segment,
+  type SentenceForms,
+} from './answer-sentences';
 
 export const OFFLINE_CHAT_MODEL_ID = 'offline:extractive';
 
 interface Candidate {
   source: PromptSource;
   sourceRank: number;
+  /** Index among its source's segments: neighbours are ±1. */
   position: number;
-  text: string;
+  segment: Segment;
   forms: SentenceForms;
+  /** Question units the sentence itself states. */
   matched: Set<string>;
+  /** Question units its title, section headings and the paragraph before it state (what it is about). */
+  context: Set<string>;
+  /** Holds the kind of fact the question asks for (a quantity, a name, a cause). */
+  evidence: boolean;
   score: number;
+  /** The text as quoted (a window around the matches when the sentence is long). */
+  quoted: string;
+}
+
+interface Scored {
+  candidates: Candidate[];
+  bySource: Candidate[][];
+  units: QuestionUnits;
+  idf: Map<string, number>;
+  mass: number;
 }
 
 /** Text addressed to the assistant rather than about the subject: never quoted as an answer. */
 const INSTRUCTION_LIKE =
   /\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|above|previous)\b|\b(?:system prompt|you are now|act as|pretend to be|new instructions)\b|\bignorier\w*\b.{0,40}\banweisung|\bignora\w*\b.{0,40}\binstruccion/i;
 const SPACELESS = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}]/u;
+const WORD = /[\p{L}\p{N}]+/gu;
+
+/**
+ * Weights of the score, relative to full coverage of the question (1). The section's headings
+ * count for less than the sentence's own words: they say what the passage is about, not that this
+ * sentence says it. The other terms only break near-ties.
+ */
+const WEIGHT = { context: 0.3, evidence: 0.15, rank: 0.05, early: 0.01 } as const;
+/** A further sentence must add at least this share of the question's weight that the answer lacks. */
+const MIN_GAIN = 0.1;
+/** Spaced-script sentences with fewer words rarely answer alone ("POST requests accept a key."): their paragraph continues them. */
+const SHORT_SENTENCE_WORDS = 8;
 
 export function createOfflineAnswerer(): ChatModel {
   return { id: OFFLINE_CHAT_MODEL_ID, stream: streamOfflineAnswer };
@@ -43,9 +82,8 @@ export function createOfflineAnswerer(): ChatModel {
 
 /** The answer the offline answerer gives, whole (what `stream` sends word by word). */
 export function composeOfflineAnswer(question: string, sources: readonly PromptSource[]): string {
-  const candidates = scoreCandidates(question, sources.slice(0, OFFLINE_ANSWER.maxSources));
-  const chosen = choose(candidates);
-  return render(chosen);
+  const scored = scoreCandidates(question, sources.slice(0, OFFLINE_ANSWER.maxSources));
+  return render(choose(scored));
 }
 
 async function* streamOfflineAnswer(request: ChatRequest): AsyncIterable<ChatChunk> {
@@ -61,96 +99,206 @@ async function* streamOfflineAnswer(request: ChatRequest): AsyncIterable<ChatChu
   yield { type: 'usage', usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens } };
 }
 
-function scoreCandidates(question: string, sources: readonly PromptSource[]): Candidate[] {
+/**
+ * Every sentence of every source, scored by the share of the question's weight it covers: each
+ * question term weighs by how rare it is among all the sentences on offer (IDF), so the term that
+ * singles out the answer counts most. Added: a third of the weight that its title and headings,
+ * or the sentences before it in its paragraph, cover (pronouns refer back to them), a bonus
+ * when it holds the kind of fact asked for, and small priors for the retrieval rank of its source
+ * and for coming early.
+ */
+function scoreCandidates(question: string, sources: readonly PromptSource[]): Scored {
   const units = questionUnits(question);
-  const candidates: Candidate[] = [];
-  sources.forEach((source, sourceRank) => {
-    const text = cleanSourceText(source.text.slice(0, OFFLINE_ANSWER.maxSourceChars));
-    splitSentences(text).forEach((sentence, position) => {
-      if (INSTRUCTION_LIKE.test(sentence)) return;
-      const forms = sentenceForms(sentence);
-      const matched = new Set<string>();
-      for (const w of units.words) if (wordMatches(w, forms)) matched.add(`w:${w}`);
-      for (const g of units.bigrams) if (forms.folded.includes(g)) matched.add(`b:${g}`);
-      candidates.push({ source, sourceRank, position, text: sentence, forms, matched, score: 0 });
-    });
-  });
-  if (candidates.length === 0) return [];
+  const unitsOfWord = createUnitMatcher(units.words);
+  const matchUnits = (forms: SentenceForms) => {
+    const matched = new Set<string>();
+    for (const w of new Set(forms.words)) for (const u of unitsOfWord(w)) matched.add(`w:${u}`);
+    for (const g of units.bigrams) if (forms.folded.includes(g)) matched.add(`b:${g}`);
+    return matched;
+  };
 
-  // IDF over the sentences on offer: a term every sentence has says little about which one answers.
+  const candidates: Candidate[] = [];
+  const bySource: Candidate[][] = sources.map((source, sourceRank) => {
+    const contexts = new Map<string, Set<string>>();
+    const list: Candidate[] = [];
+    // What the paragraph said before a sentence: "She rose to fame…" is still about the Beyoncé named earlier.
+    let said = { block: -1, units: new Set<string>() };
+    const text = cleanSourceText(source.text.slice(0, OFFLINE_ANSWER.maxSourceChars));
+    for (const segment of segmentSource(text, source.headings)) {
+      if (segment.kind === 'prose' && INSTRUCTION_LIKE.test(segment.text)) continue;
+      const forms = sentenceForms(segment.text);
+      const about = `${source.title}\n${segment.heading}`;
+      let context = contexts.get(about);
+      if (!context) contexts.set(about, (context = matchUnits(sentenceForms(about))));
+      const evidence = segment.kind === 'prose' && hasEvidence(units.type, forms, units, segment.text);
+      const matched = matchUnits(forms);
+      if (said.block !== segment.block) said = { block: segment.block, units: new Set() };
+      const around = said.units.size > 0 ? new Set([...context, ...said.units]) : context;
+      for (const u of matched) said.units.add(u);
+      list.push({ source, sourceRank, position: list.length, segment, forms, matched, context: around, evidence, score: 0, quoted: segment.text });
+    }
+    candidates.push(...list);
+    return list;
+  });
+
   const all = [...units.words.map((w) => `w:${w}`), ...units.bigrams.map((g) => `b:${g}`)];
   const df = new Map(all.map((u) => [u, 0]));
   for (const c of candidates) for (const u of c.matched) df.set(u, (df.get(u) ?? 0) + 1);
   const idf = new Map(all.map((u) => [u, Math.log(1 + candidates.length / (1 + df.get(u)!))]));
   const mass = all.reduce((sum, u) => sum + idf.get(u)!, 0);
+  const share = (set: Iterable<string>) => (mass > 0 ? [...set].reduce((sum, u) => sum + idf.get(u)!, 0) / mass : 0);
 
-  const titleHits = sources.map((s) => {
-    const forms = sentenceForms(s.title);
-    return units.words.filter((w) => wordMatches(w, forms)).length + units.bigrams.filter((g) => forms.folded.includes(g)).length;
-  });
+  // What a window of a long sentence is valued by: the question's terms, and the kind of fact it asks for.
+  const keysOf = (word: string) => [...unitsOfWord(word).map((u) => `w:${u}`), ...(units.type === 'quantity' && isQuantityWord(word, units) ? ['quantity'] : [])];
+  const weightOf = (key: string) => (key === 'quantity' ? WEIGHT.evidence * mass : (idf.get(key) ?? 0));
   for (const c of candidates) {
-    const covered = [...c.matched].reduce((sum, u) => sum + idf.get(u)!, 0);
-    const coverage = mass > 0 ? covered / mass : 0;
-    // Bonuses break ties between equally covering sentences; they never outweigh a covered term.
-    const rankBonus = 0.04 / (1 + c.sourceRank);
-    const titleBonus = titleHits[c.sourceRank]! > 0 && c.matched.size > 0 ? 0.03 : 0;
-    const earlyBonus = 0.01 / (1 + c.position);
-    c.score = coverage > 0 ? coverage + rankBonus + titleBonus + earlyBonus : 0;
+    const own = share(c.matched);
+    const about = share([...c.context].filter((u) => !c.matched.has(u)));
+    if (c.segment.kind === 'prose') c.quoted = excerpt(c.segment.text, keysOf, weightOf);
+    if (own + about === 0) continue;
+    c.score =
+      own + WEIGHT.context * about + (c.evidence && own > 0 ? WEIGHT.evidence : 0) + WEIGHT.rank / (1 + c.sourceRank) + WEIGHT.early / (1 + c.position);
   }
-  return candidates;
+  return { candidates, bySource, units, idf, mass };
 }
 
 /**
- * The best sentence, then others that score at least half as well, cover something new and fit
- * the length budget. With no overlap at all, the top source's first sentence (retrieval chose it).
+ * The best sentence, completed from its own paragraph when it cannot stand alone: a lead-in that
+ * ends with a colon or a heading-like fragment takes the sentence after it, a very short sentence
+ * its continuation, and an answer lacking the kind of fact asked for ("when", "how many") the
+ * neighbour that has it. A code block is never quoted: the prose that explains it stands in.
+ * Then further sentences only while each adds a real share of the question the answer lacks.
  */
-function choose(candidates: Candidate[]): Candidate[] {
-  if (candidates.length === 0) return [];
+function choose({ candidates, bySource, units, idf, mass }: Scored): Candidate[] {
+  const prose = candidates.filter((c) => c.segment.kind === 'prose');
+  if (prose.length === 0) return [];
   const ranked = [...candidates].sort((a, b) => b.score - a.score || a.sourceRank - b.sourceRank || a.position - b.position);
-  const best = ranked[0]!;
-  if (best.score === 0) return [candidates[0]!];
-  const chosen = [best];
+  const top = ranked[0]!;
+  // No overlap at all: the top source's first sentence (retrieval chose it).
+  if (top.score === 0) return [bySource.flat().find((c) => c.segment.kind === 'prose')!];
+
+  const covered = new Set(top.matched);
+  const best = top.segment.kind === 'code' ? (neighbour(bySource, top, 1, 'section') ?? neighbour(bySource, top, -1, 'section') ?? ranked.find((c) => c.segment.kind === 'prose')!) : top;
+  for (const u of best.matched) covered.add(u);
+
+  const group = [best];
   let length = renderedLength(best);
-  const covered = new Set(best.matched);
-  for (const c of ranked.slice(1)) {
+  const add = (c: Candidate | undefined): boolean => {
+    if (!c || group.includes(c) || length + renderedLength(c) + 1 > OFFLINE_ANSWER.targetChars) return false;
+    group.push(c);
+    length += renderedLength(c) + 1;
+    for (const u of c.matched) covered.add(u);
+    return true;
+  };
+  if (isLeadIn(best)) add(neighbour(bySource, best, 1, 'section'));
+  else if (isShort(best)) add(neighbour(bySource, best, 1, 'block'));
+  if (units.type && !group.some((c) => c.evidence)) {
+    const around = [neighbour(bySource, best, -1, 'block'), neighbour(bySource, best, 1, 'block')].filter((c): c is Candidate => !!c?.evidence);
+    // A cause with no telltale word ("This is almost always clock skew") most often follows the fact it explains.
+    if (!add(around.sort((a, b) => b.score - a.score || b.position - a.position)[0]) && units.type === 'reason') add(neighbour(bySource, best, 1, 'block'));
+  }
+  group.sort((a, b) => a.position - b.position);
+
+  const chosen = [...group];
+  const share = (set: Iterable<string>) => (mass > 0 ? [...set].reduce((sum, u) => sum + idf.get(u)!, 0) / mass : 0);
+  for (const c of ranked) {
     if (chosen.length >= OFFLINE_ANSWER.maxSentences || c.score < best.score * 0.5) break;
-    const addsSomething = [...c.matched].some((u) => !covered.has(u));
-    const duplicate = chosen.some((k) => similar(k.forms, c.forms));
+    if (c.segment.kind === 'code' || chosen.includes(c) || chosen.some((k) => similar(k.forms, c.forms))) continue;
+    const gain = share([...c.matched].filter((u) => !covered.has(u)));
+    // A bare topic ("送料", "refund policy") is answered by what is said about it, more than once if need be.
+    const moreOnTopic = units.topicOnly && c.matched.size > 0 && c.score >= best.score * 0.8;
+    if (gain < MIN_GAIN && !moreOnTopic) continue;
     const extra = renderedLength(c) + 1;
-    if (!addsSomething || duplicate || length + extra > OFFLINE_ANSWER.targetChars) continue;
+    if (length + extra > OFFLINE_ANSWER.targetChars) continue;
     chosen.push(c);
     length += extra;
     for (const u of c.matched) covered.add(u);
   }
-  // Reading order: sources by their best sentence, sentences in document order within a source.
-  const firstSeen = new Map<number, number>();
-  chosen.forEach((c, i) => firstSeen.has(c.sourceRank) || firstSeen.set(c.sourceRank, i));
-  return chosen.sort((a, b) => firstSeen.get(a.sourceRank)! - firstSeen.get(b.sourceRank)! || a.position - b.position);
+  return chosen;
 }
+
+/** The next (1) or previous (-1) prose sentence of the same source, within the same paragraph or section. */
+function neighbour(bySource: Candidate[][], c: Candidate, step: 1 | -1, within: 'block' | 'section'): Candidate | undefined {
+  const list = bySource[c.sourceRank]!;
+  for (let i = c.position + step; i >= 0 && i < list.length; i += step) {
+    const n = list[i]!;
+    if (n.segment.section !== c.segment.section || (within === 'block' && n.segment.block !== c.segment.block)) return undefined;
+    if (n.segment.kind === 'prose') return n;
+  }
+  return undefined;
+}
+
+/** Ends with a colon ("for example:"), or a few words without a sentence end: it announces what follows. */
+function isLeadIn(c: Candidate): boolean {
+  const text = c.segment.text.trim();
+  return /[:：]$/.test(text) || (c.forms.words.length < 4 && !/[.!?。！？…]["'”’)\]]*$/.test(text) && !SPACELESS.test(text));
+}
+
+const isShort = (c: Candidate) => !SPACELESS.test(c.segment.text) && c.forms.words.length < SHORT_SENTENCE_WORDS;
 
 function similar(a: SentenceForms, b: SentenceForms): boolean {
   if (a.folded === b.folded) return true;
-  if (a.stems.size === 0 || b.stems.size === 0) return false;
+  const wa = new Set(a.words);
+  const wb = new Set(b.words);
+  if (wa.size === 0 || wb.size === 0) return false;
   let shared = 0;
-  for (const s of a.stems) if (b.stems.has(s)) shared++;
-  return shared / (a.stems.size + b.stems.size - shared) > 0.8;
+  for (const w of wa) if (wb.has(w)) shared++;
+  return shared / (wa.size + wb.size - shared) > 0.8;
 }
 
 const marker = (c: Candidate) => `[${c.source.n}]`;
-const renderedLength = (c: Candidate) => quote(c.text).length + marker(c).length + 1;
+const renderedLength = (c: Candidate) => c.quoted.length + marker(c).length + 1;
 
-/** A sentence as quoted: cut at a word (or, without spaces, a character) past the per-sentence cap. */
-function quote(sentence: string): string {
-  if (sentence.length <= OFFLINE_ANSWER.maxSentenceChars) return sentence;
-  const head = sentence.slice(0, OFFLINE_ANSWER.maxSentenceChars - 1);
-  const space = head.lastIndexOf(' ');
-  return `${space > OFFLINE_ANSWER.maxSentenceChars / 2 ? head.slice(0, space) : head}…`;
+/**
+ * A sentence as quoted. Past the per-sentence cap, a window of it centred on the question terms it
+ * holds (and, for "how many / when" questions, the quantity): a long sentence's answer is not
+ * always at its start. Cut at words and marked with "…". Text without spaces is cut at the cap.
+ */
+function excerpt(sentence: string, keysOf: (word: string) => readonly string[], weightOf: (key: string) => number): string {
+  const cap = OFFLINE_ANSWER.maxSentenceChars;
+  if (sentence.length <= cap) return sentence;
+  const tokens = [...sentence.matchAll(WORD)].map((m) => ({ start: m.index, end: m.index + m[0].length, keys: (fold(m[0]).match(WORD) ?? []).flatMap(keysOf) }));
+  if (SPACELESS.test(sentence) || tokens.length === 0) return `${sentence.slice(0, cap - 1)}…`;
+  const room = cap - 2;
+  // Sliding window over words, at most `room` characters wide, valued by the distinct keys in it; the first best wins.
+  const counts = new Map<string, number>();
+  let value = 0;
+  let best = { value: -1, left: 0, right: 0 };
+  let left = 0;
+  for (let right = 0; right < tokens.length; right++) {
+    for (const k of tokens[right]!.keys) {
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+      if (counts.get(k) === 1) value += weightOf(k);
+    }
+    while (left < right && tokens[right]!.end - tokens[left]!.start > room) {
+      for (const k of tokens[left]!.keys) {
+        counts.set(k, counts.get(k)! - 1);
+        if (counts.get(k) === 0) value -= weightOf(k);
+      }
+      left++;
+    }
+    if (value > best.value + 1e-9) best = { value, left, right };
+  }
+  const keyed = tokens.slice(best.left, best.right + 1).filter((t) => t.keys.length > 0);
+  const middle = keyed.length ? (keyed[0]!.start + keyed.at(-1)!.end) / 2 : room / 2;
+  const startAt = (from: number) => (from <= 0 ? 0 : (tokens.find((t) => t.start >= from)?.start ?? 0));
+  let start = startAt(middle - room / 2);
+  let end = start + room;
+  if (end >= sentence.length) {
+    end = sentence.length;
+    start = startAt(end - room);
+  } else {
+    const last = tokens.findLast((t) => t.end <= end && t.start >= start);
+    if (last) end = last.end;
+  }
+  const body = sentence.slice(start, end).trim();
+  return `${start > 0 ? '…' : ''}${body}${end < sentence.length ? '…' : ''}`;
 }
 
 function render(chosen: Candidate[]): string {
   return chosen
     .map((c) => {
-      const text = quote(c.text);
+      const text = c.quoted;
       // Japanese and Chinese put no space before the marker or between sentences.
       return SPACELESS.test(text.slice(-1)) || /[。！？]$/.test(text) ? `${text}${marker(c)}` : `${text} ${marker(c)}`;
     })

@@ -337,6 +337,105 @@ describe('offline extractive answerer', () => {
     expect(composeOfflineAnswer('請求書はいつ発行されますか', japanese)).toBe('請求書は毎月の第一営業日に発行されます。[1]');
   });
 
+  it('answers a how-long or when question with the sentence holding the duration, taking it from the same paragraph when the best match lacks it', () => {
+    const erasure: PromptSource[] = [
+      {
+        n: 1,
+        title: 'Privacy',
+        text: 'Deletion requests are handled by the privacy team of the workspace. Erasure completes within 72 hours. A confirmation event is sent when the erasure is done.\n\nBackups are kept apart from the workspace and have their own rules.',
+      },
+    ];
+    expect(composeOfflineAnswer('When is the confirmation event sent?', erasure)).toBe('Erasure completes within 72 hours. [1] A confirmation event is sent when the erasure is done. [1]');
+    // Of two sentences about the same thing, the one with the quantity answers "how long"; a number the question itself states is no answer.
+    const delivery: PromptSource[] = [
+      { n: 1, title: 'Shipping', text: 'Parcels to Austria are handled by our partner carrier every weekday.\n\nParcels to Austria take three working days with our partner carrier.' },
+      { n: 2, title: 'Lieferung', text: 'Ab 25 Euro Bestellwert ist die Lieferung kostenlos. Darunter berechnen wir eine Pauschale von 3,50 Euro.' },
+    ];
+    expect(composeOfflineAnswer('How long do parcels to Austria take with the carrier?', delivery)).toBe('Parcels to Austria take three working days with our partner carrier. [1]');
+    expect(composeOfflineAnswer('Wie viel kostet die Lieferung unter 25 Euro Bestellwert?', delivery)).toContain('Pauschale von 3,50 Euro. [2]');
+  });
+
+  it('adds a second sentence only when it covers more of the question', () => {
+    const sources: PromptSource[] = [
+      {
+        n: 1,
+        title: 'Accounts',
+        text: 'Every workspace owner can export the full audit log from the settings page.\n\nThe audit log of each workspace can be exported by any owner from settings.\n\nExports are delivered as a signed download link that expires after one day.',
+      },
+    ];
+    const both = composeOfflineAnswer('Can an owner export the audit log, and how is the download link delivered?', sources);
+    // The best-covering sentence first, then the one that adds the download link; never the paraphrase.
+    expect(both).toBe('Exports are delivered as a signed download link that expires after one day. [1] Every workspace owner can export the full audit log from the settings page. [1]');
+    // The paraphrase adds nothing the first sentence lacks, and neither does the link sentence to this question.
+    expect(composeOfflineAnswer('Can an owner export the audit log?', sources)).toBe('Every workspace owner can export the full audit log from the settings page. [1]');
+  });
+
+  it('never quotes a code block: the prose that explains the best-matching block stands in', () => {
+    const api: PromptSource[] = [
+      { n: 1, title: 'Erasure API', text: '## With the API\n\n```\nDELETE /v2/contacts/{contact_id}?erase=true\n```\n\nThe call returns 202 Accepted and the erasure runs in the background.' },
+    ];
+    const answer = composeOfflineAnswer('What does DELETE /v2/contacts/{contact_id}?erase=true do?', api);
+    expect(answer).toBe('The call returns 202 Accepted and the erasure runs in the background. [1]');
+    expect(answer).not.toContain('```');
+  });
+
+  it('completes a lead-in that ends with a colon with the sentence after it, skipping the example code between them', () => {
+    const signatures: PromptSource[] = [
+      {
+        n: 1,
+        title: 'Webhook signatures',
+        text: 'Each delivery carries the header `Acme-Signature`, for example:\n\n```\nAcme-Signature: t=1,v1=abc\n```\n\n`v1` is an HMAC-SHA256 of the timestamp and the raw body, keyed with the signing secret.',
+      },
+    ];
+    expect(composeOfflineAnswer('What is in the Acme-Signature header?', signatures)).toBe(
+      'Each delivery carries the header `Acme-Signature`, for example: [1] `v1` is an HMAC-SHA256 of the timestamp and the raw body, keyed with the signing secret. [1]',
+    );
+  });
+
+  it('quotes a long sentence as the window that holds the question terms, cut at words and marked with ellipses', () => {
+    const filler = 'The committee met several times during the long winter to discuss many other matters of local interest and procedure';
+    const text = `${filler}, ${filler}, and in the end the bridge over the river Vell was opened in 1887 by the mayor, ${filler}, ${filler}.`;
+    const answer = composeOfflineAnswer('In what year was the bridge over the Vell opened?', [{ n: 1, title: 'History', text }]);
+    expect(answer).toContain('the bridge over the river Vell was opened in 1887');
+    expect(answer.startsWith('…')).toBe(true);
+    expect(answer).toMatch(/… \[1\]$/);
+    expect(answer.length).toBeLessThanOrEqual(OFFLINE_ANSWER.maxSentenceChars + 4);
+  });
+
+  it('prefers the sentence whose section heading names what the question asks about, also from the heading path of a chunk cut mid-document', () => {
+    const settings: PromptSource[] = [
+      { n: 1, title: 'Workspace settings', text: '## Default language\n\nThis value is used for automatic messages.\n\n## Time zone\n\nThis value is used for reports and business hours.' },
+    ];
+    expect(composeOfflineAnswer('What is the time zone used for?', settings)).toBe('This value is used for reports and business hours. [1]');
+    const chunk: PromptSource[] = [
+      { n: 1, title: 'Help center', text: 'This value is used for automatic messages.', headings: ['Settings', 'Default language'] },
+      { n: 2, title: 'Help center', text: 'This value is used for reports.', headings: ['Settings', 'Time zone'] },
+    ];
+    expect(composeOfflineAnswer('What is the time zone used for?', chunk)).toBe('This value is used for reports. [2]');
+  });
+
+  it('reads a sentence with what its paragraph said before: "She wrote…" is about the person named in the sentence before it', () => {
+    const sources: PromptSource[] = [
+      { n: 1, title: 'Company history', text: 'Our first intern wrote the first published program of the company on a mainframe.' },
+      { n: 2, title: 'Biographies', text: 'Ada Lovelace was an English mathematician. She wrote the first published program for the Analytical Engine.' },
+    ];
+    expect(composeOfflineAnswer('Which first published program did Ada Lovelace write?', sources)).toMatch(/^She wrote the first published program for the Analytical Engine\. \[2\]/);
+  });
+
+  it('weighs every source, the best sentence winning even from a lower-ranked one, and the higher-ranked source winning a tie', () => {
+    const sources: PromptSource[] = [
+      { n: 1, title: 'Plans', text: 'Plans are billed monthly or yearly from the billing page.' },
+      { n: 2, title: 'Seats', text: 'Viewers can read conversations without using a paid seat.' },
+      { n: 3, title: 'Seats again', text: 'Viewers can read conversations without using a paid seat.' },
+    ];
+    expect(composeOfflineAnswer('Can viewers read conversations without a paid seat?', sources)).toBe('Viewers can read conversations without using a paid seat. [2]');
+  });
+
+  it('answers a bare topic with what the sources say about it, more than one sentence when they say more', () => {
+    const shipping: PromptSource[] = [{ n: 1, title: '配送', text: '## 送料\n\n税込五千円以上のご注文は送料無料です。それ未満の場合、全国一律で六百円の送料がかかります。\n\n## 配達日時\n\n時間帯は午前と午後から選べます。' }];
+    expect(composeOfflineAnswer('送料', shipping)).toBe('税込五千円以上のご注文は送料無料です。[1]それ未満の場合、全国一律で六百円の送料がかかります。[1]');
+  });
+
   it('property: the answer stays within the length target and every [n] names a given source', () => {
     const sentence = fc
       .array(fc.constantFrom('refund', 'invoice', 'Straße', '返金', 'the', 'card', '[9]', 'e.g.', 'Dr.', '12.', '!', '。', '\n', '- ', 'x'.repeat(300), '«EMAIL_1»'), { minLength: 1, maxLength: 40 })

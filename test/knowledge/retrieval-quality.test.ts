@@ -10,7 +10,7 @@ import { convexFusion, minMaxNormalize, reciprocalRankFusion } from '../../src/f
 import { combineEvidence, coverageScorer, similarityEvidence } from '../../src/features/knowledge/retrieval/relevance';
 import { queryTerms, type QueryTermStats } from '../../src/features/knowledge/retrieval/term-stats';
 import { DEFAULT_ABSTAIN_RELEVANCE } from '../../src/limits';
-import { foldForSearch, hasSpacelessScript } from '../../src/features/knowledge/retrieval/text-fold';
+import { foldForSearch, hasSpacelessScript } from '../../src/lib/text/text-fold';
 import { call, expectProblem, register, type Account } from '../support/api';
 import { addText, searchBot, waitForSource } from '../support/knowledge';
 

@@ -95,7 +95,7 @@ export const chunks = sqliteTable(
     startOffset: integer('start_offset').notNull(),
     endOffset: integer('end_offset').notNull(),
     tokenCount: integer('token_count').notNull(),
-    /** Folded text the full-text indexes read (retrieval/text-fold.ts); null when equal to `text`. */
+    /** Folded text the full-text indexes read (src/lib/text/text-fold.ts); null when equal to `text`. */
     searchText: text('search_text'),
     searchHeading: text('search_heading'),
     /** Holds a script written without spaces (CJK, Thai): indexed by trigrams too. */

@@ -280,7 +280,8 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
     }
 
     model = await createChatModel(ctx, input.orgId, bot);
-    const sources: PromptSource[] = context.map((h, i) => ({ n: i + 1, title: h.document.title || h.source.title, text: h.windowText ?? h.text }));
+    // The heading path tells an extractive model which section a chunk cut from mid-document is in.
+    const sources: PromptSource[] = context.map((h, i) => ({ n: i + 1, title: h.document.title || h.source.title, text: h.windowText ?? h.text, headings: h.headingPath }));
     const budgetTokens = ctx.config.chat.promptBudgetTokens;
     const promptInput = { instructions: bot.instructions, question, sources, summary: conversation.summary, history: history.messages, budgetTokens };
     let prompt = buildPrompt(promptInput);

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { combineEvidence, coverageScorer, similarityEvidence, termWeight, COSINE_RANGES, type EmbedderFamily } from '../../../src/features/knowledge/retrieval/relevance';
 import { queryTerms, type QueryTermStats } from '../../../src/features/knowledge/retrieval/term-stats';
-import { prefixFormOf, sameWord, stemOf } from '../../../src/features/knowledge/retrieval/word-forms';
+import { prefixFormOf, sameWord, stemOf } from '../../../src/lib/text/word-forms';
 import { queryWords } from '../../../src/features/knowledge/retrieval/query-terms';
 import { DEFAULT_ABSTAIN_RELEVANCE } from '../../../src/limits';
 

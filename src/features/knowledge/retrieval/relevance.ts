@@ -19,8 +19,8 @@
  * together make it more so. A reranker's score replaces this when one ran (it is trained for
  * exactly this judgement and already lies in [0, 1]).
  */
-import { foldForSearch } from './text-fold';
-import { createWordMatcher } from './word-forms';
+import { foldForSearch } from '../../../lib/text/text-fold';
+import { createWordMatcher } from '../../../lib/text/word-forms';
 import type { QueryTermStats } from './term-stats';
 import { RELEVANCE } from '../../../limits';
 

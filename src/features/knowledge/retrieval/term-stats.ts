@@ -13,7 +13,7 @@
 import type { ServiceContext } from '../../../context';
 import { RELEVANCE } from '../../../limits';
 import { queryWords, spacelessTerms } from './query-terms';
-import { prefixFormOf } from './word-forms';
+import { prefixFormOf } from '../../../lib/text/word-forms';
 
 export interface TermStat {
   /** Chunks containing the term. */
