@@ -71,18 +71,23 @@ export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<
     });
   }
 
-  const bot = await getBot(ctx.db, input.orgId, input.botId);
+  // Independent reads, in one round trip's time: the bot, the named conversation, an earlier attempt of this turn.
+  const requestKey = input.requestKey ? await scopedRequestKey(input.orgId, input.botId, input.caller, input.requestKey) : null;
+  const [bot, named, earlier] = await Promise.all([
+    getBot(ctx.db, input.orgId, input.botId),
+    input.conversationId ? getConversation(ctx.db, input.orgId, input.conversationId) : null,
+    requestKey ? findMessageByRequestKey(ctx.db, input.orgId, requestKey) : null,
+  ]);
   if (!bot) return refuse({ status: 404, code: 'bot_not_found', title: 'Not found', detail: 'Bot was not found.' });
   if (bot.status === 'paused') return refuse({ status: 409, code: 'bot_paused', title: 'Bot paused', detail: 'This bot is paused and does not answer.' });
 
-  const requestKey = input.requestKey ? await scopedRequestKey(input.orgId, input.botId, input.caller, input.requestKey) : null;
-  let existing = requestKey ? await findMessageByRequestKey(ctx.db, input.orgId, requestKey) : null;
+  let existing = earlier;
   if (existing && !isSameTurn(existing, input)) return keyReused();
 
   let conversation: ConversationRow | null = null;
   const conversationId = existing?.conversationId ?? input.conversationId;
   if (conversationId) {
-    conversation = await getConversation(ctx.db, input.orgId, conversationId);
+    conversation = named?.id === conversationId ? named : await getConversation(ctx.db, input.orgId, conversationId);
     if (!conversation || conversation.botId !== bot.id || !mayContinue(conversation, input)) return conversationNotFound();
     if (!existing && conversation.status === 'closed') {
       return refuse({ status: 409, code: 'conversation_closed', title: 'Conversation closed', detail: 'This conversation is closed; start a new one.' });
