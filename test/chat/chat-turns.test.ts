@@ -4,13 +4,13 @@
  * refusal, summaries, the answer cache, human takeover, and append-only storage. Small limits
  * (quota, prompt budget) are set per request by calling the Worker with an overriding env.
  */
-import { env, createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { env, SELF, createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index';
 import type { Env } from '../../src/env';
 import { BASE, call, createKey, expectProblem, register, type Account, type CallResult } from '../support/api';
 import { addText, countRows, waitForSource } from '../support/knowledge';
-import { uploadAttachment } from '../support/chat';
+import { uploadAttachment, useFakeModel } from '../support/chat';
 import { buildPrompt } from '../../src/features/chat/prompt';
 import { DEFAULT_FALLBACK_MESSAGE } from '../../src/limits';
 
@@ -241,6 +241,148 @@ describe('failures keep the user message', () => {
     } finally {
       await site({ reset: true });
     }
+  });
+});
+
+describe('a failed turn is the same problem on every channel', () => {
+  const SITE = 'https://llm.acme.test';
+  const site = async (body: Record<string, unknown>) => {
+    await (await env.WEB_FETCHER!.fetch(`${SITE}/__control`, { method: 'POST', body: JSON.stringify(body) })).json();
+  };
+
+  /** The ids name this turn's stored messages: the user's, then the assistant's carrying the error. */
+  async function expectStoredFailure(ids: { conversationId: string; userMessageId: string; assistantMessageId: string }, code: string) {
+    const stored = await messagesOf(ids.conversationId);
+    expect(stored.slice(-2).map((m: any) => [m.role, m.id])).toEqual([
+      ['user', ids.userMessageId],
+      ['assistant', ids.assistantMessageId],
+    ]);
+    expect(JSON.parse(stored.at(-1).error)).toMatchObject({ code });
+  }
+
+  it('native JSON and SSE, Chatbase, useChat answer problem+json with conversationId, userMessageId, assistantMessageId and message; /v1 the OpenAI error with the ids as extra fields', async () => {
+    const account = await register('chat-failure-shapes');
+    const key = await createKey(account, ['chat'], 'failure shapes');
+    const settings = await call('PATCH', '/api/v1/settings', {
+      token: account.token,
+      body: { provider: 'openai-compatible', baseUrl: `${SITE}/v1`, embeddingModel: 'text-embedding-3-small', embeddingDimensions: 8, secrets: { api_key: 'sk-test-0123456789' } },
+    });
+    expect(settings.status).toBe(200);
+    await site({ embeddings: 401 });
+    try {
+      const problems = {
+        native: await chat(account, account.botId, { message: COVERED }),
+        chatbase: await call('POST', '/api/v1/chat', { token: key, body: { chatbotId: account.botId, messages: [{ role: 'user', content: COVERED }] } }),
+        chatbaseStream: await call('POST', '/api/v1/chat', { token: key, body: { chatbotId: account.botId, messages: [{ role: 'user', content: COVERED }], stream: true } }),
+        useChat: await call('POST', `/api/v1/bots/${account.botId}/chat`, {
+          token: key,
+          body: { id: 'client-chat-1', messages: [{ id: 'ui-1', role: 'user', parts: [{ type: 'text', text: COVERED }] }] },
+        }),
+      };
+      for (const [channel, res] of Object.entries(problems)) {
+        const problem = expectProblem(res, 503, 'answer_unavailable');
+        expect(Object.keys(problem).sort(), channel).toEqual(['assistantMessageId', 'code', 'conversationId', 'detail', 'message', 'requestId', 'status', 'title', 'type', 'userMessageId']);
+        expect(problem.message, channel).toMatchObject({ id: problem.assistantMessageId, conversationId: problem.conversationId, role: 'assistant', content: '', error: { code: 'answer_unavailable' } });
+        await expectStoredFailure(problem, 'answer_unavailable');
+      }
+
+      const sse = parseSse((await chat(account, account.botId, { message: COVERED, stream: true })).body);
+      expect(sse.map((e) => e.event)).toEqual(['meta', 'error']);
+      const [meta, error] = [sse[0]!.data, sse[1]!.data];
+      expect(Object.keys(error).sort()).toEqual(Object.keys(problems.native.body).sort());
+      expect(error).toMatchObject({ status: 503, code: 'answer_unavailable', conversationId: meta.conversationId, userMessageId: meta.userMessageId, assistantMessageId: meta.assistantMessageId });
+      await expectStoredFailure(error, 'answer_unavailable');
+
+      for (const stream of [false, true]) {
+        const openai = await call('POST', '/v1/chat/completions', { token: key, body: { model: account.botId, messages: [{ role: 'user', content: COVERED }], stream } });
+        expect(openai.status).toBe(503);
+        expect(openai.headers.get('content-type')).toContain('application/json');
+        const { error: e } = openai.body;
+        expect(e).toMatchObject({ type: 'server_error', code: 'answer_unavailable', param: null });
+        await expectStoredFailure({ conversationId: e.conversation_id, userMessageId: e.user_message_id, assistantMessageId: e.assistant_message_id }, 'answer_unavailable');
+      }
+    } finally {
+      await site({ reset: true });
+    }
+  });
+});
+
+describe('a client that goes away', () => {
+  const TRICKLE_ANSWER = 'In winter the harbour ferry leaves every hour, from seven in the morning to seven [1].';
+
+  /** An org whose bot knows the installation manual and answers through the test site's slow `trickle` model. */
+  async function slowModelOrg(label: string) {
+    const account = await register(label);
+    const source = await addText(account.token, account.botId, 'Installation manual', INSTALL);
+    expect((await waitForSource(account.token, source.id)).status).toBe('ready');
+    await useFakeModel(account, 'trickle');
+    return account;
+  }
+
+  const send = (account: Account, body: Record<string, unknown>, key: string, signal?: AbortSignal) =>
+    SELF.fetch(`${BASE}/api/v1/bots/${account.botId}/chat`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${account.token}`, 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify(body),
+      signal,
+    });
+
+  /** Waits for the turn's assistant message, then reads the conversation's messages with their errors. */
+  async function storedAfterAbort(account: Account) {
+    const conversation = await vi.waitUntil(
+      () => env.DB.prepare("SELECT conversation_id AS id FROM messages WHERE org_id = ? AND role = 'assistant'").bind(account.orgId).first<{ id: string }>(),
+      { timeout: 10_000, interval: 50 },
+    );
+    return messagesOf(conversation.id);
+  }
+
+  async function expectPartialAndRetry(account: Account, key: string) {
+    const stored = await storedAfterAbort(account);
+    expect(stored.map((m: any) => m.role)).toEqual(['user', 'assistant']);
+    const partial = stored[1];
+    expect(JSON.parse(partial.error)).toMatchObject({ code: 'aborted' });
+    expect(TRICKLE_ANSWER.startsWith(partial.content)).toBe(true);
+    expect(partial.content.length).toBeLessThan(TRICKLE_ANSWER.length);
+
+    const retry = await send(account, { message: COVERED }, key);
+    const body = (await retry.json()) as any;
+    expect(retry.status).toBe(200);
+    expect(body.message).toMatchObject({ content: TRICKLE_ANSWER, error: null });
+    const after = await messagesOf(body.conversationId);
+    expect(after.map((m: any) => [m.role, m.id])).toEqual([
+      ['user', stored[0].id],
+      ['assistant', partial.id],
+      ['assistant', body.message.id],
+    ]);
+  }
+
+  it('cancelling the SSE body after the first token stops the model: the partial answer is stored marked aborted, and the same Idempotency-Key answers again', async () => {
+    const account = await slowModelOrg('chat-abort-sse');
+    const key = crypto.randomUUID();
+    const res = await send(account, { message: COVERED, stream: true }, key);
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let seen = '';
+    while (!seen.includes('event: token')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended before a token: ${seen}`);
+      seen += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel();
+    await expectPartialAndRetry(account, key);
+  });
+
+  it('a JSON turn whose request is aborted mid-answer stops the model: the partial answer is stored marked aborted, and the same Idempotency-Key answers again', async () => {
+    const account = await slowModelOrg('chat-abort-json');
+    const key = crypto.randomUUID();
+    const controller = new AbortController();
+    const pending = send(account, { message: COVERED }, key, controller.signal);
+    // A few words into the sixteen-word answer (one every 150 ms).
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await expectPartialAndRetry(account, key);
   });
 });
 

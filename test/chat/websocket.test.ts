@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BASE, call, createKey, expectProblem, register, type Account } from '../support/api';
 import { joinAs, type Member } from '../support/accounts';
 import { addText, waitForSource } from '../support/knowledge';
+import { useFakeModel } from '../support/chat';
 import type { ServiceContext } from '../../src/context';
 import { mirrorTurnToRoom } from '../../src/features/chat/live/room-mirror';
 import type { ServerFrame } from '../../src/features/chat/live/room-protocol';
@@ -119,23 +120,14 @@ function assembled(frames: Frame[]): Map<string, string> {
 
 /**
  * An org whose bot knows about the ferry (so a turn reaches the model instead of abstaining) and
- * answers through the test site's fake model `model` (`trickle`: one word every 150 ms). The model
- * is the BOT's: with no org provider and no CHAT_* endpoint, createChatModel uses the bot's
- * fallback list, so the org's embeddings (and the indexed ferry text) stay offline.
+ * answers through the test site's fake model `model` (support/chat.ts `useFakeModel`).
  */
 async function fakeModelOrg(model: string) {
   const account = await register(`room-${model}`);
   const key = await createKey(account, ['chat'], `${model} visitor`);
   const source = await addText(account.token, account.botId, 'Ferry timetable', FERRY_TEXT);
   expect((await waitForSource(account.token, source.id)).status).toBe('ready');
-  const bot = await call('PATCH', `/api/v1/bots/${account.botId}`, {
-    token: account.token,
-    body: {
-      model: { provider: 'openai-compatible', model },
-      modelFallbacks: [{ baseUrl: 'http://localhost:11434/v1', model, apiKeySecret: null }],
-    },
-  });
-  expect(bot.status, JSON.stringify(bot.body)).toBe(200);
+  await useFakeModel(account, model);
   return { account, key };
 }
 

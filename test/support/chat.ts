@@ -76,3 +76,22 @@ export async function uploadAttachment(token: string, botId: string, file: { nam
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
 }
+
+/**
+ * Points the bot at the test site's fake OpenAI-compatible model `model` (test/fixtures/site:
+ * `trickle` streams one word every 150 ms, `fail-500` fails). The model is the BOT's: with no org
+ * provider and no CHAT_* endpoint, createChatModel uses the bot's fallback list, so the org's
+ * embeddings stay offline.
+ */
+export async function useFakeModel(account: { token: string; botId: string }, model: string): Promise<void> {
+  const res = await SELF.fetch(`${BASE}/api/v1/bots/${account.botId}`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${account.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: { provider: 'openai-compatible', model },
+      modelFallbacks: [{ baseUrl: 'http://localhost:11434/v1', model, apiKeySecret: null }],
+    }),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`bot model failed: ${res.status} ${text}`);
+}

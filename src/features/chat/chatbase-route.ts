@@ -10,10 +10,10 @@ import { ApiError } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { CHAT_PROTOCOLS } from '../../limits';
 import { startTurn } from './pipeline';
-import { CitationSchema } from './schemas';
+import { CitationSchema, turnFailureResponses } from './schemas';
 import { chatbaseReply, chatbaseTextStream, CHATBASE_STREAM_HEADERS } from './protocols/chatbase';
-import { collectTurn, peekTurn } from './protocols/turn-events';
-import { failedTurnProblem, refusalProblem, turnAbort, turnCaller, turnFailureProblem, turnRequestKey, streamedReply } from './route-turn';
+import { collectTurn, failedBeforeStreaming, peekTurn } from './protocols/turn-events';
+import { clientTurn, refusalProblem, turnCaller, turnFailureProblem, turnRequestKey, streamedReply } from './route-turn';
 
 const ChatbaseMessage = z.object({
   role: z.enum(['user', 'assistant']),
@@ -80,15 +80,14 @@ export function chatbaseRoutes() {
         ...commonErrors,
         413: errorResponses[413],
         422: errorResponses[422],
-        502: errorResponses[502],
-        503: errorResponses[503],
+        ...turnFailureResponses,
       },
     }),
     async (c) => {
       const org = requirePermission(c, 'chat');
       const body = c.req.valid('json');
       const question = lastUserMessage(body.messages);
-      const { signal, abort } = turnAbort(c);
+      const client = clientTurn(c);
       const start = await startTurn(serviceContext(c), {
         orgId: org.orgId,
         botId: body.chatbotId,
@@ -98,22 +97,23 @@ export function chatbaseRoutes() {
         message: question.content,
         clientHistory: body.messages.slice(0, -1),
         requestKey: turnRequestKey(c),
-        signal,
+        signal: client.signal,
       });
       if (!start.ok) throw refusalProblem(start.refusal);
 
       if (body.stream) {
-        const peeked = await peekTurn(start.events);
-        if (peeked.first?.type === 'error') throw turnFailureProblem(peeked.first, start.conversationId);
+        const peeked = await peekTurn(client.events(start.events));
+        const failed = failedBeforeStreaming(peeked, start.conversationId);
+        if (failed) throw turnFailureProblem(failed);
         return streamedReply(
-          new Response(chatbaseTextStream(peeked.events, abort), {
+          new Response(chatbaseTextStream(peeked.events, client.abort), {
           status: 200,
           headers: { ...CHATBASE_STREAM_HEADERS, 'x-conversation-id': start.conversationId },
         }),
         );
       }
-      const turn = await collectTurn(start.events);
-      if (turn.status === 'failed') throw failedTurnProblem(turn);
+      const turn = await collectTurn(client.events(start.events));
+      if (turn.status === 'failed') throw turnFailureProblem(turn);
       return c.json(chatbaseReply(turn), 200);
     },
   );

@@ -11,7 +11,8 @@
  * - `temperature`, `max_tokens`, `max_completion_tokens`, `user` are accepted and ignored: the
  *   bot's settings apply. `n` other than 1 is a 422.
  * - Errors are OpenAI's shape `{ error: { message, type, code, param } }` (see `openAiErrors`),
- *   because OpenAI clients read `error`; `code` is our stable problem code.
+ *   because OpenAI clients read `error`; `code` is our stable problem code. A failed turn adds
+ *   `conversation_id`, `user_message_id` and `assistant_message_id` to `error` (extra fields).
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
@@ -23,10 +24,10 @@ import { CHAT_PROTOCOLS } from '../../limits';
 import { getBot, listBots, type BotRow } from '../bots/service';
 import { startTurn } from './pipeline';
 import { chatCompletion, chatCompletionSseStream, openAiError, OPENAI_STREAM_HEADERS } from './protocols/openai-compat';
-import { collectTurn, peekTurn } from './protocols/turn-events';
+import { collectTurn, failedBeforeStreaming, peekTurn, type TurnFailureIds } from './protocols/turn-events';
 import { lastUserMessage } from './chatbase-route';
 import { CitationSchema } from './schemas';
-import { failedTurnProblem, pickConversationId, refusalProblem, turnAbort, turnCaller, turnFailureProblem, turnRequestKey, streamedReply } from './route-turn';
+import { clientTurn, pickConversationId, refusalProblem, turnCaller, turnFailureProblem, turnRequestKey, streamedReply } from './route-turn';
 
 const TextPart = z.object({ type: z.string().max(64), text: z.string().max(CHAT_PROTOCOLS.maxClientMessageChars).optional() }).passthrough();
 
@@ -79,7 +80,17 @@ const Model = z.object({ id: z.string(), object: z.literal('model'), created: z.
 const ModelList = z.object({ object: z.literal('list'), data: z.array(Model) }).openapi('OpenAiModelList');
 
 const OpenAiErrorSchema = z
-  .object({ error: z.object({ message: z.string(), type: z.string(), code: z.string().nullable(), param: z.string().nullable() }) })
+  .object({
+    error: z.object({
+      message: z.string(),
+      type: z.string(),
+      code: z.string().nullable(),
+      param: z.string().nullable(),
+      conversation_id: z.string().nullable().optional().openapi({ description: 'KyroChat extra, on a failed turn: its conversation' }),
+      user_message_id: z.string().nullable().optional().openapi({ description: 'KyroChat extra, on a failed turn: the stored user message (retry with the same Idempotency-Key)' }),
+      assistant_message_id: z.string().nullable().optional().openapi({ description: 'KyroChat extra, on a failed turn: the stored assistant message carrying the error' }),
+    }),
+  })
   .openapi('OpenAiError');
 const openAiErrorResponse = (description: string) => ({ description, content: { 'application/json': { schema: OpenAiErrorSchema } } }) as const;
 const openAiErrorResponses = {
@@ -98,12 +109,20 @@ export const openAiErrors = (): MiddlewareHandler<AppBindings> =>
   async function openAiErrors(c, next) {
     await next();
     if (!(c.res.headers.get('content-type') ?? '').startsWith('application/problem+json')) return;
-    const problem = (await c.res.clone().json()) as { status: number; detail?: string; title?: string; code?: string; errors?: { path: string }[] };
+    const problem = (await c.res.clone().json()) as { status: number; detail?: string; title?: string; code?: string; errors?: { path: string }[] } & Partial<TurnFailureIds>;
     const status = c.res.status;
     const headers = new Headers(c.res.headers);
     headers.set('content-type', 'application/json; charset=utf-8');
     headers.delete('content-length');
     const body = openAiError(status, problem.detail ?? problem.title ?? 'Error', problem.code ?? null, problem.errors?.[0]?.path ?? null);
+    // A failed turn's ids (turnFailureProblem) ride in extra fields, snake_case like the rest of /v1.
+    if (problem.userMessageId !== undefined) {
+      Object.assign(body.error, {
+        conversation_id: problem.conversationId ?? null,
+        user_message_id: problem.userMessageId,
+        assistant_message_id: problem.assistantMessageId ?? null,
+      });
+    }
     c.res = undefined;
     c.res = new Response(JSON.stringify(body), { status, headers });
   };
@@ -208,6 +227,7 @@ export function openAiRoutes() {
         422: openAiErrorResponse('The last message is not the user\'s, non-text content, or `n` other than 1'),
         502: openAiErrorResponse('The bot\'s model failed (the user message is stored; retry with the same Idempotency-Key)'),
         503: openAiErrorResponse('A dependency is unavailable; retry later'),
+        504: openAiErrorResponse('The bot\'s model timed out (the user message is stored; retry with the same Idempotency-Key)'),
       },
     }),
     async (c) => {
@@ -223,7 +243,7 @@ export function openAiRoutes() {
       const bot = await getBot(c.get('db'), org.orgId, body.model);
       if (!bot) throw modelNotFound(body.model);
 
-      const { signal, abort } = turnAbort(c);
+      const client = clientTurn(c);
       const start = await startTurn(serviceContext(c), {
         orgId: org.orgId,
         botId: bot.id,
@@ -233,23 +253,24 @@ export function openAiRoutes() {
         message: messageText(question, body.messages.length - 1),
         clientHistory: dialogue.slice(0, -1).map(({ role, content }) => ({ role, content })),
         requestKey: turnRequestKey(c),
-        signal,
+        signal: client.signal,
       });
       if (!start.ok) throw refusalProblem(start.refusal);
       const options = { model: bot.id, created: Math.floor(Date.now() / 1000), includeUsage: body.stream_options?.include_usage === true };
 
       if (body.stream) {
-        const peeked = await peekTurn(start.events);
-        if (peeked.first?.type === 'error') throw turnFailureProblem(peeked.first, start.conversationId);
+        const peeked = await peekTurn(client.events(start.events));
+        const failed = failedBeforeStreaming(peeked, start.conversationId);
+        if (failed) throw turnFailureProblem(failed);
         return streamedReply(
-          new Response(chatCompletionSseStream(peeked.events, options, abort), {
+          new Response(chatCompletionSseStream(peeked.events, options, client.abort), {
           status: 200,
           headers: { ...OPENAI_STREAM_HEADERS, 'x-conversation-id': start.conversationId },
         }),
         );
       }
-      const turn = await collectTurn(start.events);
-      if (turn.status === 'failed') throw failedTurnProblem(turn);
+      const turn = await collectTurn(client.events(start.events));
+      if (turn.status === 'failed') throw turnFailureProblem(turn);
       c.header('x-conversation-id', start.conversationId);
       return c.json(chatCompletion(turn, options), 200);
     },

@@ -2,20 +2,22 @@
  * Server-Sent Events for chat turns. `eventStreamResponse` is the generic writer (the protocols
  * slice reuses it for other stream formats); `nativeTurnStream` writes the native events:
  * `meta`, `token` ({text}), `citations` ({citations}), then `done` (the stored message), `paused`
- * ({reason}) or `error` (a problem body with conversationId, userMessageId and the stored message).
+ * ({reason}) or `error` (the same problem body a JSON turn failure answers, route-turn.ts).
  *
- * The turn runs to its end even if the client goes away: a failed write aborts the model call
- * (`abort`), and the pipeline still stores what was streamed. The pump is handed to waitUntil so
- * the isolate keeps it alive after the response is gone.
+ * The turn runs to its end even if the client goes away: a failed write calls `abort` (the turn's
+ * AbortSignal, route-turn.ts `clientTurn`), and the pipeline still stores what was streamed. The
+ * pump is handed to waitUntil so the isolate keeps it alive after the response is gone.
  */
 import type { Context } from 'hono';
 import type { AppBindings } from '../../http/types';
 import { problemBody } from '../../http/problem';
 import type { TurnEvent } from './turn';
+import { collectTurn } from './protocols/turn-events';
+import { turnFailureProblem } from './route-turn';
 
 export type SendEvent = (event: string, data: unknown) => Promise<void>;
 
-export function eventStreamResponse(c: Context<AppBindings>, abort: AbortController, produce: (send: SendEvent) => Promise<void>): Response {
+export function eventStreamResponse(c: Context<AppBindings>, abort: () => void, produce: (send: SendEvent) => Promise<void>): Response {
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const writer = writable.getWriter();
   const encoder = new TextEncoder();
@@ -26,7 +28,7 @@ export function eventStreamResponse(c: Context<AppBindings>, abort: AbortControl
       await writer.write(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
     } catch {
       open = false;
-      abort.abort();
+      abort();
     }
   };
   const requestId = c.get('requestId');
@@ -51,13 +53,23 @@ export function eventStreamResponse(c: Context<AppBindings>, abort: AbortControl
   });
 }
 
-/** The native SSE translation of a turn's events. */
+/**
+ * The native SSE translation of a turn's events. The final `error` event is the failed turn's
+ * problem body, built by `collectTurn` from the same events, so the ids match the JSON reply's.
+ */
 export async function sendNativeEvents(events: AsyncIterable<TurnEvent>, send: SendEvent, requestId: string | undefined): Promise<void> {
-  let ids = { conversationId: '', userMessageId: '' };
+  const turn = await collectTurn(relay(events, send));
+  if (turn.status === 'failed') {
+    const problem = turnFailureProblem(turn);
+    await send('error', problemBody(problem.init, requestId));
+  }
+}
+
+/** Passes each event through after sending its native SSE form (the final `error` is the caller's). */
+async function* relay(events: AsyncIterable<TurnEvent>, send: SendEvent): AsyncGenerator<TurnEvent> {
   for await (const event of events) {
     switch (event.type) {
       case 'meta':
-        ids = { conversationId: event.conversationId, userMessageId: event.userMessageId };
         await send('meta', { conversationId: event.conversationId, userMessageId: event.userMessageId, assistantMessageId: event.assistantMessageId, created: event.created });
         break;
       case 'token':
@@ -72,12 +84,7 @@ export async function sendNativeEvents(events: AsyncIterable<TurnEvent>, send: S
       case 'paused':
         await send('paused', { reason: event.reason });
         break;
-      case 'error':
-        await send(
-          'error',
-          problemBody({ status: event.status, code: event.code, title: event.title, detail: event.detail, extensions: { ...ids, message: event.message } }, requestId),
-        );
-        break;
     }
+    yield event;
   }
 }

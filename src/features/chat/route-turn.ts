@@ -1,6 +1,6 @@
 /**
  * What every chat route does around `startTurn`: who the caller is, the turn's Idempotency-Key,
- * a refusal or failure as a problem, and aborting the model call when the client goes away. The
+ * a refusal or failure as a problem, and a client that goes away (`clientTurn`). The
  * one copy for the native route (routes.ts) and the protocol routes (chatbase-route,
  * openai-route, use-chat-route), so they stay thin and agree.
  */
@@ -9,9 +9,8 @@ import { ApiError, badRequest } from '../../http/problem';
 import type { AppBindings } from '../../http/types';
 import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/service';
 import { IDEMPOTENCY } from '../../limits';
-import type { TurnCaller, TurnRefusal } from './turn';
-import type { CollectedTurn, ErrorEvent } from './protocols/turn-events';
-import { logBrokenTurn } from './protocols/turn-events';
+import type { TurnCaller, TurnEvent, TurnRefusal } from './turn';
+import { detachTurn, logBrokenTurn, turnFailureIds, type FailedTurn } from './protocols/turn-events';
 
 export function turnCaller(c: Context<AppBindings>): TurnCaller {
   const actor = c.get('actor');
@@ -41,37 +40,55 @@ export function refusalProblem(refusal: TurnRefusal): ApiError {
   });
 }
 
-/** The model failed (502/503/504, the user message is stored), or the turn broke (500, nothing internal on the wire). */
-export function turnFailureProblem(error: ErrorEvent | null, conversationId: string | null, cause?: unknown): ApiError {
-  if (!error) {
-    logBrokenTurn('route', cause);
-    return new ApiError({ status: 500, code: 'internal_error', title: 'Internal server error', detail: 'The answer could not be completed.' });
+/**
+ * The one problem for a failed turn on every channel. The model failed: 502/503/504 with the
+ * turn's code; the turn broke: 500 with nothing internal on the wire. Either way the extensions
+ * are `turnFailureIds` (conversationId, userMessageId, assistantMessageId, message), so a client
+ * finds the stored messages and retries the same turn whichever route it called.
+ */
+export function turnFailureProblem(turn: FailedTurn): ApiError {
+  const extensions = { ...turnFailureIds(turn) };
+  if (!turn.error) {
+    logBrokenTurn('route', turn.cause);
+    return new ApiError({ status: 500, code: 'internal_error', title: 'Internal server error', detail: 'The answer could not be completed.', extensions });
   }
-  return new ApiError({
-    status: error.status,
-    code: error.code,
-    title: error.title,
-    detail: error.detail,
-    extensions: { conversationId, messageId: error.message.id },
-  });
+  return new ApiError({ status: turn.error.status, code: turn.error.code, title: turn.error.title, detail: turn.error.detail, extensions });
 }
 
-export function failedTurnProblem(turn: Extract<CollectedTurn, { status: 'failed' }>): ApiError {
-  return turnFailureProblem(turn.error, turn.conversationId, turn.cause);
+export interface ClientTurn {
+  /** Fires when the client goes away; pass it to `startTurn`. */
+  signal: AbortSignal;
+  /** For a response stream that finds its reader gone (cancelled, or a write failed). */
+  abort: () => void;
+  /** The turn's events, run to their last one even when nobody reads them any more. */
+  events: (events: AsyncIterable<TurnEvent>) => AsyncIterable<TurnEvent>;
 }
 
 /**
- * An AbortSignal for the turn: fires when the client disconnects (the request's signal) or when
- * the response stream is cancelled (`abort`).
+ * The one mechanism every chat route uses for a client that goes away, streaming or not:
+ * - `signal` fires when the client disconnects (the request's signal, with the
+ *   `enable_request_signal` compatibility flag) or when `abort` is called (a response stream
+ *   cancelled, a write to it failed); the pipeline then stops the model call;
+ * - `events` runs the turn to its end under `waitUntil` (detachTurn), so the pipeline gets to
+ *   store the partial answer marked `aborted` even though the request is gone.
+ * A retry with the same Idempotency-Key then answers again.
  */
-export function turnAbort(c: Context<AppBindings>): { signal: AbortSignal; abort: () => void } {
+export function clientTurn(c: Context<AppBindings>): ClientTurn {
   const controller = new AbortController();
+  const abort = () => controller.abort();
   const requestSignal = c.req.raw.signal as AbortSignal | undefined;
   if (requestSignal) {
-    if (requestSignal.aborted) controller.abort();
-    else requestSignal.addEventListener('abort', () => controller.abort(), { once: true });
+    if (requestSignal.aborted) abort();
+    else requestSignal.addEventListener('abort', abort, { once: true });
   }
-  return { signal: controller.signal, abort: () => controller.abort() };
+  const waitUntil = (promise: Promise<unknown>) => {
+    try {
+      c.executionCtx.waitUntil(promise);
+    } catch {
+      // No execution context (unit use): the pump runs detached.
+    }
+  };
+  return { signal: controller.signal, abort, events: (events) => detachTurn(events, waitUntil) };
 }
 
 /** Required when a request names a conversation (header or body): the two must agree. */

@@ -8,29 +8,17 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, IdParam } from '../../http/router';
-import { ApiError } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { IdempotencyKeyHeaders } from '../../http/middleware/idempotency';
 import { startTurn } from './pipeline';
 import { answerUseChat, isUseChatBody } from './use-chat-route';
-import { refusalProblem, streamedReply, turnCaller, turnRequestKey } from './route-turn';
+import { clientTurn, refusalProblem, streamedReply, turnCaller, turnFailureProblem, turnRequestKey } from './route-turn';
+import { collectTurn } from './protocols/turn-events';
 import { eventStreamResponse, sendNativeEvents } from './route-sse';
-import { ChatPaused, ChatReply, ChatRequestBody } from './schemas';
-import type { TurnEvent } from './turn';
+import { ChatPaused, ChatReply, ChatRequestBody, turnFailureResponses } from './schemas';
 
 const tags = ['Chat'];
 const security = [{ bearer: [] }];
-
-/** Drains a turn for a JSON answer: its last event decides the response. */
-async function lastEvent(events: AsyncIterable<TurnEvent>) {
-  let meta: Extract<TurnEvent, { type: 'meta' }> | null = null;
-  let last: TurnEvent | null = null;
-  for await (const event of events) {
-    if (event.type === 'meta') meta = event;
-    last = event;
-  }
-  return { meta: meta!, last: last! };
-}
 
 export function chatRoutes() {
   const router = createRouter();
@@ -57,9 +45,7 @@ export function chatRoutes() {
         409: { ...errorResponses[409], description: 'The bot is paused, or the conversation is closed' },
         413: { ...errorResponses[413], description: 'The message is longer than the limit (`message_too_long`)' },
         422: { ...errorResponses[422], description: 'The message is empty, or the Idempotency-Key was used for another message' },
-        502: { ...errorResponses[502], description: 'The model failed; the user message is stored (its id is in `userMessageId`) and the turn can be retried' },
-        503: errorResponses[503],
-        504: { ...errorResponses[502], description: 'The model timed out; the user message is stored and the turn can be retried' },
+        ...turnFailureResponses,
       },
     }),
     async (c) => {
@@ -68,7 +54,7 @@ export function chatRoutes() {
       if (isUseChatBody(body)) return streamedReply(await answerUseChat(c, c.req.valid('param').botId, body));
       const requestKey = turnRequestKey(c);
       const ctx = serviceContext(c);
-      const abort = new AbortController();
+      const client = clientTurn(c);
       const start = await startTurn(ctx, {
         orgId: org.orgId,
         botId: c.req.valid('param').botId,
@@ -78,29 +64,22 @@ export function chatRoutes() {
         message: body.message,
         requestKey,
         attachmentIds: body.attachmentIds,
-        signal: body.stream ? abort.signal : undefined,
+        signal: client.signal,
       });
       if (!start.ok) throw refusalProblem(start.refusal);
 
+      const events = client.events(start.events);
       if (body.stream) {
-        return eventStreamResponse(c, abort, (send) => sendNativeEvents(start.events, send, c.get('requestId')));
+        return eventStreamResponse(c, client.abort, (send) => sendNativeEvents(events, send, c.get('requestId')));
       }
-      const { meta, last } = await lastEvent(start.events);
-      switch (last.type) {
-        case 'done':
-          return c.json({ conversationId: start.conversationId, message: last.message }, 200);
+      const turn = await collectTurn(events);
+      switch (turn.status) {
+        case 'answered':
+          return c.json({ conversationId: start.conversationId, message: turn.message }, 200);
         case 'paused':
-          return c.json({ conversationId: start.conversationId, userMessageId: meta.userMessageId, paused: true as const, reason: last.reason }, 202);
-        case 'error':
-          throw new ApiError({
-            status: last.status,
-            code: last.code,
-            title: last.title,
-            detail: last.detail,
-            extensions: { conversationId: start.conversationId, userMessageId: meta.userMessageId, message: last.message },
-          });
-        default:
-          throw new Error(`turn ended on ${last.type}`);
+          return c.json({ conversationId: start.conversationId, userMessageId: turn.userMessageId!, paused: true as const, reason: turn.reason }, 202);
+        case 'failed':
+          throw turnFailureProblem(turn);
       }
     },
   );

@@ -3,6 +3,7 @@ import { z } from '@hono/zod-openapi';
 import { ATTACHMENTS, CHAT } from '../../limits';
 import { MESSAGE_ROLES } from '../../db/schema';
 import { UseChatRequest } from './use-chat-route';
+import { ProblemSchema } from '../../http/router';
 
 export const CitationSchema = z
   .object({
@@ -64,3 +65,22 @@ export const ChatPaused = z
     reason: z.literal('human'),
   })
   .openapi('ChatPaused');
+
+/**
+ * A failed turn's problem on every chat route (native JSON, the native SSE `error` event, the
+ * Chatbase shape, the AI SDK route before its stream starts): the ids to find the stored messages
+ * and to retry the same turn (route-turn.ts `turnFailureProblem`).
+ */
+export const TurnFailureProblem = ProblemSchema.extend({
+  conversationId: z.string().nullable(),
+  userMessageId: z.string().nullable().openapi({ description: 'The stored user message; retry with the same Idempotency-Key to reuse it' }),
+  assistantMessageId: z.string().nullable().openapi({ description: 'The stored assistant message carrying the error (null when the turn broke before storing one)' }),
+  message: MessageSchema.nullable().openapi({ description: 'That stored assistant message, with its `error`' }),
+}).openapi('TurnFailureProblem');
+
+/** OpenAPI entries for a failed turn's statuses. */
+export const turnFailureResponses = {
+  502: { description: 'The model failed; the user message is stored and the turn can be retried with the same Idempotency-Key', content: { 'application/problem+json': { schema: TurnFailureProblem } } },
+  503: { description: 'Retrieval or the answer pipeline is unavailable; the user message is stored and the turn can be retried', content: { 'application/problem+json': { schema: TurnFailureProblem } } },
+  504: { description: 'The model timed out; the user message is stored and the turn can be retried', content: { 'application/problem+json': { schema: TurnFailureProblem } } },
+} as const;

@@ -18,9 +18,9 @@ import type { AppBindings } from '../../http/types';
 import { CHAT_PROTOCOLS } from '../../limits';
 import { startTurn } from './pipeline';
 import { claimClientRef, findConversationByClientRef } from './protocols/client-ref';
-import { peekTurn } from './protocols/turn-events';
+import { failedBeforeStreaming, peekTurn } from './protocols/turn-events';
 import { uiMessageStreamResponse } from './protocols/ui-message-stream';
-import { refusalProblem, turnAbort, turnCaller, turnFailureProblem, turnRequestKey } from './route-turn';
+import { clientTurn, refusalProblem, turnCaller, turnFailureProblem, turnRequestKey } from './route-turn';
 
 const UiPart = z
   .object({ type: z.string().min(1).max(200), text: z.string().max(CHAT_PROTOCOLS.maxClientMessageChars).optional() })
@@ -84,7 +84,7 @@ export async function answerUseChat(c: Context<AppBindings>, botId: string, body
   const scope = { orgId: org.orgId, botId, caller, clientRef: body.id };
   const existing = await findConversationByClientRef(ctx.db, scope);
   const requestKey = turnRequestKey(c) ?? (last.id ? await uiMessageKey(body.id, last.id) : undefined);
-  const { signal, abort } = turnAbort(c);
+  const client = clientTurn(c);
   const start = await startTurn(ctx, {
     orgId: org.orgId,
     botId,
@@ -96,12 +96,13 @@ export async function answerUseChat(c: Context<AppBindings>, botId: string, body
       ? undefined
       : body.messages.slice(0, -1).flatMap((m) => (m.role === 'user' || m.role === 'assistant' ? [{ role: m.role, content: uiText(m) }] : [])),
     requestKey,
-    signal,
+    signal: client.signal,
   });
   if (!start.ok) throw refusalProblem(start.refusal);
   if (start.created) await claimClientRef(ctx.db, scope, start.conversationId);
 
-  const peeked = await peekTurn(start.events);
-  if (peeked.first?.type === 'error') throw turnFailureProblem(peeked.first, start.conversationId);
-  return uiMessageStreamResponse(peeked.events, { headers: { 'x-conversation-id': start.conversationId }, onCancel: abort });
+  const peeked = await peekTurn(client.events(start.events));
+  const failed = failedBeforeStreaming(peeked, start.conversationId);
+  if (failed) throw turnFailureProblem(failed);
+  return uiMessageStreamResponse(peeked.events, { headers: { 'x-conversation-id': start.conversationId }, onCancel: client.abort });
 }

@@ -56,10 +56,74 @@ export async function peekTurn(source: AsyncIterable<TurnEvent>): Promise<Peeked
   return { meta, first, events: { [Symbol.asyncIterator]: replay } };
 }
 
+/**
+ * Runs a turn to its end whoever reads it: a pump (kept alive by `waitUntil`) reads the pipeline's
+ * events into a queue the returned iterable hands out. A reader that stops early (the client went
+ * away, a protocol stream was cancelled) just stops reading; the pipeline goes on to its last
+ * event, which is where it stores the answer (the partial one, marked `aborted`, once the turn's
+ * signal has fired). Without this, a cancelled reader would close the pipeline's generator at a
+ * `yield` and nothing after it would run. Events queue only while someone reads, so the buffer is
+ * at most one answer (CHAT.maxAnswerChars).
+ */
+export function detachTurn(events: AsyncIterable<TurnEvent>, waitUntil: (promise: Promise<unknown>) => void): AsyncIterable<TurnEvent> {
+  const queue: TurnEvent[] = [];
+  let ended = false;
+  let failure: { error: unknown } | null = null;
+  let readerGone = false;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
+  const pump = (async () => {
+    try {
+      for await (const event of events) {
+        if (!readerGone) queue.push(event);
+        notify();
+      }
+    } catch (error) {
+      failure = { error };
+      if (readerGone) logBrokenTurn('detached', error);
+    } finally {
+      ended = true;
+      notify();
+    }
+  })();
+  waitUntil(pump);
+  async function* read(): AsyncGenerator<TurnEvent> {
+    try {
+      for (;;) {
+        const next = queue.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        if (failure) throw failure.error;
+        if (ended) return;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    } finally {
+      readerGone = true;
+      queue.length = 0;
+    }
+  }
+  return { [Symbol.asyncIterator]: read };
+}
+
 export type CollectedTurn =
-  | { status: 'answered'; conversationId: string | null; text: string; citations: Citation[]; message: MessageDto }
-  | { status: 'paused'; conversationId: string | null }
-  | { status: 'failed'; conversationId: string | null; error: ErrorEvent | null; cause?: unknown };
+  | { status: 'answered'; conversationId: string | null; userMessageId: string | null; text: string; citations: Citation[]; message: MessageDto }
+  | { status: 'paused'; conversationId: string | null; userMessageId: string | null; reason: Extract<TurnEvent, { type: 'paused' }>['reason'] }
+  | FailedTurn;
+
+/** A turn that ended in an `error` event (the model failed), or broke without one (`error` null, a bug). */
+export interface FailedTurn {
+  status: 'failed';
+  conversationId: string | null;
+  /** The stored user message, when the turn got as far as `meta`. */
+  userMessageId: string | null;
+  error: ErrorEvent | null;
+  cause?: unknown;
+}
 
 /**
  * The whole turn, for replies that are not streamed. The answer text is the stored message's
@@ -67,6 +131,7 @@ export type CollectedTurn =
  */
 export async function collectTurn(events: AsyncIterable<TurnEvent>): Promise<CollectedTurn> {
   let conversationId: string | null = null;
+  let userMessageId: string | null = null;
   let streamed = '';
   let citations: Citation[] = [];
   try {
@@ -74,6 +139,7 @@ export async function collectTurn(events: AsyncIterable<TurnEvent>): Promise<Col
       switch (event.type) {
         case 'meta':
           conversationId = event.conversationId;
+          userMessageId = event.userMessageId;
           break;
         case 'token':
           streamed += event.text;
@@ -85,21 +151,54 @@ export async function collectTurn(events: AsyncIterable<TurnEvent>): Promise<Col
           return {
             status: 'answered',
             conversationId: conversationId ?? event.message.conversationId,
+            userMessageId,
             text: event.message.content || streamed,
             citations: event.message.citations.length > 0 ? event.message.citations : citations,
             message: event.message,
           };
         case 'paused':
-          return { status: 'paused', conversationId };
+          return { status: 'paused', conversationId, userMessageId, reason: event.reason };
         case 'error':
-          return { status: 'failed', conversationId, error: event };
+          return { status: 'failed', conversationId, userMessageId, error: event };
       }
     }
   } catch (cause) {
-    return { status: 'failed', conversationId, error: null, cause };
+    return { status: 'failed', conversationId, userMessageId, error: null, cause };
   }
   // The pipeline always ends with done, paused or error; anything else is a broken turn.
-  return { status: 'failed', conversationId, error: null, cause: new Error('turn ended without a final event') };
+  return { status: 'failed', conversationId, userMessageId, error: null, cause: new Error('turn ended without a final event') };
+}
+
+/**
+ * The failure of a turn that failed before its first token (channels then answer a real error
+ * status instead of starting a 200 stream), or null when it did not.
+ */
+export function failedBeforeStreaming(peeked: PeekedTurn, conversationId: string): FailedTurn | null {
+  if (peeked.first?.type !== 'error') return null;
+  return { status: 'failed', conversationId, userMessageId: peeked.meta?.userMessageId ?? null, error: peeked.first };
+}
+
+/**
+ * The ids every channel reports with a failed turn (problem+json extensions, the native SSE
+ * `error` event, extra fields of OpenAI-shaped errors): the conversation, the stored user message
+ * (retry with the same Idempotency-Key to reuse it) and the stored errored assistant message
+ * (`message`, with its `error`). Null where the turn broke before storing one.
+ */
+export interface TurnFailureIds {
+  conversationId: string | null;
+  userMessageId: string | null;
+  assistantMessageId: string | null;
+  message: MessageDto | null;
+}
+
+export function turnFailureIds(turn: FailedTurn): TurnFailureIds {
+  const message = turn.error?.message ?? null;
+  return {
+    conversationId: turn.conversationId ?? message?.conversationId ?? null,
+    userMessageId: turn.userMessageId,
+    assistantMessageId: message?.id ?? null,
+    message,
+  };
 }
 
 /** Logs a turn that broke without an `error` event (a bug, never a model failure): the wire only says it failed. */
