@@ -13,9 +13,10 @@
  */
 import OpenAI from 'openai';
 import { CHAT_MODEL } from '../limits';
-import { EgressError, PUBLIC_ONLY, egressFetch, type EgressFetcher, type EgressPolicy } from '../egress';
-import { ChatModelError, type ChatChunk, type ChatFailureReason, type ChatModel, type ChatRequest } from './chat-model';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, realSleep, retryAfterFromHeaders, type RetryPolicy, type Sleep } from './retry';
+import { PUBLIC_ONLY, egressFetch, type EgressFetcher, type EgressPolicy } from '../egress';
+import { ChatModelError, type ChatChunk, type ChatModel, type ChatRequest } from './chat-model';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, realSleep, type RetryPolicy, type Sleep } from './retry';
+import { classifyProviderError, type ProviderErrorProfile, type ProviderFailure } from './provider-errors';
 
 export interface OpenAIChatModelConfig {
   /** Keyless local servers (Ollama, llama.cpp) accept any placeholder. */
@@ -39,14 +40,6 @@ export interface OpenAIChatModelDeps {
   sleep?: Sleep;
   random?: () => number;
   now?: () => number;
-}
-
-interface Failure {
-  reason: ChatFailureReason;
-  retryable: boolean;
-  message: string;
-  status?: number;
-  retryAfterMs?: number;
 }
 
 /** Why our own deadlines abort a request; read back from the signal to name the failure. */
@@ -101,7 +94,7 @@ export class OpenAICompatibleChatModel implements ChatModel {
         const first = new AbortController();
         const firstTimer = setTimeout(() => first.abort(FIRST_TOKEN_DEADLINE), this.firstTokenTimeoutMs);
         const attemptSignal = AbortSignal.any([signal, first.signal]);
-        let failure: Failure;
+        let failure: ProviderFailure;
         try {
           const stream = await this.client.chat.completions.create(
             {
@@ -175,47 +168,15 @@ function toUsage(usage: OpenAI.CompletionUsage) {
 
 const nonNegative = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
 
-function classifyFailure(error: unknown, signals: { request?: AbortSignal; total: AbortSignal; first: AbortSignal }, nowMs: number): Failure {
+const CHAT_ERRORS: ProviderErrorProfile = { endpoint: 'chat endpoint', call: 'chat request', retryOwnTimeout: false, retryConflict: false, streamed: true };
+
+/** Our own deadlines and the caller's abort first (only the signals tell them apart), then what the provider did. */
+function classifyFailure(error: unknown, signals: { request?: AbortSignal; total: AbortSignal; first: AbortSignal }, nowMs: number): ProviderFailure {
   if (signals.request?.aborted) return { reason: 'aborted', retryable: false, message: 'chat request was aborted by the caller' };
   if (signals.total.aborted) return { reason: 'timeout', retryable: false, message: 'chat answer did not finish in time' };
   // Not retried: the next model in the fallback list is a better use of the visitor's patience.
   if (signals.first.aborted) return { reason: 'timeout', retryable: false, message: 'no answer started in time' };
-  // The SDK wraps a failed fetch in APIConnectionError; a too-large body fails while it reads.
-  const egress = error instanceof EgressError ? error : error instanceof Error && error.cause instanceof EgressError ? error.cause : null;
-  if (egress) {
-    if (egress.code === 'egress_refused' || egress.code === 'egress_redirect_refused') {
-      return { reason: 'egress_refused', retryable: false, message: `chat endpoint not allowed: ${egress.message}` };
-    }
-    if (egress.code === 'egress_timeout') return { reason: 'timeout', retryable: false, message: 'chat answer did not finish in time' };
-    return { reason: 'invalid_response', retryable: false, message: `chat endpoint misbehaved: ${egress.message}` };
-  }
-  if (error instanceof OpenAI.APIConnectionTimeoutError) return { reason: 'timeout', retryable: false, message: 'chat request timed out' };
-  if (error instanceof OpenAI.APIUserAbortError) return { reason: 'aborted', retryable: false, message: 'chat request was aborted' };
-  if (error instanceof OpenAI.APIConnectionError) {
-    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    return { reason: 'network', retryable: true, message: `could not reach the chat endpoint${cause}` };
-  }
-  if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
-    const status = error.status;
-    const message = `chat endpoint answered ${status}: ${error.message}`;
-    const retryAfterMs = retryAfterFromHeaders(error.headers, nowMs);
-    if (status === 429) {
-      // OpenAI sends 429 for an exhausted quota too; waiting does not fix that one.
-      if (error.code === 'insufficient_quota') return { reason: 'rate_limited', retryable: false, status, message };
-      return { reason: 'rate_limited', retryable: true, status, message, retryAfterMs };
-    }
-    if (status === 401 || status === 403) return { reason: 'unauthorized', retryable: false, status, message };
-    if (status === 408) return { reason: 'timeout', retryable: true, status, message, retryAfterMs };
-    if (status >= 500) return { reason: 'server_error', retryable: true, status, message, retryAfterMs };
-    return { reason: 'bad_request', retryable: false, status, message };
-  }
-  // An error event inside the stream (`data: {"error": …}`) has no status; a broken stream is a network failure.
-  if (error instanceof OpenAI.APIError) return { reason: 'server_error', retryable: true, message: `chat endpoint reported: ${error.message}` };
-  if (error instanceof TypeError || (error instanceof Error && /network|connection|stream/i.test(error.message))) {
-    return { reason: 'network', retryable: true, message: `chat stream broke: ${error.message}` };
-  }
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return { reason: 'invalid_response', retryable: false, message: `unexpected chat failure: ${message}` };
+  return classifyProviderError(error, CHAT_ERRORS, nowMs);
 }
 
 /**

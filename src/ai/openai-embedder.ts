@@ -14,10 +14,11 @@
  */
 import OpenAI from 'openai';
 import { EGRESS, OPENAI_EMBEDDINGS } from '../limits';
-import { EgressError, PUBLIC_ONLY, egressFetch, type EgressFetcher, type EgressPolicy } from '../egress';
-import { EmbeddingError, type Embedder, type EmbedOptions, type EmbeddingFailureReason } from './embedder';
+import { PUBLIC_ONLY, egressFetch, type EgressFetcher, type EgressPolicy } from '../egress';
+import { EmbeddingError, type Embedder, type EmbedOptions } from './embedder';
 import { planEmbeddingBatches } from './embedding-batches';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, realSleep, retryAfterFromHeaders, type RetryPolicy, type Sleep } from './retry';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, realSleep, type RetryPolicy, type Sleep } from './retry';
+import { classifyProviderError, type ProviderErrorProfile, type ProviderFailure } from './provider-errors';
 
 export const DEFAULT_OPENAI_EMBEDDING_MODEL = 'text-embedding-3-small';
 export const DEFAULT_OPENAI_EMBEDDING_DIMENSIONS = 1536;
@@ -57,14 +58,6 @@ export interface OpenAIEmbedderDeps {
    * a fair estimate for other providers' budgets too.
    */
   countTokens?: (text: string) => number | Promise<number>;
-}
-
-interface Failure {
-  reason: EmbeddingFailureReason;
-  retryable: boolean;
-  message: string;
-  status?: number;
-  retryAfterMs?: number;
 }
 
 export class OpenAICompatibleEmbedder implements Embedder {
@@ -144,7 +137,7 @@ export class OpenAICompatibleEmbedder implements Embedder {
   private async requestWithRetries(input: string[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
     const policy = this.config.retry;
     for (let attempt = 1; ; attempt++) {
-      let failure: Failure;
+      let failure: ProviderFailure;
       try {
         const response = await this.client.embeddings.create(
           {
@@ -206,49 +199,11 @@ export class OpenAICompatibleEmbedder implements Embedder {
   }
 }
 
-function classifyFailure(error: unknown, signal: AbortSignal | undefined, nowMs: number): Failure {
-  if (signal?.aborted || error instanceof OpenAI.APIUserAbortError) {
-    return { reason: 'aborted', retryable: false, message: 'embedding request was aborted' };
-  }
-  // The SDK wraps a failed fetch in APIConnectionError; a too-large body fails while it reads.
-  const egress = error instanceof EgressError ? error : error instanceof Error && error.cause instanceof EgressError ? error.cause : null;
-  if (egress) return classifyEgressFailure(egress);
-  if (error instanceof OpenAI.APIConnectionTimeoutError) {
-    return { reason: 'timeout', retryable: true, message: 'embedding request timed out' };
-  }
-  if (error instanceof OpenAI.APIConnectionError) {
-    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    return { reason: 'network', retryable: true, message: `could not reach the embeddings endpoint${cause}` };
-  }
-  if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
-    const status = error.status;
-    const message = `embeddings endpoint answered ${status}: ${error.message}`;
-    const retryAfterMs = retryAfterFromHeaders(error.headers, nowMs);
-    if (status === 429) {
-      // OpenAI sends 429 for an exhausted quota too; waiting does not fix that one.
-      if (error.code === 'insufficient_quota') return { reason: 'rate_limited', retryable: false, status, message };
-      return { reason: 'rate_limited', retryable: true, status, message, retryAfterMs };
-    }
-    if (status === 401 || status === 403) return { reason: 'unauthorized', retryable: false, status, message };
-    if (status === 408) return { reason: 'timeout', retryable: true, status, message, retryAfterMs };
-    if (status === 409 || status >= 500) return { reason: 'server_error', retryable: true, status, message, retryAfterMs };
-    return { reason: 'bad_request', retryable: false, status, message };
-  }
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return { reason: 'invalid_response', retryable: false, message: `unexpected embedding failure: ${message}` };
-}
+const EMBEDDING_ERRORS: ProviderErrorProfile = { endpoint: 'embeddings endpoint', call: 'embedding request', retryOwnTimeout: true, retryConflict: true, streamed: false };
 
-function classifyEgressFailure(error: EgressError): Failure {
-  switch (error.code) {
-    case 'egress_refused':
-    case 'egress_redirect_refused':
-      return { reason: 'egress_refused', retryable: false, message: `embeddings endpoint not allowed: ${error.message}` };
-    case 'egress_timeout':
-      return { reason: 'timeout', retryable: true, message: 'embedding request timed out' };
-    case 'egress_too_many_redirects':
-    case 'egress_response_too_large':
-      return { reason: 'invalid_response', retryable: false, message: `embeddings endpoint misbehaved: ${error.message}` };
-  }
+function classifyFailure(error: unknown, signal: AbortSignal | undefined, nowMs: number): ProviderFailure {
+  if (signal?.aborted) return { reason: 'aborted', retryable: false, message: 'embedding request was aborted' };
+  return classifyProviderError(error, EMBEDDING_ERRORS, nowMs);
 }
 
 function safeHost(url: string): string {
