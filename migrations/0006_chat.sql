@@ -75,6 +75,7 @@ CREATE TABLE `messages` (
 	`conversation_id` text NOT NULL,
 	`role` text NOT NULL,
 	`content` text NOT NULL,
+	`search_text` text,
 	`citations` text NOT NULL,
 	`reply_to` text,
 	`author_id` text,
@@ -99,19 +100,25 @@ ALTER TABLE `bots` ADD `fallback_message` text;--> statement-breakpoint
 ALTER TABLE `bots` ADD `pii_redaction` integer DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE `bots` ADD `answer_cache_ttl_seconds` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `bots` ADD `model_fallbacks` text DEFAULT '[]' NOT NULL;--> statement-breakpoint
--- Hand-written: full-text search over message text (GET /conversations/search). Messages are
--- append-only, so the index only follows inserts and deletes (a conversation's cascade).
+-- Hand-written: full-text search over message text (GET /conversations/search). It indexes the
+-- folded text where folding changed something (`search_text`, written by the chat store, because
+-- SQLite cannot fold ß → ss or compatibility forms; queries are folded the same way), through a
+-- view that is also the index's external content, so 'rebuild' indexes what the triggers index
+-- (as chunks_fts does, 0004). Messages are append-only, so the index only follows inserts and
+-- deletes (a conversation's cascade).
+CREATE VIEW messages_search_source AS
+  SELECT seq, coalesce(search_text, content) AS content FROM messages;--> statement-breakpoint
 CREATE VIRTUAL TABLE messages_fts USING fts5(
   content,
-  content='messages',
+  content='messages_search_source',
   content_rowid='seq',
   tokenize='porter unicode61 remove_diacritics 2'
 );--> statement-breakpoint
 CREATE TRIGGER messages_fts_after_insert AFTER INSERT ON messages BEGIN
-  INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
+  INSERT INTO messages_fts(rowid, content) VALUES (new.seq, coalesce(new.search_text, new.content));
 END;--> statement-breakpoint
 CREATE TRIGGER messages_fts_after_delete AFTER DELETE ON messages BEGIN
-  INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+  INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, coalesce(old.search_text, old.content));
 END;--> statement-breakpoint
 -- Append-only, enforced by the database: a later message never rewrites an earlier one.
 CREATE TRIGGER messages_append_only BEFORE UPDATE ON messages BEGIN

@@ -12,6 +12,10 @@ import { countRows } from '../support/knowledge';
 import { jobContext } from '../../src/jobs/context';
 import { attachmentContext, claimAttachmentsStatement, resolveAttachments } from '../../src/features/chat/attachments';
 import { ATTACHMENTS, QUOTA_DAY_SECONDS } from '../../src/limits';
+import { appendAssistantMessage } from '../../src/features/chat/store';
+import { postAgentMessage } from '../../src/features/chat/live/agent-messages';
+import { foldForSearch } from '../../src/lib/text/text-fold';
+import { newId } from '../../src/lib/ids';
 import { buildPdf } from '../fixtures/documents';
 
 let a: Account;
@@ -234,6 +238,56 @@ describe('searching messages', () => {
     expect(p2.body.nextCursor).toBeNull();
     const seen = [...p1.body.data, ...p2.body.data].map((h: { messageId: string }) => h.messageId);
     expect(new Set(seen).size).toBe(3);
+  });
+
+  it('finds a message saying "Straße" by "strasse" and one saying "Strasse" by "straße", from the chat route, the assistant and an agent, quoting each as written', async () => {
+    const account = await register('conv-search-fold');
+    const turn = await call('POST', `/api/v1/bots/${account.botId}/chat`, { token: account.token, body: { message: 'Wo ist die Straße zum Bahnhof?' } });
+    expect(turn.status).toBe(200);
+    const conversationId = turn.body.conversationId as string;
+    const ctx = serviceCtx();
+    const answer = await appendAssistantMessage(ctx, {
+      id: newId('msg'), orgId: account.orgId, botId: account.botId, conversationId, replyTo: turn.body.message.id,
+      content: 'Die Strasse zum Bahnhof ist gesperrt.', citations: [], model: null, usage: null, latencyMs: 1, unanswered: false, cached: false, error: null,
+    });
+    const human = await seedConversation({ orgId: account.orgId, botId: account.botId, status: 'human' });
+    const agent = await postAgentMessage(ctx, { orgId: account.orgId, botId: account.botId, conversationId: human.id }, account.userId, 'Nehmen Sie die Hauptstraße, Ecke Ærøgade.');
+    expect(agent.status).toBe('ok');
+    const userMessageId = (await env.DB.prepare("SELECT id FROM messages WHERE conversation_id = ? AND role = 'user'").bind(conversationId).first<{ id: string }>())!.id;
+
+    const search = async (q: string) => {
+      const res = await call('GET', `/api/v1/conversations/search?q=${encodeURIComponent(q)}`, { token: account.token });
+      expect(res.status).toBe(200);
+      return res.body.data as { messageId: string; snippet: string; highlights: { start: number; end: number }[] }[];
+    };
+    const marked = (hit: { snippet: string; highlights: { start: number; end: number }[] }) => hit.highlights.map(({ start, end }) => hit.snippet.slice(start, end));
+
+    for (const q of ['strasse', 'Straße', 'STRASSE']) {
+      const hits = await search(q);
+      expect(hits.map((h) => h.messageId).sort(), q).toEqual([userMessageId, answer.id].sort());
+      const user = hits.find((h) => h.messageId === userMessageId)!;
+      expect(user.snippet).toBe('Wo ist die Straße zum Bahnhof?');
+      expect(marked(user)).toEqual(['Straße']);
+      expect(marked(hits.find((h) => h.messageId === answer.id)!)).toEqual(['Strasse']);
+    }
+    const [agentHit, ...others] = await search('hauptstrasse aerogade');
+    expect(others).toEqual([]);
+    expect(agentHit).toMatchObject({ messageId: agent.status === 'ok' ? agent.message.id : null, snippet: 'Nehmen Sie die Hauptstraße, Ecke Ærøgade.' });
+    expect(marked(agentHit!)).toEqual(['Hauptstraße', 'Ærøgade']);
+    // A long message: the snippet is a cut, its ellipses kept, its text the message's own.
+    const long = `${'Der Weg führt über Brücken und Plätze. '.repeat(12)}Am Ende liegt die Großmarktstraße. ${'Danach kommt nichts mehr außer Wiesen. '.repeat(12)}`;
+    const longAnswer = await appendAssistantMessage(ctx, {
+      id: newId('msg'), orgId: account.orgId, botId: account.botId, conversationId, replyTo: turn.body.message.id,
+      content: long, citations: [], model: null, usage: null, latencyMs: 1, unanswered: false, cached: false, error: null,
+    });
+    const [cut] = await search('grossmarktstrasse');
+    expect(cut!.messageId).toBe(longAnswer.id);
+    expect(cut!.snippet.startsWith('…') && cut!.snippet.endsWith('…')).toBe(true);
+    expect(long).toContain(cut!.snippet.slice(1, -1));
+    expect(marked(cut!)).toEqual(['Großmarktstraße']);
+    // Only text that folding changes is stored twice.
+    const stored = await env.DB.prepare('SELECT content, search_text FROM messages WHERE org_id = ? ORDER BY seq').bind(account.orgId).all<{ content: string; search_text: string | null }>();
+    for (const row of stored.results) expect(row.search_text, row.content).toBe(/[ßæøÆØ]/.test(row.content) ? foldForSearch(row.content) : null);
   });
 
   it('treats hostile queries as literal words: quotes, NEAR, *, ^, column filters and unbalanced parentheses never fail', async () => {

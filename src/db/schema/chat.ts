@@ -99,6 +99,12 @@ export const messages = sqliteTable(
     conversationId: text('conversation_id').notNull().references(() => conversations.id, { onDelete: 'cascade' }),
     role: text('role', { enum: MESSAGE_ROLES }).notNull(),
     content: text('content').notNull(),
+    /**
+     * `content` folded for search (src/lib/text/text-fold.ts: ß → ss, accents, compatibility
+     * forms), what messages_fts indexes; NULL when folding changes nothing, so most text is not
+     * stored twice. Written with the message by the chat store.
+     */
+    searchText: text('search_text'),
     citations: text('citations', { mode: 'json' }).$type<Citation[]>().notNull(),
     /** The user message an assistant message answers. */
     replyTo: text('reply_to'),

@@ -15,6 +15,7 @@ import { conversations, messages, type Channel, type Citation, type TokenUsage }
 import { insertRowWhere, type Db } from '../../db/client';
 import type { ServiceContext } from '../../context';
 import { newId } from '../../lib/ids';
+import { searchFormOf } from '../../lib/text/text-fold';
 import { sha256Hex } from '../../lib/crypto';
 import type { MessageDto, TurnCaller } from './turn';
 import { claimAttachmentsStatement } from './attachments';
@@ -160,6 +161,7 @@ export async function appendUserMessage(ctx: ServiceContext, input: UserMessageI
     conversationId,
     role: 'user',
     content: input.content,
+    searchText: searchFormOf(input.content),
     citations: [],
     replyTo: null,
     authorId: null,
@@ -244,7 +246,7 @@ export interface AssistantMessageInput {
 
 export async function appendAssistantMessage(ctx: ServiceContext, input: AssistantMessageInput): Promise<MessageRow> {
   const now = ctx.clock.now();
-  const row = { ...input, role: 'assistant' as const, authorId: null, attachments: null, requestKey: null, createdAt: now };
+  const row = { ...input, searchText: searchFormOf(input.content), role: 'assistant' as const, authorId: null, attachments: null, requestKey: null, createdAt: now };
   const [inserted] = await ctx.db.batch([ctx.db.insert(messages).values(row).returning(), bumpCounters(ctx.db, input.conversationId, input.id, now)]);
   return inserted[0]!;
 }

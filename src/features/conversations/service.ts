@@ -10,6 +10,7 @@ import type { Db } from '../../db/client';
 import { conversations, messages, type Channel, type ConversationStatus } from '../../db/schema';
 import { auditInsertIfChanged } from '../audit/service';
 import { wordsMatchExpression } from '../knowledge/retrieval/query-terms';
+import { snippetOverOriginal } from './folded-snippet';
 import { CONVERSATION_SEARCH } from '../../limits';
 
 export type ConversationRow = typeof conversations.$inferSelect;
@@ -219,7 +220,7 @@ export async function searchMessages(
   binds.push(input.limit + 1);
   const { results } = await ctx.env.DB.prepare(
     `SELECT m.id AS messageId, m.conversation_id AS conversationId, m.bot_id AS botId, m.role AS role, m.created_at AS createdAt,
-            snippet(messages_fts, 0, ?, ?, ?, ?) AS marked
+            snippet(messages_fts, 0, ?, ?, ?, ?) AS marked, m.search_text AS searchText, CASE WHEN m.search_text IS NULL THEN NULL ELSE m.content END AS content
        FROM messages_fts
        JOIN messages m ON m.seq = messages_fts.rowid
        JOIN conversations c ON c.id = m.conversation_id
@@ -228,8 +229,12 @@ export async function searchMessages(
       LIMIT ?`,
   )
     .bind(...binds)
-    .all<MessageSearchHit>();
-  return results.map((hit) => ({ id: hit.messageId, hit }));
+    .all<MessageSearchHit & { searchText: string | null; content: string | null }>();
+  return results.map(({ searchText, content, ...hit }) => {
+    // The index quotes the folded text; show the message as written.
+    if (searchText !== null && content !== null) hit.marked = snippetOverOriginal(hit.marked, content, searchText, { open: OPEN, close: CLOSE, ellipsis: ELLIPSIS });
+    return { id: hit.messageId, hit };
+  });
 }
 
 export function toSearchHitDto(hit: MessageSearchHit) {

@@ -8,6 +8,7 @@ import { insertIfPreviousChanged, type Db } from '../../../db/client';
 import { conversations, messages, type ConversationStatus } from '../../../db/schema';
 import type { ServiceContext } from '../../../context';
 import { newId } from '../../../lib/ids';
+import { searchFormOf } from '../../../lib/text/text-fold';
 import type { MessageDto } from '../turn';
 import { toMessageDto } from '../store';
 
@@ -150,6 +151,7 @@ export async function postAgentMessage(
     conversationId: target.conversationId,
     role: 'agent',
     content,
+    searchText: searchFormOf(content),
     citations: [],
     authorId,
     createdAt: now,
