@@ -373,6 +373,39 @@ describe('a client that goes away', () => {
     await expectPartialAndRetry(account, key);
   });
 
+  it('cancelling a Chatbase or OpenAI-compatible stream after its first text stops the model: the partial answer is stored marked aborted', async () => {
+    const account = await slowModelOrg('chat-abort-protocols');
+    const key = await createKey(account, ['chat'], 'protocol streams');
+    const requests = [
+      ['/api/v1/chat', { chatbotId: account.botId, messages: [{ role: 'user', content: COVERED }], stream: true }, 'In winter'],
+      ['/v1/chat/completions', { model: account.botId, messages: [{ role: 'user', content: COVERED }], stream: true }, '"content":"In'],
+    ] as const;
+    for (const [path, body, firstText] of requests) {
+      const res = await SELF.fetch(BASE + path, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(res.status, path).toBe(200);
+      const conversationId = res.headers.get('x-conversation-id')!;
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let seen = '';
+      while (!seen.includes(firstText)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`${path} ended before any text: ${seen}`);
+        seen += decoder.decode(value, { stream: true });
+      }
+      await reader.cancel();
+      const stored = await vi.waitUntil(
+        async () => {
+          const rows = await messagesOf(conversationId);
+          return rows.length === 2 ? rows : null;
+        },
+        { timeout: 10_000, interval: 50 },
+      );
+      expect(JSON.parse(stored[1].error), path).toMatchObject({ code: 'aborted' });
+      expect(TRICKLE_ANSWER.startsWith(stored[1].content), path).toBe(true);
+      expect(stored[1].content.length, path).toBeLessThan(TRICKLE_ANSWER.length);
+    }
+  });
+
   it('a JSON turn whose request is aborted mid-answer stops the model: the partial answer is stored marked aborted, and the same Idempotency-Key answers again', async () => {
     const account = await slowModelOrg('chat-abort-json');
     const key = crypto.randomUUID();
