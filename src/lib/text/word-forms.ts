@@ -48,8 +48,8 @@ export function stemOf(word: string): string {
 
 /**
  * A chunk word counts for a query word when both reduce to one stem, or when either stem is
- * long enough (MIN_PREFIX_STEM) and the other word begins with it (a derivation or a compound
- * built on the same word), or when one is the head of the other as a compound.
+ * long enough (MIN_PREFIX_STEM) and the other word extends it (a derivation or a compound built
+ * on the same word: extendsStem), or when one is the head of the other as a compound.
  *
  * The matcher remembers the stems it computed: relevance compares every query word with
  * every word of up to a hundred chunks, and stemming each pair anew would cost most of it.
@@ -66,10 +66,26 @@ export function createWordMatcher(): (queryWord: string, chunkWord: string) => b
     const q = stem(queryWord);
     const c = stem(chunkWord);
     if (q === c) return true;
-    if (q.length >= MIN_PREFIX_STEM && chunkWord.startsWith(q)) return true;
-    if (c.length >= MIN_PREFIX_STEM && queryWord.startsWith(c)) return true;
+    if (extendsStem(q, queryWord, chunkWord) || extendsStem(c, chunkWord, queryWord)) return true;
     return isCompoundHead(queryWord, chunkWord) || isCompoundHead(chunkWord, queryWord);
   };
+}
+
+const ENDINGS: ReadonlySet<string> = new Set(SUFFIXES);
+
+/**
+ * `other` is built on `stem` (the stem of `word`): it begins with it, and either the stem is the
+ * whole word ("inhibit" → "inhibitors", "cancel" → "cancellation"), or what follows the stem is
+ * an ending the stemmer knows or a word of its own ("zutat" + "enliste", "gutschein" + "code").
+ * A stem the stripper cut from a longer word is not a word: "popul" (from "populations") must not
+ * begin "popular", nor "organ" (from "organisations") "organic".
+ */
+function extendsStem(stem: string, word: string, other: string): boolean {
+  if (stem.length < MIN_PREFIX_STEM || !other.startsWith(stem)) return false;
+  if (stem === word) return true;
+  const rest = other.slice(stem.length);
+  // An empty rest: the other word is the stem itself ("gutschein" for "gutscheine").
+  return rest === '' || ENDINGS.has(rest) || rest.length >= MIN_STEM;
 }
 
 /** One comparison, without a shared stem memo. */
