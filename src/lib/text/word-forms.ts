@@ -66,26 +66,30 @@ export function createWordMatcher(): (queryWord: string, chunkWord: string) => b
     const q = stem(queryWord);
     const c = stem(chunkWord);
     if (q === c) return true;
-    if (extendsStem(q, queryWord, chunkWord) || extendsStem(c, chunkWord, queryWord)) return true;
+    if (extendsStem(q, chunkWord) || extendsStem(c, queryWord)) return true;
     return isCompoundHead(queryWord, chunkWord) || isCompoundHead(chunkWord, queryWord);
   };
 }
 
-const ENDINGS: ReadonlySet<string> = new Set(SUFFIXES);
+/**
+ * What may follow a stem in a word built on it: the stemmer's endings, and derivational endings
+ * it does not strip (they change the word class, so stems are kept apart, but "inhibitors" is
+ * still about "inhibit").
+ */
+const ENDINGS: ReadonlySet<string> = new Set([...SUFFIXES, ...'or ors ion ions ive ives ity ities al als ic ics ical ism ist ists able ible ance ence ant ants ent ents ure ures'.split(' ')]);
 
 /**
- * `other` is built on `stem` (the stem of `word`): it begins with it, and either the stem is the
- * whole word ("inhibit" → "inhibitors", "cancel" → "cancellation"), or what follows the stem is
- * an ending the stemmer knows or a word of its own ("zutat" + "enliste", "gutschein" + "code").
- * A stem the stripper cut from a longer word is not a word: "popul" (from "populations") must not
- * begin "popular", nor "organ" (from "organisations") "organic".
+ * `other` is built on `stem` (the stem of a word, or the word itself): it begins with it, and
+ * what follows is nothing, an ending (ENDINGS) or a word of its own, MIN_STEM letters or more
+ * ("zutat" + "enliste", "gutschein" + "code", "cancel" + "lation"). Two letters that are no ending
+ * make another word: "popul" (from "populations") does not begin "popular", nor "nepal" "nepali".
  */
-function extendsStem(stem: string, word: string, other: string): boolean {
+function extendsStem(stem: string, other: string): boolean {
   if (stem.length < MIN_PREFIX_STEM || !other.startsWith(stem)) return false;
-  if (stem === word) return true;
   const rest = other.slice(stem.length);
-  // An empty rest: the other word is the stem itself ("gutschein" for "gutscheine").
-  return rest === '' || ENDINGS.has(rest) || rest.length >= MIN_STEM;
+  // A doubled final consonant belongs to the ending: "cancel" + "led", "stop" + "ped".
+  const ending = rest[0] === stem.at(-1) ? rest.slice(1) : rest;
+  return rest === '' || ENDINGS.has(rest) || ENDINGS.has(ending) || rest.length >= MIN_STEM;
 }
 
 /** One comparison, without a shared stem memo. */
