@@ -76,7 +76,13 @@ export function createWordMatcher(): (queryWord: string, chunkWord: string) => b
  * it does not strip (they change the word class, so stems are kept apart, but "inhibitors" is
  * still about "inhibit").
  */
-const ENDINGS: ReadonlySet<string> = new Set([...SUFFIXES, ...'or ors ion ions ive ives ity ities al als ic ics ical ism ist ists able ible ance ence ant ants ent ents ure ures'.split(' ')]);
+const ENDINGS: ReadonlySet<string> = new Set([
+  ...SUFFIXES,
+  // English derivations ("inhibitors", "policy" for "polic-ies")
+  ...'y or ors ion ions ive ives ity ities al als ic ics ical ism ist ists able ible ance ence ant ants ent ents ure ures'.split(' '),
+  // German verb endings ("akzeptiert", "akzeptierst" for "akzeptier-en")
+  ...'t st te ten tet et est'.split(' '),
+]);
 
 /**
  * `other` is built on `stem` (the stem of a word, or the word itself): it begins with it, and
