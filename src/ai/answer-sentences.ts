@@ -18,6 +18,7 @@ import { OFFLINE_ANSWER } from '../limits';
 import { STOPWORDS } from '../lib/text/stopwords';
 import { foldForSearch } from '../lib/text/text-fold';
 import { createWordMatcher, stemOf } from '../lib/text/word-forms';
+import { framingWords } from '../lib/text/question-framing';
 
 /** Search folding plus lower case: what every comparison here reads. */
 export const fold = (text: string): string => foldForSearch(text).toLowerCase();
@@ -71,11 +72,13 @@ export function questionUnits(question: string): QuestionUnits {
     const phrase = folded.match(pattern)?.[0];
     if (phrase) for (const w of phrase.match(WORD) ?? []) typeWords.add(w);
   }
+  // "What is X called", "what kind of": the frame, not the subject (retrieval drops the same words).
+  const framing = framingWords(folded);
   const words = new Map<string, string>();
   const numbers = new Set<string>();
   for (const w of folded.replace(SPACELESS_RUN, ' ').match(WORD) ?? []) {
     if (/\d/.test(w)) numbers.add(w);
-    if ((w.length < 2 && !/\d/.test(w)) || STOPWORDS.has(w) || (typeWords.has(w) && TYPE_WORDS.has(w))) continue;
+    if ((w.length < 2 && !/\d/.test(w)) || STOPWORDS.has(w) || framing.has(w) || (typeWords.has(w) && TYPE_WORDS.has(w))) continue;
     if (typeWords.has(w) && !/\d/.test(w) && type === 'quantity' && /^(?:years?|dates?|time|days?|month|age|jahr|tag|datum|uhrzeit|monat|ano|dia|fecha|hora|mes|annee|jour|heure|mois)$/.test(w)) continue;
     const stem = stemOf(w);
     if (!words.has(stem)) words.set(stem, w);

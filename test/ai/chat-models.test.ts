@@ -436,6 +436,21 @@ describe('offline extractive answerer', () => {
     expect(composeOfflineAnswer('送料', shipping)).toBe('税込五千円以上のご注文は送料無料です。[1]それ未満の場合、全国一律で六百円の送料がかかります。[1]');
   });
 
+  it('a "what is X called in Nepali" question is answered with the sentence naming it: "called" is no term to match "so-called" with, and "Nepal" is not "Nepali"', () => {
+    const everest: PromptSource[] = [
+      {
+        n: 1,
+        title: 'Mount Everest',
+        text:
+          'Mount Everest is the highest mountain above sea level, on the border between Nepal and China. The mountain is known in Nepali as Sagarmatha.\n\n' +
+          'Above 8,000 metres on Mount Everest lies the so-called death zone.',
+      },
+    ];
+    const answer = composeOfflineAnswer('What is Mount Everest called in Nepali?', everest);
+    expect(answer).toContain('The mountain is known in Nepali as Sagarmatha. [1]');
+    expect(answer).not.toContain('so-called');
+  });
+
   it('property: the answer stays within the length target and every [n] names a given source', () => {
     const sentence = fc
       .array(fc.constantFrom('refund', 'invoice', 'Straße', '返金', 'the', 'card', '[9]', 'e.g.', 'Dr.', '12.', '!', '。', '\n', '- ', 'x'.repeat(300), '«EMAIL_1»'), { minLength: 1, maxLength: 40 })

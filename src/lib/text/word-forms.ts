@@ -48,8 +48,8 @@ export function stemOf(word: string): string {
 
 /**
  * A chunk word counts for a query word when both reduce to one stem, or when either stem is
- * long enough (MIN_PREFIX_STEM) and the other word begins with it (a derivation or a compound
- * built on the same word), or when one is the head of the other as a compound.
+ * long enough (MIN_PREFIX_STEM) and the other word extends it (a derivation or a compound built
+ * on the same word: extendsStem), or when one is the head of the other as a compound.
  *
  * The matcher remembers the stems it computed: relevance compares every query word with
  * every word of up to a hundred chunks, and stemming each pair anew would cost most of it.
@@ -66,10 +66,36 @@ export function createWordMatcher(): (queryWord: string, chunkWord: string) => b
     const q = stem(queryWord);
     const c = stem(chunkWord);
     if (q === c) return true;
-    if (q.length >= MIN_PREFIX_STEM && chunkWord.startsWith(q)) return true;
-    if (c.length >= MIN_PREFIX_STEM && queryWord.startsWith(c)) return true;
+    if (extendsStem(q, chunkWord) || extendsStem(c, queryWord)) return true;
     return isCompoundHead(queryWord, chunkWord) || isCompoundHead(chunkWord, queryWord);
   };
+}
+
+/**
+ * What may follow a stem in a word built on it: the stemmer's endings, and derivational endings
+ * it does not strip (they change the word class, so stems are kept apart, but "inhibitors" is
+ * still about "inhibit").
+ */
+const ENDINGS: ReadonlySet<string> = new Set([
+  ...SUFFIXES,
+  // English derivations ("inhibitors", "policy" for "polic-ies")
+  ...'y or ors ion ions ive ives ity ities al als ic ics ical ism ist ists able ible ance ence ant ants ent ents ure ures'.split(' '),
+  // German verb endings ("akzeptiert", "akzeptierst" for "akzeptier-en")
+  ...'t st te ten tet et est'.split(' '),
+]);
+
+/**
+ * `other` is built on `stem` (the stem of a word, or the word itself): it begins with it, and
+ * what follows is nothing, an ending (ENDINGS) or a word of its own, MIN_STEM letters or more
+ * ("zutat" + "enliste", "gutschein" + "code", "cancel" + "lation"). Two letters that are no ending
+ * make another word: "popul" (from "populations") does not begin "popular", nor "nepal" "nepali".
+ */
+function extendsStem(stem: string, other: string): boolean {
+  if (stem.length < MIN_PREFIX_STEM || !other.startsWith(stem)) return false;
+  const rest = other.slice(stem.length);
+  // A doubled final consonant belongs to the ending: "cancel" + "led", "stop" + "ped".
+  const ending = rest[0] === stem.at(-1) ? rest.slice(1) : rest;
+  return rest === '' || ENDINGS.has(rest) || ENDINGS.has(ending) || rest.length >= MIN_STEM;
 }
 
 /** One comparison, without a shared stem memo. */

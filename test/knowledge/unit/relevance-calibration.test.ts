@@ -11,6 +11,7 @@ import { queryTerms, type QueryTermStats } from '../../../src/features/knowledge
 import { prefixFormOf, sameWord, stemOf } from '../../../src/lib/text/word-forms';
 import { queryWords } from '../../../src/features/knowledge/retrieval/query-terms';
 import { DEFAULT_ABSTAIN_RELEVANCE } from '../../../src/limits';
+import { framingWords } from '../../../src/lib/text/question-framing';
 
 /** Term statistics as the index would report them for `query` in a bot of `n` chunks. */
 function statsFor(query: string, df: Record<string, number>, n: number): QueryTermStats {
@@ -38,6 +39,9 @@ describe('word forms', () => {
     ['devolucion', 'devoluciones'],
     ['zutaten', 'zutatenliste'],
     ['brot', 'buchweizenbrot'],
+    ['policies', 'policy'],
+    ['akzeptiert', 'akzeptieren'],
+    ['inhibitors', 'inhibit'],
   ])('"%s" and "%s" are one word', (a, b) => {
     expect(sameWord(a, b)).toBe(true);
     expect(sameWord(b, a)).toBe(true);
@@ -49,6 +53,9 @@ describe('word forms', () => {
     ['news', 'new'],
     ['card', 'care'],
     ['cars', 'car'],
+    ['popular', 'populations'],
+    ['organic', 'organisations'],
+    ['nepali', 'nepal'],
   ])('"%s" and "%s" stay different words (no over-stemming)', (a, b) => {
     expect(sameWord(a, b)).toBe(false);
   });
@@ -62,6 +69,42 @@ describe('word forms', () => {
     );
     expect(prefixFormOf('gutscheine')).toBe('gutschein');
     expect(prefixFormOf('cards')).toBeNull();
+  });
+
+  it('a stem prefixes only words that extend it by a known ending or by a word of its own', () => {
+    // "populations" → "popul": "popular" continues it with "ar", no ending.
+    expect(stemOf('populations')).toBe('popul');
+    expect(sameWord('popular', 'populations')).toBe(false);
+    // Derivational endings the stemmer keeps still join a word to its base.
+    expect(sameWord('inhibit', 'inhibitors')).toBe(true);
+    expect(sameWord('cancel', 'cancellation')).toBe(true);
+    // A cut stem followed by a word of its own: a compound.
+    expect(sameWord('gutscheine', 'gutscheincode')).toBe(true);
+  });
+
+  it('question frames (what year, the name of, what is X called, in welchem Jahr, en qué año, cómo se llama) are not query terms; the same words outside a frame are', () => {
+    const words = (q: string) => queryTerms(q).words.map((w) => w.join(' '));
+    expect(words('In what year was the Great Wall declared a UNESCO World Heritage Site?')).not.toContain('year');
+    expect(words('What was the name of the first aqueduct in Rome?')).toEqual(['first', 'aqueduct', 'rome']);
+    expect(words('What is Mount Everest called in Nepali?')).toEqual(['mount', 'everest', 'nepali']);
+    expect(words('What kind of fruit was it found on?')).toEqual(['fruit', 'found']);
+    expect(words('In welchem Jahr wurde das Café eröffnet?')).toEqual(['wurde', 'cafe', 'eroffnet']);
+    expect(words('¿En qué año se fundó el taller?')).toEqual(['fundo', 'taller']);
+    expect([...framingWords('como se llama el taller?')]).toEqual(['llama']);
+    // Outside a frame the word is what the question is about.
+    expect(words('How do I change the name of my bot?')).toContain('name');
+    expect(words('Who called the meeting?')).toContain('called');
+    expect(words('Which year-end reports exist?')).toContain('year end');
+    // A query made only of a frame keeps it.
+    expect(words('What year?')).toEqual(['year']);
+  });
+
+  it('an answerable crowd-style question stays above the threshold on its paragraph although the paragraph never says "year"', () => {
+    const paragraph = 'Pompeii was rediscovered in 1748, and its excavation revealed streets and houses preserved almost intact.';
+    // "year" is common in an encyclopedia (df 12 of 30) but this paragraph lacks it; it no longer counts against it.
+    const stats = statsFor('In what year was Pompeii rediscovered?', { year: 12, pompeii: 1, rediscovered: 1 }, 30);
+    expect(stats.words.map((w) => w.join(' '))).toEqual(['pompeii', 'rediscovered']);
+    expect(coverageScorer(stats)(paragraph)).toBe(1);
   });
 
   it('drops question words, auxiliaries and quantifiers of every supported language', () => {

@@ -14,6 +14,8 @@ import type { ServiceContext } from '../../../context';
 import { RELEVANCE } from '../../../limits';
 import { queryWords, spacelessTerms } from './query-terms';
 import { prefixFormOf } from '../../../lib/text/word-forms';
+import { framingWords } from '../../../lib/text/question-framing';
+import { foldForSearch } from '../../../lib/text/text-fold';
 
 export interface TermStat {
   /** Chunks containing the term. */
@@ -36,8 +38,16 @@ export interface QueryTermStats extends QueryTerms {
   chunkCount: number;
 }
 
+/**
+ * What relevance weighs: the query's content words minus the words that only frame the question
+ * ("In what year…", "What is X called…": question-framing.ts), which the answering text rarely
+ * repeats. A query made of nothing else keeps them.
+ */
 export function queryTerms(query: string): QueryTerms {
-  return { words: queryWords(query), grams: spacelessTerms(query) };
+  const words = queryWords(query);
+  const framing = framingWords(foldForSearch(query).toLowerCase());
+  const content = words.filter((tokens) => !(tokens.length === 1 && framing.has(tokens[0]!)));
+  return { words: content.length > 0 ? content : words, grams: spacelessTerms(query) };
 }
 
 const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
