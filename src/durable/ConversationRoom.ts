@@ -39,7 +39,7 @@ import {
   type ServerFrame,
 } from '../features/chat/live/room-protocol';
 import { handBack, loadMessage, messagesAfter, postAgentMessage, takeOver, type StatusChange } from '../features/chat/live/agent-messages';
-import { runTurn } from '../features/chat/live/turn-runner';
+import { startTurn } from '../features/chat/pipeline';
 import { TurnFrames } from '../features/chat/live/turn-frames';
 
 interface InflightAnswer {
@@ -219,7 +219,7 @@ export class ConversationRoom extends DurableObject<Env> {
     const turn = new TurnFrames();
     try {
       const ctx = this.serviceContext(identity);
-      const start = await runTurn(ctx, {
+      const start = await startTurn(ctx, {
         orgId: identity.orgId,
         botId: identity.botId,
         channel: 'ws',
