@@ -28,6 +28,8 @@ import { usageRoutes } from './features/usage/routes';
 import { bearerFromSubprotocol, CONVERSATION_SOCKET_PATH, conversationSocketRoutes } from './features/chat/ws-route';
 import { chatRoutes } from './features/chat/routes';
 import { conversationRoutes } from './features/conversations/routes';
+import { feedbackRoutes } from './features/feedback/routes';
+import { leadRoutes } from './features/leads/routes';
 import { chatbaseRoutes } from './features/chat/chatbase-route';
 import { openAiErrors, openAiRoutes } from './features/chat/openai-route';
 import { USER_RATE_LIMIT_POLICY } from './features/usage/policies';
@@ -42,7 +44,7 @@ const SOURCE_CREATE_PATH = /^\/api\/v1\/bots\/[^/]+\/sources$/;
 const ATTACHMENT_UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/attachments$/;
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -167,6 +169,8 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', conversationSocketRoutes());
   app.route('/api/v1', chatRoutes());
   app.route('/api/v1', conversationRoutes());
+  app.route('/api/v1', feedbackRoutes());
+  app.route('/api/v1', leadRoutes());
   app.route('/api/v1', chatbaseRoutes());
   // OpenAI clients append /chat/completions to a base URL ending in /v1: mounted at the root.
   app.use('/v1/*', authenticate(), resolveOrg(), perApiKey, perUser);

@@ -485,3 +485,30 @@ export const ATTACHMENTS = {
   sweepPerRun: 100,
   maxContextFiles: 20,
 } as const;
+// --- Widget server side: feedback and leads (issue #9) -------------------------------------
+/**
+ * Product: message feedback. `maxCommentChars` (issue #9 slice brief): a thumbs-down comment is
+ * a sentence or two, and visitors are anonymous, so the bound keeps one rating from being a
+ * storage or moderation burden. `maxListed` bounds GET .../feedback: one row per member or
+ * visitor who rated that one message, far above any real count, so the answer stays one page.
+ */
+export const FEEDBACK = { maxCommentChars: 1000, maxListed: 500 } as const;
+/**
+ * Product: leads. `maxNameChars` a person's name as a form takes it; `maxEmailChars` is RFC 5321's
+ * path limit (254 usable characters) with `maxEmailLocalChars` its 64-octet local part;
+ * `phoneDigits` is E.164's at most 15 digits, at least 6 (the shortest national numbers plus a
+ * country code). `maxQueryChars` bounds the `q` substring filter. `csvMaxRows` bounds one CSV
+ * export so it stays inside one invocation's memory and D1 query budget (`csvPageRows` per query,
+ * so 20 queries); a larger export is a 422 asking for a narrower from/to or botId, never a
+ * silent cut.
+ */
+export const LEADS = {
+  maxNameChars: 200,
+  maxEmailChars: 254,
+  maxEmailLocalChars: 64,
+  phoneDigits: { min: 6, max: 15 },
+  maxVisitorIdChars: 128,
+  maxQueryChars: 200,
+  csvMaxRows: 10_000,
+  csvPageRows: 500,
+} as const;

@@ -26,6 +26,8 @@ const ALLOWED: Record<Action, Role[]> = {
   chat: ['owner', 'admin', 'member', 'viewer'],
   'conversations.read': ['owner', 'admin', 'member', 'viewer'],
   'conversations.manage': ['owner', 'admin', 'member'],
+  'feedback.write': ['owner', 'admin', 'member'],
+  'leads.read': ['owner', 'admin', 'member'],
   'settings.read': ['owner', 'admin', 'member', 'viewer'],
   'settings.update': ['owner'],
   'activity.read': ['owner', 'admin', 'member', 'viewer'],
@@ -50,6 +52,8 @@ const SCOPE_NEEDED: Record<Action, Scope> = {
   chat: 'chat',
   'conversations.read': 'chat',
   'conversations.manage': 'chat',
+  'feedback.write': 'chat',
+  'leads.read': 'leads:read',
   'settings.read': 'admin',
   'settings.update': 'admin',
   'activity.read': 'admin',
@@ -130,9 +134,9 @@ describe('authorize: managing members', () => {
 
 describe('scopesAllowedFor: a key never gets a scope its creator could not use', () => {
   it.each([
-    ['owner', ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'admin']],
-    ['admin', ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'admin']],
-    ['member', ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat']],
+    ['owner', ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read', 'admin']],
+    ['admin', ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read', 'admin']],
+    ['member', ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read']],
     ['viewer', ['bots:read', 'sources:read', 'chat']],
   ] as const)('%s may grant %j', (role, scopes) => {
     expect(scopesAllowedFor(role)).toEqual(scopes);

@@ -75,6 +75,26 @@ const ACTIONS: ActionCase[] = [
       return call('PATCH', `/api/v1/conversations/${id}`, { ...as(who), body: { archived: true } });
     },
   },
+  {
+    action: 'rate an answer',
+    allowed: ['owner', 'admin', 'member'],
+    status: 201,
+    run: async (who) => {
+      const { id, messageIds } = await seedConversation({ orgId: founder.orgId, botId: founder.botId }, ['question', 'answer']);
+      return call('POST', `/api/v1/conversations/${id}/messages/${messageIds[1]}/feedback`, { ...as(who), body: { rating: 'up' } });
+    },
+  },
+  {
+    action: "read an answer's ratings",
+    allowed: ['owner', 'admin', 'member', 'viewer'],
+    status: 200,
+    run: async (who) => {
+      const { id, messageIds } = await seedConversation({ orgId: founder.orgId, botId: founder.botId }, ['question', 'answer']);
+      return call('GET', `/api/v1/conversations/${id}/messages/${messageIds[1]}/feedback`, as(who));
+    },
+  },
+  { action: 'list leads', allowed: ['owner', 'admin', 'member'], status: 200, run: (who) => call('GET', '/api/v1/leads', as(who)) },
+  { action: 'export leads', allowed: ['owner', 'admin', 'member'], status: 200, run: (who) => call('GET', '/api/v1/leads?format=csv', as(who)) },
   { action: 'read activity', allowed: ['owner', 'admin', 'member', 'viewer'], status: 200, run: (who) => call('GET', '/api/v1/activity', as(who)) },
   { action: 'read the org', allowed: ['owner', 'admin', 'member', 'viewer'], status: 200, run: (who) => call('GET', orgPath(), { token: who.token }) },
   { action: 'rename the org', allowed: ['owner', 'admin'], status: 200, run: (who) => call('PATCH', orgPath(), { token: who.token, body: { name: `renamed by ${who.role}` } }) },

@@ -7,3 +7,5 @@ export * from './mail';
 export * from './knowledge';
 export * from './idempotency';
 export * from './chat';
+export * from './feedback';
+export * from './leads';

@@ -9,6 +9,7 @@ import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, IdPa
 import { ApiError, badRequest, conflict, notFound, quotaExceeded, unsupportedMediaType } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { decodeCursor, toPage } from '../../http/pagination';
+import { parseTimeRange } from '../../http/time-range';
 import { etagFor, etagResponseHeaders, IfMatchHeaders, ifMatchRevisions, preconditionFailed, preconditionFailedResponse } from '../../http/etag';
 import { idempotent, IdempotencyKeyHeaders, idempotencyErrors } from '../../http/middleware/idempotency';
 import type { AppBindings } from '../../http/types';
@@ -36,22 +37,6 @@ const ConversationId = IdParam('conversationId', 'cnv');
 
 const conversationNotFound = () => notFound('Conversation', 'conversation_not_found');
 
-/** An ISO 8601 time (with a date at least) as epoch ms; a 422 naming the field otherwise. */
-function parseTimeBound(value: string | undefined, field: 'from' | 'to'): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) {
-    throw new ApiError({
-      status: 422,
-      code: 'invalid_time_range',
-      title: 'Unprocessable time range',
-      detail: `${field} must be an ISO 8601 time such as 2026-12-01T00:00:00Z.`,
-      errors: [{ path: `query.${field}`, message: 'Not an ISO 8601 time', code: 'invalid_date' }],
-    });
-  }
-  return ms;
-}
-
 /** The caller's id as attachments record it: a person's user id or the API key's id. */
 function callerId(c: Context<AppBindings>): string {
   const actor = c.get('actor');
@@ -77,11 +62,7 @@ export function conversationRoutes() {
     async (c) => {
       const org = requirePermission(c, 'conversations.read');
       const q = c.req.valid('query');
-      const from = parseTimeBound(q.from, 'from');
-      const to = parseTimeBound(q.to, 'to');
-      if (from !== undefined && to !== undefined && from > to) {
-        throw new ApiError({ status: 422, code: 'invalid_time_range', title: 'Unprocessable time range', detail: '`from` is after `to`.' });
-      }
+      const { from, to } = parseTimeRange(q);
       const rows = await conversations.listConversations(
         c.get('db'),
         org.orgId,

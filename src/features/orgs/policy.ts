@@ -23,6 +23,8 @@ export const ACTIONS = [
   'chat',
   'conversations.read',
   'conversations.manage',
+  'feedback.write',
+  'leads.read',
   'settings.read',
   'settings.update',
   'activity.read',
@@ -49,6 +51,11 @@ const MIN_ROLE: Record<Action, Role> = {
   // Reading transcripts is like reading bots; renaming, archiving, closing and deleting them is editing.
   'conversations.read': 'viewer',
   'conversations.manage': 'member',
+  // Rating answers is editing the org's quality record; viewers watch.
+  'feedback.write': 'member',
+  // Leads are the org's customers' personal data (names, emails, phones): people who work
+  // with the bots see them, read-only viewers (often outside contractors) do not.
+  'leads.read': 'member',
   'settings.read': 'viewer',
   // Provider keys spend the org's money: a billing-level setting.
   'settings.update': 'owner',
@@ -59,7 +66,7 @@ const MIN_ROLE: Record<Action, Role> = {
   'health.details': 'admin',
 };
 
-export const SCOPES = ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'admin'] as const;
+export const SCOPES = ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The scope an API key needs for each action; `admin` grants everything. */
@@ -80,6 +87,11 @@ const SCOPE_FOR: Record<Action, Scope> = {
   // A chat key reads and tidies the conversations it (and its org) holds: integrators build inboxes on it.
   'conversations.read': 'chat',
   'conversations.manage': 'chat',
+  // An integrator's backend rates answers on its end users' behalf, as it chats for them.
+  'feedback.write': 'chat',
+  // Exporting every customer's contact details is not something a chat key (often shipped to a
+  // less trusted backend) should be able to do: a scope of its own, granted on purpose to a CRM sync.
+  'leads.read': 'leads:read',
   'settings.read': 'admin',
   'settings.update': 'admin',
   'activity.read': 'admin',

@@ -141,6 +141,8 @@ export class FuzzWorld {
           this.uniqueText('answer'),
         ]);
         this.ids.conversationId = conversation.id;
+        // The answer, so feedback routes aim at a message they can rate.
+        this.ids.messageId = conversation.messageIds[1]!;
         return;
       }
       case 'memberId': {
