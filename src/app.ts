@@ -34,7 +34,11 @@ import { chatbaseRoutes } from './features/chat/chatbase-route';
 import { openAiErrors, openAiRoutes } from './features/chat/openai-route';
 import { USER_RATE_LIMIT_POLICY } from './features/usage/policies';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
-import { rateLimit } from './http/middleware/rate-limit';
+import { clientIp, rateLimit } from './http/middleware/rate-limit';
+import { visitorAuth, widgetOrigin } from './http/middleware/widget';
+import { widgetVisitorRoutes } from './features/widget/visitor-route';
+import { identitySecretRoutes } from './features/widget/identity-route';
+import { widgetChatRoutes } from './features/chat/widget-route';
 import { ATTACHMENTS, MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
@@ -42,6 +46,9 @@ const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
 const SOURCE_CREATE_PATH = /^\/api\/v1\/bots\/[^/]+\/sources$/;
 /** POST /bots/{botId}/attachments: one chat attachment (ATTACHMENTS.maxBytes) plus multipart framing. */
 const ATTACHMENT_UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/attachments$/;
+
+/** The public widget's endpoints: per-bot origins and CORS, visitor tokens (src/http/middleware/widget.ts). */
+const WIDGET_PREFIX = '/api/v1/widget';
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
 const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads'];
@@ -90,7 +97,10 @@ export function buildApp(options: AppOptions = {}): Router {
     await next();
   });
   app.use('*', secureHeaders({ crossOriginResourcePolicy: false, crossOriginOpenerPolicy: false }));
+  // The public widget answers CORS per bot (its allowed origins); the dashboard's list is not asked there.
+  app.use(`${WIDGET_PREFIX}/:botId/*`, widgetOrigin());
   app.use('/api/*', async function dashboardCors(c, next) {
+    if (c.req.path.startsWith(`${WIDGET_PREFIX}/`)) return next();
     return corsFor(c.get('config').dashboardOrigins)(c, next);
   });
   const limitBody: MiddlewareHandler<AppBindings> = async function limitBody(c, next) {
@@ -123,6 +133,29 @@ export function buildApp(options: AppOptions = {}): Router {
   app.use('/v1/*', openAiErrors(), limitBody);
 
   app.route('/', healthRoutes());
+
+  // The public widget: per-IP on everything (a new session is a new visitor id), per visitor behind the token.
+  app.use(
+    `${WIDGET_PREFIX}/:botId/*`,
+    rateLimit({
+      name: 'widget-ip',
+      limit: (c) => c.get('config').widget.ipRateLimitPerMinute,
+      windowSeconds: RATE_LIMIT_WINDOW_SECONDS,
+      key: (c) => clientIp(c),
+      problem: { code: 'rate_limited', quota: 'widget_requests_per_minute_per_ip' },
+    }),
+  );
+  const perVisitor = rateLimit({
+    name: 'widget-visitor',
+    limit: (c) => c.get('config').widget.visitorRateLimitPerMinute,
+    windowSeconds: RATE_LIMIT_WINDOW_SECONDS,
+    key: (c) => `${c.get('visitor').botId}:${c.get('visitor').visitorId}`,
+    problem: { code: 'rate_limited', quota: 'widget_requests_per_minute_per_visitor' },
+  });
+  app.use(`${WIDGET_PREFIX}/:botId/chat`, visitorAuth(), perVisitor);
+  app.use(`${WIDGET_PREFIX}/:botId/conversations/*`, visitorAuth(), perVisitor);
+  app.route('/api/v1', widgetVisitorRoutes());
+  app.route('/api/v1', widgetChatRoutes());
 
   // Benchmarks build their own entry (bench/worker) that mounts baselines here; production never ships them.
   options.mountExtraRoutes?.(app);
@@ -161,6 +194,7 @@ export function buildApp(options: AppOptions = {}): Router {
     app.use(`/api/v1/${prefix}/*`, authenticate(), resolveOrg(), perApiKey, perUser);
   }
   app.route('/api/v1', botRoutes());
+  app.route('/api/v1', identitySecretRoutes());
   app.route('/api/v1', apiKeyRoutes());
   app.route('/api/v1', settingsRoutes());
   app.route('/api/v1', activityRoutes());
@@ -189,6 +223,11 @@ export function buildApp(options: AppOptions = {}): Router {
     type: 'http',
     scheme: 'bearer',
     description: 'A user access token (JWT) or an org API key (kc_live_…).',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'visitorToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A widget visitor token from POST /api/v1/widget/{botId}/session, sent from the Origin it was issued to.',
   });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'KyroChat API' }));
 

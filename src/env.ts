@@ -4,7 +4,7 @@
  * silently running on a development fallback.
  */
 import { z } from 'zod';
-import { CHAT, MIN_JWT_SECRET_BYTES, WORKERS_MAX_REQUEST_BODY_BYTES } from './limits';
+import { CHAT, MIN_JWT_SECRET_BYTES, WIDGET, WORKERS_MAX_REQUEST_BODY_BYTES } from './limits';
 import { bytesFromBase64 } from './lib/crypto';
 import type { RateLimiter } from './durable/RateLimiter';
 import type { ConversationRoom } from './durable/ConversationRoom';
@@ -64,6 +64,10 @@ export interface Env {
   CHAT_BASE_URL?: string;
   CHAT_API_KEY?: string;
   CHAT_MODEL?: string;
+  /** Widget requests per visitor id per minute (WIDGET.defaultVisitorRequestsPerMinute). */
+  WIDGET_VISITOR_RATE_LIMIT?: string;
+  /** Widget requests per client IP per minute (WIDGET.defaultIpRequestsPerMinute). */
+  WIDGET_IP_RATE_LIMIT?: string;
 }
 
 const csv = z
@@ -126,6 +130,8 @@ const configSchema = z.object({
   CHAT_BASE_URL: z.string().url().optional(),
   CHAT_API_KEY: z.string().min(1).optional(),
   CHAT_MODEL: z.string().min(1).max(200).optional(),
+  WIDGET_VISITOR_RATE_LIMIT: intFrom(WIDGET.defaultVisitorRequestsPerMinute, 1, 1_000_000),
+  WIDGET_IP_RATE_LIMIT: intFrom(WIDGET.defaultIpRequestsPerMinute, 1, 1_000_000),
 });
 
 export interface Config {
@@ -153,6 +159,8 @@ export interface Config {
    * endpoint (CHAT_BASE_URL / CHAT_API_KEY / CHAT_MODEL; null when unset).
    */
   chat: { maxMessageChars: number; promptBudgetTokens: number; baseUrl: string | null; apiKey: string | null; model: string | null };
+  /** Public widget rate limits (requests per minute). */
+  widget: { visitorRateLimitPerMinute: number; ipRateLimitPerMinute: number };
 }
 
 /** Per-org quotas (see features/usage); each is named in the 429 problems and in GET /usage. */
@@ -285,6 +293,7 @@ export function parseConfig(env: Env): ConfigResult {
         apiKey: v.CHAT_API_KEY ?? null,
         model: v.CHAT_MODEL ?? null,
       },
+      widget: { visitorRateLimitPerMinute: v.WIDGET_VISITOR_RATE_LIMIT, ipRateLimitPerMinute: v.WIDGET_IP_RATE_LIMIT },
     },
   };
 }

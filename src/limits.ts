@@ -512,3 +512,38 @@ export const LEADS = {
   csvMaxRows: 10_000,
   csvPageRows: 500,
 } as const;
+
+// --- Widget visitors (issue #9: src/features/widget, src/http/middleware/widget.ts) ---------------
+/**
+ * Product: the public widget's visitor sessions and identity verification.
+ * - `visitorTokenTtlSeconds`: a visitor token (JWT) lives an hour; the widget asks for a new one
+ *   with its stored visitor id, so a leaked token is worth little and a bot switched to private or
+ *   an origin removed stops working within the hour even for a token that is never re-checked
+ *   (every request re-checks both anyway).
+ * - `identityGraceMs`: after a rotation the previous identity secret still verifies for 24 h, long
+ *   enough for a host to deploy the new secret without logging its users out mid-day.
+ * - `maxUserIdChars`: a host's user id (HMAC-signed by the host; stored as conversations.user_id).
+ *   255 fits UUIDs, emails and most providers' subject ids; longer is refused, not cut.
+ * - `maxOriginChars`: an Origin header longer than the longest allowed-origin entry the bots API
+ *   accepts (200) can never match, so it is refused before parsing.
+ * - `maxVisitorIdChars`: a client-sent visitor id longer than this is treated as malformed (a new
+ *   id is issued); real ones are `vis_` + 26 characters.
+ * - `defaultVisitorRequestsPerMinute` (WIDGET_VISITOR_RATE_LIMIT): every token-bearing widget
+ *   request of one visitor id. A person types a message every few seconds at most; one page load
+ *   costs ~4 requests (config, session, conversations, messages), so 60 leaves room for browsing.
+ * - `defaultIpRequestsPerMinute` (WIDGET_IP_RATE_LIMIT): every widget request from one client IP,
+ *   sessions included, because a new session mints a new visitor id (and so a fresh per-visitor
+ *   budget). Higher than per visitor because offices and mobile carriers put many people behind
+ *   one address.
+ */
+export const WIDGET = {
+  visitorTokenTtlSeconds: 60 * 60,
+  identityGraceMs: 24 * 60 * 60 * 1000,
+  maxUserIdChars: 255,
+  maxOriginChars: 200,
+  maxVisitorIdChars: 64,
+  defaultVisitorRequestsPerMinute: 60,
+  defaultIpRequestsPerMinute: 300,
+  /** Preflight answers are cached by the browser this long (Chromium caps it at 7200 s). */
+  preflightMaxAgeSeconds: 600,
+} as const;

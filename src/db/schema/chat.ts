@@ -84,6 +84,8 @@ export const conversations = sqliteTable(
     index('conversations_org_idx').on(t.orgId, t.id),
     index('conversations_bot_idx').on(t.orgId, t.botId, t.id),
     index('conversations_visitor_idx').on(t.botId, t.visitorId),
+    // A verified widget user's conversations across devices (features/widget).
+    index('conversations_bot_user_idx').on(t.botId, t.userId),
   ],
 );
 

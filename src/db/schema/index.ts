@@ -9,3 +9,4 @@ export * from './idempotency';
 export * from './chat';
 export * from './feedback';
 export * from './leads';
+export * from './widget-identity';

@@ -106,6 +106,15 @@ export async function getBot(db: Db, orgId: string, botId: string): Promise<BotR
   return row ?? null;
 }
 
+/**
+ * A bot by id alone, for the public widget endpoints (which know no org yet): only a public bot
+ * is returned, so a private or unknown id looks the same to a visitor.
+ */
+export async function getPublicBot(db: Db, botId: string): Promise<BotRow | null> {
+  const row = await db.select().from(bots).where(and(eq(bots.id, botId), eq(bots.visibility, 'public'))).get();
+  return row ?? null;
+}
+
 export async function createBot(ctx: ServiceContext, actor: Actor, orgId: string, input: BotInput) {
   const row = newBotRow(orgId, input, ctx.clock.now(), newId('bot', ctx.clock));
   await ctx.db.batch([

@@ -192,9 +192,18 @@ function isSameTurn(stored: MessageRow, input: TurnInput): boolean {
   return stored.content === input.message && (!input.conversationId || input.conversationId === stored.conversationId);
 }
 
-/** A widget visitor continues only their own conversations; members and keys act for the org. */
+/**
+ * Members and keys act for the org. A widget visitor continues only their own widget
+ * conversations: a verified user those stored with their user id (from any device or visitor id),
+ * an anonymous visitor those of their visitor id that no verified user owns (the same rule as the
+ * widget's conversation list, features/widget/visitors.ts).
+ */
 function mayContinue(conversation: ConversationRow, input: TurnInput): boolean {
-  return input.caller.kind !== 'visitor' || conversation.visitorId === input.caller.visitorId;
+  const caller = input.caller;
+  if (caller.kind !== 'visitor') return true;
+  if (conversation.channel !== 'widget' || conversation.visitorId === null) return false;
+  if (caller.verifiedUserId !== null) return conversation.userId === caller.verifiedUserId;
+  return conversation.visitorId === caller.visitorId && conversation.userId === null;
 }
 
 async function* replay(conversationId: string, userMessageId: string, reply: MessageRow): AsyncGenerator<TurnEvent> {

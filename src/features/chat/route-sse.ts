@@ -11,9 +11,9 @@
 import type { Context } from 'hono';
 import type { AppBindings } from '../../http/types';
 import { problemBody } from '../../http/problem';
-import type { TurnEvent } from './turn';
+import type { TurnEvent, TurnStart } from './turn';
 import { collectTurn } from './protocols/turn-events';
-import { turnFailureProblem } from './route-turn';
+import { turnFailureProblem, type ClientTurn } from './route-turn';
 
 export type SendEvent = (event: string, data: unknown) => Promise<void>;
 
@@ -51,6 +51,28 @@ export function eventStreamResponse(c: Context<AppBindings>, abort: () => void, 
     status: 200,
     headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' },
   });
+}
+
+/**
+ * The native answer to a started turn, for every route that speaks the native protocol (the
+ * member route, routes.ts, and the widget's, widget-route.ts): the event stream with
+ * `stream: true`, otherwise the stored answer as JSON (200), the pause (202) or the failure's
+ * problem (thrown).
+ */
+export async function nativeTurnResponse(c: Context<AppBindings>, start: Extract<TurnStart, { ok: true }>, client: ClientTurn, stream: boolean): Promise<Response> {
+  const events = client.events(start.events);
+  if (stream) {
+    return eventStreamResponse(c, client.abort, (send) => sendNativeEvents(events, send, c.get('requestId')));
+  }
+  const turn = await collectTurn(events);
+  switch (turn.status) {
+    case 'answered':
+      return c.json({ conversationId: start.conversationId, message: turn.message }, 200);
+    case 'paused':
+      return c.json({ conversationId: start.conversationId, userMessageId: turn.userMessageId!, paused: true as const, reason: turn.reason }, 202);
+    case 'failed':
+      throw turnFailureProblem(turn);
+  }
 }
 
 /**

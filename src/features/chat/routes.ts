@@ -12,9 +12,8 @@ import { requirePermission, serviceContext } from '../../http/context';
 import { IdempotencyKeyHeaders } from '../../http/middleware/idempotency';
 import { startTurn } from './pipeline';
 import { answerUseChat, isUseChatBody } from './use-chat-route';
-import { clientTurn, refusalProblem, streamedReply, turnCaller, turnFailureProblem, turnRequestKey } from './route-turn';
-import { collectTurn } from './protocols/turn-events';
-import { eventStreamResponse, sendNativeEvents } from './route-sse';
+import { clientTurn, refusalProblem, streamedReply, turnCaller, turnRequestKey } from './route-turn';
+import { nativeTurnResponse } from './route-sse';
 import { ChatPaused, ChatReply, ChatRequestBody, turnFailureResponses } from './schemas';
 
 const tags = ['Chat'];
@@ -67,20 +66,7 @@ export function chatRoutes() {
         signal: client.signal,
       });
       if (!start.ok) throw refusalProblem(start.refusal);
-
-      const events = client.events(start.events);
-      if (body.stream) {
-        return eventStreamResponse(c, client.abort, (send) => sendNativeEvents(events, send, c.get('requestId')));
-      }
-      const turn = await collectTurn(events);
-      switch (turn.status) {
-        case 'answered':
-          return c.json({ conversationId: start.conversationId, message: turn.message }, 200);
-        case 'paused':
-          return c.json({ conversationId: start.conversationId, userMessageId: turn.userMessageId!, paused: true as const, reason: turn.reason }, 202);
-        case 'failed':
-          throw turnFailureProblem(turn);
-      }
+      return streamedReply(await nativeTurnResponse(c, start, client, body.stream));
     },
   );
   return router;

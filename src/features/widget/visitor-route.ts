@@ -1,0 +1,149 @@
+/**
+ * The widget's visitor endpoints (mounted under /api/v1 behind `widgetOrigin`, app.ts):
+ * POST /widget/{botId}/session, and the visitor's own conversations and their messages (behind
+ * `visitorAuth`). Widget chat itself is a chat route (features/chat/widget-route.ts).
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { createRouter, jsonBody, jsonContent, errorResponses, IdParam, page, PaginationQuery } from '../../http/router';
+import { ApiError, notFound } from '../../http/problem';
+import { serviceContext } from '../../http/context';
+import { decodeCursor, toPage } from '../../http/pagination';
+import { WIDGET } from '../../limits';
+import { toMessageDto } from '../chat/store';
+import { MessageSchema } from '../chat/schemas';
+import { getVisitorConversation, issueSession, listVisitorConversations, listVisitorMessages, toVisitorConversationDto } from './visitors';
+
+const tags = ['Widget'];
+const visitorSecurity = [{ visitorToken: [] }];
+const BotId = IdParam('botId', 'bot');
+
+const widgetErrors = {
+  403: { ...errorResponses[403], description: 'The Origin is missing, not allowed for this bot (`origin_not_allowed`), or not the one the visitor token was issued to' },
+  404: { ...errorResponses[404], description: 'No public bot has this id' },
+  429: { ...errorResponses[429], description: 'The per-visitor or per-IP widget rate limit is used up' },
+} as const;
+
+const OriginHeader = z.object({
+  origin: z.string().max(WIDGET.maxOriginChars).optional().openapi({ description: "The embedding page's origin (browsers send it); must be one of the bot's allowed origins", example: 'https://www.example.com' }),
+});
+
+const SessionBody = z
+  .object({
+    visitorId: z
+      .string()
+      .max(200)
+      .optional()
+      .openapi({ description: 'The visitor id a previous session returned (kept by the widget). Absent or not one of ours: a new one is made' }),
+    identity: z
+      .object({
+        userId: z.string().min(1).max(WIDGET.maxUserIdChars).regex(/^[\x21-\x7e]+$/, 'Printable ASCII without spaces').openapi({ description: "The host's id for the signed-in user" }),
+        hash: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hex digits').openapi({ description: "hex(HMAC-SHA256(the bot's identity secret, userId)), computed by the host's server" }),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .openapi('WidgetSessionRequest');
+
+const Session = z
+  .object({
+    token: z.string().openapi({ description: 'The visitor token: send it as `Authorization: Bearer` on widget chat and conversation requests, from the same origin' }),
+    expiresAt: z.string().datetime(),
+    visitorId: z.string().openapi({ example: 'vis_01JD3X5Q8W2N4V6B8C0D2E4F6G' }),
+    verified: z.boolean().openapi({ description: 'True when the identity hash verified: conversations then follow the user across devices' }),
+  })
+  .openapi('WidgetSession');
+
+const VisitorConversation = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    status: z.enum(['open', 'handoff_requested', 'human', 'closed']),
+    messageCount: z.number().int(),
+    lastMessageAt: z.string().datetime().nullable(),
+    createdAt: z.string().datetime(),
+  })
+  .openapi('WidgetConversation');
+
+const MessagesQuery = PaginationQuery.extend({
+  order: z.enum(['asc', 'desc']).default('asc').openapi({ description: 'asc: oldest first (reading order); desc: newest first' }),
+});
+
+export function widgetVisitorRoutes() {
+  const router = createRouter();
+
+  router.openapi(
+    createRoute({
+      method: 'post',
+      path: '/widget/{botId}/session',
+      tags,
+      summary: 'Open a visitor session (the widget calls this first)',
+      description:
+        'Public, for public bots, from an allowed Origin. Returns a short-lived visitor token bound to the bot, the origin and a visitor id. ' +
+        "With `identity` (the host's user id and its HMAC-SHA256 under the bot's identity secret) the session is verified; a wrong hash is a 403 `identity_invalid` and no token.",
+      request: { params: BotId, headers: OriginHeader, body: jsonBody(SessionBody) },
+      responses: {
+        200: jsonContent(Session, 'The visitor token'),
+        400: errorResponses[400],
+        ...widgetErrors,
+        403: { ...errorResponses[403], description: 'The Origin is not allowed (`origin_not_allowed`), or the identity hash is wrong (`identity_invalid`)' },
+      },
+    }),
+    async (c) => {
+      const { bot, origin } = c.get('widget');
+      const result = await issueSession(serviceContext(c), bot, origin, c.req.valid('json'));
+      if (result.status === 'identity_invalid') {
+        throw new ApiError({ status: 403, code: 'identity_invalid', title: 'Forbidden', detail: "The identity hash does not match the user id under the bot's identity secret." });
+      }
+      return c.json({ token: result.token, expiresAt: new Date(result.expiresAt).toISOString(), visitorId: result.visitorId, verified: result.verified }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/widget/{botId}/conversations',
+      tags,
+      security: visitorSecurity,
+      summary: "The visitor's own conversations (a verified user's from every device), newest first",
+      request: { params: BotId, headers: OriginHeader, query: PaginationQuery },
+      responses: { 200: jsonContent(page(VisitorConversation), 'A page of conversations'), 400: errorResponses[400], 401: errorResponses[401], ...widgetErrors },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid('query');
+      const rows = await listVisitorConversations(c.get('db'), c.get('visitor'), decodeCursor(cursor), limit);
+      const result = toPage(rows, limit);
+      return c.json({ data: result.data.map(toVisitorConversationDto), nextCursor: result.nextCursor }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/widget/{botId}/conversations/{conversationId}/messages',
+      tags,
+      security: visitorSecurity,
+      summary: "A page of one of the visitor's conversations (user, assistant and team member messages)",
+      request: { params: BotId.merge(IdParam('conversationId', 'cnv')), headers: OriginHeader, query: MessagesQuery },
+      responses: {
+        200: jsonContent(page(MessageSchema), 'A page of messages'),
+        400: errorResponses[400],
+        401: errorResponses[401],
+        ...widgetErrors,
+        404: { ...errorResponses[404], description: "No public bot has this id, or the conversation is not this visitor's" },
+      },
+    }),
+    async (c) => {
+      const { conversationId } = c.req.valid('param');
+      const { limit, cursor, order } = c.req.valid('query');
+      const db = c.get('db');
+      const conversation = await getVisitorConversation(db, c.get('visitor'), conversationId);
+      if (!conversation) throw notFound('Conversation', 'conversation_not_found');
+      const rows = await listVisitorMessages(db, conversation.id, order, decodeCursor(cursor), limit);
+      const result = toPage(rows, limit);
+      return c.json({ data: result.data.map(toMessageDto), nextCursor: result.nextCursor }, 200);
+    },
+  );
+
+  return router;
+}
