@@ -7,3 +7,4 @@ export * from './mail';
 export * from './knowledge';
 export * from './idempotency';
 export * from './chat';
+export * from './widget';
