@@ -25,6 +25,8 @@ export const ACTIONS = [
   'conversations.manage',
   'settings.read',
   'settings.update',
+  'widget.read',
+  'widget.update',
   'activity.read',
   'activity.network',
   'health.details',
@@ -52,6 +54,9 @@ const MIN_ROLE: Record<Action, Role> = {
   'settings.read': 'viewer',
   // Provider keys spend the org's money: a billing-level setting.
   'settings.update': 'owner',
+  'widget.read': 'viewer',
+  // The org's widget defaults reach every bot's visitors and carry the whitelabel choice.
+  'widget.update': 'admin',
   'activity.read': 'viewer',
   // Who did what is for everyone in the org; where from (IP address, user agent) is personal
   // data about each member, for the people who manage members and keys.
@@ -82,6 +87,8 @@ const SCOPE_FOR: Record<Action, Scope> = {
   'conversations.manage': 'chat',
   'settings.read': 'admin',
   'settings.update': 'admin',
+  'widget.read': 'bots:read',
+  'widget.update': 'admin',
   'activity.read': 'admin',
   'activity.network': 'admin',
   'health.details': 'admin',
