@@ -303,6 +303,15 @@ describe('If-Match on the widget defaults', () => {
     expect(after.headers.get('etag')).toBe(applied.headers.get('etag'));
   });
 
+  it('matches no revision with a weak or malformed If-Match (412), and any with *', async () => {
+    const current = await defaults();
+    const etag = current.headers.get('etag')!;
+    expectProblem(await patchDefaults({ lang: 'en' }, a, { 'if-match': `W/${etag}` }), 412, 'precondition_failed');
+    expectProblem(await patchDefaults({ lang: 'en' }, a, { 'if-match': 'garbage' }), 412, 'precondition_failed');
+    expect((await defaults()).headers.get('etag')).toBe(etag);
+    expect((await patchDefaults({ lang: 'en' }, a, { 'if-match': '*' })).status).toBe(200);
+  });
+
   it('treats "0" as "never set": it creates the first defaults once, and a made-up revision on a fresh org is a 412', async () => {
     const org = await register('widget-ifmatch');
     expectProblem(await patchDefaults({ lang: 'de' }, org, { 'if-match': '"5"' }, org.orgId), 412, 'precondition_failed');
