@@ -32,6 +32,7 @@ import { feedbackRoutes } from './features/feedback/routes';
 import { leadRoutes } from './features/leads/routes';
 import { chatbaseRoutes } from './features/chat/chatbase-route';
 import { openAiErrors, openAiRoutes } from './features/chat/openai-route';
+import { widgetDefaultsRoutes, widgetPublicRoutes } from './features/widget/routes';
 import { USER_RATE_LIMIT_POLICY } from './features/usage/policies';
 import { authenticate, requireUser, resolveOrg } from './http/middleware/auth';
 import { clientIp, rateLimit } from './http/middleware/rate-limit';
@@ -51,7 +52,7 @@ const ATTACHMENT_UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/attachments$/;
 const WIDGET_PREFIX = '/api/v1/widget';
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -206,6 +207,9 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', feedbackRoutes());
   app.route('/api/v1', leadRoutes());
   app.route('/api/v1', chatbaseRoutes());
+  app.route('/api/v1', widgetDefaultsRoutes());
+  // The widget's public endpoints: no authentication (a bot's visibility and origins decide).
+  app.route('/api/v1', widgetPublicRoutes());
   // OpenAI clients append /chat/completions to a base URL ending in /v1: mounted at the root.
   app.use('/v1/*', authenticate(), resolveOrg(), perApiKey, perUser);
   app.route('/v1', openAiRoutes());

@@ -547,3 +547,23 @@ export const WIDGET = {
   /** Preflight answers are cached by the browser this long (Chromium caps it at 7200 s). */
   preflightMaxAgeSeconds: 600,
 } as const;
+// --- Widget settings (issue #9, server side) ----------------------------------------------
+/**
+ * Product: what the widget's settings may hold. Every text is shown to visitors on someone
+ * else's page and sent with every config fetch, so each is bounded to what a chat panel can show:
+ * a header title (80), a greeting bubble (500, at most 5), suggestion chips (200, at most 6), an
+ * input placeholder (120). `avatarUrlMaxChars` is the common URL ceiling browsers and CDNs
+ * accept (2,048). `configMaxAgeSeconds`: the public config is cached by browsers and edges this
+ * long (issue #9), so a settings change reaches visitors within a minute while a busy page
+ * costs one config read per visitor per minute at most.
+ */
+export const WIDGET_SETTINGS = {
+  titleMaxChars: 80,
+  initialMessagesMax: 5,
+  initialMessageMaxChars: 500,
+  suggestedQuestionsMax: 6,
+  suggestedQuestionMaxChars: 200,
+  placeholderMaxChars: 120,
+  avatarUrlMaxChars: 2048,
+  configMaxAgeSeconds: 60,
+} as const;

@@ -54,3 +54,17 @@ export const preconditionFailedResponse = {
     content: { 'application/problem+json': { schema: ProblemSchema } },
   },
 } as const;
+
+/** A strong ETag over a response body's bytes (for read-only representations without a revision). */
+export async function contentEtag(body: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(body)));
+  return `"${[...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('')}"`;
+}
+
+/** Whether If-None-Match names `etag` (or `*`): weak comparison, as RFC 9110 §13.1.2 asks for GET. */
+export function ifNoneMatchHits(c: Context, etag: string): boolean {
+  const header = c.req.header('if-none-match');
+  if (header === undefined) return false;
+  const opaque = (t: string) => t.trim().replace(/^W\//, '');
+  return header.split(',').some((t) => t.trim() === '*' || opaque(t) === etag);
+}

@@ -52,6 +52,13 @@ const ACTIONS: ActionCase[] = [
   { action: 'delete a bot', allowed: ['owner', 'admin'], status: 204, run: async (who) => call('DELETE', `/api/v1/bots/${await freshBot()}`, as(who)) },
   { action: 'read settings', allowed: ['owner', 'admin', 'member', 'viewer'], status: 200, run: (who) => call('GET', '/api/v1/settings', as(who)) },
   { action: 'change settings', allowed: ['owner'], status: 200, run: (who) => call('PATCH', '/api/v1/settings', { ...as(who), body: { chatModel: `model-${who.role}` } }) },
+  { action: 'read widget defaults', allowed: ['owner', 'admin', 'member', 'viewer'], status: 200, run: (who) => call('GET', '/api/v1/widget-defaults', as(who)) },
+  {
+    action: 'change widget defaults',
+    allowed: ['owner', 'admin'],
+    status: 200,
+    run: (who) => call('PATCH', '/api/v1/widget-defaults', { ...as(who), body: { appearance: { title: `by ${who.role}` } } }),
+  },
   {
     action: 'create an API key',
     allowed: ['owner', 'admin'],

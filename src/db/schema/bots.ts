@@ -1,5 +1,6 @@
 import { sqliteTable, text, integer, real, index } from 'drizzle-orm/sqlite-core';
 import { organizations } from './orgs';
+import type { BotWidgetOverrides } from './widget';
 
 export const bots = sqliteTable(
   'bots',
@@ -38,6 +39,8 @@ export const bots = sqliteTable(
       .$type<{ baseUrl: string | null; model: string; apiKeySecret: string | null }[]>()
       .notNull()
       .default([]),
+    /** The bot's widget overrides (partial groups, never branding); null = the org's defaults as they are. */
+    widget: text('widget', { mode: 'json' }).$type<BotWidgetOverrides>(),
     status: text('status', { enum: ['active', 'paused'] }).notNull().default('active'),
     /** Bumped by every write (a trigger covers writers that forget): the bot's ETag. */
     revision: integer('revision').notNull().default(1),

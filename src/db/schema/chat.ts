@@ -69,7 +69,7 @@ export const conversations = sqliteTable(
     /**
      * The client's own id for this chat (the AI SDK's `useChat` id), so the same client chat
      * continues the same conversation. Unique per org, bot and `client_ref_owner` among live
-     * conversations (migrations/0007_protocols.sql).
+     * conversations.
      */
     clientRef: text('client_ref'),
     /** Who owns `client_ref`: `api_key:<id>`, `user:<id>` or `visitor:<id>` (one caller's ids never reach another's). */
@@ -130,7 +130,7 @@ export const messages = sqliteTable(
     uniqueIndex('messages_id_idx').on(t.id),
     index('messages_conversation_idx').on(t.conversationId, t.id),
     uniqueIndex('messages_request_key_idx').on(t.conversationId, t.requestKey),
-    /** A retried turn finds its stored user message (and the conversation it created) by key: 0007. */
+    /** A retried turn finds its stored user message (and the conversation it created) by key. */
     index('messages_org_request_key_idx').on(t.orgId, t.requestKey).where(sql`request_key IS NOT NULL`),
     index('messages_org_idx').on(t.orgId, t.createdAt),
   ],

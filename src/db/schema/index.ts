@@ -10,3 +10,4 @@ export * from './chat';
 export * from './feedback';
 export * from './leads';
 export * from './widget-identity';
+export * from './widget';

@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { ChunkingSchema } from '../knowledge/chunking-settings';
 import { SECRET_NAME_PATTERN } from '../settings/service';
 import { BOT_FALLBACK_MESSAGE_MAX_CHARS, CHAT } from '../../limits';
+import { BotWidgetPatchSchema, BotWidgetSchema } from '../widget/settings';
 
 const Origin = z
   .string()
@@ -71,6 +72,7 @@ export const BotSchema = z
     piiRedaction: z.boolean().openapi({ description: 'Emails, phone, card and IBAN numbers become placeholders before an external model sees them' }),
     answerCacheTtlSeconds: z.number().int().openapi({ description: 'Seconds an answer stays cached; 0 = no cache' }),
     modelFallbacks: z.array(ModelFallback).openapi({ description: "Tried in order when the bot's own model fails" }),
+    widget: BotWidgetSchema.nullable().openapi({ description: "The bot's widget overrides (only what it sets); null = the org's widget defaults" }),
     createdAt: z.string().datetime(),
     updatedAt: z.string().datetime(),
   })
@@ -92,6 +94,7 @@ const botFields = {
   piiRedaction: z.boolean(),
   answerCacheTtlSeconds: z.number().int().min(0).max(CHAT.answerCacheMaxTtlSeconds),
   modelFallbacks: z.array(ModelFallback).max(CHAT.maxFallbackModels),
+  widget: BotWidgetPatchSchema,
 };
 
 export const CreateBotSchema = z

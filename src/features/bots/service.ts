@@ -1,6 +1,6 @@
 /** Bots: the unit visitors chat with. Every query is scoped by org id. */
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
-import { bots } from '../../db/schema';
+import { bots, type BotWidgetOverrides } from '../../db/schema';
 import { preparedFor, type Db } from '../../db/client';
 import { newId } from '../../lib/ids';
 import type { ServiceContext } from '../../context';
@@ -9,6 +9,7 @@ import { auditInsert, auditInsertIfChanged } from '../audit/service';
 import { deleteSourcesOfBot, reindexSources } from '../knowledge/sources';
 import { DEFAULT_CHUNKING, type ChunkingSettings } from '../knowledge/chunking-settings';
 import { CHUNKING, DEFAULT_FALLBACK_MESSAGE } from '../../limits';
+import { withoutNulls, type BotWidgetPatch } from '../widget/settings';
 
 export type BotRow = typeof bots.$inferSelect;
 
@@ -26,6 +27,8 @@ export interface BotInput {
   piiRedaction?: boolean;
   answerCacheTtlSeconds?: number;
   modelFallbacks?: BotRow['modelFallbacks'];
+  /** Widget overrides, merged into the stored ones group by group; null clears them. */
+  widget?: BotWidgetPatch;
 }
 
 export const DEFAULT_INSTRUCTIONS =
@@ -54,6 +57,7 @@ export function newBotRow(orgId: string, input: BotInput, now: number, id = newI
     piiRedaction: input.piiRedaction ?? false,
     answerCacheTtlSeconds: input.answerCacheTtlSeconds ?? 0,
     modelFallbacks: input.modelFallbacks ?? [],
+    widget: input.widget ? (withoutNulls(input.widget) as BotWidgetOverrides) : null,
     status: input.status ?? 'active',
     revision: 1,
     createdAt: now,
@@ -78,6 +82,7 @@ export function toBotDto(row: BotRow) {
     piiRedaction: row.piiRedaction,
     answerCacheTtlSeconds: row.answerCacheTtlSeconds,
     modelFallbacks: row.modelFallbacks,
+    widget: row.widget ?? null,
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(row.updatedAt).toISOString(),
   };
@@ -161,6 +166,9 @@ function botChanges(patch: Partial<BotInput>, now: number) {
   if (patch.piiRedaction !== undefined) set.piiRedaction = patch.piiRedaction;
   if (patch.answerCacheTtlSeconds !== undefined) set.answerCacheTtlSeconds = patch.answerCacheTtlSeconds;
   if (patch.modelFallbacks !== undefined) set.modelFallbacks = patch.modelFallbacks;
+  // JSON merge patch again: each group merges into the stored overrides; nulls drop what they name.
+  if (patch.widget === null) set.widget = null;
+  else if (patch.widget !== undefined) set.widget = sql`json_patch(coalesce(${bots.widget}, '{}'), ${JSON.stringify(patch.widget)})`;
   return set as Partial<BotRow>;
 }
 

@@ -27,6 +27,8 @@ export const ACTIONS = [
   'leads.read',
   'settings.read',
   'settings.update',
+  'widget.read',
+  'widget.update',
   'activity.read',
   'activity.network',
   'health.details',
@@ -59,6 +61,9 @@ const MIN_ROLE: Record<Action, Role> = {
   'settings.read': 'viewer',
   // Provider keys spend the org's money: a billing-level setting.
   'settings.update': 'owner',
+  'widget.read': 'viewer',
+  // The org's widget defaults reach every bot's visitors and carry the whitelabel choice.
+  'widget.update': 'admin',
   'activity.read': 'viewer',
   // Who did what is for everyone in the org; where from (IP address, user agent) is personal
   // data about each member, for the people who manage members and keys.
@@ -94,6 +99,8 @@ const SCOPE_FOR: Record<Action, Scope> = {
   'leads.read': 'leads:read',
   'settings.read': 'admin',
   'settings.update': 'admin',
+  'widget.read': 'bots:read',
+  'widget.update': 'admin',
   'activity.read': 'admin',
   'activity.network': 'admin',
   'health.details': 'admin',
