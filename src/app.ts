@@ -155,6 +155,7 @@ export function buildApp(options: AppOptions = {}): Router {
   });
   app.use(`${WIDGET_PREFIX}/:botId/chat`, visitorAuth(), perVisitor);
   app.use(`${WIDGET_PREFIX}/:botId/conversations/*`, visitorAuth(), perVisitor);
+  app.use(`${WIDGET_PREFIX}/:botId/leads`, visitorAuth(), perVisitor);
   app.route('/api/v1', widgetVisitorRoutes());
   app.route('/api/v1', widgetChatRoutes());
 

@@ -332,6 +332,51 @@ describe("the visitor's conversations", () => {
   });
 });
 
+describe('feedback and leads from the widget', () => {
+  it("a visitor rates an answer of their own conversation (201, then 200 replacing it), and another visitor's answer is a 404", async () => {
+    const v = await visitor();
+    const turn = await widgetChat(v.token, { message: COVERED });
+    expect(turn.status).toBe(200);
+    const path = `conversations/${turn.body.conversationId}/messages/${turn.body.message.id}/feedback`;
+    const first = await call('POST', widget(owner.botId, path), { token: v.token, headers: { origin: SHOP }, body: { rating: 'up' } });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    expect(first.body).toMatchObject({ rating: 'up', author: { kind: 'visitor' } });
+    const changed = await call('POST', widget(owner.botId, path), { token: v.token, headers: { origin: SHOP }, body: { rating: 'down', comment: 'Not what I asked' } });
+    expect(changed.status).toBe(200);
+    expect(await countRows('SELECT count(*) AS n FROM message_feedback WHERE message_id = ?', turn.body.message.id)).toBe(1);
+
+    const stranger = await visitor();
+    expectProblem(await call('POST', widget(owner.botId, path), { token: stranger.token, headers: { origin: SHOP }, body: { rating: 'up' } }), 404);
+    expectProblem(await call('POST', widget(owner.botId, path), { headers: { origin: SHOP }, body: { rating: 'up' } }), 401);
+    expect(await countRows('SELECT count(*) AS n FROM message_feedback WHERE message_id = ?', turn.body.message.id)).toBe(1);
+  });
+
+  it("the lead form stores a lead the org's members can list; a bad email is a 400 and another visitor's conversation a 404, storing nothing", async () => {
+    const v = await visitor();
+    const turn = await widgetChat(v.token, { message: COVERED });
+    const lead = await call('POST', widget(owner.botId, 'leads'), {
+      token: v.token,
+      headers: { origin: SHOP },
+      body: { conversationId: turn.body.conversationId, name: 'Ada Visitor', email: 'ada@Example.COM' },
+    });
+    expect(lead.status, JSON.stringify(lead.body)).toBe(201);
+    expect(lead.body).toMatchObject({ botId: owner.botId, conversationId: turn.body.conversationId, visitorId: v.visitorId, email: 'ada@example.com' });
+    const listed = await call('GET', `/api/v1/leads?botId=${owner.botId}`, { token: owner.token });
+    expect(listed.body.data.map((l: { id: string }) => l.id)).toContain(lead.body.id);
+
+    const before = await countRows('SELECT count(*) AS n FROM leads WHERE org_id = ?', owner.orgId);
+    expectProblem(await call('POST', widget(owner.botId, 'leads'), { token: v.token, headers: { origin: SHOP }, body: { email: 'not-an-email' } }), 400);
+    const stranger = await visitor();
+    expectProblem(
+      await call('POST', widget(owner.botId, 'leads'), { token: stranger.token, headers: { origin: SHOP }, body: { conversationId: turn.body.conversationId, email: 'eve@example.com' } }),
+      404,
+      'conversation_not_found',
+    );
+    expectProblem(await call('POST', widget(owner.botId, 'leads'), { token: v.token, headers: { origin: EVIL }, body: { email: 'ada@example.com' } }), 403);
+    expect(await countRows('SELECT count(*) AS n FROM leads WHERE org_id = ?', owner.orgId)).toBe(before);
+  });
+});
+
 describe('identity verification', () => {
   it('a bot has no secret until the first rotation; only admins rotate or read it, and the read is masked', async () => {
     const before = await call('GET', `/api/v1/bots/${owner.botId}/identity-secret`, { token: owner.token });

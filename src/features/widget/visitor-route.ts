@@ -5,12 +5,16 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter, jsonBody, jsonContent, errorResponses, IdParam, page, PaginationQuery } from '../../http/router';
-import { ApiError, notFound } from '../../http/problem';
+import { ApiError, notFound, validationFailed } from '../../http/problem';
 import { serviceContext } from '../../http/context';
 import { decodeCursor, toPage } from '../../http/pagination';
 import { WIDGET } from '../../limits';
 import { toMessageDto } from '../chat/store';
 import { MessageSchema } from '../chat/schemas';
+import { recordFeedback, toFeedbackDto } from '../feedback/service';
+import { FeedbackBody, FeedbackSchema } from '../feedback/schemas';
+import { createLead, toLeadDto } from '../leads/service';
+import { LeadSchema } from '../leads/schemas';
 import { getVisitorConversation, issueSession, listVisitorConversations, listVisitorMessages, toVisitorConversationDto } from './visitors';
 
 const tags = ['Widget'];
@@ -44,6 +48,16 @@ const SessionBody = z
   })
   .strict()
   .openapi('WidgetSessionRequest');
+
+const LeadBody = z
+  .object({
+    conversationId: z.string().max(64).optional().openapi({ description: "The visitor's conversation the form was filled in, if any" }),
+    name: z.string().max(1000).optional(),
+    email: z.string().max(1000).optional(),
+    phone: z.string().max(1000).optional(),
+  })
+  .strict()
+  .openapi('WidgetLeadRequest');
 
 const Session = z
   .object({
@@ -142,6 +156,90 @@ export function widgetVisitorRoutes() {
       const rows = await listVisitorMessages(db, conversation.id, order, decodeCursor(cursor), limit);
       const result = toPage(rows, limit);
       return c.json({ data: result.data.map(toMessageDto), nextCursor: result.nextCursor }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'post',
+      path: '/widget/{botId}/conversations/{conversationId}/messages/{messageId}/feedback',
+      tags,
+      security: visitorSecurity,
+      summary: "Thumbs up or down on an answer in the visitor's own conversation (rating again replaces it)",
+      request: { params: BotId.merge(IdParam('conversationId', 'cnv')).merge(IdParam('messageId', 'msg')), headers: OriginHeader, body: jsonBody(FeedbackBody) },
+      responses: {
+        201: jsonContent(FeedbackSchema, "The visitor's first rating of this answer"),
+        200: jsonContent(FeedbackSchema, "The visitor's earlier rating, replaced"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+        ...widgetErrors,
+        404: { ...errorResponses[404], description: "No public bot has this id, or no such answer in one of this visitor's conversations" },
+      },
+    }),
+    async (c) => {
+      const { conversationId, messageId } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const visitor = c.get('visitor');
+      const result = await recordFeedback(serviceContext(c), {
+        orgId: visitor.orgId,
+        conversationId,
+        messageId,
+        rating: body.rating,
+        comment: body.comment,
+        author: { kind: 'visitor', id: visitor.visitorId, botId: visitor.botId, verifiedUserId: visitor.verifiedUserId },
+      });
+      switch (result.status) {
+        // A visitor is not told whether someone else's message exists or is an answer.
+        case 'not_found':
+        case 'not_assistant':
+          throw notFound('Message', 'message_not_found');
+        case 'invalid':
+          throw validationFailed(result.errors);
+        case 'stored':
+          return c.json(toFeedbackDto({ ...result.feedback, mine: true }), result.created ? 201 : 200);
+      }
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'post',
+      path: '/widget/{botId}/leads',
+      tags,
+      security: visitorSecurity,
+      summary: "The widget's lead form: the visitor's name, email and phone (at least an email or a phone)",
+      request: { params: BotId, headers: OriginHeader, body: jsonBody(LeadBody) },
+      responses: {
+        201: jsonContent(LeadSchema, 'The stored lead'),
+        400: errorResponses[400],
+        401: errorResponses[401],
+        ...widgetErrors,
+        404: { ...errorResponses[404], description: "No public bot has this id, or the conversation is not this visitor's" },
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const visitor = c.get('visitor');
+      const result = await createLead(serviceContext(c), {
+        orgId: visitor.orgId,
+        botId: visitor.botId,
+        conversationId: body.conversationId ?? null,
+        visitorId: visitor.visitorId,
+        verifiedUserId: visitor.verifiedUserId,
+        name: body.name ?? null,
+        email: body.email ?? null,
+        phone: body.phone ?? null,
+      });
+      switch (result.status) {
+        case 'invalid':
+          throw validationFailed(result.errors);
+        case 'bot_not_found':
+          throw notFound('Bot', 'bot_not_found');
+        case 'conversation_not_found':
+          throw notFound('Conversation', 'conversation_not_found');
+        case 'created':
+          return c.json(toLeadDto(result.lead), 201);
+      }
     },
   );
 
