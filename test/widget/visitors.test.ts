@@ -352,6 +352,8 @@ describe('feedback and leads from the widget', () => {
   });
 
   it("the lead form stores a lead the org's members can list; a bad email is a 400 and another visitor's conversation a 404, storing nothing", async () => {
+    const form = await call('PATCH', `/api/v1/bots/${owner.botId}`, { token: owner.token, body: { widget: { leadForm: { enabled: true, fields: [{ field: 'name', required: false }, { field: 'email', required: true }] } } } });
+    expect(form.status, JSON.stringify(form.body)).toBe(200);
     const v = await visitor();
     const turn = await widgetChat(v.token, { message: COVERED });
     const lead = await call('POST', widget(owner.botId, 'leads'), {
@@ -373,6 +375,20 @@ describe('feedback and leads from the widget', () => {
       'conversation_not_found',
     );
     expectProblem(await call('POST', widget(owner.botId, 'leads'), { token: v.token, headers: { origin: EVIL }, body: { email: 'ada@example.com' } }), 403);
+    expect(await countRows('SELECT count(*) AS n FROM leads WHERE org_id = ?', owner.orgId)).toBe(before);
+  });
+
+  it("enforces the bot's lead form: a field it requires is a 400 naming it, and a bot without a lead form refuses with 409", async () => {
+    const form = await call('PATCH', `/api/v1/bots/${owner.botId}`, { token: owner.token, body: { widget: { leadForm: { enabled: true, fields: [{ field: 'phone', required: true }] } } } });
+    expect(form.status, JSON.stringify(form.body)).toBe(200);
+    const v = await visitor();
+    const before = await countRows('SELECT count(*) AS n FROM leads WHERE org_id = ?', owner.orgId);
+    const missing = await call('POST', widget(owner.botId, 'leads'), { token: v.token, headers: { origin: SHOP }, body: { email: 'ada@example.com' } });
+    expectProblem(missing, 400, 'validation_failed');
+    expect(JSON.stringify(missing.body)).toContain('phone');
+
+    expect((await call('PATCH', `/api/v1/bots/${owner.botId}`, { token: owner.token, body: { widget: { leadForm: { enabled: false } } } })).status).toBe(200);
+    expectProblem(await call('POST', widget(owner.botId, 'leads'), { token: v.token, headers: { origin: SHOP }, body: { phone: '+4930123456' } }), 409, 'lead_form_disabled');
     expect(await countRows('SELECT count(*) AS n FROM leads WHERE org_id = ?', owner.orgId)).toBe(before);
   });
 });

@@ -15,6 +15,7 @@ import { recordFeedback, toFeedbackDto } from '../feedback/service';
 import { FeedbackBody, FeedbackSchema } from '../feedback/schemas';
 import { createLead, toLeadDto } from '../leads/service';
 import { LeadSchema } from '../leads/schemas';
+import { getPublicWidgetConfig } from './service';
 import { getVisitorConversation, issueSession, listVisitorConversations, listVisitorMessages, toVisitorConversationDto } from './visitors';
 
 const tags = ['Widget'];
@@ -215,11 +216,21 @@ export function widgetVisitorRoutes() {
         401: errorResponses[401],
         ...widgetErrors,
         404: { ...errorResponses[404], description: "No public bot has this id, or the conversation is not this visitor's" },
+        409: { ...errorResponses[409], description: "The bot's widget has no lead form (`lead_form_disabled`)" },
       },
     }),
     async (c) => {
       const body = c.req.valid('json');
       const visitor = c.get('visitor');
+      // The bot's effective lead form decides what the widget may send: the same rules server side.
+      const widget = await getPublicWidgetConfig(c.get('db'), visitor.botId);
+      if (widget.status === 'not_found') throw notFound('Bot', 'bot_not_found');
+      const form = widget.config.leadForm;
+      if (!form.enabled) {
+        throw new ApiError({ status: 409, code: 'lead_form_disabled', title: 'Lead form disabled', detail: "This bot's widget does not collect leads." });
+      }
+      const missing = form.fields.filter((f) => f.required && !body[f.field]?.trim()).map((f) => ({ path: f.field, message: 'Required by this bot\'s lead form' }));
+      if (missing.length > 0) throw validationFailed(missing);
       const result = await createLead(serviceContext(c), {
         orgId: visitor.orgId,
         botId: visitor.botId,
