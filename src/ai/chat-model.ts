@@ -5,6 +5,7 @@
  * sources it is given rather than from the prompt text.
  */
 import type { TokenUsage } from '../db/schema';
+import type { ProviderFailureReason } from './provider-errors';
 
 export interface PromptMessage {
   role: 'system' | 'user' | 'assistant';
@@ -40,16 +41,8 @@ export interface ChatModel {
   stream(request: ChatRequest): AsyncIterable<ChatChunk>;
 }
 
-export type ChatFailureReason =
-  | 'rate_limited'
-  | 'unauthorized'
-  | 'bad_request'
-  | 'server_error'
-  | 'network'
-  | 'timeout'
-  | 'aborted'
-  | 'invalid_response'
-  | 'egress_refused';
+/** A chat model fails for exactly the reasons any OpenAI-compatible provider call can. */
+export type ChatFailureReason = ProviderFailureReason;
 
 /** A model call that failed. `message` is for logs; what reaches the wire is chosen from `reason`. */
 export class ChatModelError extends Error {

@@ -7,7 +7,7 @@
 import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Actor, ServiceContext } from '../../context';
 import type { Db } from '../../db/client';
-import { conversations, messages, type Channel, type ConversationStatus } from '../../db/schema';
+import { conversations, messages, type Channel, type ConversationStatus, type MessageRole } from '../../db/schema';
 import { auditInsertIfChanged } from '../audit/service';
 import { wordsMatchExpression } from '../knowledge/retrieval/query-terms';
 import { snippetOverOriginal } from './folded-snippet';
@@ -152,8 +152,10 @@ export async function deleteConversation(ctx: ServiceContext, actor: Actor, orgI
  * last message id of the previous page; its seq is looked up inside the same conversation, so a
  * cursor from another conversation matches nothing.
  */
-export async function listMessages(db: Db, conversationId: string, order: 'asc' | 'desc', cursor: string | null, limit: number) {
+/** A page of a conversation's messages in `order` (limit + 1 rows for toPage), optionally only some roles. */
+export async function listMessages(db: Db, conversationId: string, order: 'asc' | 'desc', cursor: string | null, limit: number, roles?: readonly MessageRole[]) {
   const conditions: SQL[] = [eq(messages.conversationId, conversationId)];
+  if (roles) conditions.push(inArray(messages.role, [...roles]));
   if (cursor) {
     const anchor = sql`(SELECT seq FROM messages WHERE id = ${cursor} AND conversation_id = ${conversationId})`;
     conditions.push(order === 'asc' ? gt(messages.seq, anchor) : lt(messages.seq, anchor));

@@ -10,7 +10,7 @@
  *   visitor id, no identity), which matters on shared computers.
  * The answer pipeline applies the same rule before continuing a conversation (`visitorOwns`).
  */
-import { and, asc, desc, eq, gt, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { ServiceContext } from '../../context';
 import type { Db } from '../../db/client';
 import { conversations, messages } from '../../db/schema';
@@ -18,6 +18,7 @@ import { looksLikeId, newId } from '../../lib/ids';
 import type { BotRow } from '../bots/service';
 import { signVisitorToken, type VisitorClaims } from './visitor-token';
 import { verifyIdentity } from './identity';
+import { listMessages } from '../conversations/service';
 
 export type SessionResult =
   | { status: 'issued'; token: string; expiresAt: number; visitorId: string; verified: boolean }
@@ -84,20 +85,9 @@ export async function getVisitorConversation(db: Db, visitor: VisitorClaims, con
 /** What a visitor sees of a transcript: the two sides of the chat and a team member's replies, never tool or system messages. */
 const VISIBLE_ROLES = ['user', 'assistant', 'agent'] as const;
 
-/** A page of the conversation's visible messages in `order`; the cursor is the last message id of the previous page. */
-export async function listVisitorMessages(db: Db, conversationId: string, order: 'asc' | 'desc', cursor: string | null, limit: number): Promise<MessageRow[]> {
-  const conditions: SQL[] = [eq(messages.conversationId, conversationId), inArray(messages.role, [...VISIBLE_ROLES])];
-  if (cursor) {
-    const anchor = sql`(SELECT seq FROM messages WHERE id = ${cursor} AND conversation_id = ${conversationId})`;
-    conditions.push(order === 'asc' ? gt(messages.seq, anchor) : lt(messages.seq, anchor));
-  }
-  return db
-    .select()
-    .from(messages)
-    .where(and(...conditions))
-    .orderBy(order === 'asc' ? asc(messages.seq) : desc(messages.seq))
-    .limit(limit + 1);
-}
+/** A page of the conversation's messages a visitor may see, in `order`. */
+export const listVisitorMessages = (db: Db, conversationId: string, order: 'asc' | 'desc', cursor: string | null, limit: number): Promise<MessageRow[]> =>
+  listMessages(db, conversationId, order, cursor, limit, VISIBLE_ROLES);
 
 export function toVisitorConversationDto(row: ConversationRow) {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
