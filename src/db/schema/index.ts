@@ -11,3 +11,4 @@ export * from './feedback';
 export * from './leads';
 export * from './widget-identity';
 export * from './widget';
+export * from './events';
