@@ -40,6 +40,8 @@ import { visitorAuth, widgetOrigin } from './http/middleware/widget';
 import { widgetVisitorRoutes } from './features/widget/visitor-route';
 import { identitySecretRoutes } from './features/widget/identity-route';
 import { widgetChatRoutes } from './features/chat/widget-route';
+import { integrationRoutes } from './features/integrations/routes';
+import { hookRoutes } from './features/integrations/hook-route';
 import { ATTACHMENTS, MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
@@ -52,7 +54,7 @@ const ATTACHMENT_UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/attachments$/;
 const WIDGET_PREFIX = '/api/v1/widget';
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults', 'integrations'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -134,6 +136,8 @@ export function buildApp(options: AppOptions = {}): Router {
   app.use('/v1/*', openAiErrors(), limitBody);
 
   app.route('/', healthRoutes());
+  // Inbound webhooks: public, signed per integration; outside /api (no CORS, body limit or auth there).
+  app.route('/', hookRoutes());
 
   // The public widget: per-IP on everything (a new session is a new visitor id), per visitor behind the token.
   app.use(
@@ -209,6 +213,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', leadRoutes());
   app.route('/api/v1', chatbaseRoutes());
   app.route('/api/v1', widgetDefaultsRoutes());
+  app.route('/api/v1', integrationRoutes());
   // The widget's public endpoints: no authentication (a bot's visibility and origins decide).
   app.route('/api/v1', widgetPublicRoutes());
   // OpenAI clients append /chat/completions to a base URL ending in /v1: mounted at the root.

@@ -567,3 +567,38 @@ export const WIDGET_SETTINGS = {
   avatarUrlMaxChars: 2048,
   configMaxAgeSeconds: 60,
 } as const;
+// --- Inbound webhooks (issue #11, integrations) --------------------------------------------
+/**
+ * - `maxBodyBytes`: a received body is read as a stream and dropped past this (413). 1 MiB holds
+ *   a long article or a few thousand Q&A pairs; the verified payload waits in a D1 row until it is
+ *   processed (rows ≤ 2 MB, https://developers.cloudflare.com/d1/platform/limits/). Larger
+ *   knowledge goes through the sources API (SOURCE_CREATE_MAX_BODY_BYTES).
+ * - `timestampToleranceSeconds`: the Standard Webhooks library's fixed window (5 minutes, both
+ *   ways); a message older than that is refused, so the replay guard only needs ids that young.
+ * - `secretGraceMs`: after a rotation the previous secret still verifies for 24 h, like the widget's
+ *   identity secret, so the sender can deploy the new one without dropped events.
+ * - `slugBytes`: the URL's random part, 256 bits (≥ 128 asked), base64url.
+ * - `requestsPerMinutePerIntegration`: one URL's receive rate; bounds how fast a leaked URL can
+ *   fill the log with rejected requests. A CMS or helpdesk sends far less.
+ * - `logRetentionMs`: received events are kept 30 days (the log is for debugging a sender), then
+ *   the cron sweeper deletes them, at most `maxSweptPerRun` per run (D1's 1,000 queries).
+ * - `maxWebhookIdChars` / `maxSignatureHeaderChars`: header sizes worth checking; longer is malformed.
+ * - Payload fields: `maxTitleChars` as source titles (300), `maxReplyChars` as a chat message.
+ */
+export const INBOUND_WEBHOOKS = {
+  maxBodyBytes: 1024 * 1024,
+  timestampToleranceSeconds: 5 * 60,
+  secretGraceMs: 24 * 60 * 60 * 1000,
+  slugBytes: 32,
+  requestsPerMinutePerIntegration: 600,
+  logRetentionMs: 30 * 24 * 60 * 60 * 1000,
+  maxSweptPerRun: 500,
+  maxWebhookIdChars: 256,
+  maxSignatureHeaderChars: 2048,
+  maxExternalIdChars: 256,
+  maxTitleChars: 300,
+  maxQaPairs: 1000,
+  maxReplyChars: 8000,
+  maxAuthorChars: 120,
+  maxNameChars: 100,
+} as const;

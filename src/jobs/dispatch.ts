@@ -19,6 +19,7 @@ import { purgeSourceBatch } from '../features/knowledge/purge';
 import { moveSource, noteDocumentError, noteSourceError } from '../features/knowledge/lifecycle';
 import { failDocument } from '../features/knowledge/settle';
 import { deliverQueuedMail, MailDeliveryError, markMailFailed } from '../adapters/mailer';
+import { failInboundEvent, noteInboundError, processInboundEvent, SourceBusyError } from '../features/integrations/process';
 import { JobMessage, type JobType } from './messages';
 import { jobContext } from './context';
 import { JOB_MAX_BACKOFF_SECONDS as MAX_BACKOFF_SECONDS } from '../limits';
@@ -32,6 +33,7 @@ const handlers: { [T in JobType]: Handler<T> } = {
   'source.sync': (ctx, job) => syncSource(ctx, job),
   'source.purge': (ctx, job) => purgeSourceBatch(ctx, job.orgId, job.sourceId),
   'mail.send': (ctx, job) => deliverQueuedMail(ctx, job),
+  'inbound.process': (ctx, job) => processInboundEvent(ctx, job),
 };
 
 export const backoffSeconds = (attempts: number) => Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** Math.max(0, attempts - 1));
@@ -53,6 +55,7 @@ function reasonOf(err: unknown): string {
   if (err instanceof EmbeddingError) return `Embedding failed (${err.reason}).`;
   if (err instanceof SecretUndecryptableError) return `The stored secret "${err.secretName}" cannot be decrypted; enter it again in settings.`;
   if (err instanceof VectorIndexError) return `The vector index refused the write (${err.code}).`;
+  if (err instanceof SourceBusyError) return err.message;
   if (err instanceof Error) return err.message.slice(0, 300);
   return 'Unknown error.';
 }
@@ -62,6 +65,11 @@ const sourceIdOf = (job: JobMessage) => ('sourceId' in job ? job.sourceId : null
 
 /** Keeps the reason with the work, so the dead-letter consumer (or a person) can see it. */
 async function recordFailure(ctx: ServiceContext, job: JobMessage, reason: string, permanent: boolean) {
+  if (job.type === 'inbound.process') {
+    if (permanent) await failInboundEvent(ctx, job.eventId, reason);
+    else await noteInboundError(ctx, job.eventId, reason);
+    return;
+  }
   const documentId = documentIdOf(job);
   if (documentId) {
     const doc = await ctx.db.select({ sourceId: documents.sourceId }).from(documents).where(eq(documents.id, documentId)).get();
@@ -81,6 +89,10 @@ async function deadLetter(ctx: ServiceContext, job: JobMessage, attempts: number
   if (job.type === 'mail.send') {
     // The sealed text dies with this message: the person asks for a new mail.
     await markMailFailed(ctx, job.mailId, `Gave up after ${attempts} attempts.`);
+    return;
+  }
+  if (job.type === 'inbound.process') {
+    await failInboundEvent(ctx, job.eventId, `Gave up after ${attempts} attempts.`);
     return;
   }
   const documentId = documentIdOf(job);

@@ -35,6 +35,8 @@ const ALLOWED: Record<Action, Role[]> = {
   'activity.read': ['owner', 'admin', 'member', 'viewer'],
   'activity.network': ['owner', 'admin'],
   'health.details': ['owner', 'admin'],
+  'integrations.read': ['owner', 'admin'],
+  'integrations.manage': ['owner', 'admin'],
 };
 
 /** The scope an API key needs for each action (`admin` covers all of them). */
@@ -63,6 +65,8 @@ const SCOPE_NEEDED: Record<Action, Scope> = {
   'activity.read': 'admin',
   'activity.network': 'admin',
   'health.details': 'admin',
+  'integrations.read': 'admin',
+  'integrations.manage': 'admin',
 };
 
 describe('authorize: the role x action matrix', () => {

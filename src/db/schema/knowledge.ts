@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { organizations } from './orgs';
 
@@ -27,12 +28,21 @@ export const sources = sqliteTable(
     /** Bumped by every sync; pages not seen in the current generation are removed when it ends. */
     generation: integer('generation').notNull().default(1),
     createdBy: text('created_by'),
+    /**
+     * The id another system knows this text / Q&A source by (inbound webhooks' knowledge.upsert):
+     * unique per org and bot among live sources. A replaced or deleted source gives it up (null).
+     */
+    externalId: text('external_id'),
     /** Bumped by every write (a trigger covers the ingestion jobs): the source's ETag. */
     revision: integer('revision').notNull().default(1),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [index('sources_bot_idx').on(t.orgId, t.botId, t.id), index('sources_next_sync_idx').on(t.nextSyncAt)],
+  (t) => [
+    index('sources_bot_idx').on(t.orgId, t.botId, t.id),
+    index('sources_next_sync_idx').on(t.nextSyncAt),
+    uniqueIndex('sources_external_id_unique').on(t.orgId, t.botId, t.externalId).where(sql`external_id IS NOT NULL`),
+  ],
 );
 
 export const DOCUMENT_STATUSES = ['pending', 'processing', 'ready', 'failed', 'skipped'] as const;

@@ -146,7 +146,10 @@ function nextSyncAt(schedule: Schedule | undefined, now: number) {
   return schedule && schedule !== 'none' ? now + SCHEDULE_INTERVAL_MS[schedule] : null;
 }
 
-function sourceRow(ctx: ServiceContext, actor: Actor, orgId: string, botId: string, fields: Pick<SourceRow, 'type' | 'title' | 'config'> & { schedule?: Schedule }): SourceRow {
+/** Who creates a source: a person, an API key, or an inbound webhook integration (external-sources.ts). */
+export type SourceCreator = Actor | { kind: 'integration'; integrationId: string };
+
+export function sourceRow(ctx: ServiceContext, actor: SourceCreator, orgId: string, botId: string, fields: Pick<SourceRow, 'type' | 'title' | 'config'> & { schedule?: Schedule }): SourceRow {
   const now = ctx.clock.now();
   return {
     id: newId('src', ctx.clock),
@@ -162,13 +165,14 @@ function sourceRow(ctx: ServiceContext, actor: Actor, orgId: string, botId: stri
     lastSyncedAt: null,
     generation: 1,
     revision: 1,
-    createdBy: actor.kind === 'user' ? actor.userId : actor.keyId,
+    createdBy: actor.kind === 'user' ? actor.userId : actor.kind === 'api_key' ? actor.keyId : actor.integrationId,
+    externalId: null,
     createdAt: now,
     updatedAt: now,
   };
 }
 
-function documentRow(ctx: ServiceContext, source: SourceRow, fields: Partial<DocumentRow> & Pick<DocumentRow, 'title' | 'locator' | 'mime'>): DocumentRow {
+export function documentRow(ctx: ServiceContext, source: SourceRow, fields: Partial<DocumentRow> & Pick<DocumentRow, 'title' | 'locator' | 'mime'>): DocumentRow {
   const now = ctx.clock.now();
   const id = fields.id ?? newId('doc', ctx.clock);
   return {

@@ -32,6 +32,8 @@ export const ACTIONS = [
   'activity.read',
   'activity.network',
   'health.details',
+  'integrations.read',
+  'integrations.manage',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -69,6 +71,9 @@ const MIN_ROLE: Record<Action, Role> = {
   // data about each member, for the people who manage members and keys.
   'activity.network': 'admin',
   'health.details': 'admin',
+  // Inbound webhooks hold a signing secret and push into knowledge and conversations: credentials, like API keys.
+  'integrations.read': 'admin',
+  'integrations.manage': 'admin',
 };
 
 export const SCOPES = ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read', 'admin'] as const;
@@ -104,6 +109,8 @@ const SCOPE_FOR: Record<Action, Scope> = {
   'activity.read': 'admin',
   'activity.network': 'admin',
   'health.details': 'admin',
+  'integrations.read': 'admin',
+  'integrations.manage': 'admin',
 };
 
 export interface Principal {

@@ -166,3 +166,77 @@ export async function postAgentMessage(
   const stored = await loadMessage(ctx.db, target.orgId, target.conversationId, id);
   return stored ? { status: 'ok', message: stored } : { status: 'takeover_required' };
 }
+
+// --- Replies from an external helpdesk (inbound webhooks' conversation.reply) -----------------
+
+export type ExternalReplyResult =
+  | { status: 'ok'; message: MessageDto; conversation: RoomConversation }
+  | { status: 'conversation_not_found' }
+  | { status: 'conversation_closed' };
+
+/**
+ * A human agent's reply written in another system (role `agent`, `authorId` naming that
+ * system). A person answering means the bot should stop, so an open (or waiting) conversation is
+ * taken over in the same batch: status `human`, no member holding it, until someone hands back.
+ * `requestKey` makes it idempotent: the same key (one inbound event) stores one message, whoever
+ * retries and however often (the unique (conversation, request_key) index decides a race).
+ */
+export async function postExternalAgentReply(
+  ctx: ServiceContext,
+  target: { orgId: string; conversationId: string },
+  authorId: string,
+  content: string,
+  requestKey: string,
+): Promise<ExternalReplyResult> {
+  const conversation = await conversationForRoom(ctx.db, target.orgId, target.conversationId);
+  if (!conversation) return { status: 'conversation_not_found' };
+  const byKey = () =>
+    ctx.db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.conversationId, target.conversationId), eq(messages.orgId, target.orgId), eq(messages.requestKey, requestKey)))
+      .get();
+  const replayed = await byKey();
+  if (replayed) return { status: 'ok', message: toMessageDto(replayed), conversation: { ...conversation, status: 'human' } };
+  if (conversation.status === 'closed') return { status: 'conversation_closed' };
+
+  const now = ctx.clock.now();
+  const id = newId('msg', ctx.clock);
+  try {
+    await ctx.db.batch([
+      ctx.db
+        .update(conversations)
+        .set({ status: 'human', messageCount: sql`${conversations.messageCount} + 1`, lastMessageAt: now, updatedAt: now })
+        .where(
+          and(
+            eq(conversations.id, target.conversationId),
+            eq(conversations.orgId, target.orgId),
+            isNull(conversations.deletedAt),
+            inArray(conversations.status, ['open', 'handoff_requested', 'human']),
+          ),
+        ),
+      insertIfPreviousChanged(ctx.db, messages, {
+        id,
+        orgId: target.orgId,
+        botId: conversation.botId,
+        conversationId: target.conversationId,
+        role: 'agent',
+        content,
+        searchText: searchFormOf(content),
+        citations: [],
+        authorId,
+        requestKey,
+        createdAt: now,
+      }),
+    ]);
+  } catch (err) {
+    // A concurrent run of the same event stored it first (unique request key): that one stands.
+    const stored = await byKey();
+    if (stored) return { status: 'ok', message: toMessageDto(stored), conversation: { ...conversation, status: 'human' } };
+    throw err;
+  }
+  const stored = await loadMessage(ctx.db, target.orgId, target.conversationId, id);
+  if (stored) return { status: 'ok', message: stored, conversation: { ...conversation, status: 'human' } };
+  // Closed or deleted between the read and the write.
+  return (await conversationForRoom(ctx.db, target.orgId, target.conversationId)) ? { status: 'conversation_closed' } : { status: 'conversation_not_found' };
+}
