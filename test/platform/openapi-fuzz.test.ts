@@ -60,6 +60,7 @@ const NO_SUCCESS_EXPECTED: Record<string, string> = {
   'POST /api/v1/invitations/{token}/accept': "the invitation is addressed to someone else's email",
   'POST /api/v1/users/me/password': 'needs the current password',
   'DELETE /api/v1/users/me': 'a fresh account is the only owner of its org, which must keep one',
+  'POST /hooks/{slug}': "needs a random integration URL and a Standard Webhooks signature made with the integration's secret",
 };
 
 const doc = (await (await SELF.fetch(`${BASE}/openapi.json`)).json()) as OpenApiDocument;

@@ -47,6 +47,7 @@ export class FuzzWorld {
     await world.replenish('invitationId');
     await world.replenish('memberId');
     await world.replenish('conversationId');
+    await world.replenish('integrationId');
     return world;
   }
 
@@ -148,6 +149,11 @@ export class FuzzWorld {
       case 'memberId': {
         const member = await joinAs(this.ownerA, this.ownerA.orgId, 'member', 'fuzz-member');
         this.ids.memberId = member.memberId;
+        return;
+      }
+      case 'integrationId': {
+        const integration = await this.asA('POST', '/api/v1/integrations', { body: { name: 'fuzz integration', action: 'knowledge.upsert', botId: this.ids.botId } });
+        this.ids.integrationId = integration.id;
         return;
       }
     }
