@@ -7,14 +7,15 @@
  * conversation.reply reaches the conversation and its live room. Requests are signed the way a
  * sender would: `new Webhook(secret).sign(id, date, body)`.
  */
-import { env, SELF } from 'cloudflare:test';
+import { env, SELF, createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { BASE, call, createKey, expectProblem, register, type Account, type CallResult } from '../support/api';
 import { joinAs, type Member } from '../support/accounts';
 import { addText, countRows, waitForPurge, waitForSource } from '../support/knowledge';
 import { insertConversation } from '../support/chat';
-import { INBOUND_WEBHOOKS } from '../../src/limits';
+import { INBOUND_WEBHOOKS, SWEEPER } from '../../src/limits';
+import worker from '../../src/index';
 
 let owner: Account;
 let stranger: Account;
@@ -472,5 +473,54 @@ describe('actions', () => {
     expect(again.attempts).toBe(2);
     expect(await countRows("SELECT count(*) AS n FROM messages WHERE conversation_id = ? AND role = 'agent'", conversationId)).toBe(1);
     expect(await countRows('SELECT message_count AS n FROM conversations WHERE id = ?', conversationId)).toBe(1);
+  });
+});
+
+describe('recovery', () => {
+  async function runCron(at: number) {
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: at, cron: '*/15 * * * *' }), env, ctx);
+    await waitOnExecutionContext(ctx);
+  }
+
+  it('an accepted event whose queue message was lost is sent again by the cron sweeper; the log past its retention is deleted', async () => {
+    const hook = await createIntegration(owner, { action: 'knowledge.delete', botId: owner.botId });
+    const down = () => Promise.reject(new Error('Queue send failed: service unavailable'));
+    vi.spyOn(env.JOBS, 'send').mockImplementation(down);
+    vi.spyOn(env.JOBS, 'sendBatch').mockImplementation(down);
+    let res;
+    try {
+      res = await send(hook, { externalId: 'lost-message' });
+    } finally {
+      vi.restoreAllMocks();
+    }
+    // Accepted and answered: the write committed, only the send failed.
+    expect(res.status).toBe(202);
+    expect((await eventsOf(hook.id)).find((e) => e.id === res.body.id)).toMatchObject({ status: 'queued' });
+    const old = Date.now() - INBOUND_WEBHOOKS.logRetentionMs - 86_400_000;
+    await env.DB.prepare(
+      "INSERT INTO inbound_events (id, org_id, integration_id, webhook_id, verification, status, accepted, action, size_bytes, attempts, received_at) VALUES ('ihe_00000000000000000000000000', ?, ?, 'old', 'bad_signature', 'rejected', 0, 'knowledge.delete', 0, 0, ?)",
+    )
+      .bind(owner.orgId, hook.id, old)
+      .run();
+
+    await runCron(Date.now() + SWEEPER.stuckAfterMs + 60_000);
+    expect(await processed(hook.id, res.body.id)).toMatchObject({ status: 'processed', result: { outcome: 'not_found' } });
+    const left = (await eventsOf(hook.id)).map((e) => e.id);
+    expect(left).toEqual([res.body.id]);
+  });
+
+  it('source.sync waits for a sync already running: the event is retried and processed once the source is idle', async () => {
+    const source = await addText(owner.token, owner.botId, 'Busy source', 'Harbour dues are paid at the office on the quay.');
+    await waitForSource(owner.token, source.id, ['ready']);
+    await env.DB.prepare("UPDATE sources SET status = 'processing' WHERE id = ?").bind(source.id).run();
+    const hook = await createIntegration(owner, { action: 'source.sync', sourceId: source.id });
+    const res = await send(hook, { event: 'publish' });
+    await vi.waitUntil(async () => (await eventsOf(hook.id)).find((e) => e.id === res.body.id && e.error?.includes('syncing')), { timeout: 10_000, interval: 100 });
+    await env.DB.prepare("UPDATE sources SET status = 'ready' WHERE id = ?").bind(source.id).run();
+    const event = await processed(hook.id, res.body.id);
+    expect(event).toMatchObject({ status: 'processed', result: { outcome: 'sync_queued', sourceId: source.id } });
+    expect(event.attempts).toBeGreaterThanOrEqual(2);
+    await waitForSource(owner.token, source.id, ['ready']);
   });
 });
