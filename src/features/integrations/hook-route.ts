@@ -48,20 +48,17 @@ const SlugParam = z.object({
   slug: z.string().min(1).max(64).openapi({ param: { name: 'slug', in: 'path' }, description: "The random part of the integration's URL" }),
 });
 
+/** A leaked URL must not turn into an unbounded log of rejected requests. Called only for a known integration. */
+const perIntegration = rateLimit({
+  name: 'inbound-hook',
+  limit: INBOUND_WEBHOOKS.requestsPerMinutePerIntegration,
+  windowSeconds: RATE_LIMIT_WINDOW_SECONDS,
+  key: (c) => `hook:${c.req.param('slug') ?? ''}`,
+  problem: { code: 'rate_limited', quota: 'inbound_webhook_requests_per_minute' },
+});
+
 export function hookRoutes() {
   const router = createRouter();
-  // A leaked URL must not turn into an unbounded log of rejected requests.
-  router.use(
-    '/hooks/:slug',
-    rateLimit({
-      name: 'inbound-hook',
-      limit: INBOUND_WEBHOOKS.requestsPerMinutePerIntegration,
-      windowSeconds: RATE_LIMIT_WINDOW_SECONDS,
-      key: (c) => `hook:${c.req.param('slug') ?? ''}`,
-      problem: { code: 'rate_limited', quota: 'inbound_webhook_requests_per_minute' },
-    }),
-  );
-
   router.openAPIRegistry.registerPath({
     method: 'post',
     path: '/hooks/{slug}',
@@ -101,6 +98,8 @@ export function hookRoutes() {
       slug,
       { id: c.req.header('webhook-id') ?? null, timestamp: c.req.header('webhook-timestamp') ?? null, signature: c.req.header('webhook-signature') ?? null },
       () => readCapped(c.req.raw),
+      // Throws the 429 problem when the integration's minute is used up.
+      () => perIntegration(c, async () => undefined).then(() => undefined),
     );
     switch (result.status) {
       case 'not_found':

@@ -83,9 +83,21 @@ export function validatePayload(integration: Pick<IntegrationRow, 'action' | 'so
   return { ok: true, payload: parsed.data };
 }
 
-export async function receiveInbound(ctx: ServiceContext, slug: string, headers: WebhookHeaders, readBody: () => Promise<BodyRead>): Promise<ReceiveResult> {
+/**
+ * `admit` runs once the integration is known, before anything is logged or read: the route's
+ * per-integration rate limit, which throws when it is used up. (Keyed by integration, not by the
+ * slug in the URL, so random slugs cost a lookup and nothing more.)
+ */
+export async function receiveInbound(
+  ctx: ServiceContext,
+  slug: string,
+  headers: WebhookHeaders,
+  readBody: () => Promise<BodyRead>,
+  admit: (integration: IntegrationRow) => Promise<void> = async () => undefined,
+): Promise<ReceiveResult> {
   const integration = await integrationBySlug(ctx.db, slug);
   if (!integration) return { status: 'not_found' };
+  await admit(integration);
   const log = async (fields: Parameters<typeof logRow>[2]) => {
     const row = logRow(ctx, integration, fields);
     await ctx.db.insert(inboundEvents).values(row);
