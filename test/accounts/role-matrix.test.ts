@@ -66,6 +66,13 @@ const ACTIONS: ActionCase[] = [
     run: (who) => call('POST', '/api/v1/api-keys', { ...as(who), body: { name: `by ${who.role}`, scopes: ['bots:read'] } }),
   },
   { action: 'list API keys', allowed: ['owner', 'admin'], status: 200, run: (who) => call('GET', '/api/v1/api-keys', as(who)) },
+  { action: 'list integrations', allowed: ['owner', 'admin'], status: 200, run: (who) => call('GET', '/api/v1/integrations', as(who)) },
+  {
+    action: 'create an integration',
+    allowed: ['owner', 'admin'],
+    status: 201,
+    run: (who) => call('POST', '/api/v1/integrations', { ...as(who), body: { name: `by ${who.role}`, action: 'conversation.reply' } }),
+  },
   { action: 'revoke an API key', allowed: ['owner', 'admin'], status: 204, run: async (who) => call('DELETE', `/api/v1/api-keys/${await freshKey()}`, as(who)) },
   {
     action: 'list conversations',
