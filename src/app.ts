@@ -42,6 +42,7 @@ import { identitySecretRoutes } from './features/widget/identity-route';
 import { widgetChatRoutes } from './features/chat/widget-route';
 import { integrationRoutes } from './features/integrations/routes';
 import { hookRoutes } from './features/integrations/hook-route';
+import { widgetScriptRoutes } from './features/widget/script-route';
 import { ATTACHMENTS, MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
@@ -138,6 +139,8 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/', healthRoutes());
   // Inbound webhooks: public, signed per integration; outside /api (no CORS, body limit or auth there).
   app.route('/', hookRoutes());
+  // The embeddable widget script and the preview page (public, outside /api).
+  app.route('/', widgetScriptRoutes());
 
   // The public widget: per-IP on everything (a new session is a new visitor id), per visitor behind the token.
   app.use(
