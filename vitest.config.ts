@@ -1,8 +1,12 @@
 import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
+import { buildWidget } from './scripts/build-widget.mjs';
 
 export default defineConfig(async () => {
+  // The Worker imports the widget bundle (src/features/widget/bundle.generated.ts, not committed):
+  // build it here too, so `npx vitest run <file>` works on a fresh clone without `npm test`.
+  await buildWidget();
   const migrations = await readD1Migrations(path.join(import.meta.dirname, 'migrations'));
   return {
     plugins: [

@@ -567,3 +567,34 @@ export const WIDGET_SETTINGS = {
   avatarUrlMaxChars: 2048,
   configMaxAgeSeconds: 60,
 } as const;
+
+// --- Widget client (issue #9: widget/, scripts/build-widget.mjs, src/features/widget/script-route.ts)
+/**
+ * Product: the embeddable script and what it accepts.
+ * - `bundleGzipBudgetBytes`: issue #9's size budget ("the gzipped bundle stays under 20 KB"):
+ *   the script loads on every page of a customer's site, so the build fails at or above it.
+ * - `scriptMaxAgeSeconds`: `/widget.js` is the unversioned URL customers paste once, so browsers
+ *   and edges recheck it every 5 minutes (a release reaches visitors within minutes, a busy page
+ *   costs one revalidation per visitor per 5 minutes); `/widget/v/{version}/widget.js` never
+ *   changes and is cached for a year (RFC 9111 `immutable`).
+ * - `markdownMaxChars`: the longest answer text the widget parses as markdown; the rest is shown
+ *   as plain text. Far above any answer (CHAT max tokens), it bounds the work a hostile or broken
+ *   stream can cause: the parser is linear, and it re-runs once per animation frame while streaming.
+ * - `emphasisMaxDepth`: nested bold/italic deeper than this stays literal, so the DOM builder's
+ *   recursion is bounded whatever the text.
+ * - `sseMaxBufferedChars`: an event stream line longer than this is dropped (the server's events
+ *   are one token or one message, a few KB), so a broken stream cannot grow memory without end.
+ * - `tokenRenewBeforeMs`: a visitor token (WIDGET.visitorTokenTtlSeconds) is renewed this long
+ *   before it expires, so a request never leaves with a token about to lapse in flight.
+ * - `historyPageSize`: messages shown when a conversation is resumed (the latest ones).
+ */
+export const WIDGET_CLIENT = {
+  bundleGzipBudgetBytes: 20 * 1024,
+  scriptMaxAgeSeconds: 300,
+  versionedMaxAgeSeconds: 31_536_000,
+  markdownMaxChars: 40_000,
+  emphasisMaxDepth: 8,
+  sseMaxBufferedChars: 1_000_000,
+  tokenRenewBeforeMs: 60_000,
+  historyPageSize: 50,
+} as const;

@@ -1,0 +1,600 @@
+/**
+ * The widget's UI inside an open Shadow DOM on `<div id="kyrochat-widget">`: launcher, panel,
+ * messages (answers streamed, rendered from the safe markdown tree), citations, feedback, copy,
+ * suggestions, lead form, errors, branding. The DOM contract the browser tests rely on is in
+ * widget/README.md; keep the two in step.
+ */
+import { LEADS } from '../../src/limits';
+import { WidgetApi, WidgetError, type Citation, type Identity, type Message, type WidgetConfig } from './api';
+import { el, renderBlocks } from './dom';
+import { parseMarkdown } from './markdown';
+import type { Strings } from './i18n';
+import type { VisitorStore } from './storage';
+import { leadFieldProblem } from './lead';
+import { CSS } from './styles';
+import { brandOrDefault, textOn } from './theme';
+
+export type WidgetEvent = 'ready' | 'open' | 'close' | 'message' | 'error';
+type Listener = (detail?: unknown) => void;
+
+const PANEL_ID = 'kc-panel';
+const CHAT_ICON = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z';
+
+/** An assistant bubble: its raw text while streaming, rendered at most once per frame. */
+interface Answer {
+  node: HTMLElement;
+  body: HTMLElement;
+  text: string;
+  citations: Citation[];
+  frame: number | null;
+}
+
+export class WidgetUi {
+  private readonly listeners = new Map<WidgetEvent, Set<Listener>>();
+  private readonly root: HTMLElement;
+  private readonly launcher: HTMLButtonElement;
+  private readonly panel: HTMLElement;
+  private readonly log: HTMLElement;
+  private readonly input: HTMLTextAreaElement;
+  private readonly sendButton: HTMLButtonElement;
+  private readonly errorBox: HTMLElement;
+  private readonly suggestions: HTMLElement;
+  private busy = false;
+  private historyLoaded = false;
+  private leadShown = false;
+  private disabled = false;
+  private prefill: { name?: string; email?: string } = {};
+
+  constructor(
+    private readonly api: WidgetApi,
+    private readonly store: VisitorStore,
+    private readonly config: WidgetConfig,
+    private readonly t: Strings,
+  ) {
+    const host = el('div');
+    host.id = 'kyrochat-widget';
+    // Inline and !important: host-page rules cannot hide the host or leak inherited styles in.
+    host.style.setProperty('all', 'initial', 'important');
+    const shadow = host.attachShadow({ mode: 'open' });
+    if ('adoptedStyleSheets' in shadow && typeof CSSStyleSheet === 'function' && 'replaceSync' in CSSStyleSheet.prototype) {
+      // A constructed sheet needs no inline <style>, so pages with a strict style-src CSP work too.
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      shadow.adoptedStyleSheets = [sheet];
+    } else {
+      shadow.append(el('style', undefined, CSS));
+    }
+    const { appearance } = config;
+    const brand = brandOrDefault(appearance.brandColor);
+    this.root = el('div', `kc-root kc-${appearance.theme === 'dark' ? 'dark' : appearance.theme === 'light' ? 'light' : 'auto'} kc-${appearance.position === 'left' ? 'left' : 'right'}`);
+    this.root.style.setProperty('--kc-brand', brand);
+    this.root.style.setProperty('--kc-on-brand', textOn(brand));
+    this.root.style.setProperty('--kc-brand-line', brand);
+
+    this.launcher = el('button', 'kc-launcher');
+    this.launcher.type = 'button';
+    this.launcher.setAttribute('aria-label', t.open);
+    this.launcher.setAttribute('aria-expanded', 'false');
+    this.launcher.setAttribute('aria-controls', PANEL_ID);
+    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+    path.setAttribute('d', CHAT_ICON);
+    svg.append(path);
+    this.launcher.append(svg);
+    this.launcher.addEventListener('click', () => (this.isOpen() ? this.close() : this.open()));
+
+    this.panel = el('div', 'kc-panel');
+    this.panel.id = PANEL_ID;
+    this.panel.hidden = true;
+    this.panel.setAttribute('role', 'dialog');
+    this.panel.setAttribute('aria-modal', 'false');
+    this.panel.setAttribute('aria-label', appearance.title || config.name);
+    this.panel.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') {
+        event.stopPropagation();
+        this.close();
+      }
+    });
+
+    const header = el('div', 'kc-header');
+    if (appearance.avatarUrl) {
+      const avatar = el('img', 'kc-avatar');
+      avatar.alt = '';
+      avatar.referrerPolicy = 'no-referrer';
+      avatar.src = appearance.avatarUrl;
+      header.append(avatar);
+    }
+    header.append(el('h2', 'kc-title', appearance.title || config.name));
+    const closeButton = el('button', 'kc-close', '×');
+    closeButton.type = 'button';
+    closeButton.setAttribute('aria-label', t.close);
+    closeButton.addEventListener('click', () => this.close());
+    header.append(closeButton);
+
+    this.log = el('div', 'kc-messages');
+    this.log.setAttribute('role', 'log');
+    this.log.setAttribute('aria-live', 'polite');
+    for (const text of config.messages.initial) this.log.append(this.bubble('assistant', text));
+
+    this.suggestions = el('div', 'kc-suggestions');
+    for (const question of config.messages.suggestedQuestions) {
+      const chip = el('button', undefined, question);
+      chip.type = 'button';
+      chip.addEventListener('click', () => void this.send(question));
+      this.suggestions.append(chip);
+    }
+
+    this.errorBox = el('div', 'kc-error');
+    this.errorBox.setAttribute('role', 'alert');
+    this.errorBox.hidden = true;
+
+    const composer = el('form', 'kc-composer');
+    this.input = el('textarea', 'kc-input');
+    this.input.rows = 1;
+    this.input.setAttribute('aria-label', t.message);
+    this.input.placeholder = config.messages.placeholder;
+    this.input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        void this.send(this.input.value);
+      }
+    });
+    this.sendButton = el('button', 'kc-send', t.send);
+    this.sendButton.type = 'submit';
+    this.sendButton.setAttribute('aria-label', t.send);
+    composer.append(this.input, this.sendButton);
+    composer.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void this.send(this.input.value);
+    });
+
+    this.panel.append(header, this.log, this.suggestions, this.errorBox, composer);
+    if (config.branding.poweredBy) this.panel.append(el('div', 'kc-powered', t.powered));
+    this.root.append(this.launcher, this.panel);
+    shadow.append(this.root);
+    document.body.append(host);
+
+    if (config.leadForm.enabled && config.leadForm.when === 'before_chat' && !store.get().leadDone) this.showLeadForm();
+  }
+
+  // --- events -----------------------------------------------------------------------------
+  on(event: WidgetEvent, fn: Listener): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(fn);
+    return () => set!.delete(fn);
+  }
+
+  emit(event: WidgetEvent, detail?: unknown): void {
+    for (const fn of this.listeners.get(event) ?? []) {
+      try {
+        fn(detail);
+      } catch (err) {
+        // A host's listener must not break the widget.
+        console.error('[KyroChat] listener failed', err);
+      }
+    }
+  }
+
+  // --- open / close -------------------------------------------------------------------------
+  isOpen(): boolean {
+    return !this.panel.hidden;
+  }
+
+  open(): void {
+    if (this.isOpen()) return;
+    this.panel.hidden = false;
+    this.launcher.setAttribute('aria-expanded', 'true');
+    const lead = this.panel.querySelector<HTMLInputElement>('form.kc-lead input');
+    (this.input.disabled && lead ? lead : this.input).focus();
+    this.emit('open');
+    if (!this.historyLoaded && !this.disabled) {
+      this.historyLoaded = true;
+      void this.loadHistory();
+    }
+  }
+
+  close(): void {
+    if (!this.isOpen()) return;
+    this.panel.hidden = true;
+    this.launcher.setAttribute('aria-expanded', 'false');
+    this.launcher.focus();
+    this.emit('close');
+  }
+
+  /** The page could not load the bot (origin, unknown bot): a readable message and no input. */
+  disable(error: WidgetError): void {
+    this.disabled = true;
+    this.input.disabled = true;
+    this.sendButton.disabled = true;
+    this.suggestions.hidden = true;
+    this.fail(error);
+  }
+
+  async identify(identity: Identity, profile: { name?: string; email?: string }): Promise<void> {
+    this.prefill = profile;
+    try {
+      await this.api.openSession(identity);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    // A verified user's conversations follow them: pick up where they left off, on any device.
+    if (this.historyLoaded) await this.loadHistory(true);
+  }
+
+  // --- messages -----------------------------------------------------------------------------
+  private bubble(role: 'user' | 'assistant', text: string, id?: string): HTMLElement {
+    const node = el('div', `kc-msg kc-msg--${role}`);
+    const body = el('div', 'kc-msg-body');
+    if (role === 'user') body.textContent = text;
+    else body.append(renderBlocks(parseMarkdown(text), (n) => el('sup', 'kc-cite', `[${n}]`)));
+    node.append(body);
+    if (id) node.dataset.messageId = id;
+    return node;
+  }
+
+  private scrollToEnd(): void {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  private async loadHistory(replace = false): Promise<void> {
+    if (!this.config.features.history) return;
+    try {
+      let { conversationId } = this.store.get();
+      conversationId ??= (await this.api.latestConversation()) ?? undefined;
+      if (!conversationId) return;
+      let messages: Message[];
+      try {
+        messages = await this.api.history(conversationId);
+      } catch (err) {
+        // Gone, or not this visitor's any more: start afresh rather than show an error.
+        if (err instanceof WidgetError && err.status === 404) {
+          this.store.update({ conversationId: undefined });
+          return;
+        }
+        throw err;
+      }
+      this.store.update({ conversationId });
+      if (replace) for (const node of Array.from(this.log.querySelectorAll('[data-message-id], .kc-msg--user'))) node.remove();
+      for (const message of messages) {
+        if (message.role === 'user') this.log.append(this.bubble('user', message.content, message.id));
+        else if (message.role === 'assistant' || message.role === 'agent') this.log.append(this.finishedAnswer(message, conversationId));
+      }
+      if (messages.length > 0) this.suggestions.hidden = true;
+      this.scrollToEnd();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private newAnswer(): Answer {
+    const node = el('div', 'kc-msg kc-msg--assistant');
+    node.setAttribute('aria-busy', 'true');
+    const body = el('div', 'kc-msg-body');
+    const typing = el('span', 'kc-typing');
+    typing.setAttribute('role', 'status');
+    typing.setAttribute('aria-label', this.t.typing);
+    typing.append(el('i'), el('i'), el('i'));
+    body.append(typing);
+    node.append(body);
+    return { node, body, text: '', citations: [], frame: null };
+  }
+
+  private renderAnswer(answer: Answer): void {
+    const byNumber = new Map(answer.citations.map((c) => [c.n, c]));
+    answer.body.replaceChildren(renderBlocks(parseMarkdown(answer.text), (n) => this.citeMarker(n, byNumber.get(n))));
+  }
+
+  private citeMarker(n: number, citation: Citation | undefined): Node {
+    const sup = el('sup', 'kc-cite');
+    const href = citation?.url ? safeSourceUrl(citation.url) : null;
+    if (href) {
+      const a = el('a', undefined, `[${n}]`);
+      a.href = href;
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer nofollow';
+      a.title = citation!.title;
+      sup.append(a);
+    } else {
+      sup.textContent = `[${n}]`;
+      if (citation) sup.title = citation.title;
+    }
+    return sup;
+  }
+
+  /** Renders the answer's final form: text, source list, feedback and copy. */
+  private completeAnswer(answer: Answer, message: Message, conversationId: string): void {
+    if (answer.frame !== null) cancelAnimationFrame(answer.frame);
+    answer.frame = null;
+    answer.text = message.content;
+    answer.citations = Array.isArray(message.citations) ? message.citations : [];
+    this.renderAnswer(answer);
+    answer.node.dataset.messageId = message.id;
+    answer.node.removeAttribute('aria-busy');
+    if (message.role === 'agent') answer.node.classList.add('kc-msg--agent');
+    if (answer.citations.length > 0) answer.node.append(this.sourceList(answer.citations));
+    const actions = this.actions(message, conversationId, answer.body);
+    if (actions) answer.node.append(actions);
+  }
+
+  private finishedAnswer(message: Message, conversationId: string): HTMLElement {
+    const answer = this.newAnswer();
+    this.completeAnswer(answer, message, conversationId);
+    return answer.node;
+  }
+
+  private sourceList(citations: Citation[]): HTMLElement {
+    const list = el('div', 'kc-citations');
+    list.setAttribute('aria-label', this.t.sources);
+    const seen = new Set<string>();
+    for (const citation of citations) {
+      const label = `[${citation.n}] ${citation.title}`;
+      const href = citation.url ? safeSourceUrl(citation.url) : null;
+      if (seen.has(href ?? label)) continue;
+      seen.add(href ?? label);
+      if (href) {
+        const a = el('a', undefined, label);
+        a.href = href;
+        a.target = '_blank';
+        a.rel = 'noopener noreferrer nofollow';
+        list.append(a);
+      } else {
+        list.append(el('span', undefined, label));
+      }
+    }
+    return list;
+  }
+
+  private actions(message: Message, conversationId: string, body: HTMLElement): HTMLElement | null {
+    const { feedback, copy } = this.config.features;
+    if (!feedback && !copy) return null;
+    const bar = el('div', 'kc-actions');
+    if (feedback && message.role === 'assistant') {
+      const up = this.actionButton('kc-feedback-up', '👍', this.t.thumbsUp);
+      const down = this.actionButton('kc-feedback-down', '👎', this.t.thumbsDown);
+      up.setAttribute('aria-pressed', 'false');
+      down.setAttribute('aria-pressed', 'false');
+      const rate = async (rating: 'up' | 'down') => {
+        try {
+          await this.api.feedback(conversationId, message.id, rating);
+          up.setAttribute('aria-pressed', String(rating === 'up'));
+          down.setAttribute('aria-pressed', String(rating === 'down'));
+        } catch (err) {
+          this.fail(err);
+        }
+      };
+      up.addEventListener('click', () => void rate('up'));
+      down.addEventListener('click', () => void rate('down'));
+      bar.append(up, down);
+    }
+    if (copy) {
+      const button = this.actionButton('kc-copy', '⧉', this.t.copy);
+      button.addEventListener('click', async () => {
+        try {
+          await navigator.clipboard.writeText(body.innerText || body.textContent || '');
+          button.setAttribute('aria-label', this.t.copied);
+          button.title = this.t.copied;
+          setTimeout(() => {
+            button.setAttribute('aria-label', this.t.copy);
+            button.title = this.t.copy;
+          }, 2000);
+        } catch {
+          // Clipboard refused (permissions, insecure page): nothing to copy into.
+        }
+      });
+      bar.append(button);
+    }
+    return bar;
+  }
+
+  private actionButton(className: string, symbol: string, label: string): HTMLButtonElement {
+    const button = el('button', className);
+    button.type = 'button';
+    button.setAttribute('aria-label', label);
+    button.title = label;
+    const icon = el('span', undefined, symbol);
+    icon.setAttribute('aria-hidden', 'true');
+    button.append(icon);
+    return button;
+  }
+
+  // --- sending ------------------------------------------------------------------------------
+  async send(raw: string): Promise<void> {
+    const text = raw.trim();
+    if (!text || this.busy || this.disabled || this.input.disabled) return;
+    this.busy = true;
+    this.sendButton.disabled = true;
+    this.hideError();
+    this.suggestions.hidden = true;
+    this.input.value = '';
+    const userNode = this.bubble('user', text);
+    this.log.append(userNode);
+    const answer = this.newAnswer();
+    this.log.append(answer.node);
+    this.scrollToEnd();
+    try {
+      await this.turn(text, userNode, answer, true);
+    } catch (err) {
+      answer.node.remove();
+      this.fail(err);
+    } finally {
+      this.busy = false;
+      this.sendButton.disabled = false;
+    }
+  }
+
+  private async turn(text: string, userNode: HTMLElement, answer: Answer, mayRestart: boolean): Promise<void> {
+    let conversationId = this.store.get().conversationId;
+    try {
+      await this.api.chat(text, conversationId, {
+        meta: (meta) => {
+          conversationId = meta.conversationId;
+          this.store.update({ conversationId });
+          userNode.dataset.messageId = meta.userMessageId;
+          this.emit('message', { id: meta.userMessageId, conversationId, role: 'user', content: text });
+        },
+        token: (chunk) => {
+          answer.text += chunk;
+          answer.frame ??= requestAnimationFrame(() => {
+            answer.frame = null;
+            this.renderAnswer(answer);
+            this.scrollToEnd();
+          });
+        },
+        citations: (citations) => {
+          answer.citations = citations;
+        },
+        done: (message) => {
+          this.completeAnswer(answer, message, conversationId!);
+          this.scrollToEnd();
+          this.emit('message', message);
+          if (this.config.leadForm.when === 'after_first_answer') this.offerLead();
+        },
+        paused: () => {
+          answer.node.replaceWith(el('div', 'kc-note', this.t.paused));
+          if (this.config.leadForm.when === 'on_handoff') this.offerLead();
+        },
+      });
+    } catch (err) {
+      // The remembered conversation is gone or closed: the message starts a new one instead.
+      const stale = err instanceof WidgetError && (err.code === 'conversation_not_found' || err.code === 'conversation_closed');
+      if (stale && mayRestart && this.store.get().conversationId) {
+        this.store.update({ conversationId: undefined });
+        return this.turn(text, userNode, answer, false);
+      }
+      throw err;
+    }
+  }
+
+  // --- lead form ----------------------------------------------------------------------------
+  private offerLead(): void {
+    if (this.config.leadForm.enabled && !this.store.get().leadDone) this.showLeadForm();
+  }
+
+  private showLeadForm(): void {
+    const { fields, when } = this.config.leadForm;
+    if (this.leadShown || fields.length === 0) return;
+    this.leadShown = true;
+    const gate = when === 'before_chat';
+    const t = this.t;
+    const form = el('form', 'kc-lead');
+    form.noValidate = true;
+    form.setAttribute('aria-label', t.leadTitle);
+    form.append(el('p', undefined, t.leadTitle));
+    const inputs = new Map<string, { input: HTMLInputElement; error: HTMLElement; required: boolean }>();
+    for (const { field, required } of fields) {
+      const label = el('label');
+      const input = el('input');
+      input.name = field;
+      input.type = field === 'email' ? 'email' : field === 'phone' ? 'tel' : 'text';
+      input.autocomplete = field === 'phone' ? 'tel' : field;
+      input.maxLength = field === 'name' ? LEADS.maxNameChars : field === 'email' ? LEADS.maxEmailChars : 64;
+      input.required = required;
+      const prefill = field === 'name' ? this.prefill.name : field === 'email' ? this.prefill.email : undefined;
+      if (prefill) input.value = prefill;
+      const error = el('span', 'kc-field-error');
+      error.id = `kc-lead-${field}-error`;
+      input.setAttribute('aria-describedby', error.id);
+      const caption = { name: t.leadName, email: t.leadEmail, phone: t.leadPhone }[field];
+      label.append(el('span', undefined, required ? `${caption} *` : caption), input, error);
+      form.append(label);
+      inputs.set(field, { input, error, required });
+    }
+    const submit = el('button', undefined, t.leadSubmit);
+    submit.type = 'submit';
+    form.append(submit);
+    if (gate) {
+      this.input.disabled = true;
+      this.sendButton.disabled = true;
+    }
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const values: Record<string, string> = {};
+      const problems = new Map<string, string>();
+      for (const [field, { input, required }] of inputs) {
+        const value = input.value.trim();
+        if (value) values[field] = value;
+        const message = leadFieldProblem(field, value, required, t);
+        if (message) problems.set(field, message);
+      }
+      if (!values.email && !values.phone && (inputs.has('email') || inputs.has('phone'))) {
+        problems.set(inputs.has('email') ? 'email' : 'phone', problems.get(inputs.has('email') ? 'email' : 'phone') ?? t.emailOrPhone);
+      }
+      const show = () => {
+        let first: HTMLInputElement | null = null;
+        for (const [field, { input, error }] of inputs) {
+          const message = problems.get(field) ?? '';
+          error.textContent = message;
+          input.setAttribute('aria-invalid', String(message !== ''));
+          if (message && !first) first = input;
+        }
+        (first as HTMLInputElement | null)?.focus();
+      };
+      show();
+      if (problems.size > 0) return;
+      submit.disabled = true;
+      try {
+        await this.api.lead(values, this.store.get().conversationId);
+        this.store.update({ leadDone: true });
+        const done = el('div', 'kc-lead-done kc-note', t.leadDone);
+        done.setAttribute('role', 'status');
+        form.replaceWith(done);
+        if (gate) {
+          this.input.disabled = false;
+          this.sendButton.disabled = false;
+          this.input.focus();
+        }
+      } catch (err) {
+        submit.disabled = false;
+        if (err instanceof WidgetError && err.errors.length > 0) {
+          for (const e of err.errors) if (inputs.has(e.path)) problems.set(e.path, e.message);
+          show();
+        } else {
+          this.fail(err);
+        }
+      }
+    });
+    this.log.append(form);
+    this.scrollToEnd();
+  }
+
+  // --- errors -------------------------------------------------------------------------------
+  fail(err: unknown): void {
+    const error = err instanceof WidgetError ? err : new WidgetError(0, 'error', String(err));
+    this.showError(error);
+    this.emit('error', { code: error.code, status: error.status, message: this.errorText(error) });
+  }
+
+  private errorText(error: WidgetError): string {
+    const t = this.t;
+    if (error.code === 'network') return t.errNetwork;
+    if (error.status === 403) return t.errOrigin;
+    if (error.status === 429) return t.errQuota;
+    if (error.code === 'bot_not_found') return t.errNotFound;
+    // Other 4xx problems carry a sentence written for people (too long, paused bot, ...).
+    return error.status >= 400 && error.status < 500 && error.message ? error.message : t.errGeneric;
+  }
+
+  private showError(error: WidgetError): void {
+    this.errorBox.textContent = this.errorText(error);
+    this.errorBox.hidden = false;
+  }
+
+  private hideError(): void {
+    this.errorBox.hidden = true;
+    this.errorBox.textContent = '';
+  }
+}
+
+/** A citation's source URL as a link target: http(s) only (a document URL comes from a crawl or an upload's metadata). */
+function safeSourceUrl(url: string): string | null {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
