@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 describe('a visitor on an allowed host page', () => {
-  it('opens the widget, asks, and the answer streams in (busy, then complete) with a citation linking to the source URL', async (test) => {
+  it('opens the widget, asks (suggestions give way), and the answer streams in (busy, then complete) with a citation linking to the source URL', async (test) => {
     const { page } = await openPage(browser, test);
     await page.goto(`${hostOrigin}/`);
     const w = ui(page);
@@ -47,6 +47,8 @@ describe('a visitor on an allowed host page', () => {
     await traceStreaming(page);
     await ask(page, QUESTIONS.warranty);
     await expect.poll(() => w.userMessages.last().textContent()).toContain(QUESTIONS.warranty);
+    // Suggestions are offered until the first message only.
+    await expect.poll(() => w.suggestions.first().isVisible()).toBe(false);
     const answer = await finishedAnswer(page, EXPECTED.warranty);
     expect(answer.body).toContain('The Acme Turbine warranty lasts three years from the date of purchase');
 
@@ -210,27 +212,34 @@ describe('a hostile host page', () => {
     expect(dialogs).toEqual([]);
   });
 
-  it('a page on an origin the bot does not allow gets an error, no answer, and no conversation is stored', async (test) => {
+  it('a page on an origin the bot does not allow shows an error and cannot chat; the Worker refuses it (403) and stores no conversation', async (test) => {
     const conversationsOfBot = async () => (await asOwner('GET', `/api/v1/conversations?botId=${seeded.lightBotId}&limit=100`)).data.length as number;
     const before = await conversationsOfBot();
 
-    const { page, responses } = await openPage(browser, test);
+    const { page, responses, requests } = await openPage(browser, test);
     await page.goto(`${disallowedOrigin}/`);
     const w = ui(page);
-    // The widget may refuse at load (config) or when the visitor sends: try to chat either way.
-    await Promise.race([w.launcher.waitFor({ state: 'visible' }), w.error.waitFor({ state: 'attached' })]);
-    if (await w.launcher.isVisible()) {
-      await w.launcher.click();
-      if (await w.input.isVisible()) await ask(page, QUESTIONS.warranty);
-    }
+    await openWidget(page);
     await w.error.first().waitFor({ state: 'visible' });
     expect(((await w.error.first().textContent()) ?? '').trim()).not.toBe('');
+    expect(await w.input.isDisabled()).toBe(true);
+    expect(await w.send.isDisabled()).toBe(true);
 
-    const toWorker = responses.filter((r) => r.url.startsWith(`${workerUrl}/api/`));
-    expect(toWorker.length, 'the widget asked the Worker').toBeGreaterThan(0);
-    expect(toWorker.filter((r) => r.status === 403).length).toBeGreaterThan(0);
-    expect(toWorker.filter((r) => r.status < 300 && r.method !== 'OPTIONS')).toEqual([]);
+    // The widget did ask the Worker, and got nothing it could read.
+    expect(requests.filter((url) => url.startsWith(`${workerUrl}/api/v1/widget/${seeded.lightBotId}/`)).length).toBeGreaterThan(0);
+    expect(responses.filter((r) => r.url.startsWith(`${workerUrl}/api/`) && r.status < 300 && r.method !== 'OPTIONS')).toEqual([]);
     expect(await w.answers.count()).toBe(0);
+
+    // The refusal is the Worker's, not only the browser's CORS check: a 403 problem for this Origin.
+    for (const [method, rest] of [['GET', 'config'], ['POST', 'session']] as const) {
+      const res = await fetch(`${workerUrl}/api/v1/widget/${seeded.lightBotId}/${rest}`, {
+        method,
+        headers: { origin: disallowedOrigin, 'content-type': 'application/json' },
+        body: method === 'POST' ? '{}' : undefined,
+      });
+      expect(res.status, `${method} ${rest}`).toBe(403);
+      expect((await res.json()).code).toBe('origin_not_allowed');
+    }
     expect(await conversationsOfBot()).toBe(before);
   });
 });
@@ -243,6 +252,7 @@ describe('accessibility and screenshots of the open widget', () => {
       await openWidget(page);
       await ask(page, QUESTIONS.warranty);
       await finishedAnswer(page, EXPECTED.warranty);
+      await ui(page).leadForm.waitFor({ state: 'visible' });
 
       const results = await new AxeBuilder({ page }).include('#kyrochat-widget').analyze();
       const severe = results.violations
@@ -252,6 +262,8 @@ describe('accessibility and screenshots of the open widget', () => {
       // axe did look at the widget: it passed rules on its elements.
       expect(results.passes.length).toBeGreaterThan(0);
 
+      // The question and its answer in view (the lead form that follows the first answer scrolls them up).
+      await ui(page).userMessages.last().scrollIntoViewIfNeeded();
       const file = path.join(SCREENSHOTS, `widget-${theme}.png`);
       await page.screenshot({ path: file });
       expect(statSync(file).size).toBeGreaterThan(10_000);

@@ -35,38 +35,56 @@ export interface TestPage {
   responses: Traffic[];
   /** Every URL the page requested (also those that never got a response). */
   requests: string[];
+  /** Requests that got no response the page could read (network or CORS failure). */
+  failedRequests: string[];
   /** Native dialogs (alert, confirm, prompt) the page opened; each is dismissed. */
   dialogs: string[];
 }
 
 /**
- * A fresh browser context (its own storage: a new visitor) and page. When the test fails, a
- * screenshot and the console output go to test/e2e/__failures__/ and the console to stderr.
+ * A fresh browser context (its own storage: a new visitor) and page, closed when the test ends.
+ * When the test fails, a screenshot and the console output go to test/e2e/__failures__/ and the
+ * console to stderr.
  */
 export async function openPage(browser: Browser, test: TestContext, options: BrowserContextOptions = {}): Promise<TestPage> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, ...options });
   const page = await context.newPage();
-  const result: TestPage = { page, context, console: [], responses: [], requests: [], dialogs: [] };
+  const result: TestPage = { page, context, console: [], responses: [], requests: [], failedRequests: [], dialogs: [] };
   page.on('console', (m) => result.console.push(`[${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => result.console.push(`[pageerror] ${e.message}`));
   page.on('request', (r) => result.requests.push(r.url()));
+  page.on('requestfailed', (r) => result.failedRequests.push(r.url()));
   page.on('response', (r) => result.responses.push({ url: r.url(), method: r.request().method(), status: r.status() }));
   page.on('dialog', (d) => {
     result.dialogs.push(`${d.type()}: ${d.message()}`);
     void d.dismiss();
   });
-  test.onTestFailed(async () => {
-    const name = test.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 80);
-    mkdirSync(FAILURES, { recursive: true });
-    const log = [`test: ${test.task.name}`, `page: ${page.url()}`, '--- console ---', ...result.console, '--- responses ---', ...result.responses.map((r) => `${r.status} ${r.method} ${r.url}`)].join('\n');
-    writeFileSync(path.join(FAILURES, `${name}.log`), log);
-    try {
-      await page.screenshot({ path: path.join(FAILURES, `${name}.png`), fullPage: true });
-    } catch {
-      // the page may be gone already
-    }
-    process.stderr.write(`\n[e2e] "${test.task.name}" failed; screenshot and log in ${path.relative(ROOT, FAILURES)}/${name}.*\n${log}\n`);
+  // One hook, in this order: onTestFinished runs before onTestFailed, and the page must still be open for the screenshot.
+  test.onTestFinished(async () => {
+    if (test.task.result?.state === 'fail') await saveFailure(test, result);
+    await context.close();
   });
-  test.onTestFinished(() => context.close());
   return result;
+}
+
+async function saveFailure(test: TestContext, tp: TestPage): Promise<void> {
+  const name = test.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 80);
+  mkdirSync(FAILURES, { recursive: true });
+  const log = [
+    `test: ${test.task.name}`,
+    `page: ${tp.page.url()}`,
+    '--- console ---',
+    ...tp.console,
+    '--- responses ---',
+    ...tp.responses.map((r) => `${r.status} ${r.method} ${r.url}`),
+    '--- failed requests ---',
+    ...tp.failedRequests,
+  ].join('\n');
+  writeFileSync(path.join(FAILURES, `${name}.log`), log);
+  try {
+    await tp.page.screenshot({ path: path.join(FAILURES, `${name}.png`), fullPage: true });
+  } catch {
+    // the page may be gone already
+  }
+  process.stderr.write(`\n[e2e] "${test.task.name}" failed; screenshot and log in ${path.relative(ROOT, FAILURES)}/${name}.*\n${log}\n`);
 }

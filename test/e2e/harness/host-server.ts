@@ -45,6 +45,7 @@ export function embedPage(opts: { workerUrl: string; botId: string; title: strin
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${opts.title}</title>
 ${opts.head ?? ''}
 </head>
