@@ -38,6 +38,8 @@ export default async function setup(project: TestProject) {
     await worker?.stop();
     rmSync(persistTo, { recursive: true, force: true });
   };
+  const started = Date.now();
+  const step = (what: string) => console.log(`[e2e] ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   try {
     const [workerPort, inspectorPort, hostPort, otherPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const host = await startHostServer(hostPort);
@@ -47,6 +49,7 @@ export default async function setup(project: TestProject) {
     host.page('/faq', FAQ_HTML);
 
     applyMigrations(persistTo);
+    step('migrations applied');
     worker = await startWorker({
       port: workerPort,
       inspectorPort,
@@ -61,6 +64,7 @@ export default async function setup(project: TestProject) {
         AUTH_RATE_LIMIT: '1000',
       },
     });
+    step(`Worker up on ${worker.url}`);
     const seeded = await seed({ workerUrl: worker.url, hostOrigin: host.origin, faqUrl: `${host.origin}/faq` });
 
     const page = (botId: string, title: string, extra: { head?: string; body?: string } = {}) => embedPage({ workerUrl: worker!.url, botId, title, ...extra });
@@ -70,6 +74,7 @@ export default async function setup(project: TestProject) {
     host.page('/mascot', page(seeded.hostileBotId, 'Mascot'));
     disallowed.page('/', page(seeded.lightBotId, 'Not an allowed origin'));
 
+    step('seeded: owner, three public bots, knowledge ready');
     project.provide('workerUrl', worker.url);
     project.provide('hostOrigin', host.origin);
     project.provide('disallowedOrigin', disallowed.origin);

@@ -168,6 +168,43 @@ describe('a visitor on an allowed host page', () => {
     expect(await w.launcher.getAttribute('aria-expanded')).toBe('false');
     await expect.poll(() => focused(page)).toBe('BUTTON.kc-launcher');
   });
+
+  it('the host page drives it with KyroChat.open(), .close() and .on(), and listeners stop after unsubscribing', async (test) => {
+    const { page } = await openPage(browser, test);
+    await page.goto(`${hostOrigin}/`);
+    const w = ui(page);
+    await w.launcher.waitFor({ state: 'visible' });
+    await page.evaluate(() => {
+      const events: string[] = [];
+      (window as unknown as { __kcEvents: string[] }).__kcEvents = events;
+      const api = (window as unknown as { KyroChat: { on(e: string, fn: () => void): () => void } }).KyroChat;
+      api.on('open', () => events.push('open'));
+      const offClose = api.on('close', () => {
+        events.push('close');
+        offClose();
+      });
+    });
+    const events = () => page.evaluate(() => (window as unknown as { __kcEvents: string[] }).__kcEvents);
+    const kyro = (call: 'open' | 'close') => page.evaluate((c) => (window as unknown as { KyroChat: Record<string, () => void> }).KyroChat[c]!(), call);
+
+    await kyro('open');
+    await w.panel.waitFor({ state: 'visible' });
+    await kyro('close');
+    await w.panel.waitFor({ state: 'hidden' });
+    await kyro('open');
+    await w.panel.waitFor({ state: 'visible' });
+    await kyro('close');
+    await w.panel.waitFor({ state: 'hidden' });
+    expect(await events()).toEqual(['open', 'close', 'open']);
+  });
+
+  it('on a phone-sized viewport the open panel fills the screen', async (test) => {
+    const viewport = { width: 375, height: 700 };
+    const { page } = await openPage(browser, test, { viewport, isMobile: true, hasTouch: true });
+    await page.goto(`${hostOrigin}/`);
+    await openWidget(page);
+    expect(await ui(page).panel.boundingBox()).toEqual({ x: 0, y: 0, ...viewport });
+  });
 });
 
 describe('a hostile host page', () => {
