@@ -48,9 +48,8 @@ export default async function setup(project: TestProject) {
     // The FAQ page the bots crawl lives on the host site (its URL is what citations link to).
     host.page('/faq', FAQ_HTML);
 
-    applyMigrations(persistTo);
-    step('migrations applied');
-    worker = await startWorker({
+    const migrated = applyMigrations(persistTo);
+    const starting = startWorker({
       port: workerPort,
       inspectorPort,
       persistTo,
@@ -64,10 +63,16 @@ export default async function setup(project: TestProject) {
         AUTH_RATE_LIMIT: '1000',
       },
     });
-    step(`Worker up on ${worker.url}`);
-    const seeded = await seed({ workerUrl: worker.url, hostOrigin: host.origin, faqUrl: `${host.origin}/faq` });
+    // Both settle before anything else: a failed migration must not leave wrangler dev running.
+    const [migration, workerStart] = await Promise.allSettled([migrated, starting]);
+    if (workerStart.status === 'fulfilled') worker = workerStart.value;
+    if (migration.status === 'rejected') throw migration.reason;
+    if (workerStart.status === 'rejected') throw workerStart.reason;
+    const workerUrl = workerStart.value.url;
+    step(`migrations applied, Worker up on ${workerUrl}`);
+    const seeded = await seed({ workerUrl, hostOrigin: host.origin, faqUrl: `${host.origin}/faq` });
 
-    const page = (botId: string, title: string, extra: { head?: string; body?: string } = {}) => embedPage({ workerUrl: worker!.url, botId, title, ...extra });
+    const page = (botId: string, title: string, extra: { head?: string; body?: string } = {}) => embedPage({ workerUrl, botId, title, ...extra });
     host.page('/', page(seeded.lightBotId, 'Acme Turbines'));
     host.page('/dark', page(seeded.darkBotId, 'Acme Turbines (dark)'));
     host.page('/hostile-css', page(seeded.lightBotId, 'A host page with aggressive CSS', { head: `<style>${HOSTILE_CSS}</style>` }));
@@ -75,7 +80,7 @@ export default async function setup(project: TestProject) {
     disallowed.page('/', page(seeded.lightBotId, 'Not an allowed origin'));
 
     step('seeded: owner, three public bots, knowledge ready');
-    project.provide('workerUrl', worker.url);
+    project.provide('workerUrl', workerUrl);
     project.provide('hostOrigin', host.origin);
     project.provide('disallowedOrigin', disallowed.origin);
     project.provide('seeded', seeded);

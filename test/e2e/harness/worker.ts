@@ -1,10 +1,10 @@
 /**
  * Starts the real Worker with `wrangler dev` in local mode for the browser tests: its own
- * persistence directory (so every run starts empty), migrations applied first, a free port,
+ * persistence directory (so every run starts empty), the D1 migrations, a free port,
  * no metrics, and resolves once /health answers. The Worker's output is kept so a failed
  * start (or a failed test) can show it.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -28,13 +28,23 @@ export interface StartWorkerOptions {
   timeoutMs?: number;
 }
 
-export function applyMigrations(persistTo: string): void {
-  const result = spawnSync(path.join(BIN, 'wrangler'), ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo], {
-    cwd: ROOT,
-    env: childEnv(),
-    encoding: 'utf8',
+/**
+ * `wrangler d1 migrations apply` on the local database in `persistTo`. It may run while `wrangler
+ * dev` starts on the same directory (the usual local workflow), which saves a cold wrangler start.
+ */
+export function applyMigrations(persistTo: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(BIN, 'wrangler'), ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo], {
+      cwd: ROOT,
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`wrangler d1 migrations apply failed (${code}):\n${output}`))));
   });
-  if (result.status !== 0) throw new Error(`wrangler d1 migrations apply failed:\n${result.stdout}\n${result.stderr}`);
 }
 
 export async function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
