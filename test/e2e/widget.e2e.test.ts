@@ -207,6 +207,22 @@ describe('a visitor on an allowed host page', () => {
   });
 });
 
+describe('the preview page', () => {
+  it("GET /widget/preview/{botId} shows the embed snippet and a working, styled widget with no CSP violation", async (test) => {
+    const { page, console: output } = await openPage(browser, test);
+    const res = await page.goto(`${workerUrl}/widget/preview/${seeded.lightBotId}`);
+    expect(res?.status()).toBe(200);
+    expect(await page.locator('body').innerText()).toContain(`<script src="${workerUrl}/widget.js" data-bot-id="${seeded.lightBotId}" defer></script>`);
+
+    await openWidget(page);
+    // The widget's own styles applied (a stylesheet blocked by the page's CSP would leave a static, unstyled button).
+    expect((await computedStyles(page, ['.kc-launcher', '.kc-panel']))['.kc-panel']!.position).toBe('fixed');
+    await ask(page, QUESTIONS.noise);
+    await finishedAnswer(page, EXPECTED.noise);
+    expect(output.filter((line) => /Content Security Policy|Refused to/i.test(line))).toEqual([]);
+  });
+});
+
 describe('a hostile host page', () => {
   it("host CSS does not leak in: the widget's computed styles on a page with !important rules on every element equal those on a plain page", async (test) => {
     const selectors = ['.kc-launcher', '.kc-panel', '.kc-messages', '.kc-msg--assistant', '.kc-msg-body', 'textarea.kc-input', 'button.kc-send', '.kc-close', '.kc-powered'];
