@@ -40,6 +40,7 @@ import { visitorAuth, widgetOrigin } from './http/middleware/widget';
 import { widgetVisitorRoutes } from './features/widget/visitor-route';
 import { identitySecretRoutes } from './features/widget/identity-route';
 import { widgetChatRoutes } from './features/chat/widget-route';
+import { widgetScriptRoutes } from './features/widget/script-route';
 import { ATTACHMENTS, MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
@@ -134,6 +135,8 @@ export function buildApp(options: AppOptions = {}): Router {
   app.use('/v1/*', openAiErrors(), limitBody);
 
   app.route('/', healthRoutes());
+  // The embeddable widget script and the preview page (public, outside /api).
+  app.route('/', widgetScriptRoutes());
 
   // The public widget: per-IP on everything (a new session is a new visitor id), per visitor behind the token.
   app.use(

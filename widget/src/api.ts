@@ -101,7 +101,8 @@ export class WidgetApi {
 
   private async request(path: string, init: RequestInit): Promise<Response> {
     try {
-      return await this.fetch(this.url(path), { ...init, credentials: 'omit', mode: 'cors' });
+      // Cross-origin fetch sends no cookies by default: the visitor token is the only credential.
+      return await this.fetch(this.url(path), init);
     } catch {
       throw new WidgetError(0, 'network', 'The chat service cannot be reached.');
     }

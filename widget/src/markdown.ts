@@ -231,14 +231,17 @@ export function parseInline(text: string, depth = 0): Inline[] {
       else for (const child of children) pushNode(child);
       i = parenEnd + 1;
     } else if (ch === 'h') {
-      const url = depth === 0 && !isWordChar(text[i - 1]) ? bareUrl(text, i) : null;
-      const href = url ? safeHref(url) : null;
-      if (url && href) {
-        pushNode({ t: 'link', href, c: [{ t: 'text', v: url }] });
-        i += url.length;
-      } else {
+      const end = depth === 0 && !isWordChar(text[i - 1]) ? bareUrlEnd(text, i) : -1;
+      if (end === -1) {
         pushText('h');
         i++;
+      } else {
+        // Consumed whole either way, so a run of "http://http://…" is scanned once, not once per "h".
+        const url = text.slice(i, end);
+        const href = safeHref(url);
+        if (href) pushNode({ t: 'link', href, c: [{ t: 'text', v: url }] });
+        else pushText(url);
+        i = end;
       }
     } else {
       // * or _: a delimiter run.
@@ -311,13 +314,13 @@ function findRun(runs: Run[], from: number, len: number, searched: Map<number, n
   return -1;
 }
 
-function bareUrl(text: string, at: number): string | null {
-  if (!text.startsWith('http://', at) && !text.startsWith('https://', at)) return null;
+/** Where a bare http(s) URL starting at `at` ends (trailing punctuation left out), or -1 when none starts there. */
+function bareUrlEnd(text: string, at: number): number {
+  if (!text.startsWith('http://', at) && !text.startsWith('https://', at)) return -1;
   let end = at;
   while (end < text.length && !/[\s<>"'`[\]()]/.test(text[end]!)) end++;
   while (end > at && /[.,;:!?*_]/.test(text[end - 1]!)) end--;
-  const url = text.slice(at, end);
-  return url.length > 'https://'.length ? url : null;
+  return end - at > 'https://'.length ? end : -1;
 }
 
 /**

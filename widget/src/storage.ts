@@ -43,8 +43,7 @@ export function parseState(raw: string | null): VisitorState {
 /** The page's localStorage, or null where merely touching it throws. */
 export function browserStorage(): KeyValueStore | null {
   try {
-    const storage = window.localStorage;
-    return storage ?? null;
+    return (globalThis as { localStorage?: KeyValueStore }).localStorage ?? null;
   } catch {
     return null;
   }

@@ -5,7 +5,7 @@
  */
 export const CSS = `
 :host{all:initial}
-.kc-root{--kc-bg:#fff;--kc-fg:#1f2937;--kc-muted:#4b5563;--kc-bubble:#f3f4f6;--kc-border:#d1d5db;--kc-ring:#1d4ed8;--kc-err-bg:#fef2f2;--kc-err:#991b1b;
+.kc-root{--kc-bg:#ffffff;--kc-fg:#1f2937;--kc-muted:#4b5563;--kc-bubble:#f3f4f6;--kc-border:#d1d5db;--kc-ring:#1d4ed8;--kc-err-bg:#fef2f2;--kc-err:#991b1b;
 font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--kc-fg);-webkit-font-smoothing:antialiased}
 .kc-dark{--kc-bg:#111827;--kc-fg:#f3f4f6;--kc-muted:#d1d5db;--kc-bubble:#1f2937;--kc-border:#4b5563;--kc-ring:#93c5fd;--kc-err-bg:#450a0a;--kc-err:#fecaca}
 @media (prefers-color-scheme:dark){.kc-auto{--kc-bg:#111827;--kc-fg:#f3f4f6;--kc-muted:#d1d5db;--kc-bubble:#1f2937;--kc-border:#4b5563;--kc-ring:#93c5fd;--kc-err-bg:#450a0a;--kc-err:#fecaca}}

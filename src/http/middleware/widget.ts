@@ -33,7 +33,7 @@ export const widgetOrigin = (): MiddlewareHandler<AppBindings> =>
       return problemResponse(c, { status: 404, code: 'bot_not_found', title: 'Not found', detail: 'Bot was not found.', headers: { vary: 'Origin' } });
     }
     const origin = normalizeOrigin(c.req.header('origin'));
-    if (!origin || !originAllowed(origin, bot.allowedOrigins)) {
+    if (!origin || !(originAllowed(origin, bot.allowedOrigins) || origin === ownOrigin(c))) {
       return problemResponse(c, {
         status: 403,
         code: 'origin_not_allowed',
@@ -66,6 +66,23 @@ export const widgetOrigin = (): MiddlewareHandler<AppBindings> =>
       // Immutable headers (a proxied response): nothing to add to.
     }
   };
+
+/**
+ * The Worker's own origin counts as allowed for every public bot, so the preview page
+ * (GET /widget/preview/{botId}, features/widget/script-route.ts) can run the widget. Why this is
+ * safe: the origin check exists so that *other* sites cannot put a bot in their visitors'
+ * browsers; a browser sends this Origin only for pages this Worker serves itself, and those are
+ * the API's own (the preview page has a nonce-only script CSP and cannot be framed). A public
+ * bot answers any non-browser client anyway (Origin is forgeable outside browsers), and a
+ * visitor token issued here is bound to this origin, so it is no use to another site.
+ */
+function ownOrigin(c: Context<AppBindings>): string | null {
+  try {
+    return new URL(c.req.url).origin;
+  } catch {
+    return null;
+  }
+}
 
 function bearer(c: Context<AppBindings>): string | null {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
