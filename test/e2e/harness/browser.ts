@@ -48,6 +48,8 @@ export interface TestPage {
  */
 export async function openPage(browser: Browser, test: TestContext, options: BrowserContextOptions = {}): Promise<TestPage> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, ...options });
+  // Under the test's own timeout, so a stuck step fails with Playwright's message (what it waited for).
+  context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   const result: TestPage = { page, context, console: [], responses: [], requests: [], failedRequests: [], dialogs: [] };
   page.on('console', (m) => result.console.push(`[${m.type()}] ${m.text()}`));

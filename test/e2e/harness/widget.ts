@@ -33,6 +33,8 @@ export async function openWidget(page: Page): Promise<void> {
 /** Types the question and sends it with Enter, as a visitor does. */
 export async function ask(page: Page, question: string): Promise<void> {
   const w = ui(page);
+  // A readable failure instead of waiting for a disabled message box.
+  if (await w.error.isVisible()) throw new Error(`the widget shows an error instead of taking a message: ${(await w.error.textContent())?.trim()}`);
   await w.input.fill(question);
   await w.input.press('Enter');
 }
