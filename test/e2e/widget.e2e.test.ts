@@ -5,10 +5,11 @@
  * offline extractive answerer quoting the seeded knowledge (test/e2e/harness/seed.ts), so they
  * are deterministic. Each test is a new browser context: a new visitor with empty storage.
  */
+import { createHmac } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchBrowser, openPage, SCREENSHOTS } from './harness/browser';
 import { EXPECTED, HOSTILE_MARKUP, ownerApi, QUESTIONS, SUGGESTED_QUESTIONS } from './harness/seed';
@@ -35,8 +36,8 @@ afterAll(async () => {
 });
 
 describe('a visitor on an allowed host page', () => {
-  it('opens the widget, asks (suggestions give way), and the answer streams in (busy, then complete) with a citation linking to the source URL', async (test) => {
-    const { page } = await openPage(browser, test);
+  it('opens the widget, asks (suggestions give way), and the answer streams in (busy, then complete) with a citation linking to the source URL, with no console error', async (test) => {
+    const { page, console: output } = await openPage(browser, test);
     await page.goto(`${hostOrigin}/`);
     const w = ui(page);
     await expect.poll(() => w.launcher.getAttribute('aria-label')).toBe('Open chat');
@@ -61,6 +62,7 @@ describe('a visitor on an allowed host page', () => {
     const citation = answer.locator.locator('.kc-citations a');
     await expect.poll(() => citation.count()).toBe(1);
     expect(await citation.getAttribute('href')).toBe(seeded.faqUrl);
+    expect(output.filter((line) => line.startsWith('[error]') || line.startsWith('[pageerror]'))).toEqual([]);
   });
 
   it('thumbs up on an answer is stored as the visitor\'s rating, which the owner reads and another org cannot', async (test) => {
@@ -198,6 +200,38 @@ describe('a visitor on an allowed host page', () => {
     expect(await events()).toEqual(['open', 'close', 'open']);
   });
 
+  it("KyroChat.identify() with the host's HMAC brings a verified user's conversation to a second device; a bad hash is refused with an error and shows none of it", async (test) => {
+    const { secret } = await asOwner<{ secret: string }>('POST', `/api/v1/bots/${seeded.darkBotId}/identity-secret/rotate`);
+    const userId = `host-user-${Date.now().toString(36)}`;
+    const hash = createHmac('sha256', secret).update(userId).digest('hex');
+    const identify = (page: Page, h: string) =>
+      page.evaluate(
+        ([u, h]) => (window as unknown as { KyroChat: { identify(i: { userId: string; hash: string }): Promise<void> } }).KyroChat.identify({ userId: u!, hash: h! }),
+        [userId, h],
+      );
+
+    const laptop = await openPage(browser, test);
+    await laptop.page.goto(`${hostOrigin}/dark`);
+    await identify(laptop.page, hash);
+    await openWidget(laptop.page);
+    await ask(laptop.page, QUESTIONS.noise);
+    const asked = await finishedAnswer(laptop.page, EXPECTED.noise);
+
+    const phone = await openPage(browser, test);
+    await phone.page.goto(`${hostOrigin}/dark`);
+    await identify(phone.page, hash);
+    await openWidget(phone.page);
+    const resumed = await finishedAnswer(phone.page, EXPECTED.noise);
+    expect(resumed.messageId).toBe(asked.messageId);
+
+    const forged = await openPage(browser, test);
+    await forged.page.goto(`${hostOrigin}/dark`);
+    await identify(forged.page, hash.replace(/^./, (c) => (c === '0' ? '1' : '0')));
+    await openWidget(forged.page);
+    await ui(forged.page).error.first().waitFor({ state: 'visible' });
+    expect(await ui(forged.page).answers.count()).toBe(0);
+  });
+
   it('on a phone-sized viewport the open panel fills the screen', async (test) => {
     const viewport = { width: 375, height: 700 };
     const { page } = await openPage(browser, test, { viewport, isMobile: true, hasTouch: true });
@@ -282,6 +316,7 @@ describe('a hostile host page', () => {
     expect(requests.filter((url) => url.startsWith(`${workerUrl}/api/v1/widget/${seeded.lightBotId}/`)).length).toBeGreaterThan(0);
     expect(responses.filter((r) => r.url.startsWith(`${workerUrl}/api/`) && r.status < 300 && r.method !== 'OPTIONS')).toEqual([]);
     expect(await w.answers.count()).toBe(0);
+    expect(await w.userMessages.count()).toBe(0);
 
     // The refusal is the Worker's, not only the browser's CORS check: a 403 problem for this Origin.
     for (const [method, rest] of [['GET', 'config'], ['POST', 'session']] as const) {
