@@ -57,7 +57,9 @@ export async function buildWidget({ write = true } = {}) {
     format: 'iife',
     target: 'es2020',
     platform: 'browser',
-    charset: 'utf8',
+    // ASCII output (non-ASCII as \\u escapes): the script reads right even where a host page or a
+    // CDN serves it without charset=utf-8.
+    charset: 'ascii',
     legalComments: 'none',
     write: false,
     logLevel: 'silent',

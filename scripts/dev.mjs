@@ -146,5 +146,8 @@ console.log(`
    curl -sN ${base}/v1/chat/completions -H "Authorization: Bearer ${demo.apiKey}" -H 'content-type: application/json' \\
         -d '{"model":"${demo.botId}","stream":true,"messages":[{"role":"user","content":"What does the egress guard do?"}]}'
    open ${base}/docs        (interactive API reference)
+
+ Chat with the demo bot in the widget (preview page, embed snippet included):
+   ${base}/widget/preview/${demo.botId}
 ──────────────────────────────────────────────────────────────────────────
 `);

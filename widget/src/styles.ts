@@ -10,11 +10,13 @@ font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--k
 .kc-dark{--kc-bg:#111827;--kc-fg:#f3f4f6;--kc-muted:#d1d5db;--kc-bubble:#1f2937;--kc-border:#4b5563;--kc-ring:#93c5fd;--kc-err-bg:#450a0a;--kc-err:#fecaca}
 @media (prefers-color-scheme:dark){.kc-auto{--kc-bg:#111827;--kc-fg:#f3f4f6;--kc-muted:#d1d5db;--kc-bubble:#1f2937;--kc-border:#4b5563;--kc-ring:#93c5fd;--kc-err-bg:#450a0a;--kc-err:#fecaca}}
 .kc-root *{box-sizing:border-box}
+.kc-root [hidden]{display:none!important}
 .kc-root :focus-visible{outline:3px solid var(--kc-ring);outline-offset:2px}
 .kc-root button{font:inherit;cursor:pointer}
 .kc-launcher{position:fixed;bottom:20px;right:20px;z-index:2147483000;width:56px;height:56px;border-radius:50%;border:0;background:var(--kc-brand);color:var(--kc-on-brand);box-shadow:0 4px 14px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center}
 .kc-left .kc-launcher{right:auto;left:20px}
 .kc-launcher svg{width:26px;height:26px;fill:currentColor}
+.kc-icon{width:16px;height:16px;fill:none;stroke:currentColor;stroke-width:2;stroke-linejoin:round;stroke-linecap:round;vertical-align:middle}
 .kc-panel{position:fixed;bottom:88px;right:20px;z-index:2147483001;width:380px;max-width:calc(100vw - 40px);height:600px;max-height:calc(100vh - 110px);background:var(--kc-bg);color:var(--kc-fg);border:1px solid var(--kc-border);border-radius:14px;box-shadow:0 10px 40px rgba(0,0,0,.25);display:flex;flex-direction:column;overflow:hidden}
 .kc-left .kc-panel{right:auto;left:20px}
 .kc-panel[hidden]{display:none}
@@ -37,7 +39,7 @@ font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--k
 .kc-cite{font-size:11px;vertical-align:super;line-height:0;margin-left:1px}
 .kc-citations{margin-top:6px;font-size:12.5px;color:var(--kc-muted);display:flex;flex-wrap:wrap;gap:4px 10px}
 .kc-actions{display:flex;gap:4px;margin-top:6px}
-.kc-actions button{border:1px solid var(--kc-border);background:var(--kc-bg);color:var(--kc-fg);border-radius:6px;padding:2px 8px;font-size:13px;min-width:32px;min-height:28px}
+.kc-actions button{border:1px solid var(--kc-border);background:var(--kc-bg);color:var(--kc-fg);border-radius:6px;padding:2px 8px;font-size:13px;min-width:32px;min-height:28px;display:inline-flex;align-items:center;justify-content:center}
 .kc-actions button[aria-pressed=true]{background:var(--kc-brand);color:var(--kc-on-brand);border-color:var(--kc-brand)}
 .kc-typing{display:inline-flex;gap:4px;padding:4px 0}
 .kc-typing i{width:7px;height:7px;border-radius:50%;background:var(--kc-muted);animation:kc-blink 1.2s infinite}

@@ -19,6 +19,24 @@ type Listener = (detail?: unknown) => void;
 
 const PANEL_ID = 'kc-panel';
 const CHAT_ICON = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z';
+// Line icons (stroked), drawn for this widget: SVG instead of emoji, which not every system can show.
+const THUMB_ICON = 'M7 11v9H4v-9zm0 0 4-7a2 2 0 0 1 3 2l-1 4h6a2 2 0 0 1 2 2.3l-1.3 6a2 2 0 0 1-2 1.7H7';
+const COPY_ICON = 'M9 9h11v11H9zM5 15H4V4h11v1';
+
+function svg(d: string, stroked: boolean, flip = false): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg';
+  const icon = document.createElementNS(ns, 'svg');
+  icon.setAttribute('viewBox', '0 0 24 24');
+  icon.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', d);
+  if (stroked) {
+    icon.setAttribute('class', 'kc-icon');
+    if (flip) path.setAttribute('transform', 'rotate(180 12 12)');
+  }
+  icon.append(path);
+  return icon;
+}
 
 /** An assistant bubble: its raw text while streaming, rendered at most once per frame. */
 interface Answer {
@@ -76,13 +94,7 @@ export class WidgetUi {
     this.launcher.setAttribute('aria-label', t.open);
     this.launcher.setAttribute('aria-expanded', 'false');
     this.launcher.setAttribute('aria-controls', PANEL_ID);
-    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-    svg.setAttribute('viewBox', '0 0 24 24');
-    svg.setAttribute('aria-hidden', 'true');
-    const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
-    path.setAttribute('d', CHAT_ICON);
-    svg.append(path);
-    this.launcher.append(svg);
+    this.launcher.append(svg(CHAT_ICON, false));
     this.launcher.addEventListener('click', () => (this.isOpen() ? this.close() : this.open()));
 
     this.panel = el('div', 'kc-panel');
@@ -91,7 +103,8 @@ export class WidgetUi {
     this.panel.setAttribute('role', 'dialog');
     this.panel.setAttribute('aria-modal', 'false');
     this.panel.setAttribute('aria-label', appearance.title || config.name);
-    this.panel.addEventListener('keydown', (event) => {
+    // On the whole root, so Escape also closes with focus on the launcher.
+    this.root.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') {
         event.stopPropagation();
         this.close();
@@ -353,8 +366,8 @@ export class WidgetUi {
     if (!feedback && !copy) return null;
     const bar = el('div', 'kc-actions');
     if (feedback && message.role === 'assistant') {
-      const up = this.actionButton('kc-feedback-up', '👍', this.t.thumbsUp);
-      const down = this.actionButton('kc-feedback-down', '👎', this.t.thumbsDown);
+      const up = this.actionButton('kc-feedback-up', svg(THUMB_ICON, true), this.t.thumbsUp);
+      const down = this.actionButton('kc-feedback-down', svg(THUMB_ICON, true, true), this.t.thumbsDown);
       up.setAttribute('aria-pressed', 'false');
       down.setAttribute('aria-pressed', 'false');
       const rate = async (rating: 'up' | 'down') => {
@@ -371,7 +384,7 @@ export class WidgetUi {
       bar.append(up, down);
     }
     if (copy) {
-      const button = this.actionButton('kc-copy', '⧉', this.t.copy);
+      const button = this.actionButton('kc-copy', svg(COPY_ICON, true), this.t.copy);
       button.addEventListener('click', async () => {
         try {
           await navigator.clipboard.writeText(body.innerText || body.textContent || '');
@@ -390,13 +403,11 @@ export class WidgetUi {
     return bar;
   }
 
-  private actionButton(className: string, symbol: string, label: string): HTMLButtonElement {
+  private actionButton(className: string, icon: SVGSVGElement, label: string): HTMLButtonElement {
     const button = el('button', className);
     button.type = 'button';
     button.setAttribute('aria-label', label);
     button.title = label;
-    const icon = el('span', undefined, symbol);
-    icon.setAttribute('aria-hidden', 'true');
     button.append(icon);
     return button;
   }
@@ -545,8 +556,9 @@ export class WidgetUi {
         if (gate) {
           this.input.disabled = false;
           this.sendButton.disabled = false;
-          this.input.focus();
         }
+        // The focused submit button is gone: keep keyboard users inside the panel.
+        this.input.focus();
       } catch (err) {
         submit.disabled = false;
         if (err instanceof WidgetError && err.errors.length > 0) {
