@@ -24,6 +24,8 @@ export interface Traffic {
   url: string;
   method: string;
   status: number;
+  /** The Origin header the browser sent (null when it sent none, as on same-origin GETs). */
+  origin: string | null;
 }
 
 export interface TestPage {
@@ -56,7 +58,11 @@ export async function openPage(browser: Browser, test: TestContext, options: Bro
   page.on('pageerror', (e) => result.console.push(`[pageerror] ${e.message}`));
   page.on('request', (r) => result.requests.push(r.url()));
   page.on('requestfailed', (r) => result.failedRequests.push(r.url()));
-  page.on('response', (r) => result.responses.push({ url: r.url(), method: r.request().method(), status: r.status() }));
+  page.on('response', async (r) => {
+    const entry: Traffic = { url: r.url(), method: r.request().method(), status: r.status(), origin: null };
+    result.responses.push(entry);
+    entry.origin = await r.request().headerValue('origin').catch(() => null);
+  });
   page.on('dialog', (d) => {
     result.dialogs.push(`${d.type()}: ${d.message()}`);
     void d.dismiss();
@@ -78,7 +84,7 @@ async function saveFailure(test: TestContext, tp: TestPage): Promise<void> {
     '--- console ---',
     ...tp.console,
     '--- responses ---',
-    ...tp.responses.map((r) => `${r.status} ${r.method} ${r.url}`),
+    ...tp.responses.map((r) => `${r.status} ${r.method} ${r.url} (Origin: ${r.origin ?? 'none'})`),
     '--- failed requests ---',
     ...tp.failedRequests,
   ].join('\n');
