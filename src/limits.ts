@@ -601,6 +601,7 @@ export const INBOUND_WEBHOOKS = {
   maxReplyChars: 8000,
   maxAuthorChars: 120,
   maxNameChars: 100,
+} as const;
 
 // --- Widget client (issue #9: widget/, scripts/build-widget.mjs, src/features/widget/script-route.ts)
 /**
