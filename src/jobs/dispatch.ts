@@ -19,6 +19,8 @@ import { purgeSourceBatch } from '../features/knowledge/purge';
 import { moveSource, noteDocumentError, noteSourceError } from '../features/knowledge/lifecycle';
 import { failDocument } from '../features/knowledge/settle';
 import { deliverQueuedMail, MailDeliveryError, markMailFailed } from '../adapters/mailer';
+import { publishEvents } from '../features/webhooks/publisher';
+import { deliverWebhook } from '../features/webhooks/delivery';
 import { JobMessage, type JobType } from './messages';
 import { jobContext } from './context';
 import { JOB_MAX_BACKOFF_SECONDS as MAX_BACKOFF_SECONDS } from '../limits';
@@ -32,6 +34,8 @@ const handlers: { [T in JobType]: Handler<T> } = {
   'source.sync': (ctx, job) => syncSource(ctx, job),
   'source.purge': (ctx, job) => purgeSourceBatch(ctx, job.orgId, job.sourceId),
   'mail.send': (ctx, job) => deliverQueuedMail(ctx, job),
+  'events.publish': (ctx, job) => publishEvents(ctx, { orgId: job.orgId }),
+  'webhook.deliver': (ctx, job) => deliverWebhook(ctx, job),
 };
 
 export const backoffSeconds = (attempts: number) => Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** Math.max(0, attempts - 1));

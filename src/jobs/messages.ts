@@ -31,6 +31,11 @@ export const JobMessage = z.discriminatedUnion('type', [
     subject: z.string().max(MAIL.maxSubjectChars),
     sealedText: z.object({ kid: z.string().max(32), iv: z.string().max(32), ct: z.string().max(Math.ceil((MAIL.maxTextChars * 4 + 16) / 3) * 4) }),
   }),
+  // --- Outbound webhooks (src/features/webhooks) ---
+  /** Fan the org's unpublished outbox events out into webhook deliveries (a bounded batch per job). */
+  z.object({ type: z.literal('events.publish'), ...base }),
+  /** Attempt one webhook delivery if it is due; its state (attempts, next attempt) lives in D1. */
+  z.object({ type: z.literal('webhook.deliver'), ...base, deliveryId: z.string().min(1).max(64) }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 export type JobType = JobMessage['type'];
@@ -61,7 +66,7 @@ export async function enqueueAfterCommit(env: Env, jobs: SendableJob[]): Promise
       JSON.stringify({
         level: 'error',
         msg: 'enqueue after commit failed; the cron sweeper will recover the work',
-        jobs: jobs.slice(0, 5).map((j) => ({ type: j.type, id: 'sourceId' in j ? j.sourceId : 'documentId' in j ? j.documentId : j.mailId })),
+        jobs: jobs.slice(0, 5).map((j) => ({ type: j.type, id: 'sourceId' in j ? j.sourceId : 'documentId' in j ? j.documentId : 'mailId' in j ? j.mailId : 'deliveryId' in j ? j.deliveryId : j.orgId })),
         error: err instanceof Error ? err.message.slice(0, 300) : String(err),
       }),
     );

@@ -11,6 +11,8 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export const ID_PREFIXES = [
   'usr', 'org', 'mem', 'inv', 'bot', 'key', 'ses', 'rtk', 'evt', 'tok', 'mail',
   'src', 'doc', 'chk', 'job', 'cnv', 'msg', 'idn', 'att', 'fbk', 'led', 'vis', 'whe',
+  // Outbound webhooks: endpoint, delivery, attempt.
+  'whk', 'whd', 'wha',
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

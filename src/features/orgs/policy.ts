@@ -32,6 +32,8 @@ export const ACTIONS = [
   'activity.read',
   'activity.network',
   'health.details',
+  'webhooks.read',
+  'webhooks.manage',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -69,9 +71,12 @@ const MIN_ROLE: Record<Action, Role> = {
   // data about each member, for the people who manage members and keys.
   'activity.network': 'admin',
   'health.details': 'admin',
+  // Webhook endpoints send the org's events (messages, leads) to outside systems: admins decide where.
+  'webhooks.read': 'admin',
+  'webhooks.manage': 'admin',
 };
 
-export const SCOPES = ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read', 'admin'] as const;
+export const SCOPES = ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read', 'webhooks:read', 'webhooks:write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The scope an API key needs for each action; `admin` grants everything. */
@@ -104,6 +109,8 @@ const SCOPE_FOR: Record<Action, Scope> = {
   'activity.read': 'admin',
   'activity.network': 'admin',
   'health.details': 'admin',
+  'webhooks.read': 'webhooks:read',
+  'webhooks.manage': 'webhooks:write',
 };
 
 export interface Principal {
