@@ -322,7 +322,7 @@ describe('signed delivery', () => {
     expect(Date.parse(rotated.body.previousSecretValidUntil) - Date.now()).toBeGreaterThan(WEBHOOKS.previousSecretGraceMs - 60_000);
     await call('POST', `/api/v1/webhooks/${hook.id}/test`, as(owner));
     const [during] = await r.received();
-    expect(during!.headers['webhook-signature'].split(' ')).toHaveLength(2);
+    expect(during!.headers['webhook-signature']!.split(' ')).toHaveLength(2);
     expect(new Webhook(rotated.body.secret).verify(during!.body, during!.headers)).toBeTruthy();
     expect(new Webhook(hook.secret).verify(during!.body, during!.headers)).toBeTruthy();
 
@@ -330,7 +330,7 @@ describe('signed delivery', () => {
     await env.DB.prepare('UPDATE webhook_endpoints SET previous_valid_until = ? WHERE id = ?').bind(Date.now() - 1, hook.id).run();
     await call('POST', `/api/v1/webhooks/${hook.id}/test`, as(owner));
     const after = (await r.received())[1]!;
-    expect(after.headers['webhook-signature'].split(' ')).toHaveLength(1);
+    expect(after.headers['webhook-signature']!.split(' ')).toHaveLength(1);
     expect(new Webhook(rotated.body.secret).verify(after.body, after.headers)).toBeTruthy();
     expect(() => new Webhook(hook.secret).verify(after.body, after.headers)).toThrow();
     const audit = await env.DB.prepare('SELECT action FROM audit_events WHERE target_id = ? ORDER BY id').bind(hook.id).all<{ action: string }>();
