@@ -43,6 +43,8 @@ import { widgetChatRoutes } from './features/chat/widget-route';
 import { integrationRoutes } from './features/integrations/routes';
 import { hookRoutes } from './features/integrations/hook-route';
 import { widgetScriptRoutes } from './features/widget/script-route';
+import { webhookRoutes } from './features/webhooks/routes';
+import { registerEventWebhooks } from './features/webhooks/schemas';
 import { ATTACHMENTS, MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
@@ -55,7 +57,7 @@ const ATTACHMENT_UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/attachments$/;
 const WIDGET_PREFIX = '/api/v1/widget';
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults', 'integrations'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults', 'integrations', 'webhooks', 'deliveries'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -217,6 +219,8 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', chatbaseRoutes());
   app.route('/api/v1', widgetDefaultsRoutes());
   app.route('/api/v1', integrationRoutes());
+  // Outbound webhooks: endpoints, deliveries, the event catalog (issue #11).
+  app.route('/api/v1', webhookRoutes());
   // The widget's public endpoints: no authentication (a bot's visibility and origins decide).
   app.route('/api/v1', widgetPublicRoutes());
   // OpenAI clients append /chat/completions to a base URL ending in /v1: mounted at the root.
@@ -242,6 +246,8 @@ export function buildApp(options: AppOptions = {}): Router {
     scheme: 'bearer',
     description: 'A widget visitor token from POST /api/v1/widget/{botId}/session, sent from the Origin it was issued to.',
   });
+  // Every event type as an OpenAPI 3.1 webhook: the body KyroChat POSTs for it.
+  registerEventWebhooks(app.openAPIRegistry);
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'KyroChat API' }));
 
   app.notFound((c) => {

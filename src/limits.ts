@@ -633,3 +633,45 @@ export const WIDGET_CLIENT = {
   tokenRenewBeforeMs: 60_000,
   historyPageSize: 50,
 } as const;
+
+// --- Outbound webhooks (src/features/webhooks) ------------------------------------------------
+/**
+ * Product: outbound webhook delivery.
+ * - `retryDelaysSeconds`: the wait after each failed attempt (then ±`jitterRatio`), so 10 attempts
+ *   spread over ~23.6 h: 5 s, 20 s, 80 s, ~5 min, ~21 min, ~85 min, ~5.7 h, 8 h, 8 h. Each delay is a
+ *   queue delaySeconds, under QUEUES.maxDelaySeconds (12 h).
+ * - `retryAfterMin/MaxSeconds`: a receiver's Retry-After is honoured within these bounds (the
+ *   ceiling is the queue's delay limit; the floor keeps a `Retry-After: 0` from spinning).
+ * - `timeoutMs`: a receiver gets 10 s (Standard Webhooks suggests "a few seconds"; Stripe waits 10 s).
+ * - `maxResponseBytes`: we read at most this much of an answer; `maxStoredResponseBytes` (2 KB) is kept.
+ * - `disableAfterFailedDeliveries`: consecutive deliveries that exhausted their retries (about a day
+ *   each) before the endpoint is disabled and the owners are mailed; any 2xx resets the count.
+ * - `previousSecretGraceMs`: after a rotation the old secret keeps signing alongside the new one for 24 h.
+ * - `publishBatch`: outbox events fanned out per publish job (each with up to `maxEndpointsPerOrg`
+ *   deliveries, inserted 7 rows per statement under D1's 100 bound parameters).
+ * - `orderWaitSeconds`: how long a delivery waits before looking again when an earlier event of
+ *   its conversation is still pending to the same endpoint (the earlier one also wakes it when done).
+ * - `leaseMs`: an attempt claims its delivery this long; a crashed attempt is retried after it.
+ * - `sweepAfterMs`: the cron sweeper publishes events and re-sends deliveries whose queue message
+ *   was lost once they are this overdue.
+ */
+export const WEBHOOKS = {
+  retryDelaysSeconds: [5, 20, 80, 320, 1280, 5120, 20_480, 28_800, 28_800] as readonly number[],
+  jitterRatio: 0.2,
+  retryAfterMinSeconds: 1,
+  retryAfterMaxSeconds: 12 * 60 * 60,
+  timeoutMs: 10_000,
+  maxResponseBytes: 64 * 1024,
+  maxStoredResponseBytes: 2048,
+  disableAfterFailedDeliveries: 5,
+  previousSecretGraceMs: 24 * 60 * 60 * 1000,
+  publishBatch: 100,
+  maxEndpointsPerOrg: 20,
+  maxEventTypesPerEndpoint: 50,
+  maxDescriptionChars: 500,
+  maxUrlChars: 2048,
+  orderWaitSeconds: 5,
+  leaseMs: 60_000,
+  sweepAfterMs: 60_000,
+  sweepPerRun: 200,
+} as const;

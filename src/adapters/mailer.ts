@@ -27,7 +27,7 @@ import { MAIL } from '../limits';
 import { enqueue, type JobMessage } from '../jobs/messages';
 import { EgressError, egressFetch, fetcherFromBinding, type EgressPolicy } from '../egress';
 
-export type MailKind = 'password_reset' | 'email_verify' | 'invitation';
+export type MailKind = 'password_reset' | 'email_verify' | 'invitation' | 'webhook_disabled';
 
 export interface MailMessage {
   to: string;

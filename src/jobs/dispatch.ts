@@ -20,6 +20,8 @@ import { moveSource, noteDocumentError, noteSourceError } from '../features/know
 import { failDocument } from '../features/knowledge/settle';
 import { deliverQueuedMail, MailDeliveryError, markMailFailed } from '../adapters/mailer';
 import { failInboundEvent, noteInboundError, processInboundEvent, SourceBusyError } from '../features/integrations/process';
+import { publishEvents } from '../features/webhooks/publisher';
+import { deliverWebhook } from '../features/webhooks/delivery';
 import { JobMessage, type JobType } from './messages';
 import { jobContext } from './context';
 import { JOB_MAX_BACKOFF_SECONDS as MAX_BACKOFF_SECONDS } from '../limits';
@@ -34,6 +36,8 @@ const handlers: { [T in JobType]: Handler<T> } = {
   'source.purge': (ctx, job) => purgeSourceBatch(ctx, job.orgId, job.sourceId),
   'mail.send': (ctx, job) => deliverQueuedMail(ctx, job),
   'inbound.process': (ctx, job) => processInboundEvent(ctx, job),
+  'events.publish': (ctx, job) => publishEvents(ctx, { orgId: job.orgId }),
+  'webhook.deliver': (ctx, job) => deliverWebhook(ctx, job),
 };
 
 export const backoffSeconds = (attempts: number) => Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** Math.max(0, attempts - 1));

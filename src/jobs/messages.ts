@@ -33,6 +33,11 @@ export const JobMessage = z.discriminatedUnion('type', [
   }),
   /** Run an accepted inbound webhook event's action (features/integrations/process.ts); idempotent by event. */
   z.object({ type: z.literal('inbound.process'), ...base, eventId: z.string().min(1).max(64) }),
+  // --- Outbound webhooks (src/features/webhooks) ---
+  /** Fan the org's unpublished outbox events out into webhook deliveries (a bounded batch per job). */
+  z.object({ type: z.literal('events.publish'), ...base }),
+  /** Attempt one webhook delivery if it is due; its state (attempts, next attempt) lives in D1. */
+  z.object({ type: z.literal('webhook.deliver'), ...base, deliveryId: z.string().min(1).max(64) }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 export type JobType = JobMessage['type'];
@@ -63,7 +68,8 @@ export async function enqueueAfterCommit(env: Env, jobs: SendableJob[]): Promise
       JSON.stringify({
         level: 'error',
         msg: 'enqueue after commit failed; the cron sweeper will recover the work',
-        jobs: jobs.slice(0, 5).map((j) => ({ type: j.type, id: 'sourceId' in j ? j.sourceId : 'documentId' in j ? j.documentId : 'eventId' in j ? j.eventId : j.mailId })),
+        // Jobs carry only a type and ids, so the first few are logged whole.
+        jobs: jobs.slice(0, 5),
         error: err instanceof Error ? err.message.slice(0, 300) : String(err),
       }),
     );

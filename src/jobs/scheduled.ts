@@ -31,6 +31,7 @@ import { failLostMails } from '../adapters/mailer';
 import { deleteExpiredAnswers } from '../features/chat/answer-cache';
 import { sweepUnclaimedAttachments } from '../features/chat/attachments';
 import { sweepInboundEvents } from '../features/integrations/process';
+import { sweepWebhooks } from '../features/webhooks/sweeper';
 
 export async function runScheduled(controller: ScheduledController, env: Env, executionCtx: ExecutionContext) {
   const ctx = jobContext(env, executionCtx);
@@ -94,6 +95,8 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
   const attachmentsExpired = await sweepUnclaimedAttachments(ctx, now);
   // Inbound webhook events whose queue message was lost, and the receive log past its retention.
   const inboundEvents = await sweepInboundEvents(ctx, now, stuckBefore);
+  // Outbox events whose publish job was lost, and deliveries whose queue message was.
+  const webhooks = await sweepWebhooks(ctx, now);
   console.log(
     JSON.stringify({
       level: 'info',
@@ -109,6 +112,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
       cachedAnswersExpired,
       attachmentsExpired,
       inboundEvents,
+      webhooks,
     }),
   );
 }

@@ -13,6 +13,8 @@ export const ID_PREFIXES = [
   'src', 'doc', 'chk', 'job', 'cnv', 'msg', 'idn', 'att', 'fbk', 'led', 'vis', 'whe',
   // inbound webhooks: integrations and the events they receive
   'int', 'ihe',
+  // Outbound webhooks: endpoint, delivery, attempt.
+  'whk', 'whd', 'wha',
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

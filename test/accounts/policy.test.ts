@@ -28,6 +28,8 @@ const ALLOWED: Record<Action, Role[]> = {
   'conversations.manage': ['owner', 'admin', 'member'],
   'feedback.write': ['owner', 'admin', 'member'],
   'leads.read': ['owner', 'admin', 'member'],
+  'webhooks.read': ['owner', 'admin'],
+  'webhooks.manage': ['owner', 'admin'],
   'settings.read': ['owner', 'admin', 'member', 'viewer'],
   'settings.update': ['owner'],
   'widget.read': ['owner', 'admin', 'member', 'viewer'],
@@ -58,6 +60,8 @@ const SCOPE_NEEDED: Record<Action, Scope> = {
   'conversations.manage': 'chat',
   'feedback.write': 'chat',
   'leads.read': 'leads:read',
+  'webhooks.read': 'webhooks:read',
+  'webhooks.manage': 'webhooks:write',
   'settings.read': 'admin',
   'settings.update': 'admin',
   'widget.read': 'bots:read',
@@ -142,8 +146,8 @@ describe('authorize: managing members', () => {
 
 describe('scopesAllowedFor: a key never gets a scope its creator could not use', () => {
   it.each([
-    ['owner', ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read', 'admin']],
-    ['admin', ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read', 'admin']],
+    ['owner', ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read', 'webhooks:read', 'webhooks:write', 'admin']],
+    ['admin', ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read', 'webhooks:read', 'webhooks:write', 'admin']],
     ['member', ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read']],
     ['viewer', ['bots:read', 'sources:read', 'chat']],
   ] as const)('%s may grant %j', (role, scopes) => {

@@ -19,6 +19,29 @@ import { searchFormOf } from '../../lib/text/text-fold';
 import { sha256Hex } from '../../lib/crypto';
 import type { MessageDto, TurnCaller } from './turn';
 import { claimAttachmentsStatement } from './attachments';
+import { eventInsert, eventInsertWhere, publishSoon } from '../events/outbox';
+import { domainEvent } from '../events/catalog';
+
+/** message.created for a stored message (the catalog's payload: what the messages API shows). */
+function messageCreated(row: Pick<MessageRow, 'id' | 'orgId' | 'botId' | 'conversationId' | 'role' | 'content' | 'unanswered' | 'authorId' | 'replyTo' | 'createdAt'>) {
+  return domainEvent('message.created', {
+    orgId: row.orgId,
+    botId: row.botId,
+    conversationId: row.conversationId,
+    data: {
+      id: row.id,
+      conversationId: row.conversationId,
+      botId: row.botId,
+      role: row.role,
+      content: row.content,
+      unanswered: row.unanswered,
+      authorId: row.authorId ?? null,
+      replyTo: row.replyTo ?? null,
+      createdAt: new Date(row.createdAt).toISOString(),
+    },
+  });
+}
+export { messageCreated };
 
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
@@ -193,6 +216,23 @@ export async function appendUserMessage(ctx: ServiceContext, input: UserMessageI
     insertRowWhere(ctx.db, messages, message, sql`${conversationExists} AND ${keyIsFree} AND ${filesFree}`),
     ...(fileIds.length ? [claimAttachmentsStatement(ctx.db, { orgId: input.orgId, ids: fileIds, conversationId, messageId: message.id })] : []),
     bumpCounters(ctx.db, conversationId, message.id, now),
+    // Events only for what really went in: the message (and so its new conversation) exists.
+    ...(created
+      ? [
+          eventInsertWhere(
+            ctx.db,
+            domainEvent('conversation.created', {
+              orgId: input.orgId,
+              botId: input.botId,
+              conversationId,
+              data: { id: created.id, botId: created.botId, channel: created.channel, title: created.title, visitorId: created.visitorId, createdAt: new Date(now).toISOString() },
+            }),
+            ctx.clock,
+            sql`EXISTS (SELECT 1 FROM messages WHERE id = ${message.id})`,
+          ),
+        ]
+      : []),
+    eventInsertWhere(ctx.db, messageCreated(message), ctx.clock, sql`EXISTS (SELECT 1 FROM messages WHERE id = ${message.id})`),
     // Read back in the same round trip: the message (with its seq) and the conversation as stored.
     ctx.db.select().from(messages).where(eq(messages.id, message.id)),
     ctx.db.select().from(conversations).where(eq(conversations.id, conversationId)),
@@ -200,7 +240,10 @@ export async function appendUserMessage(ctx: ServiceContext, input: UserMessageI
   const results = (await ctx.db.batch(statements as unknown as Parameters<Db["batch"]>[0])) as readonly unknown[];
   const [stored] = results.at(-2) as MessageRow[];
   const [conversation] = results.at(-1) as ConversationRow[];
-  if (stored && conversation) return { status: 'stored', conversation, message: stored, created: created !== null };
+  if (stored && conversation) {
+    publishSoon(ctx, input.orgId);
+    return { status: 'stored', conversation, message: stored, created: created !== null };
+  }
   if (input.requestKey) {
     const winner = await findMessageByRequestKey(ctx.db, input.orgId, input.requestKey);
     if (winner) return { status: 'existing', message: winner };
@@ -247,7 +290,27 @@ export interface AssistantMessageInput {
 export async function appendAssistantMessage(ctx: ServiceContext, input: AssistantMessageInput): Promise<MessageRow> {
   const now = ctx.clock.now();
   const row = { ...input, searchText: searchFormOf(input.content), role: 'assistant' as const, authorId: null, attachments: null, requestKey: null, createdAt: now };
-  const [inserted] = await ctx.db.batch([ctx.db.insert(messages).values(row).returning(), bumpCounters(ctx.db, input.conversationId, input.id, now)]);
+  const unanswered = input.unanswered
+    ? [
+        eventInsert(
+          ctx.db,
+          domainEvent('conversation.unanswered', {
+            orgId: input.orgId,
+            botId: input.botId,
+            conversationId: input.conversationId,
+            data: { conversationId: input.conversationId, botId: input.botId, messageId: input.id, replyTo: input.replyTo, createdAt: new Date(now).toISOString() },
+          }),
+          ctx.clock,
+        ),
+      ]
+    : [];
+  const [inserted] = await ctx.db.batch([
+    ctx.db.insert(messages).values(row).returning(),
+    bumpCounters(ctx.db, input.conversationId, input.id, now),
+    eventInsert(ctx.db, messageCreated(row), ctx.clock),
+    ...unanswered,
+  ]);
+  publishSoon(ctx, input.orgId);
   return inserted[0]!;
 }
 

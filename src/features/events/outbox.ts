@@ -4,7 +4,10 @@
  * lost and never announces a change that did not happen. Whoever consumes the outbox (webhook
  * delivery, notifications, analytics) reads `outbox_events`; nothing here sends anything.
  */
-import type { Db } from '../../db/client';
+import type { SQL } from 'drizzle-orm';
+import { insertIfPreviousChanged, insertRowWhere, type Db } from '../../db/client';
+import type { ServiceContext } from '../../context';
+import { enqueueAfterCommit } from '../../jobs/messages';
 import { outboxEvents } from '../../db/schema';
 import type { Clock } from '../../lib/clock';
 import { newId } from '../../lib/ids';
@@ -34,4 +37,23 @@ export function newEventRow(event: DomainEvent, clock: Clock): typeof outboxEven
 /** The insert to put in the same batch as the change the event reports. */
 export function eventInsert(db: Db, event: DomainEvent, clock: Clock) {
   return db.insert(outboxEvents).values(newEventRow(event, clock));
+}
+
+/** Like `eventInsert`, but written only when `condition` holds when the batch reaches it (a guarded change). */
+export function eventInsertWhere(db: Db, event: DomainEvent, clock: Clock, condition: SQL) {
+  return insertRowWhere(db, outboxEvents, newEventRow(event, clock), condition);
+}
+
+/** Like `eventInsert`, but written only if the batch's previous statement changed a row. */
+export function eventInsertIfChanged(db: Db, event: DomainEvent, clock: Clock) {
+  return insertIfPreviousChanged(db, outboxEvents, newEventRow(event, clock));
+}
+
+/**
+ * After a batch that wrote events has committed: ask for them to be published now (best effort,
+ * in the background). A lost send loses nothing: the cron sweeper publishes whatever is still
+ * unpublished a minute later.
+ */
+export function publishSoon(ctx: Pick<ServiceContext, 'env' | 'waitUntil'>, orgId: string) {
+  ctx.waitUntil(enqueueAfterCommit(ctx.env, [{ type: 'events.publish', orgId }]));
 }

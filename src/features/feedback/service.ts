@@ -13,6 +13,19 @@ import type { ServiceContext } from '../../context';
 import { FEEDBACK_RATINGS, type FeedbackAuthorKind, type FeedbackRating } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { FEEDBACK } from '../../limits';
+import { publishSoon } from '../events/outbox';
+
+/**
+ * feedback.created, written in the same batch as the rating and only when the rating row is new:
+ * a changed rating keeps the first row's id, so `id = ?` finds nothing then. The payload is the
+ * catalog's (events/catalog.ts), built in SQL from the stored row.
+ */
+const FEEDBACK_CREATED_EVENT = `INSERT INTO outbox_events (id, org_id, type, bot_id, conversation_id, data, created_at)
+  SELECT ?, org_id, 'feedback.created', bot_id, conversation_id,
+         json_object('id', id, 'botId', bot_id, 'conversationId', conversation_id, 'messageId', message_id, 'rating', rating,
+                     'comment', comment, 'authorKind', author_kind, 'createdAt', ?),
+         ?
+    FROM message_feedback WHERE id = ?`;
 
 /**
  * Who rates. A member is a user id or an API key id. A visitor is the widget session's visitor id,
@@ -100,7 +113,7 @@ export async function recordFeedback(ctx: ServiceContext, input: RecordFeedbackI
   const { where, binds } = scope(input, input.author);
   // One guarded statement: it writes only when every check holds. SQLite needs the WHERE for
   // INSERT … SELECT … ON CONFLICT to parse, and has it here.
-  const stored = await ctx.env.DB.prepare(
+  const upsert = ctx.env.DB.prepare(
     `INSERT INTO message_feedback (id, org_id, bot_id, conversation_id, message_id, rating, comment, author_kind, author_id, created_at, updated_at)
      SELECT ?, m.org_id, m.bot_id, m.conversation_id, m.id, ?, ?, ?, ?, ?, ?
        FROM messages m JOIN conversations c ON c.id = m.conversation_id
@@ -109,9 +122,14 @@ export async function recordFeedback(ctx: ServiceContext, input: RecordFeedbackI
      DO UPDATE SET rating = excluded.rating, comment = excluded.comment, updated_at = excluded.updated_at
      RETURNING ${COLUMNS}`,
   )
-    .bind(id, input.rating, comment.value, input.author.kind, feedbackAuthorId(input.author), now, now, ...binds)
-    .first<FeedbackRow>();
-  if (stored) return { status: 'stored', created: stored.id === id, feedback: stored };
+    .bind(id, input.rating, comment.value, input.author.kind, feedbackAuthorId(input.author), now, now, ...binds);
+  const event = ctx.env.DB.prepare(FEEDBACK_CREATED_EVENT).bind(newId('whe', ctx.clock), new Date(now).toISOString(), now, id);
+  const [result] = await ctx.env.DB.batch<FeedbackRow>([upsert, event]);
+  const stored = result?.results[0];
+  if (stored) {
+    if (stored.id === id) publishSoon(ctx, input.orgId);
+    return { status: 'stored', created: stored.id === id, feedback: stored };
+  }
 
   const message = await findMessage(ctx, input, input.author);
   return message && message.role !== 'assistant' ? { status: 'not_assistant' } : { status: 'not_found' };

@@ -49,6 +49,9 @@
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { documents, sources, type DOCUMENT_STATUSES, type SOURCE_STATUSES } from '../../db/schema';
 import type { ServiceContext } from '../../context';
+import { outboxEvents } from '../../db/schema';
+import { newId } from '../../lib/ids';
+import { publishSoon } from '../events/outbox';
 
 export type SourceStatus = (typeof SOURCE_STATUSES)[number];
 export type DocumentStatus = (typeof DOCUMENT_STATUSES)[number];
@@ -93,9 +96,35 @@ export function sourceTransition(ctx: ServiceContext, ref: SourceRef, transition
     .returning();
 }
 
+const isoFromMs = (column: SQL) => sql`CASE WHEN ${column} IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%fZ', ${column} / 1000.0, 'unixepoch') END`;
+
+/**
+ * source.ready / source.failed (events/catalog.ts), built in SQL from the source as just updated
+ * and written only if the guarded transition before it in the batch changed the row: a
+ * transition that did not apply (a lost race, a deleted source) announces nothing.
+ */
+function sourceSettledEvent(ctx: ServiceContext, sourceId: string, to: 'ready' | 'failed') {
+  const data = sql`json_object('id', ${sources.id}, 'botId', ${sources.botId}, 'type', ${sources.type}, 'title', ${sources.title}, 'status', ${sources.status},
+    'error', ${sources.error}, 'lastSyncedAt', ${isoFromMs(sql`${sources.lastSyncedAt}`)}, 'updatedAt', ${isoFromMs(sql`${sources.updatedAt}`)})`;
+  // Every column of outbox_events in order; seq is NULL so SQLite assigns it.
+  return ctx.db
+    .insert(outboxEvents)
+    .select(
+      sql`SELECT NULL, ${newId('whe', ctx.clock)}, ${sources.orgId}, ${`source.${to}`}, ${sources.botId}, NULL, ${data}, ${ctx.clock.now()}, NULL
+            FROM ${sources} WHERE ${sources.id} = ${sourceId} AND changes() = 1`,
+    );
+}
+
 /** Applies a source transition; the updated row, or null when the source was not in a `from` state. */
 export async function moveSource(ctx: ServiceContext, ref: SourceRef, transition: SourceTransition, fields: SourceFields = {}): Promise<SourceRow | null> {
-  const [row] = await sourceTransition(ctx, ref, transition, fields);
+  const to = SOURCE_TRANSITIONS[transition].to;
+  if (to !== 'ready' && to !== 'failed') {
+    const [row] = await sourceTransition(ctx, ref, transition, fields);
+    return row ?? null;
+  }
+  const sourceId = typeof ref === 'string' ? ref : ref.id;
+  const [[row]] = await ctx.db.batch([sourceTransition(ctx, ref, transition, fields), sourceSettledEvent(ctx, sourceId, to)]);
+  if (row) publishSoon(ctx, row.orgId);
   return row ?? null;
 }
 

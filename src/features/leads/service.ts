@@ -12,6 +12,8 @@ import { LEADS } from '../../limits';
 import { getBot } from '../bots/service';
 import { validateLeadFields, type LeadFieldError } from './validate';
 import { csvRow } from './csv';
+import { eventInsert, publishSoon } from '../events/outbox';
+import { domainEvent } from '../events/catalog';
 
 export type LeadRow = typeof leads.$inferSelect;
 
@@ -77,7 +79,29 @@ export async function createLead(ctx: ServiceContext, input: CreateLeadInput): P
     ...checked.value,
     createdAt: ctx.clock.now(),
   };
-  await ctx.db.insert(leads).values(lead);
+  await ctx.db.batch([
+    ctx.db.insert(leads).values(lead),
+    eventInsert(
+      ctx.db,
+      domainEvent('lead.created', {
+        orgId: lead.orgId,
+        botId: lead.botId,
+        conversationId: lead.conversationId,
+        data: {
+          id: lead.id,
+          botId: lead.botId,
+          conversationId: lead.conversationId,
+          visitorId: lead.visitorId,
+          name: lead.name,
+          email: lead.email,
+          phone: lead.phone,
+          createdAt: new Date(lead.createdAt).toISOString(),
+        },
+      }),
+      ctx.clock,
+    ),
+  ]);
+  publishSoon(ctx, lead.orgId);
   return { status: 'created', lead };
 }
 

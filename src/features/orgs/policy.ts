@@ -34,6 +34,8 @@ export const ACTIONS = [
   'health.details',
   'integrations.read',
   'integrations.manage',
+  'webhooks.read',
+  'webhooks.manage',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -74,9 +76,12 @@ const MIN_ROLE: Record<Action, Role> = {
   // Inbound webhooks hold a signing secret and push into knowledge and conversations: credentials, like API keys.
   'integrations.read': 'admin',
   'integrations.manage': 'admin',
+  // Webhook endpoints send the org's events (messages, leads) to outside systems: admins decide where.
+  'webhooks.read': 'admin',
+  'webhooks.manage': 'admin',
 };
 
-export const SCOPES = ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read', 'admin'] as const;
+export const SCOPES = ['bots:read', 'bots:write', 'sources:read', 'sources:write', 'chat', 'leads:read', 'webhooks:read', 'webhooks:write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The scope an API key needs for each action; `admin` grants everything. */
@@ -111,6 +116,8 @@ const SCOPE_FOR: Record<Action, Scope> = {
   'health.details': 'admin',
   'integrations.read': 'admin',
   'integrations.manage': 'admin',
+  'webhooks.read': 'webhooks:read',
+  'webhooks.manage': 'webhooks:write',
 };
 
 export interface Principal {

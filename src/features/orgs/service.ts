@@ -15,6 +15,11 @@ import { auditInsert, auditInsertIfChanged } from '../audit/service';
 import { sendAfterCommit } from '../../adapters/mailer';
 import { forgetCachedKeys } from '../api-keys/service';
 import { normalizeEmail } from '../auth/service';
+import { eventInsertIfChanged, publishSoon } from '../events/outbox';
+import { domainEvent } from '../events/catalog';
+
+/** member.* payloads: what GET /orgs/{id}/members shows of the member. */
+const memberData = (m: { id: string; userId: string; email: string; name: string | null; role: Role }) => ({ id: m.id, userId: m.userId, email: m.email, name: m.name, role: m.role });
 
 export type OrgRow = typeof organizations.$inferSelect;
 
@@ -171,8 +176,11 @@ export async function changeMemberRole(ctx: ServiceContext, actor: Actor, orgId:
       target: { type: 'membership', id: member.id },
       metadata: { userId: member.userId, from: member.role, to: role },
     }),
+    // Chained on the audit row, which went in only if the role really changed.
+    eventInsertIfChanged(ctx.db, domainEvent('member.role_changed', { orgId, data: { ...memberData({ ...member, role }), previousRole: member.role } }), ctx.clock),
   ]);
   if (changed.length === 0) return { status: 'last_owner' };
+  publishSoon(ctx, orgId);
   forgetCachedKeys({ orgId, createdBy: member.userId });
   return { status: 'ok', member: { ...member, role } };
 }
@@ -191,8 +199,10 @@ export async function removeMember(ctx: ServiceContext, actor: Actor, orgId: str
       target: { type: 'membership', id: member.id },
       metadata: { userId: member.userId, role: member.role },
     }),
+    eventInsertIfChanged(ctx.db, domainEvent('member.removed', { orgId, data: memberData(member) }), ctx.clock),
   ]);
   if (removed.length === 0) return 'last_owner';
+  publishSoon(ctx, orgId);
   forgetCachedKeys({ orgId, createdBy: member.userId });
   return 'ok';
 }
@@ -318,6 +328,8 @@ export async function acceptInvitation(ctx: ServiceContext, actor: Actor & { kin
   if (!invitation) return { status: 'invalid' };
   if (normalizeEmail(actor.email) !== invitation.email) return { status: 'email_mismatch' };
   if (await findMembership(ctx.db, invitation.orgId, actor.userId)) return { status: 'already_member', orgId: invitation.orgId };
+  const membershipId = newId('mem', ctx.clock);
+  const person = await ctx.db.select({ name: users.name }).from(users).where(eq(users.id, actor.userId)).get();
   const [accepted] = await ctx.db.batch([
     ctx.db
       .update(invitations)
@@ -325,7 +337,7 @@ export async function acceptInvitation(ctx: ServiceContext, actor: Actor & { kin
       .where(and(eq(invitations.id, invitation.id), isNull(invitations.acceptedAt)))
       .returning({ id: invitations.id }),
     insertIfPreviousChanged(ctx.db, memberships, {
-      id: newId('mem', ctx.clock),
+      id: membershipId,
       orgId: invitation.orgId,
       userId: actor.userId,
       role: invitation.role,
@@ -340,7 +352,16 @@ export async function acceptInvitation(ctx: ServiceContext, actor: Actor & { kin
       target: { type: 'invitation', id: invitation.id },
       metadata: { role: invitation.role },
     }),
+    eventInsertIfChanged(
+      ctx.db,
+      domainEvent('member.added', {
+        orgId: invitation.orgId,
+        data: memberData({ id: membershipId, userId: actor.userId, email: actor.email, name: person?.name ?? null, role: invitation.role }),
+      }),
+      ctx.clock,
+    ),
   ]);
   if (accepted.length === 0) return { status: 'invalid' };
+  publishSoon(ctx, invitation.orgId);
   return { status: 'accepted', orgId: invitation.orgId, role: invitation.role };
 }

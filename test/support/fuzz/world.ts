@@ -48,6 +48,7 @@ export class FuzzWorld {
     await world.replenish('memberId');
     await world.replenish('conversationId');
     await world.replenish('integrationId');
+    await world.replenish('webhookId');
     return world;
   }
 
@@ -144,6 +145,15 @@ export class FuzzWorld {
         this.ids.conversationId = conversation.id;
         // The answer, so feedback routes aim at a message they can rate.
         this.ids.messageId = conversation.messageIds[1]!;
+        return;
+      }
+      case 'webhookId':
+      case 'deliveryId': {
+        // An endpoint on the test site's receiver, and one delivery (its test event) to aim at.
+        const hook = await this.asA('POST', '/api/v1/webhooks', { body: { url: 'http://localhost:11434/__receiver/fuzz', eventTypes: ['lead.created'] } });
+        this.ids.webhookId = hook.id;
+        const test = await this.asA('POST', `/api/v1/webhooks/${hook.id}/test`);
+        this.ids.deliveryId = test.delivery.id;
         return;
       }
       case 'memberId': {

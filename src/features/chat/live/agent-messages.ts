@@ -10,7 +10,8 @@ import type { ServiceContext } from '../../../context';
 import { newId } from '../../../lib/ids';
 import { searchFormOf } from '../../../lib/text/text-fold';
 import type { MessageDto } from '../turn';
-import { toMessageDto } from '../store';
+import { messageCreated, toMessageDto } from '../store';
+import { eventInsertIfChanged, publishSoon } from '../../events/outbox';
 
 export interface RoomConversation {
   id: string;
@@ -162,8 +163,11 @@ export async function postAgentMessage(
       .set({ messageCount: sql`${conversations.messageCount} + 1`, lastMessageAt: now, updatedAt: now })
       .where(guard),
     insertIfPreviousChanged(ctx.db, messages, row),
+    // Only if the message went in (the insert above changed a row).
+    eventInsertIfChanged(ctx.db, messageCreated({ ...row, unanswered: false, authorId, replyTo: null, createdAt: now } as Parameters<typeof messageCreated>[0]), ctx.clock),
   ]);
   const stored = await loadMessage(ctx.db, target.orgId, target.conversationId, id);
+  if (stored) publishSoon(ctx, target.orgId);
   return stored ? { status: 'ok', message: stored } : { status: 'takeover_required' };
 }
 
