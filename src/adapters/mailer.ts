@@ -27,7 +27,8 @@ import { MAIL } from '../limits';
 import { enqueue, type JobMessage } from '../jobs/messages';
 import { EgressError, egressFetch, fetcherFromBinding, type EgressPolicy } from '../egress';
 
-export type MailKind = 'password_reset' | 'email_verify' | 'invitation';
+/** `escalation`: a ticket notification (issue #10; carries no token). */
+export type MailKind = 'password_reset' | 'email_verify' | 'invitation' | 'escalation';
 
 export interface MailMessage {
   to: string;
