@@ -45,8 +45,10 @@ async function recipients(ctx: ServiceContext, n: Notification): Promise<string[
     .limit(ESCALATION.maxWatchers);
   const ids = new Set(watcherRows.map((w) => w.userId));
   if (n.ticket.assigneeId) ids.add(n.ticket.assigneeId);
-  if (n.actor.type === 'user') ids.delete(n.actor.id);
+  // Nobody watches a ticket a visitor (or the bot) opened: the org's owners and admins hear of it.
   const roles = ids.size === 0 && n.kind === 'created' ? (['owner', 'admin'] as const) : null;
+  if (n.actor.type === 'user') ids.delete(n.actor.id);
+  if (!roles && ids.size === 0) return [];
   // Only people still in the org (a watcher who left hears nothing), active accounts.
   const rows = await ctx.db
     .select({ email: users.email })
