@@ -47,6 +47,8 @@ export class FuzzWorld {
     await world.replenish('invitationId');
     await world.replenish('memberId');
     await world.replenish('conversationId');
+    await world.replenish('escalationId');
+    world.ids.userId = world.ownerA.userId;
     return world;
   }
 
@@ -143,6 +145,11 @@ export class FuzzWorld {
         this.ids.conversationId = conversation.id;
         // The answer, so feedback routes aim at a message they can rate.
         this.ids.messageId = conversation.messageIds[1]!;
+        return;
+      }
+      case 'escalationId': {
+        const ticket = await this.asA('POST', '/api/v1/escalations', { body: { title: 'fuzz ticket' } });
+        this.ids.escalationId = ticket.id;
         return;
       }
       case 'memberId': {
