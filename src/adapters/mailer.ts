@@ -27,7 +27,8 @@ import { MAIL } from '../limits';
 import { enqueue, type JobMessage } from '../jobs/messages';
 import { EgressError, egressFetch, fetcherFromBinding, type EgressPolicy } from '../egress';
 
-export type MailKind = 'password_reset' | 'email_verify' | 'invitation' | 'webhook_disabled';
+/** `webhook_disabled`: an endpoint was turned off after repeated failures; `escalation`: a ticket notification (issue #10). Neither carries a token. */
+export type MailKind = 'password_reset' | 'email_verify' | 'invitation' | 'webhook_disabled' | 'escalation';
 
 export interface MailMessage {
   to: string;

@@ -15,6 +15,7 @@ export const ID_PREFIXES = [
   'int', 'ihe',
   // Outbound webhooks: endpoint, delivery, attempt.
   'whk', 'whd', 'wha',
+  'esc', 'cmt',
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

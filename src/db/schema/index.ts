@@ -14,3 +14,4 @@ export * from './widget';
 export * from './events';
 export * from './integrations';
 export * from './webhooks';
+export * from './handoff';

@@ -9,7 +9,7 @@
  * never more personal data than a member with access to that API would see.
  */
 import { z } from 'zod';
-import { CHANNELS, MESSAGE_ROLES } from '../../db/schema';
+import { CHANNELS, ESCALATION_PRIORITIES, ESCALATION_SOURCES, ESCALATION_STATUSES, MESSAGE_ROLES } from '../../db/schema';
 import type { DomainEvent } from './outbox';
 
 const isoTime = z.string().describe('ISO 8601 time');
@@ -55,6 +55,22 @@ const MemberData = z.object({
   name: z.string().nullable(),
   role: z.enum(['owner', 'admin', 'member', 'viewer']),
 });
+
+/** Who caused a handoff or ticket change. */
+const Actor = z.object({ type: z.enum(['user', 'api_key', 'visitor', 'system']), id: z.string().nullable() });
+
+const EscalationData = z.object({
+  escalationId: z.string(),
+  conversationId: z.string().nullable(),
+  botId: z.string().nullable(),
+  status: z.enum(ESCALATION_STATUSES),
+  priority: z.enum(ESCALATION_PRIORITIES),
+  assigneeId: z.string().nullable(),
+  source: z.enum(ESCALATION_SOURCES),
+  slaDueAt: isoTime,
+  actor: Actor,
+});
+const EscalationTransitionData = EscalationData.extend({ previousStatus: z.enum(ESCALATION_STATUSES) });
 
 export interface EventDefinition {
   description: string;
@@ -120,6 +136,31 @@ export const EVENT_CATALOG = {
     description: 'A member\'s role changed.',
     data: MemberData.extend({ previousRole: z.enum(['owner', 'admin', 'member', 'viewer']) }),
   },
+  'conversation.handoff_requested': {
+    description: 'A conversation asks for a person: the widget button, a trigger phrase, N fallbacks in a row, a member or an API call. An escalation ticket was opened with it.',
+    data: z.object({
+      conversationId: z.string(),
+      botId: z.string(),
+      escalationId: z.string(),
+      source: z.enum(ESCALATION_SOURCES),
+      outsideBusinessHours: z.boolean(),
+      nextOpeningAt: isoTime.nullable(),
+      requestedAt: isoTime,
+      actor: Actor,
+    }),
+  },
+  'conversation.handed_back': {
+    description: 'A member handed a taken-over conversation back to the bot.',
+    data: z.object({ conversationId: z.string(), botId: z.string().nullable(), byUserId: z.string().nullable(), handedBackAt: isoTime }),
+  },
+  'escalation.created': { description: 'An escalation ticket was opened.', data: EscalationData },
+  'escalation.assigned': { description: 'A ticket was assigned to a member.', data: EscalationTransitionData },
+  'escalation.unassigned': { description: 'A ticket lost its assignee.', data: EscalationTransitionData },
+  'escalation.resolved': { description: 'A ticket was resolved.', data: EscalationTransitionData },
+  'escalation.closed': { description: 'A ticket was closed.', data: EscalationTransitionData },
+  'escalation.reopened': { description: 'A resolved or closed ticket was reopened.', data: EscalationTransitionData },
+  'escalation.updated': { description: 'A ticket\'s priority, title or description changed (no status change).', data: EscalationTransitionData },
+  'escalation.commented': { description: 'An internal comment was added to a ticket.', data: EscalationData.extend({ commentId: z.string() }) },
   'webhook.test': {
     description: 'Sent by POST /webhooks/{id}/test to check an endpoint; delivered to that endpoint only.',
     data: z.object({ webhookId: z.string(), message: z.string() }),

@@ -49,6 +49,8 @@ export class FuzzWorld {
     await world.replenish('conversationId');
     await world.replenish('integrationId');
     await world.replenish('webhookId');
+    await world.replenish('escalationId');
+    world.ids.userId = world.ownerA.userId;
     return world;
   }
 
@@ -154,6 +156,11 @@ export class FuzzWorld {
         this.ids.webhookId = hook.id;
         const test = await this.asA('POST', `/api/v1/webhooks/${hook.id}/test`);
         this.ids.deliveryId = test.delivery.id;
+        return;
+      }
+      case 'escalationId': {
+        const ticket = await this.asA('POST', '/api/v1/escalations', { body: { title: 'fuzz ticket' } });
+        this.ids.escalationId = ticket.id;
         return;
       }
       case 'memberId': {

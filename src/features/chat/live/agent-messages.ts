@@ -111,15 +111,29 @@ export async function takeOver(ctx: ServiceContext, orgId: string, conversationI
   return current ? { status: 'conflict', conversation: current } : { status: 'conversation_not_found' };
 }
 
-/** The bot answers again. Any agent may hand back (the member who took over may have left). */
-export async function handBack(ctx: ServiceContext, orgId: string, conversationId: string): Promise<StatusChange> {
-  const updated = await ctx.db
-    .update(conversations)
-    .set({ status: 'open', humanUserId: null, updatedAt: ctx.clock.now() })
-    .where(and(eq(conversations.id, conversationId), eq(conversations.orgId, orgId), isNull(conversations.deletedAt), eq(conversations.status, 'human')))
-    .returning({ id: conversations.id, botId: conversations.botId, status: conversations.status, humanUserId: conversations.humanUserId })
-    .get();
-  if (updated) return { status: 'ok', conversation: updated };
+/**
+ * The bot answers again. Any agent may hand back (the member who took over may have left). The
+ * status change and its `conversation.handed_back` event are one batch (issue #10).
+ */
+export async function handBack(ctx: ServiceContext, orgId: string, conversationId: string, by: { userId: string | null; botId: string } | null = null): Promise<StatusChange> {
+  const now = ctx.clock.now();
+  const [updated] = await ctx.db.batch([
+    ctx.db
+      .update(conversations)
+      .set({ status: 'open', humanUserId: null, handoffRequestedAt: null, updatedAt: now })
+      .where(and(eq(conversations.id, conversationId), eq(conversations.orgId, orgId), isNull(conversations.deletedAt), eq(conversations.status, 'human')))
+      .returning({ id: conversations.id, botId: conversations.botId, status: conversations.status, humanUserId: conversations.humanUserId }),
+    eventInsertIfChanged(
+      ctx.db,
+      { orgId, type: 'conversation.handed_back', botId: by?.botId ?? null, conversationId, data: { conversationId, botId: by?.botId ?? null, byUserId: by?.userId ?? null, handedBackAt: new Date(now).toISOString() } },
+      ctx.clock,
+    ),
+  ]);
+  const row = updated[0];
+  if (row) {
+    publishSoon(ctx, orgId);
+    return { status: 'ok', conversation: row };
+  }
   const current = await conversationForRoom(ctx.db, orgId, conversationId);
   return current ? { status: 'conflict', conversation: current } : { status: 'conversation_not_found' };
 }
@@ -206,6 +220,19 @@ export async function postExternalAgentReply(
 
   const now = ctx.clock.now();
   const id = newId('msg', ctx.clock);
+  const row = {
+    id,
+    orgId: target.orgId,
+    botId: conversation.botId,
+    conversationId: target.conversationId,
+    role: 'agent' as const,
+    content,
+    searchText: searchFormOf(content),
+    citations: [],
+    authorId,
+    requestKey,
+    createdAt: now,
+  };
   try {
     await ctx.db.batch([
       ctx.db
@@ -219,19 +246,8 @@ export async function postExternalAgentReply(
             inArray(conversations.status, ['open', 'handoff_requested', 'human']),
           ),
         ),
-      insertIfPreviousChanged(ctx.db, messages, {
-        id,
-        orgId: target.orgId,
-        botId: conversation.botId,
-        conversationId: target.conversationId,
-        role: 'agent',
-        content,
-        searchText: searchFormOf(content),
-        citations: [],
-        authorId,
-        requestKey,
-        createdAt: now,
-      }),
+      insertIfPreviousChanged(ctx.db, messages, row),
+      eventInsertIfChanged(ctx.db, messageCreated({ ...row, unanswered: false, replyTo: null } as Parameters<typeof messageCreated>[0]), ctx.clock),
     ]);
   } catch (err) {
     // A concurrent run of the same event stored it first (unique request key): that one stands.
@@ -240,6 +256,7 @@ export async function postExternalAgentReply(
     throw err;
   }
   const stored = await loadMessage(ctx.db, target.orgId, target.conversationId, id);
+  if (stored) publishSoon(ctx, target.orgId);
   if (stored) return { status: 'ok', message: stored, conversation: { ...conversation, status: 'human' } };
   // Closed or deleted between the read and the write.
   return (await conversationForRoom(ctx.db, target.orgId, target.conversationId)) ? { status: 'conversation_closed' } : { status: 'conversation_not_found' };
