@@ -40,6 +40,9 @@ import { visitorAuth, widgetOrigin } from './http/middleware/widget';
 import { widgetVisitorRoutes } from './features/widget/visitor-route';
 import { identitySecretRoutes } from './features/widget/identity-route';
 import { widgetChatRoutes } from './features/chat/widget-route';
+// Actions and the tool-call loop (issue #11)
+import { actionRoutes } from './features/actions/routes';
+import { memberConfirmationRoutes, widgetConfirmationRoutes } from './features/chat/confirmation-route';
 import { ATTACHMENTS, MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
@@ -52,7 +55,7 @@ const ATTACHMENT_UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/attachments$/;
 const WIDGET_PREFIX = '/api/v1/widget';
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults', 'actions'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -158,6 +161,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.use(`${WIDGET_PREFIX}/:botId/leads`, visitorAuth(), perVisitor);
   app.route('/api/v1', widgetVisitorRoutes());
   app.route('/api/v1', widgetChatRoutes());
+  app.route('/api/v1', widgetConfirmationRoutes());
 
   // Benchmarks build their own entry (bench/worker) that mounts baselines here; production never ships them.
   options.mountExtraRoutes?.(app);
@@ -207,6 +211,8 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', conversationRoutes());
   app.route('/api/v1', feedbackRoutes());
   app.route('/api/v1', leadRoutes());
+  app.route('/api/v1', actionRoutes());
+  app.route('/api/v1', memberConfirmationRoutes());
   app.route('/api/v1', chatbaseRoutes());
   app.route('/api/v1', widgetDefaultsRoutes());
   // The widget's public endpoints: no authentication (a bot's visibility and origins decide).

@@ -27,7 +27,8 @@ import { MAIL } from '../limits';
 import { enqueue, type JobMessage } from '../jobs/messages';
 import { EgressError, egressFetch, fetcherFromBinding, type EgressPolicy } from '../egress';
 
-export type MailKind = 'password_reset' | 'email_verify' | 'invitation';
+/** `action`: a mail an `email` action sends during a chat turn (features/actions). */
+export type MailKind = 'password_reset' | 'email_verify' | 'invitation' | 'action';
 
 export interface MailMessage {
   to: string;
@@ -86,7 +87,7 @@ class QueuedHttpMailer implements Mailer {
   }
 }
 
-function createMailer(ctx: ServiceContext): Mailer {
+export function createMailer(ctx: ServiceContext): Mailer {
   return ctx.config.mailer.kind === 'http' ? new QueuedHttpMailer(ctx) : new OutboxMailer(ctx);
 }
 

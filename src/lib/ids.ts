@@ -11,6 +11,8 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export const ID_PREFIXES = [
   'usr', 'org', 'mem', 'inv', 'bot', 'key', 'ses', 'rtk', 'evt', 'tok', 'mail',
   'src', 'doc', 'chk', 'job', 'cnv', 'msg', 'idn', 'att', 'fbk', 'led', 'vis', 'whe',
+  // actions (issue #11): an action, one of its runs, a pending confirmation
+  'act', 'arn', 'cfm',
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 
