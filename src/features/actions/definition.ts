@@ -85,12 +85,12 @@ const CREDENTIAL_SHAPES = [
   /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/,
 ];
 
-/** A run of 32+ base64/hex-ish characters with letters and digits mixed: a key, not a word. */
+/**
+ * An unbroken run of 32+ letters and digits, both mixed in: a hex or base62 key, not a word or a
+ * path (separators break runs, so URL paths and UUIDs do not match).
+ */
 function looksRandom(text: string): boolean {
-  for (const run of text.match(/[A-Za-z0-9_+/=-]{32,}/g) ?? []) {
-    if (/[0-9]/.test(run) && /[a-z]/i.test(run) && !/^[a-z-]+$/i.test(run)) return true;
-  }
-  return false;
+  return (text.match(/[A-Za-z0-9]{32,}/g) ?? []).some((run) => /[0-9]/.test(run) && /[a-z]/i.test(run));
 }
 
 function inlineCredential(text: string): boolean {
