@@ -43,6 +43,10 @@ import { widgetChatRoutes } from './features/chat/widget-route';
 // Actions and the tool-call loop (issue #11)
 import { actionRoutes } from './features/actions/routes';
 import { memberConfirmationRoutes, widgetConfirmationRoutes } from './features/chat/confirmation-route';
+// Human handoff, inbox, escalation tickets (issue #10).
+import { handoffRoutes } from './features/handoff/routes';
+import { widgetHandoffRoutes } from './features/handoff/widget-route';
+import { escalationRoutes } from './features/escalations/routes';
 import { ATTACHMENTS, MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
@@ -55,7 +59,7 @@ const ATTACHMENT_UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/attachments$/;
 const WIDGET_PREFIX = '/api/v1/widget';
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults', 'actions'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults', 'inbox', 'escalations', 'actions'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -162,6 +166,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', widgetVisitorRoutes());
   app.route('/api/v1', widgetChatRoutes());
   app.route('/api/v1', widgetConfirmationRoutes());
+  app.route('/api/v1', widgetHandoffRoutes());
 
   // Benchmarks build their own entry (bench/worker) that mounts baselines here; production never ships them.
   options.mountExtraRoutes?.(app);
@@ -215,6 +220,8 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', memberConfirmationRoutes());
   app.route('/api/v1', chatbaseRoutes());
   app.route('/api/v1', widgetDefaultsRoutes());
+  app.route('/api/v1', handoffRoutes());
+  app.route('/api/v1', escalationRoutes());
   // The widget's public endpoints: no authentication (a bot's visibility and origins decide).
   app.route('/api/v1', widgetPublicRoutes());
   // OpenAI clients append /chat/completions to a base URL ending in /v1: mounted at the root.

@@ -612,3 +612,45 @@ export const ACTIONS = {
   confirmationTtlMs: 15 * 60 * 1000,
   maxBotsPerAction: 50,
 } as const;
+// --- Human handoff, inbox, escalation tickets (issue #10) ---------------------------------
+/**
+ * Product: human handoff.
+ * - `maxTriggerPhrases` / `maxTriggerPhraseChars`: a bot's own phrase list is matched against every
+ *   visitor message before retrieval (substring of folded text), so it stays short: 50 phrases of
+ *   at most 80 characters is ~4 KB of matching per message.
+ * - `defaultFallbackTurns`: two "I don't know" answers in a row and a person is asked to join
+ *   (issue #10 "the bot falls back N turns in a row"); `maxFallbackTurns` bounds the look-back read.
+ * - `maxIntervals`: business hours are a weekly schedule; 28 covers four split shifts a day.
+ * - `maxNoticeChars`: a notice to the visitor is a sentence or two, like the fallback message.
+ * - `businessSearchDays`: how far ahead the next opening / SLA walk looks (8 days: a schedule with
+ *   any interval opens within a week; more covers a DST shift).
+ */
+export const HANDOFF = {
+  maxTriggerPhrases: 50,
+  maxTriggerPhraseChars: 80,
+  defaultFallbackTurns: 2,
+  maxFallbackTurns: 10,
+  maxIntervals: 28,
+  maxNoticeChars: 500,
+  businessSearchDays: 8,
+} as const;
+/**
+ * Product: escalation tickets. `slaMinutes`: the time to resolution per priority, counted in the
+ * bot's business hours (wall-clock when it has none), in line with common helpdesk defaults
+ * (urgent 1 h, high 4 h, normal 1 business day of 8 h… here 24 h, low 3 days). Title, description
+ * and comments are bounded to what a ticket view shows; `maxWatchers` bounds the mails one
+ * transition sends (each a mail job).
+ */
+export const ESCALATION = {
+  slaMinutes: { urgent: 60, high: 4 * 60, normal: 24 * 60, low: 72 * 60 },
+  maxTitleChars: 200,
+  maxDescriptionChars: 5000,
+  maxCommentChars: 5000,
+  maxWatchers: 20,
+} as const;
+/**
+ * Product: the inbox and read markers. `maxWaitingSeconds` bounds the `waitingLongerThan` filter
+ * (a year). `readsPerMinute`: read receipts over the room ride on the room's own frame limit
+ * (LIVE_ROOM.framesPerMinute); each stores one upsert.
+ */
+export const INBOX = { maxWaitingSeconds: 365 * 24 * 60 * 60 } as const;

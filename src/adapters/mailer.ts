@@ -27,8 +27,8 @@ import { MAIL } from '../limits';
 import { enqueue, type JobMessage } from '../jobs/messages';
 import { EgressError, egressFetch, fetcherFromBinding, type EgressPolicy } from '../egress';
 
-/** `action`: a mail an `email` action sends during a chat turn (features/actions). */
-export type MailKind = 'password_reset' | 'email_verify' | 'invitation' | 'action';
+/** `action`: a mail an `email` action sends (features/actions). `escalation`: a ticket notification (issue #10; carries no token). */
+export type MailKind = 'password_reset' | 'email_verify' | 'invitation' | 'action' | 'escalation';
 
 export interface MailMessage {
   to: string;

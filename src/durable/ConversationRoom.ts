@@ -21,6 +21,9 @@
  * Survives hibernation: the sockets, their tags (role) and attachments (RoomIdentity). Lost on
  * hibernation, by design: the in-flight answers (a model call in progress keeps the object
  * awake, so there is none when it sleeps), frame-rate counters and typing throttles.
+ *
+ * Read receipts (`read`) store a member's read marker in D1 before they are relayed; typing
+ * indicators are never stored.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
@@ -41,6 +44,7 @@ import {
 import { handBack, loadMessage, messagesAfter, postAgentMessage, takeOver, type StatusChange } from '../features/chat/live/agent-messages';
 import { startTurn } from '../features/chat/pipeline';
 import { TurnFrames } from '../features/chat/live/turn-frames';
+import { markRead } from '../features/handoff/inbox';
 
 interface InflightAnswer {
   assistantMessageId: string;
@@ -163,6 +167,8 @@ export class ConversationRoom extends DurableObject<Env> {
         if (this.typingThrottled(ws)) return;
         this.broadcast({ type: 'typing', role: identity.role }, ws);
         return;
+      case 'read':
+        return this.readReceipt(ws, identity, frame.messageId);
       case 'takeover':
       case 'handback': {
         if (identity.role !== 'agent') return refuse(ws, REFUSED[identity.role]);
@@ -170,7 +176,7 @@ export class ConversationRoom extends DurableObject<Env> {
         const change =
           frame.type === 'takeover'
             ? await takeOver(ctx, identity.orgId, identity.conversationId, identity.userId!)
-            : await handBack(ctx, identity.orgId, identity.conversationId);
+            : await handBack(ctx, identity.orgId, identity.conversationId, { userId: identity.userId, botId: identity.botId });
         return this.afterStatusChange(ws, frame.type, change);
       }
       case 'message':
@@ -198,6 +204,21 @@ export class ConversationRoom extends DurableObject<Env> {
       return;
     }
     this.broadcast({ type: 'status', status, humanUserId });
+  }
+
+  /**
+   * A read receipt: a member's marker is stored (the inbox's unread counts); the visitor has no
+   * marker, their receipt is only relayed. The others see it; the sender already knows.
+   */
+  private async readReceipt(ws: WebSocket, identity: RoomIdentity, messageId: string): Promise<void> {
+    if (identity.userId) {
+      const result = await markRead(this.serviceContext(identity), identity.orgId, identity.conversationId, identity.userId, messageId);
+      if (result.status !== 'ok') {
+        send(ws, { type: 'error', code: 'unknown_message', detail: 'No message with that id in this conversation.' });
+        return;
+      }
+    }
+    this.broadcast({ type: 'read', role: identity.role, userId: identity.userId, messageId }, ws);
   }
 
   private async agentMessage(ws: WebSocket, identity: RoomIdentity, text: string, clientMessageId?: string): Promise<void> {

@@ -13,6 +13,7 @@ export const ID_PREFIXES = [
   'src', 'doc', 'chk', 'job', 'cnv', 'msg', 'idn', 'att', 'fbk', 'led', 'vis', 'whe',
   // actions (issue #11): an action, one of its runs, a pending confirmation
   'act', 'arn', 'cfm',
+  'esc', 'cmt',
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

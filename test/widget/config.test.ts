@@ -66,16 +66,16 @@ describe('a bare org and bot', () => {
     expect(bot.body.widget).toBeNull();
     const res = await config(botId);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ botId, name: 'Helpdesk', ...BUILT_IN, appearance: { ...BUILT_IN.appearance, title: 'Helpdesk' } });
+    expect(res.body).toEqual({ botId, name: 'Helpdesk', ...BUILT_IN, appearance: { ...BUILT_IN.appearance, title: 'Helpdesk' }, handoff: { enabled: false } });
   });
 });
 
 describe('the public config', () => {
-  it('carries exactly botId, name and the six settings groups, and nothing internal of the bot or its org', async () => {
+  it('carries exactly botId, name, the six settings groups and whether handoff is on, and nothing internal of the bot or its org', async () => {
     const botId = await newBot(a, { instructions: 'SECRET-INSTRUCTIONS', allowedOrigins: [HOST, 'https://shop.example.com'], description: 'internal notes' });
     const res = await config(botId);
     expect(res.status).toBe(200);
-    expect(Object.keys(res.body).sort()).toEqual(['appearance', 'botId', 'branding', 'features', 'lang', 'leadForm', 'messages', 'name']);
+    expect(Object.keys(res.body).sort()).toEqual(['appearance', 'botId', 'branding', 'features', 'handoff', 'lang', 'leadForm', 'messages', 'name']);
     expect(Object.keys(res.body.appearance).sort()).toEqual(['avatarUrl', 'brandColor', 'position', 'theme', 'title']);
     expect(Object.keys(res.body.messages).sort()).toEqual(['initial', 'placeholder', 'suggestedQuestions']);
     expect(Object.keys(res.body.leadForm).sort()).toEqual(['enabled', 'fields', 'when']);

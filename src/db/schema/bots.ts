@@ -1,6 +1,7 @@
 import { sqliteTable, text, integer, real, index } from 'drizzle-orm/sqlite-core';
 import { organizations } from './orgs';
 import type { BotWidgetOverrides } from './widget';
+import type { BotHandoffSettings } from './handoff';
 
 export const bots = sqliteTable(
   'bots',
@@ -41,6 +42,8 @@ export const bots = sqliteTable(
       .default([]),
     /** The bot's widget overrides (partial groups, never branding); null = the org's defaults as they are. */
     widget: text('widget', { mode: 'json' }).$type<BotWidgetOverrides>(),
+    /** Human handoff (issue #10): triggers, business hours, notices; null = off with the defaults. */
+    handoff: text('handoff', { mode: 'json' }).$type<BotHandoffSettings>(),
     status: text('status', { enum: ['active', 'paused'] }).notNull().default('active'),
     /** Bumped by every write (a trigger covers writers that forget): the bot's ETag. */
     revision: integer('revision').notNull().default(1),

@@ -50,6 +50,8 @@ export const conversations = sqliteTable(
     /** True once a person renamed it: the automatic title no longer applies. */
     titleSetByUser: integer('title_set_by_user', { mode: 'boolean' }).notNull().default(false),
     status: text('status', { enum: CONVERSATION_STATUSES }).notNull().default('open'),
+    /** When the visitor (or a member) asked for a person (issue #10): the inbox's waiting time. Cleared on hand-back. */
+    handoffRequestedAt: integer('handoff_requested_at'),
     /** The member who took over while status is `human`. */
     humanUserId: text('human_user_id'),
     /** Summary of every message up to and including `summary_through` (a message id). */
@@ -86,6 +88,8 @@ export const conversations = sqliteTable(
     index('conversations_visitor_idx').on(t.botId, t.visitorId),
     // A verified widget user's conversations across devices (features/widget).
     index('conversations_bot_user_idx').on(t.botId, t.userId),
+    // The inbox: conversations that need a person, per org.
+    index('conversations_inbox_idx').on(t.orgId, t.status, t.id),
   ],
 );
 

@@ -13,3 +13,4 @@ export * from './widget-identity';
 export * from './widget';
 export * from './events';
 export * from './actions';
+export * from './handoff';

@@ -3,6 +3,16 @@ import { ChunkingSchema } from '../knowledge/chunking-settings';
 import { SECRET_NAME_PATTERN } from '../settings/service';
 import { BOT_FALLBACK_MESSAGE_MAX_CHARS, CHAT } from '../../limits';
 import { BotWidgetPatchSchema, BotWidgetSchema } from '../widget/settings';
+import { BusinessHoursSchema, HandoffPatchSchema } from '../handoff/settings';
+
+/** The effective handoff settings (defaults filled in). */
+const HandoffSettingsSchema = z.object({
+  enabled: z.boolean(),
+  triggerPhrases: z.array(z.string()).nullable().openapi({ description: 'null = the built-in en/de/es/fr phrases' }),
+  fallbackTurns: z.number().int(),
+  businessHours: BusinessHoursSchema.nullable(),
+  messages: z.object({ requested: z.string().nullable(), outsideHours: z.string().nullable() }),
+});
 
 const Origin = z
   .string()
@@ -73,6 +83,7 @@ export const BotSchema = z
     answerCacheTtlSeconds: z.number().int().openapi({ description: 'Seconds an answer stays cached; 0 = no cache' }),
     modelFallbacks: z.array(ModelFallback).openapi({ description: "Tried in order when the bot's own model fails" }),
     widget: BotWidgetSchema.nullable().openapi({ description: "The bot's widget overrides (only what it sets); null = the org's widget defaults" }),
+    handoff: HandoffSettingsSchema.openapi({ description: 'Human handoff: the "talk to a human" button, trigger phrases, fallbacks in a row, business hours, notices' }),
     createdAt: z.string().datetime(),
     updatedAt: z.string().datetime(),
   })
@@ -95,6 +106,7 @@ const botFields = {
   answerCacheTtlSeconds: z.number().int().min(0).max(CHAT.answerCacheMaxTtlSeconds),
   modelFallbacks: z.array(ModelFallback).max(CHAT.maxFallbackModels),
   widget: BotWidgetPatchSchema,
+  handoff: HandoffPatchSchema,
 };
 
 export const CreateBotSchema = z

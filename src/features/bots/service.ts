@@ -10,6 +10,7 @@ import { deleteSourcesOfBot, reindexSources } from '../knowledge/sources';
 import { DEFAULT_CHUNKING, type ChunkingSettings } from '../knowledge/chunking-settings';
 import { CHUNKING, DEFAULT_FALLBACK_MESSAGE } from '../../limits';
 import { withoutNulls, type BotWidgetPatch } from '../widget/settings';
+import { handoffSettingsOf, patchHandoff, type HandoffPatch } from '../handoff/settings';
 
 export type BotRow = typeof bots.$inferSelect;
 
@@ -29,6 +30,8 @@ export interface BotInput {
   modelFallbacks?: BotRow['modelFallbacks'];
   /** Widget overrides, merged into the stored ones group by group; null clears them. */
   widget?: BotWidgetPatch;
+  /** Human handoff settings (issue #10), merged into the stored ones; nulls reset a field. */
+  handoff?: HandoffPatch;
 }
 
 export const DEFAULT_INSTRUCTIONS =
@@ -58,6 +61,7 @@ export function newBotRow(orgId: string, input: BotInput, now: number, id = newI
     answerCacheTtlSeconds: input.answerCacheTtlSeconds ?? 0,
     modelFallbacks: input.modelFallbacks ?? [],
     widget: input.widget ? (withoutNulls(input.widget) as BotWidgetOverrides) : null,
+    handoff: input.handoff ? patchHandoff(null, input.handoff) : null,
     status: input.status ?? 'active',
     revision: 1,
     createdAt: now,
@@ -83,6 +87,7 @@ export function toBotDto(row: BotRow) {
     answerCacheTtlSeconds: row.answerCacheTtlSeconds,
     modelFallbacks: row.modelFallbacks,
     widget: row.widget ?? null,
+    handoff: handoffSettingsOf(row.handoff),
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(row.updatedAt).toISOString(),
   };
@@ -169,6 +174,8 @@ function botChanges(patch: Partial<BotInput>, now: number) {
   // JSON merge patch again: each group merges into the stored overrides; nulls drop what they name.
   if (patch.widget === null) set.widget = null;
   else if (patch.widget !== undefined) set.widget = sql`json_patch(coalesce(${bots.widget}, '{}'), ${JSON.stringify(patch.widget)})`;
+  // JSON merge patch: the given fields replace (arrays whole), nulls drop back to the defaults.
+  if (patch.handoff !== undefined) set.handoff = sql`json_patch(coalesce(${bots.handoff}, '{}'), ${JSON.stringify(patch.handoff)})`;
   return set as Partial<BotRow>;
 }
 

@@ -49,6 +49,9 @@ import { mirrorTurnToRoom } from './live/room-mirror';
 import { actionsForBot, decideConfirmation, getAction, toToolDefinition, type ActionRow, type ConfirmationRow } from '../actions/service';
 import { runToolRound, settleConfirmation, storedExchange, type RoundContext } from './tool-loop';
 import { callerTag } from './store';
+// Human handoff (issue #10): trigger phrases and N fallbacks in a row ask for a person.
+import { alreadyRequestedNotice, fallbackStreak, requestHandoff } from '../handoff/service';
+import { handoffSettingsOf, matchTriggerPhrase, type HandoffLang } from '../handoff/settings';
 
 /**
  * Attachment text read per prompt token of its budget share: English averages ~4 characters per
@@ -114,10 +117,12 @@ export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<
         extensions: { quota: quota.quota, limit: quota.limit, used: quota.used },
       });
     }
+    // A request for a person is answered without retrieval or a model call.
+    const handoff = handoffPhrase(bot, conversation, input.message);
     // Retrieval does not wait for the message to be stored (only the model call must): it runs
     // alongside the storing batch. Handled here so a refusal below leaves no unhandled rejection.
-    const retrieval = retrieve(ctx, bot, input.message);
-    retrieval.catch(() => undefined);
+    const retrieval = handoff ? undefined : retrieve(ctx, bot, input.message);
+    retrieval?.catch(() => undefined);
     let appended;
     try {
       appended = await appendUserMessage(ctx, {
@@ -142,7 +147,7 @@ export async function startTurn(ctx: ServiceContext, input: TurnInput): Promise<
     } else {
       created = appended.created;
       conversation = appended.conversation;
-      const events = runTurn(ctx, { bot, conversation, userMessage: appended.message, input, created, startedAt, retrieval });
+      const events = runTurn(ctx, { bot, conversation, userMessage: appended.message, input, created, startedAt, retrieval, handoff });
       return started(conversation, created, live(ctx, input, conversation, appended.message, events));
     }
   }
@@ -229,6 +234,16 @@ interface Turn {
   retrieval?: Promise<SearchHit[]>;
   /** A turn that paused for a confirmation, resuming now that it is decided (resumeTurn). */
   resume?: { confirmation: ConfirmationRow; action: ActionRow | null };
+  /** The message asks for a person (a trigger phrase, in this language). */
+  handoff?: { lang: HandoffLang } | null;
+}
+
+/** The trigger phrase a new message of a conversation that may still ask for a person contains. */
+function handoffPhrase(bot: BotRow, conversation: ConversationRow | null, message: string): { lang: HandoffLang } | null {
+  const settings = handoffSettingsOf(bot.handoff);
+  if (!settings.enabled) return null;
+  if (conversation && conversation.status !== 'open' && conversation.status !== 'handoff_requested') return null;
+  return matchTriggerPhrase(settings, message);
 }
 
 const retrieve = (ctx: ServiceContext, bot: BotRow, question: string) =>
@@ -255,6 +270,10 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
   if (turn.resume) yield* settleConfirmation(ctx, roundContext, turn.resume.confirmation, turn.resume.action);
   if (conversation.status === 'human') {
     yield { type: 'paused', reason: 'human' };
+    return;
+  }
+  if (turn.handoff) {
+    yield* handoffTurn(ctx, turn, assistantId, turn.handoff.lang);
     return;
   }
 
@@ -297,6 +316,13 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
     const abstainBelow = Math.max(bot.minScore, DEFAULT_ABSTAIN_RELEVANCE);
     if (!toolsOffered && files.length === 0 && !hits.some((h) => h.relevance >= abstainBelow)) {
       const fallback = bot.fallbackMessage ?? DEFAULT_FALLBACK_MESSAGE;
+      const handoff = await fallbackHandoff(ctx, turn, assistantId, fallback);
+      if (handoff) {
+        yield* words(handoff.message.content);
+        yield { type: 'citations', citations: [] };
+        yield handoff;
+        return;
+      }
       yield* words(fallback);
       yield { type: 'citations', citations: [] };
       yield { type: 'done', message: await store({ content: fallback, citations: [], model: null, usage: null, unanswered: true }) };
@@ -410,6 +436,69 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
     const message = await store({ content: '', citations: [], model: model?.id ?? null, usage: null, error: { code: failure.code, detail: failure.detail } });
     yield { type: 'error', ...failure, message };
   }
+}
+
+/**
+ * The answer to a trigger phrase: the conversation asks for a person (ticket, events) and the
+ * notice is the stored answer. Said again while waiting, the visitor hears that someone is asked.
+ */
+async function* handoffTurn(ctx: ServiceContext, turn: Turn, assistantId: string, lang: HandoffLang): AsyncGenerator<TurnEvent> {
+  const { input, conversation, userMessage } = turn;
+  const result = await requestHandoff(ctx, {
+    orgId: input.orgId,
+    conversationId: conversation.id,
+    source: 'phrase',
+    lang,
+    actor: { type: 'visitor', id: conversation.visitorId },
+    auditActor: { kind: 'system' },
+    answer: { id: assistantId, replyTo: userMessage.id, latencyMs: ctx.clock.now() - turn.startedAt, unanswered: false },
+  });
+  if (result.status === 'requested') {
+    yield* words(result.notice.content);
+    yield { type: 'citations', citations: [] };
+    yield { type: 'done', message: toMessageDto(result.notice), handoff: result.outcome };
+    return;
+  }
+  const text = alreadyRequestedNotice(lang);
+  yield* words(text);
+  yield { type: 'citations', citations: [] };
+  const message = await appendAssistantMessage(ctx, {
+    id: assistantId,
+    orgId: input.orgId,
+    botId: turn.bot.id,
+    conversationId: conversation.id,
+    replyTo: userMessage.id,
+    content: text,
+    citations: [],
+    model: null,
+    usage: null,
+    latencyMs: ctx.clock.now() - turn.startedAt,
+    unanswered: false,
+    cached: false,
+    error: null,
+  });
+  yield { type: 'done', message: toMessageDto(message) };
+}
+
+/**
+ * When this fallback makes N in a row (the bot's `fallbackTurns`), the conversation asks for a
+ * person and the stored answer is the fallback followed by the notice; null otherwise.
+ */
+async function fallbackHandoff(ctx: ServiceContext, turn: Turn, assistantId: string, fallback: string): Promise<Extract<TurnEvent, { type: 'done' }> | null> {
+  const settings = handoffSettingsOf(turn.bot.handoff);
+  if (!settings.enabled || settings.fallbackTurns <= 0 || turn.conversation.status !== 'open') return null;
+  const before = await fallbackStreak(ctx, turn.conversation.id, turn.userMessage.seq, settings.fallbackTurns - 1);
+  if (before < settings.fallbackTurns - 1) return null;
+  const result = await requestHandoff(ctx, {
+    orgId: turn.input.orgId,
+    conversationId: turn.conversation.id,
+    source: 'fallbacks',
+    lang: 'en',
+    actor: { type: 'system', id: null },
+    auditActor: { kind: 'system' },
+    answer: { id: assistantId, replyTo: turn.userMessage.id, latencyMs: ctx.clock.now() - turn.startedAt, unanswered: true, prefix: fallback },
+  });
+  return result.status === 'requested' ? { type: 'done', message: toMessageDto(result.notice), handoff: result.outcome } : null;
 }
 
 const asPromptRole = (m: { role: string; content: string }) => ({ role: m.role === 'user' ? ('user' as const) : ('assistant' as const), content: m.content });

@@ -67,7 +67,7 @@ export async function nativeTurnResponse(c: Context<AppBindings>, start: Extract
   const turn = await collectTurn(events);
   switch (turn.status) {
     case 'answered':
-      return c.json({ conversationId: start.conversationId, message: turn.message }, 200);
+      return c.json({ conversationId: start.conversationId, message: turn.message, ...(turn.handoff ? { handoff: turn.handoff } : {}) }, 200);
     case 'paused':
       return c.json(
         { conversationId: start.conversationId, userMessageId: turn.userMessageId!, paused: true as const, reason: turn.reason, ...(turn.confirmation ? { confirmation: turn.confirmation } : {}) },
@@ -104,6 +104,8 @@ async function* relay(events: AsyncIterable<TurnEvent>, send: SendEvent): AsyncG
         await send('citations', { citations: event.citations });
         break;
       case 'done':
+        // The turn asked for a person (issue #10): the widget learns the outcome before the answer.
+        if (event.handoff) await send('handoff', event.handoff);
         await send('done', event.message);
         break;
       case 'tool':

@@ -50,10 +50,22 @@ export const NativeChatRequest = z
 // The AI SDK `useChat` body is the other member (use-chat-route.ts answers it).
 export const ChatRequestBody = z.union([NativeChatRequest, UseChatRequest]);
 
+/** Set when the turn asked for a person (issue #10); the SSE stream sends it as a `handoff` event before `done`. */
+export const HandoffOutcomeSchema = z
+  .object({
+    conversationStatus: z.enum(['open', 'handoff_requested', 'human', 'closed']),
+    escalationId: z.string().nullable(),
+    outsideBusinessHours: z.boolean(),
+    nextOpeningAt: z.string().datetime().nullable().openapi({ description: 'Outside business hours: when the team is back' }),
+    askForEmail: z.boolean().openapi({ description: 'Show the lead form: nobody can answer right now' }),
+  })
+  .openapi('HandoffOutcome');
+
 export const ChatReply = z
   .object({
     conversationId: z.string(),
     message: MessageSchema,
+    handoff: HandoffOutcomeSchema.optional(),
   })
   .openapi('ChatReply');
 

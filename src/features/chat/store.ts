@@ -125,6 +125,7 @@ function conversationRow(ctx: ServiceContext, orgId: string, botId: string, crea
     titleSetByUser: false,
     status: 'open',
     humanUserId: null,
+    handoffRequestedAt: null,
     liveAt: null,
     summary: null,
     summaryThrough: null,

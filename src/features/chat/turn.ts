@@ -5,6 +5,7 @@
  * stores messages or calls a model itself.
  */
 import type { Channel, Citation, MessageRole, TokenUsage } from '../../db/schema';
+import type { HandoffOutcome } from '../handoff/service';
 
 export interface MessageDto {
   id: string;
@@ -67,8 +68,11 @@ export type TurnEvent =
   | { type: 'token'; text: string }
   /** Once the answer's citations are known (before `done`). */
   | { type: 'citations'; citations: Citation[] }
-  /** The stored assistant message. Last event of a successful turn. */
-  | { type: 'done'; message: MessageDto }
+  /**
+   * The stored assistant message. Last event of a successful turn. `handoff`: this turn asked for a
+   * person (issue #10): the message is the notice, and the widget may show its lead form.
+   */
+  | { type: 'done'; message: MessageDto; handoff?: HandoffOutcome }
   /** An action the model called has run (issue #11); its result is stored as a `tool` message. */
   | { type: 'tool'; callId: string; name: string; status: 'ok' | 'error' | 'rejected' | 'timeout'; messageId: string }
   /**

@@ -12,6 +12,7 @@ export const WidgetDefaultsPatch = WidgetDefaultsPatchSchema.openapi('WidgetDefa
 export const PublicWidgetConfigSchema = WidgetSettingsSchema.extend({
   botId: z.string().openapi({ example: 'bot_01JD3X5Q8W2N4V6B8C0D2E4F6G' }),
   name: z.string(),
+  handoff: z.object({ enabled: z.boolean().openapi({ description: 'Show a "talk to a human" button (POST /widget/{botId}/conversations/{id}/handoff)' }) }),
 })
   .strict()
   .openapi('PublicWidgetConfig');

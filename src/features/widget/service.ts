@@ -8,6 +8,7 @@ import type { Db } from '../../db/client';
 import type { Actor, ServiceContext } from '../../context';
 import { auditInsertIfChanged } from '../audit/service';
 import { resolveWidgetSettings, type WidgetDefaultsPatch } from './settings';
+import { handoffSettingsOf } from '../handoff/settings';
 
 export interface WidgetDefaults {
   settings: WidgetSettings;
@@ -79,6 +80,8 @@ export async function updateWidgetDefaults(
 export interface PublicWidgetConfig extends WidgetSettings {
   botId: string;
   name: string;
+  /** Whether the widget shows "talk to a human" (the bot's handoff settings, issue #10). */
+  handoff: { enabled: boolean };
 }
 
 export type PublicWidgetConfigResult =
@@ -96,6 +99,7 @@ export async function getPublicWidgetConfig(db: Db, botId: string): Promise<Publ
       name: bots.name,
       visibility: bots.visibility,
       widget: bots.widget,
+      handoff: bots.handoff,
       orgSettings: widgetDefaults.settings,
     })
     .from(bots)
@@ -105,5 +109,5 @@ export async function getPublicWidgetConfig(db: Db, botId: string): Promise<Publ
   if (!row || row.visibility !== 'public') return { status: 'not_found' };
   const settings = resolveWidgetSettings(row.orgSettings as WidgetOverrides | null, row.widget);
   const appearance = settings.appearance.title ? settings.appearance : { ...settings.appearance, title: row.name };
-  return { status: 'found', config: { botId: row.id, name: row.name, ...settings, appearance } };
+  return { status: 'found', config: { botId: row.id, name: row.name, ...settings, appearance, handoff: { enabled: handoffSettingsOf(row.handoff).enabled } } };
 }

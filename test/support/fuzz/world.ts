@@ -47,6 +47,7 @@ export class FuzzWorld {
     await world.replenish('invitationId');
     await world.replenish('memberId');
     await world.replenish('conversationId');
+    await world.replenish('actionId');
     return world;
   }
 
@@ -143,6 +144,21 @@ export class FuzzWorld {
         this.ids.conversationId = conversation.id;
         // The answer, so feedback routes aim at a message they can rate.
         this.ids.messageId = conversation.messageIds[1]!;
+        return;
+      }
+      case 'actionId': {
+        // Actions (issue #11): an http action against the test site's echo endpoint.
+        const action = await this.asA('POST', '/api/v1/actions', {
+          body: {
+            name: `fuzz_${crypto.randomUUID().slice(0, 8)}`,
+            description: 'A fuzzed action',
+            type: 'http',
+            parameters: { type: 'object', properties: { q: { type: 'string' } } },
+            http: { method: 'GET', urlTemplate: 'https://fuzz.example.com/__action/echo/fuzz?q={{args.q}}', headers: {} },
+            botIds: [this.ids.botId],
+          },
+        });
+        this.ids.actionId = action.id;
         return;
       }
       case 'memberId': {

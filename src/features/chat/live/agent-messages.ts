@@ -11,6 +11,7 @@ import { newId } from '../../../lib/ids';
 import { searchFormOf } from '../../../lib/text/text-fold';
 import type { MessageDto } from '../turn';
 import { toMessageDto } from '../store';
+import { eventInsertIfChanged } from '../../handoff/events';
 
 export interface RoomConversation {
   id: string;
@@ -110,15 +111,26 @@ export async function takeOver(ctx: ServiceContext, orgId: string, conversationI
   return current ? { status: 'conflict', conversation: current } : { status: 'conversation_not_found' };
 }
 
-/** The bot answers again. Any agent may hand back (the member who took over may have left). */
-export async function handBack(ctx: ServiceContext, orgId: string, conversationId: string): Promise<StatusChange> {
-  const updated = await ctx.db
-    .update(conversations)
-    .set({ status: 'open', humanUserId: null, updatedAt: ctx.clock.now() })
-    .where(and(eq(conversations.id, conversationId), eq(conversations.orgId, orgId), isNull(conversations.deletedAt), eq(conversations.status, 'human')))
-    .returning({ id: conversations.id, botId: conversations.botId, status: conversations.status, humanUserId: conversations.humanUserId })
-    .get();
-  if (updated) return { status: 'ok', conversation: updated };
+/**
+ * The bot answers again. Any agent may hand back (the member who took over may have left). The
+ * status change and its `conversation.handed_back` event are one batch (issue #10).
+ */
+export async function handBack(ctx: ServiceContext, orgId: string, conversationId: string, by: { userId: string | null; botId: string } | null = null): Promise<StatusChange> {
+  const now = ctx.clock.now();
+  const [updated] = await ctx.db.batch([
+    ctx.db
+      .update(conversations)
+      .set({ status: 'open', humanUserId: null, handoffRequestedAt: null, updatedAt: now })
+      .where(and(eq(conversations.id, conversationId), eq(conversations.orgId, orgId), isNull(conversations.deletedAt), eq(conversations.status, 'human')))
+      .returning({ id: conversations.id, botId: conversations.botId, status: conversations.status, humanUserId: conversations.humanUserId }),
+    eventInsertIfChanged(
+      ctx.db,
+      { orgId, type: 'conversation.handed_back', botId: by?.botId ?? null, conversationId, data: { conversationId, botId: by?.botId ?? null, byUserId: by?.userId ?? null, handedBackAt: new Date(now).toISOString() } },
+      ctx.clock,
+    ),
+  ]);
+  const row = updated[0];
+  if (row) return { status: 'ok', conversation: row };
   const current = await conversationForRoom(ctx.db, orgId, conversationId);
   return current ? { status: 'conflict', conversation: current } : { status: 'conversation_not_found' };
 }

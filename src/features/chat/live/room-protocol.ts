@@ -34,6 +34,8 @@ export const ClientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('takeover') }).strict(),
   z.object({ type: z.literal('handback') }).strict(),
   z.object({ type: z.literal('typing') }).strict(),
+  /** A read receipt (issue #10): a member's read marker moves to this message; everyone else sees the receipt. */
+  z.object({ type: z.literal('read'), messageId: z.string().min(1).max(64) }).strict(),
   z.object({ type: z.literal('ping') }).strict(),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
@@ -45,6 +47,8 @@ export type ServerFrame =
   | { type: 'token'; assistantMessageId: string; text: string }
   | { type: 'status'; status: ConversationStatus; humanUserId: string | null }
   | { type: 'typing'; role: RoomRole }
+  /** Someone read up to `messageId` (a member's `userId`; null for the visitor). */
+  | { type: 'read'; role: RoomRole; userId: string | null; messageId: string }
   /** The end of a catch-up; `hasMore`: resume again from the last message received. */
   | { type: 'resumed'; hasMore: boolean }
   /** `assistantMessageId`: the answer that will not complete (a broken turn); its streamed text is void. */

@@ -111,7 +111,7 @@ export function detachTurn(events: AsyncIterable<TurnEvent>, waitUntil: (promise
 }
 
 export type CollectedTurn =
-  | { status: 'answered'; conversationId: string | null; userMessageId: string | null; text: string; citations: Citation[]; message: MessageDto }
+  | { status: 'answered'; conversationId: string | null; userMessageId: string | null; text: string; citations: Citation[]; message: MessageDto; handoff?: Extract<TurnEvent, { type: 'done' }>['handoff'] }
   | {
       status: 'paused';
       conversationId: string | null;
@@ -168,6 +168,7 @@ export async function collectTurn(events: AsyncIterable<TurnEvent>): Promise<Col
             text: event.message.content || streamed,
             citations: event.message.citations.length > 0 ? event.message.citations : citations,
             message: event.message,
+            ...(event.handoff ? { handoff: event.handoff } : {}),
           };
         case 'paused':
           return { status: 'paused', conversationId, userMessageId, reason: event.reason, ...(confirmation ? { confirmation } : {}) };
