@@ -400,6 +400,22 @@ describe('the tool-call loop in chat', () => {
     expect(again.body.message.content).toMatch(/^Tool results: /);
   });
 
+  it('the handoff_to_human built-in asks for a person: the conversation waits for the team with a ticket', async () => {
+    const name = unique('human');
+    const botId = await botWith(`tool-call:${name}`);
+    const action = await createAction({ name, description: 'Hands the conversation to a person', type: 'handoff_to_human', botIds: [botId] });
+    const res = await chat(botId, { message: 'I want a person {"reason": "billing dispute"}' });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.message.content).toContain('"handedOff":true');
+    const conversation = await env.DB.prepare('SELECT status FROM conversations WHERE id = ?').bind(res.body.conversationId).first();
+    expect(conversation).toMatchObject({ status: 'handoff_requested' });
+    const ticket = await env.DB.prepare('SELECT source FROM escalations WHERE conversation_id = ?').bind(res.body.conversationId).first();
+    expect(ticket).toMatchObject({ source: 'action' });
+    // Outside a conversation (a test run) there is nobody to hand over: an error run.
+    const test = await call('POST', `/api/v1/actions/${action.id}/test`, { token: owner.token, body: { arguments: {} } });
+    expect(test.body.run).toMatchObject({ status: 'error' });
+  });
+
   it('with the offline answerer no tools are offered and the bot answers from knowledge (or abstains)', async () => {
     const name = unique('offline');
     const created = await call('POST', '/api/v1/bots', { token: owner.token, body: { name: 'offline bot' } });

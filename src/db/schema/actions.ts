@@ -2,7 +2,7 @@ import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqli
 import { organizations } from './orgs';
 
 /** What an action does when the model calls it (features/actions/types.ts describes each config). */
-export const ACTION_TYPES = ['http', 'email', 'collect_lead', 'search_knowledge'] as const;
+export const ACTION_TYPES = ['http', 'email', 'collect_lead', 'search_knowledge', 'handoff_to_human'] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
 
 export const ACTION_RUN_STATUSES = ['ok', 'error', 'rejected', 'timeout'] as const;

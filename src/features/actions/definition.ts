@@ -32,7 +32,14 @@ export interface EmailConfig {
 }
 
 /** A built-in's parameters are its own: the model calls it with exactly these. */
-export const BUILTIN_PARAMETERS: Record<'collect_lead' | 'search_knowledge', Record<string, unknown>> = {
+export type BuiltinType = 'collect_lead' | 'search_knowledge' | 'handoff_to_human';
+
+export const BUILTIN_PARAMETERS: Record<BuiltinType, Record<string, unknown>> = {
+  handoff_to_human: {
+    type: 'object',
+    properties: { reason: { type: 'string', maxLength: 500, description: 'Why a person should take over (shown to the team)' } },
+    additionalProperties: false,
+  },
   collect_lead: {
     type: 'object',
     properties: {
@@ -50,7 +57,7 @@ export const BUILTIN_PARAMETERS: Record<'collect_lead' | 'search_knowledge', Rec
   },
 };
 
-export const isBuiltin = (type: ActionType): type is 'collect_lead' | 'search_knowledge' => type === 'collect_lead' || type === 'search_knowledge';
+export const isBuiltin = (type: ActionType): type is BuiltinType => type === 'collect_lead' || type === 'search_knowledge' || type === 'handoff_to_human';
 
 /** The saved shape after merging a create or a patch with what is stored. */
 export interface ActionDefinition {

@@ -20,6 +20,8 @@ import { createLead } from '../leads/service';
 import { normalizeEmail } from '../leads/validate';
 import { getBot } from '../bots/service';
 import { search, searchDefaultsOf } from '../knowledge/search';
+import { requestHandoff } from '../handoff/service';
+import type { ActorRef } from '../escalations/service';
 import { checkArguments } from './json-schema';
 import { referencedSecrets, type EmailConfig, type HttpConfig } from './definition';
 import { HeaderInjectionError, renderHeader, renderJson, renderText, renderUrl } from './templates';
@@ -138,6 +140,8 @@ async function execute(ctx: ServiceContext, action: ActionRow, args: Record<stri
       return executeCollectLead(ctx, run, args);
     case 'search_knowledge':
       return executeSearch(ctx, run, args);
+    case 'handoff_to_human':
+      return executeHandoff(ctx, run, args);
   }
 }
 
@@ -248,4 +252,44 @@ async function executeSearch(ctx: ServiceContext, run: RunContext, args: Record<
   const hits = await search(ctx, { orgId: run.orgId, botId: bot.id, query, ...searchDefaultsOf(bot) });
   const passages = hits.slice(0, 5).map((h) => ({ title: h.document.title, text: (h.windowText ?? h.text).slice(0, 600), relevance: Math.round(h.relevance * 100) / 100 }));
   return { status: 'ok', request: { query }, response: { hits: passages.length }, result: JSON.stringify({ passages }), error: null, secrets: [] };
+}
+
+/** Who asked for the person, as the escalation records it. */
+function actorRefOf(actor: AuditEntry['actor']): ActorRef {
+  switch (actor.kind) {
+    case 'user':
+      return { type: 'user', id: actor.userId };
+    case 'api_key':
+      return { type: 'api_key', id: actor.keyId };
+    case 'anonymous':
+      return { type: 'visitor', id: null };
+    case 'system':
+      return { type: 'system', id: null };
+  }
+}
+
+/** Asks for a person through the handoff service (issue #10): the conversation waits for the team. */
+async function executeHandoff(ctx: ServiceContext, run: RunContext, args: Record<string, unknown>): Promise<Executed> {
+  if (!run.conversationId) return failed('handoff_to_human works inside a conversation only.');
+  const reason = typeof args.reason === 'string' ? args.reason : undefined;
+  const result = await requestHandoff(ctx, {
+    orgId: run.orgId,
+    conversationId: run.conversationId,
+    source: 'action',
+    lang: 'en',
+    actor: actorRefOf(run.actor),
+    auditActor: run.actor,
+    note: reason,
+  });
+  const request = { reason: reason ?? null };
+  switch (result.status) {
+    case 'requested':
+      return { status: 'ok', request, response: { escalationId: result.escalation.id }, result: JSON.stringify({ handedOff: true, notice: result.notice.content }), error: null, secrets: [] };
+    case 'already':
+      return { status: 'ok', request, response: { already: true }, result: JSON.stringify({ handedOff: true, alreadyWaiting: true }), error: null, secrets: [] };
+    case 'closed':
+      return failed('The conversation is closed.', request);
+    case 'not_found':
+      return failed('The conversation no longer exists.', request);
+  }
 }
