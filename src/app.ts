@@ -45,6 +45,9 @@ import { hookRoutes } from './features/integrations/hook-route';
 import { widgetScriptRoutes } from './features/widget/script-route';
 import { webhookRoutes } from './features/webhooks/routes';
 import { registerEventWebhooks } from './features/webhooks/schemas';
+// Actions and the tool-call loop (issue #11)
+import { actionRoutes } from './features/actions/routes';
+import { memberConfirmationRoutes, widgetConfirmationRoutes } from './features/chat/confirmation-route';
 // Human handoff, inbox, escalation tickets (issue #10).
 import { handoffRoutes } from './features/handoff/routes';
 import { widgetHandoffRoutes } from './features/handoff/widget-route';
@@ -61,7 +64,7 @@ const ATTACHMENT_UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/attachments$/;
 const WIDGET_PREFIX = '/api/v1/widget';
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults', 'integrations', 'webhooks', 'deliveries', 'inbox', 'escalations'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults', 'integrations', 'webhooks', 'deliveries', 'inbox', 'escalations', 'actions'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -171,6 +174,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.use(`${WIDGET_PREFIX}/:botId/leads`, visitorAuth(), perVisitor);
   app.route('/api/v1', widgetVisitorRoutes());
   app.route('/api/v1', widgetChatRoutes());
+  app.route('/api/v1', widgetConfirmationRoutes());
   app.route('/api/v1', widgetHandoffRoutes());
 
   // Benchmarks build their own entry (bench/worker) that mounts baselines here; production never ships them.
@@ -221,6 +225,8 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', conversationRoutes());
   app.route('/api/v1', feedbackRoutes());
   app.route('/api/v1', leadRoutes());
+  app.route('/api/v1', actionRoutes());
+  app.route('/api/v1', memberConfirmationRoutes());
   app.route('/api/v1', chatbaseRoutes());
   app.route('/api/v1', widgetDefaultsRoutes());
   app.route('/api/v1', integrationRoutes());

@@ -430,6 +430,9 @@ export const CHAT_MODEL = {
   maxResponseBytes: 4 * 1024 * 1024,
   maxAttempts: 3,
   maxRetryAfterMs: 10_000,
+  /** Tool calls kept from one model response, and characters of one call's arguments (issue #11). */
+  maxToolCalls: 16,
+  maxToolArgumentsChars: 32 * 1024,
 } as const;
 /**
  * Product: the offline extractive answer. ~400 characters reads as "a few sentences" (the chat
@@ -674,6 +677,49 @@ export const WEBHOOKS = {
   leaseMs: 60_000,
   sweepAfterMs: 60_000,
   sweepPerRun: 200,
+} as const;
+
+// --- Actions and the tool-call loop (issue #11: src/features/actions, chat/tool-loop) ----------
+/**
+ * Product: actions a bot may call as tools.
+ * - `maxPerOrg`: actions an org may define; `maxToolsPerTurn`: tools offered to the model in one
+ *   turn (OpenAI accepts up to 128 functions; every definition costs prompt tokens).
+ * - `maxNameChars` is OpenAI's function-name limit (^[a-zA-Z0-9_-]{1,64}$); `maxDescriptionChars`
+ *   OpenAI's function description limit (1,024).
+ * - `maxSchemaBytes` / `maxSchemaDepth` / `maxSchemaNodes`: a parameters schema is prompt text and is
+ *   walked on every call; `maxPatternChars` bounds a `pattern` keyword (a regex the model's
+ *   arguments run against: short patterns keep catastrophic backtracking cheap to spot).
+ * - `maxArgumentsBytes`: the JSON arguments of one call (a model writing more is misbehaving).
+ * - `maxTemplateBytes`: URL, header and body templates together; `maxHeaders` per action.
+ * - `httpTimeoutMs`: an action is called while a visitor waits for the answer; `httpMaxResponseBytes`
+ *   caps what is read (through the egress guard); `maxResultChars` is what the model is given back
+ *   (prompt tokens) and `maxRecordedChars` what a run keeps of the request and response (D1 rows).
+ * - `maxRoundsPerTurn`: model calls that may end in tool calls before the model must answer in
+ *   text (one more call, without tools); `maxCallsPerRound`: parallel calls run at once (Workers
+ *   allow 6 simultaneous connections; more calls in one round get an error result).
+ * - `confirmationTtlMs`: a pending confirmation can be decided this long; later it is expired.
+ * - `maxBotsPerAction`: botIds listed on one action (one IN list, under D1's 100 parameters).
+ */
+export const ACTIONS = {
+  maxPerOrg: 200,
+  maxToolsPerTurn: 32,
+  maxNameChars: 64,
+  maxDescriptionChars: 1024,
+  maxSchemaBytes: 16 * 1024,
+  maxSchemaDepth: 8,
+  maxSchemaNodes: 500,
+  maxPatternChars: 200,
+  maxArgumentsBytes: 16 * 1024,
+  maxTemplateBytes: 16 * 1024,
+  maxHeaders: 20,
+  httpTimeoutMs: 10_000,
+  httpMaxResponseBytes: 256 * 1024,
+  maxResultChars: 4_000,
+  maxRecordedChars: 8_000,
+  maxRoundsPerTurn: 4,
+  maxCallsPerRound: 5,
+  confirmationTtlMs: 15 * 60 * 1000,
+  maxBotsPerAction: 50,
 } as const;
 // --- Human handoff, inbox, escalation tickets (issue #10) ---------------------------------
 /**

@@ -27,8 +27,11 @@ import { MAIL } from '../limits';
 import { enqueue, type JobMessage } from '../jobs/messages';
 import { EgressError, egressFetch, fetcherFromBinding, type EgressPolicy } from '../egress';
 
-/** `webhook_disabled`: an endpoint was turned off after repeated failures; `escalation`: a ticket notification (issue #10). Neither carries a token. */
-export type MailKind = 'password_reset' | 'email_verify' | 'invitation' | 'webhook_disabled' | 'escalation';
+/**
+ * Kinds that carry no token: `webhook_disabled` (an endpoint turned off after repeated failures),
+ * `escalation` (a ticket notification, issue #10), `action` (a mail an `email` action sends).
+ */
+export type MailKind = 'password_reset' | 'email_verify' | 'invitation' | 'webhook_disabled' | 'escalation' | 'action';
 
 export interface MailMessage {
   to: string;
@@ -87,7 +90,7 @@ class QueuedHttpMailer implements Mailer {
   }
 }
 
-function createMailer(ctx: ServiceContext): Mailer {
+export function createMailer(ctx: ServiceContext): Mailer {
   return ctx.config.mailer.kind === 'http' ? new QueuedHttpMailer(ctx) : new OutboxMailer(ctx);
 }
 

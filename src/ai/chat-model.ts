@@ -8,8 +8,30 @@ import type { TokenUsage } from '../db/schema';
 import type { ProviderFailureReason } from './provider-errors';
 
 export interface PromptMessage {
-  role: 'system' | 'user' | 'assistant';
+  role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
+  /** On an assistant message: the tool calls it made (the OpenAI `tool_calls`), in order. */
+  toolCalls?: ToolCall[];
+  /** On a tool message: the call it answers. */
+  toolCallId?: string;
+}
+
+/**
+ * A tool the model may call (OpenAI's `{type: 'function', function: {name, description,
+ * parameters}}`). Only adapters with `supportsTools` receive them; the offline answerer has none.
+ */
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  /** A JSON Schema object for the arguments. */
+  parameters: Record<string, unknown>;
+}
+
+/** One call the model asked for: `arguments` is the model's raw JSON text, not yet trusted. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
 }
 
 /** One retrieved passage as the model sees it: `n` is the number its `[n]` marker cites. */
@@ -30,13 +52,21 @@ export interface ChatRequest {
   temperature: number;
   maxTokens: number;
   signal?: AbortSignal;
+  /** Tools the model may call; ignored by a model without `supportsTools`. */
+  tools?: ToolDefinition[];
 }
 
-export type ChatChunk = { type: 'text'; text: string } | { type: 'usage'; usage: TokenUsage };
+export type ChatChunk =
+  | { type: 'text'; text: string }
+  | { type: 'usage'; usage: TokenUsage }
+  /** The model ended its turn asking for these calls (finish_reason `tool_calls`); comes before usage. */
+  | { type: 'tool_calls'; calls: ToolCall[] };
 
 export interface ChatModel {
   /** `provider:model`, stored on each assistant message. */
   readonly id: string;
+  /** True when the model can be offered tools (OpenAI-compatible endpoints); the offline answerer cannot. */
+  readonly supportsTools?: boolean;
   /** Deltas of the answer, then (when the provider reports it) one usage chunk. Throws ChatModelError. */
   stream(request: ChatRequest): AsyncIterable<ChatChunk>;
 }

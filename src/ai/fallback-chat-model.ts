@@ -32,6 +32,11 @@ export class FallbackChatModel implements ChatModel {
     if (models.length === 0) throw new RangeError('a fallback list needs at least one model');
   }
 
+  /** Tools are offered when any model in the list takes them; the others answer without. */
+  get supportsTools(): boolean {
+    return this.models.some((m) => m.supportsTools === true);
+  }
+
   /** The model that answered; the first in the list until one has. */
   get id(): string {
     return this.lastModelId ?? this.models[0]!.id;
@@ -43,7 +48,9 @@ export class FallbackChatModel implements ChatModel {
     for (const [index, model] of this.models.entries()) {
       let started = false;
       try {
-        for await (const chunk of model.stream(request)) {
+        // A model without tools (the offline answerer as a last resort) gets the request without them.
+        const asked = model.supportsTools || !request.tools ? request : { ...request, tools: undefined };
+        for await (const chunk of model.stream(asked)) {
           if (!started) {
             started = true;
             this.lastModelId = model.id;

@@ -14,7 +14,7 @@
 import OpenAI from 'openai';
 import { CHAT_MODEL } from '../limits';
 import { PUBLIC_ONLY, egressFetch, type EgressFetcher, type EgressPolicy } from '../egress';
-import { ChatModelError, type ChatChunk, type ChatModel, type ChatRequest } from './chat-model';
+import { ChatModelError, type ChatChunk, type ChatModel, type ChatRequest, type PromptMessage, type ToolCall } from './chat-model';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, realSleep, type RetryPolicy, type Sleep } from './retry';
 import { classifyProviderError, type ProviderErrorProfile, type ProviderFailure } from './provider-errors';
 
@@ -48,6 +48,7 @@ const TOTAL_DEADLINE = 'total_deadline';
 
 export class OpenAICompatibleChatModel implements ChatModel {
   readonly id: string;
+  readonly supportsTools = true;
   private readonly client: OpenAI;
   private readonly model: string;
   private readonly firstTokenTimeoutMs: number;
@@ -99,7 +100,10 @@ export class OpenAICompatibleChatModel implements ChatModel {
           const stream = await this.client.chat.completions.create(
             {
               model: this.model,
-              messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+              messages: request.messages.map(toOpenAiMessage),
+              ...(request.tools?.length
+                ? { tools: request.tools.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.parameters } })) }
+                : {}),
               temperature: request.temperature,
               max_tokens: request.maxTokens,
               stream: true,
@@ -108,18 +112,30 @@ export class OpenAICompatibleChatModel implements ChatModel {
             { signal: attemptSignal, maxRetries: 0 },
           );
           let usage: ChatChunk | null = null;
+          const calls = new ToolCallAssembler();
           for await (const chunk of stream) {
-            const text = chunk.choices?.[0]?.delta?.content;
+            const delta = chunk.choices?.[0]?.delta;
+            const text = delta?.content;
             if (typeof text === 'string' && text.length > 0) {
               if (!emitted) clearTimeout(firstTimer);
               emitted = true;
               yield { type: 'text', text };
             }
+            // Tool calls are handed out only once complete, so a retry before then repeats nothing.
+            if (delta?.tool_calls?.length) {
+              clearTimeout(firstTimer);
+              calls.add(delta.tool_calls);
+            }
             if (chunk.usage) usage = { type: 'usage', usage: toUsage(chunk.usage) };
           }
           clearTimeout(firstTimer);
-          // A stream that ends without a word is no answer: let a fallback model try.
-          if (!emitted) throw new ChatModelError('invalid_response', `${this.model} returned an empty answer`, { attempts: attempt, model: this.id });
+          const toolCalls = calls.complete();
+          // A stream that ends without a word (or a call) is no answer: let a fallback model try.
+          if (!emitted && toolCalls.length === 0) throw new ChatModelError('invalid_response', `${this.model} returned an empty answer`, { attempts: attempt, model: this.id });
+          if (toolCalls.length > 0) {
+            emitted = true;
+            yield { type: 'tool_calls', calls: toolCalls };
+          }
           if (usage) yield usage;
           return;
         } catch (error) {
@@ -157,6 +173,51 @@ export class OpenAICompatibleChatModel implements ChatModel {
     } finally {
       clearTimeout(totalTimer);
     }
+  }
+}
+
+/** Our prompt message in OpenAI's shape: assistant messages may carry tool calls, tool messages answer one. */
+function toOpenAiMessage(m: PromptMessage): OpenAI.ChatCompletionMessageParam {
+  if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId ?? '', content: m.content };
+  if (m.role === 'assistant' && m.toolCalls?.length) {
+    return {
+      role: 'assistant',
+      content: m.content || null,
+      tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })),
+    };
+  }
+  return { role: m.role, content: m.content } as OpenAI.ChatCompletionMessageParam;
+}
+
+/**
+ * Streamed tool calls arrive as fragments keyed by `index`: the first names the call (id, name),
+ * later ones append to its arguments. Bounded: at most CHAT_MODEL.maxToolCalls calls and
+ * CHAT_MODEL.maxToolArgumentsChars of arguments each are kept (a model streaming more is cut, and
+ * its arguments then fail to parse, which the caller reports to the model as an error).
+ */
+class ToolCallAssembler {
+  private readonly calls = new Map<number, ToolCall>();
+
+  add(deltas: OpenAI.ChatCompletionChunk.Choice.Delta.ToolCall[]) {
+    for (const d of deltas) {
+      const index = typeof d.index === 'number' ? d.index : 0;
+      let call = this.calls.get(index);
+      if (!call) {
+        if (this.calls.size >= CHAT_MODEL.maxToolCalls) continue;
+        call = { id: '', name: '', arguments: '' };
+        this.calls.set(index, call);
+      }
+      if (d.id) call.id = d.id;
+      if (d.function?.name) call.name += d.function.name;
+      if (d.function?.arguments && call.arguments.length < CHAT_MODEL.maxToolArgumentsChars) call.arguments += d.function.arguments;
+    }
+  }
+
+  complete(): ToolCall[] {
+    return [...this.calls.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, c]) => ({ id: c.id || `call_${index}`, name: c.name, arguments: c.arguments.slice(0, CHAT_MODEL.maxToolArgumentsChars) }))
+      .filter((c) => c.name.length > 0);
   }
 }
 

@@ -187,16 +187,32 @@ export class PiiRedactingChatModel implements ChatModel {
     return this.inner.id;
   }
 
+  get supportsTools(): boolean | undefined {
+    return this.inner.supportsTools;
+  }
+
   async *stream(request: ChatRequest): AsyncIterable<ChatChunk> {
     const vault = new PiiVault();
     const redacted: ChatRequest = {
       ...request,
-      messages: request.messages.map((m) => ({ role: m.role, content: pseudonymize(m.content, vault) })),
+      // Earlier tool calls and results carry real values too: the model sees placeholders there as well.
+      messages: request.messages.map((m) => ({
+        ...m,
+        content: pseudonymize(m.content, vault),
+        ...(m.toolCalls ? { toolCalls: m.toolCalls.map((c) => ({ ...c, arguments: pseudonymize(c.arguments, vault) })) } : {}),
+      })),
       question: pseudonymize(request.question, vault),
       sources: request.sources.map((s) => ({ n: s.n, title: pseudonymize(s.title, vault), text: pseudonymize(s.text, vault) })),
     };
     const restorer = new PlaceholderRestorer(vault);
     for await (const chunk of this.inner.stream(redacted)) {
+      if (chunk.type === 'tool_calls') {
+        // The action gets the real values the model only saw as placeholders (an email to collect).
+        const rest = restorer.flush();
+        if (rest) yield { type: 'text', text: rest };
+        yield { type: 'tool_calls', calls: chunk.calls.map((c) => ({ ...c, arguments: restore(c.arguments, vault) })) };
+        continue;
+      }
       if (chunk.type !== 'text') {
         // Text held back for a possible placeholder goes out before usage, which ends a stream.
         const rest = restorer.flush();

@@ -15,6 +15,8 @@ export const ID_PREFIXES = [
   'int', 'ihe',
   // Outbound webhooks: endpoint, delivery, attempt.
   'whk', 'whd', 'wha',
+  // actions (issue #11): an action, one of its runs, a pending confirmation
+  'act', 'arn', 'cfm',
   'esc', 'cmt',
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];

@@ -71,7 +71,7 @@ async function collect(chat: ChatModel, req: ChatRequest) {
   try {
     for await (const chunk of chat.stream(req)) {
       if (chunk.type === 'text') texts.push(chunk.text);
-      else usages.push(chunk.usage);
+      else if (chunk.type === 'usage') usages.push(chunk.usage);
     }
   } catch (e) {
     error = e;

@@ -11,7 +11,8 @@ export type EscalationStatus = (typeof ESCALATION_STATUSES)[number];
 export const ESCALATION_PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
 export type EscalationPriority = (typeof ESCALATION_PRIORITIES)[number];
 /** Why a ticket exists: the visitor's button, a trigger phrase, N fallbacks in a row, a member or API call. */
-export const ESCALATION_SOURCES = ['button', 'phrase', 'fallbacks', 'member', 'api'] as const;
+/** `action`: the bot's `handoff_to_human` action (issue #11). */
+export const ESCALATION_SOURCES = ['button', 'phrase', 'fallbacks', 'member', 'api', 'action'] as const;
 export type EscalationSource = (typeof ESCALATION_SOURCES)[number];
 
 export const escalations = sqliteTable(

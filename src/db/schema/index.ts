@@ -14,4 +14,5 @@ export * from './widget';
 export * from './events';
 export * from './integrations';
 export * from './webhooks';
+export * from './actions';
 export * from './handoff';

@@ -12,10 +12,10 @@
  *   successful answer, that answer is replayed without a model call.
  */
 import type { ServiceContext } from '../../context';
-import type { Citation, TokenUsage } from '../../db/schema';
-import { ChatModelError, type ChatModel, type PromptSource } from '../../ai/chat-model';
+import type { Channel, Citation, TokenUsage } from '../../db/schema';
+import { ChatModelError, type ChatModel, type PromptMessage, type PromptSource, type ToolCall } from '../../ai/chat-model';
 import { createChatModel } from '../../ai/create-chat-model';
-import { CHAT, DEFAULT_ABSTAIN_RELEVANCE, DEFAULT_FALLBACK_MESSAGE } from '../../limits';
+import { ACTIONS, CHAT, DEFAULT_ABSTAIN_RELEVANCE, DEFAULT_FALLBACK_MESSAGE } from '../../limits';
 import { newId } from '../../lib/ids';
 import { getBot, type BotRow } from '../bots/service';
 import { search, searchDefaultsOf, type SearchHit } from '../knowledge/search';
@@ -28,7 +28,9 @@ import {
   ConversationGoneError,
   findMessageByRequestKey,
   getConversation,
+  getMessage,
   latestReplyTo,
+  toolMessagesOf,
   recentHistory,
   scopedRequestKey,
   storeSummary,
@@ -42,8 +44,11 @@ import { autoTitle } from './title';
 import { citationsFor } from './citations';
 import { attachmentAsHit, attachmentContext, resolveAttachments } from './attachments';
 import { answerCacheKey, putCachedAnswer, takeCachedAnswer } from './answer-cache';
-import type { TurnEvent, TurnInput, TurnRefusal, TurnStart } from './turn';
+import type { TurnCaller, TurnEvent, TurnInput, TurnRefusal, TurnStart } from './turn';
 import { mirrorTurnToRoom } from './live/room-mirror';
+import { actionsForBot, decideConfirmation, getAction, toToolDefinition, type ActionRow, type ConfirmationRow } from '../actions/service';
+import { runToolRound, settleConfirmation, storedExchange, type RoundContext } from './tool-loop';
+import { callerTag } from './store';
 // Human handoff (issue #10): trigger phrases and N fallbacks in a row ask for a person.
 import { alreadyRequestedNotice, fallbackStreak, requestHandoff } from '../handoff/service';
 import { handoffSettingsOf, matchTriggerPhrase, type HandoffLang } from '../handoff/settings';
@@ -227,6 +232,8 @@ interface Turn {
   startedAt: number;
   /** Retrieval already under way for this message, if startTurn began it. */
   retrieval?: Promise<SearchHit[]>;
+  /** A turn that paused for a confirmation, resuming now that it is decided (resumeTurn). */
+  resume?: { confirmation: ConfirmationRow; action: ActionRow | null };
   /** The message asks for a person (a trigger phrase, in this language). */
   handoff?: { lang: HandoffLang } | null;
 }
@@ -251,6 +258,16 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
   const { bot, conversation, userMessage, input } = turn;
   const assistantId = newId('msg', ctx.clock);
   yield { type: 'meta', conversationId: conversation.id, userMessageId: userMessage.id, assistantMessageId: assistantId, created: turn.created };
+  const roundContext: RoundContext = {
+    orgId: input.orgId,
+    botId: bot.id,
+    conversationId: conversation.id,
+    userMessageId: userMessage.id,
+    caller: input.caller,
+    actions: new Map(),
+  };
+  // What was approved runs (or the rejection is recorded) before anything else: the decision is made.
+  if (turn.resume) yield* settleConfirmation(ctx, roundContext, turn.resume.confirmation, turn.resume.action);
   if (conversation.status === 'human') {
     yield { type: 'paused', reason: 'human' };
     return;
@@ -283,15 +300,21 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
     // Files sent in the conversation are context the user chose: they come first, and with them
     // the turn is never an abstention. A new conversation without files has none to read.
     const needsFiles = !turn.created || Boolean(userMessage.attachments?.length);
-    const [hits, files, history] = await Promise.all([
+    const [hits, files, history, actionRows] = await Promise.all([
       turn.retrieval ?? retrieve(ctx, bot, question),
       needsFiles
         ? attachmentContext(ctx, input.orgId, conversation.id, ATTACHMENT_CONTEXT_CHARS_PER_TOKEN * Math.floor(ctx.config.chat.promptBudgetTokens * CHAT.attachmentsBudgetShare))
         : [],
       historyFor(ctx, turn),
+      actionsForBot(ctx, input.orgId, bot.id),
     ]);
+    // A bot with actions and a model that takes tools may answer from a tool rather than from
+    // knowledge: it does not abstain, and its answers are not cached (tool results change).
+    if (actionRows.length > 0) model = await createChatModel(ctx, input.orgId, bot);
+    const toolsOffered = actionRows.length > 0 && model?.supportsTools === true;
+    roundContext.actions = new Map(actionRows.map((a) => [a.name, a]));
     const abstainBelow = Math.max(bot.minScore, DEFAULT_ABSTAIN_RELEVANCE);
-    if (files.length === 0 && !hits.some((h) => h.relevance >= abstainBelow)) {
+    if (!toolsOffered && files.length === 0 && !hits.some((h) => h.relevance >= abstainBelow)) {
       const fallback = bot.fallbackMessage ?? DEFAULT_FALLBACK_MESSAGE;
       const handoff = await fallbackHandoff(ctx, turn, assistantId, fallback);
       if (handoff) {
@@ -307,7 +330,7 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
     }
     const context = [...files.map(attachmentAsHit), ...hits];
 
-    const cacheable = bot.answerCacheTtlSeconds > 0 && history.messages.length === 0 && !conversation.summary && files.length === 0;
+    const cacheable = bot.answerCacheTtlSeconds > 0 && history.messages.length === 0 && !conversation.summary && files.length === 0 && !toolsOffered;
     const cacheKey = cacheable ? await answerCacheKey(bot, question, hits.map((h) => h.chunkId)) : null;
     if (cacheKey) {
       const cached = await takeCachedAnswer(ctx, input.orgId, bot.id, cacheKey);
@@ -319,7 +342,7 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
       }
     }
 
-    model = await createChatModel(ctx, input.orgId, bot);
+    model ??= await createChatModel(ctx, input.orgId, bot);
     // The heading path tells an extractive model which section a chunk cut from mid-document is in.
     const sources: PromptSource[] = context.map((h, i) => ({ n: i + 1, title: h.document.title || h.source.title, text: h.windowText ?? h.text, headings: h.headingPath }));
     const budgetTokens = ctx.config.chat.promptBudgetTokens;
@@ -336,19 +359,56 @@ async function* runTurn(ctx: ServiceContext, turn: Turn): AsyncGenerator<TurnEve
 
     const numbered = new Map<number, SearchHit>(prompt.sources.map((s) => [s.n, context[s.n - 1]!]));
     let usage: TokenUsage | null = null;
-    for await (const chunk of model.stream({ messages: prompt.messages, question, sources: prompt.sources, temperature: bot.temperature, maxTokens: bot.maxTokens, signal: input.signal })) {
-      if (chunk.type === 'usage') {
-        usage = chunk.usage;
-        continue;
-      }
-      const room = CHAT.maxAnswerChars - streamed.length;
-      const text = chunk.text.length > room ? chunk.text.slice(0, room) : chunk.text;
-      if (!text) continue;
-      streamed += text;
-      yield { type: 'token', text };
-      if (streamed.length >= CHAT.maxAnswerChars) break;
+    // The tool-call loop (issue #11): while tools are offered and the model calls them, run the
+    // round and ask again with the results; after ACTIONS.maxRoundsPerTurn rounds the model is
+    // asked once more without tools, so it must answer in text.
+    const tools = toolsOffered ? actionRows.map(toToolDefinition) : undefined;
+    const exchange: PromptMessage[] = [];
+    let round = 0;
+    if (turn.resume) {
+      const stored = storedExchange(await toolMessagesOf(ctx.db, conversation.id, userMessage.id));
+      exchange.push(...stored.messages);
+      round = stored.rounds;
     }
-    if (input.signal?.aborted) throw new ChatModelError('aborted', 'the client went away');
+    for (;;) {
+      const offer = tools !== undefined && round < ACTIONS.maxRoundsPerTurn;
+      let calls: ToolCall[] = [];
+      for await (const chunk of model.stream({
+        messages: exchange.length ? [...prompt.messages, ...exchange] : prompt.messages,
+        question,
+        sources: prompt.sources,
+        temperature: bot.temperature,
+        maxTokens: bot.maxTokens,
+        signal: input.signal,
+        tools: offer ? tools : undefined,
+      })) {
+        if (chunk.type === 'usage') {
+          usage = usage ? addUsage(usage, chunk.usage) : chunk.usage;
+          continue;
+        }
+        if (chunk.type === 'tool_calls') {
+          calls = chunk.calls;
+          continue;
+        }
+        const room = CHAT.maxAnswerChars - streamed.length;
+        const text = chunk.text.length > room ? chunk.text.slice(0, room) : chunk.text;
+        if (!text) continue;
+        streamed += text;
+        yield { type: 'token', text };
+        if (streamed.length >= CHAT.maxAnswerChars) break;
+      }
+      if (input.signal?.aborted) throw new ChatModelError('aborted', 'the client went away');
+      if (!offer || calls.length === 0) break;
+      const outcome = yield* runToolRound(ctx, roundContext, round, calls);
+      if (outcome.paused) {
+        const c = outcome.paused;
+        yield { type: 'confirmation', confirmationId: c.id, action: c.actionName, arguments: c.arguments, expiresAt: new Date(c.expiresAt).toISOString() };
+        yield { type: 'paused', reason: 'confirmation' };
+        return;
+      }
+      exchange.push(...outcome.messages);
+      round++;
+    }
 
     const citations = citationsFor(streamed, numbered);
     usage ??= countedUsage(prompt.promptTokens, streamed);
@@ -461,6 +521,12 @@ async function historyFor(ctx: ServiceContext, turn: Turn) {
   return { stored: false, rows: [], messages: client };
 }
 
+const addUsage = (a: TokenUsage, b: TokenUsage): TokenUsage => ({
+  promptTokens: a.promptTokens + b.promptTokens,
+  completionTokens: a.completionTokens + b.completionTokens,
+  totalTokens: a.totalTokens + b.totalTokens,
+});
+
 function countedUsage(promptTokens: number, answer: string): TokenUsage {
   const completionTokens = countTokens(answer);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
@@ -474,4 +540,63 @@ function describeFailure(err: unknown): { status: 502 | 503 | 504; code: string;
     return { status: 502, code: 'model_failed', title: 'Model failed', detail: 'The language model failed to answer. Retry the same turn.' };
   }
   return { status: 503, code: 'answer_unavailable', title: 'Answer unavailable', detail: 'Retrieval or the answer pipeline is unavailable. Retry the same turn.' };
+}
+
+// --- confirmations (issue #11) ----------------------------------------------------------------
+
+export interface ResumeInput {
+  orgId: string;
+  conversationId: string;
+  confirmationId: string;
+  approve: boolean;
+  /** Who decides: a member or key of the org, or the widget visitor who owns the conversation. */
+  caller: TurnCaller;
+  /** For a visitor: the bot their token is for (the conversation must be that bot's). */
+  botId?: string;
+  channel: Channel;
+  signal?: AbortSignal;
+}
+
+/**
+ * Decides a pending confirmation and resumes its turn: the approved action runs (a rejected one
+ * is recorded, not run), its result goes to the model with the round's other results, and the
+ * turn continues like any other (it may call more tools, or pause again). Decided once: a second
+ * decision, or one after expiry, is a 409 refusal and nothing runs.
+ */
+export async function resumeTurn(ctx: ServiceContext, input: ResumeInput): Promise<TurnStart> {
+  const startedAt = ctx.clock.now();
+  const conversation = await getConversation(ctx.db, input.orgId, input.conversationId);
+  const notFound = () => refuse({ status: 404, code: 'confirmation_not_found', title: 'Not found', detail: 'Confirmation was not found.' });
+  if (!conversation) return conversationNotFound();
+  if (input.botId && conversation.botId !== input.botId) return conversationNotFound();
+  if (!mayContinue(conversation, { caller: input.caller } as TurnInput)) return conversationNotFound();
+  const decided = await decideConfirmation(ctx, { orgId: input.orgId, conversationId: conversation.id, confirmationId: input.confirmationId }, input.approve, callerTag(input.caller));
+  switch (decided.status) {
+    case 'not_found':
+      return notFound();
+    case 'already_decided':
+      return refuse({ status: 409, code: 'confirmation_decided', title: 'Already decided', detail: `This confirmation was already ${decided.decision}.` });
+    case 'expired':
+      return refuse({ status: 409, code: 'confirmation_expired', title: 'Confirmation expired', detail: 'This confirmation expired before it was decided; nothing ran. Ask again.' });
+    case 'decided':
+      break;
+  }
+  const confirmation = decided.confirmation;
+  const [bot, userMessage, action] = await Promise.all([
+    getBot(ctx.db, input.orgId, conversation.botId),
+    getMessage(ctx.db, conversation.id, confirmation.userMessageId),
+    getAction(ctx, input.orgId, confirmation.actionId),
+  ]);
+  if (!bot || !userMessage) return conversationNotFound();
+  const turnInput: TurnInput = {
+    orgId: input.orgId,
+    botId: bot.id,
+    channel: input.channel,
+    caller: input.caller,
+    conversationId: conversation.id,
+    message: userMessage.content,
+    signal: input.signal,
+  };
+  const events = runTurn(ctx, { bot, conversation, userMessage, input: turnInput, created: false, startedAt, resume: { confirmation, action } });
+  return started(conversation, false, live(ctx, turnInput, conversation, null, events));
 }

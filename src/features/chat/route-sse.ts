@@ -1,8 +1,8 @@
 /**
  * Server-Sent Events for chat turns. `eventStreamResponse` is the generic writer (the protocols
  * slice reuses it for other stream formats); `nativeTurnStream` writes the native events:
- * `meta`, `token` ({text}), `citations` ({citations}), then `done` (the stored message), `paused`
- * ({reason}) or `error` (the same problem body a JSON turn failure answers, route-turn.ts).
+ * `meta`, `token` ({text}), `tool` ({callId, name, status, messageId}: an action ran), `citations`
+ * ({citations}), then `done` (the stored message), `confirmation` + `paused` ({reason}) or `error` (the same problem body a JSON turn failure answers, route-turn.ts).
  *
  * The turn runs to its end even if the client goes away: a failed write calls `abort` (the turn's
  * AbortSignal, route-turn.ts `clientTurn`), and the pipeline still stores what was streamed. The
@@ -69,7 +69,10 @@ export async function nativeTurnResponse(c: Context<AppBindings>, start: Extract
     case 'answered':
       return c.json({ conversationId: start.conversationId, message: turn.message, ...(turn.handoff ? { handoff: turn.handoff } : {}) }, 200);
     case 'paused':
-      return c.json({ conversationId: start.conversationId, userMessageId: turn.userMessageId!, paused: true as const, reason: turn.reason }, 202);
+      return c.json(
+        { conversationId: start.conversationId, userMessageId: turn.userMessageId!, paused: true as const, reason: turn.reason, ...(turn.confirmation ? { confirmation: turn.confirmation } : {}) },
+        202,
+      );
     case 'failed':
       throw turnFailureProblem(turn);
   }
@@ -104,6 +107,12 @@ async function* relay(events: AsyncIterable<TurnEvent>, send: SendEvent): AsyncG
         // The turn asked for a person (issue #10): the widget learns the outcome before the answer.
         if (event.handoff) await send('handoff', event.handoff);
         await send('done', event.message);
+        break;
+      case 'tool':
+        await send('tool', { callId: event.callId, name: event.name, status: event.status, messageId: event.messageId });
+        break;
+      case 'confirmation':
+        await send('confirmation', { confirmationId: event.confirmationId, action: event.action, arguments: event.arguments, expiresAt: event.expiresAt });
         break;
       case 'paused':
         await send('paused', { reason: event.reason });

@@ -74,7 +74,11 @@ export const ChatPaused = z
     conversationId: z.string(),
     userMessageId: z.string(),
     paused: z.literal(true),
-    reason: z.literal('human'),
+    reason: z.enum(['human', 'confirmation']).openapi({ description: '`human`: a team member owns the conversation; `confirmation`: an action waits for approval' }),
+    confirmation: z
+      .object({ confirmationId: z.string(), action: z.string(), arguments: z.record(z.string(), z.unknown()), expiresAt: z.string() })
+      .optional()
+      .openapi({ description: 'With reason `confirmation`: the call to approve or reject (POST …/conversations/{conversationId}/confirmations/{confirmationId})' }),
   })
   .openapi('ChatPaused');
 

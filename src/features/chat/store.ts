@@ -353,3 +353,77 @@ export async function storeSummary(ctx: ServiceContext, conversation: Conversati
     .returning({ id: conversations.id });
   return updated.length === 1;
 }
+
+// --- tool messages (issue #11: actions) ----------------------------------------------------------
+
+/**
+ * What a `tool` message holds (as JSON in `content`): one tool call of one round of a turn and its
+ * result, so a paused turn can be rebuilt exactly for the model when it resumes.
+ */
+export interface ToolMessageContent {
+  round: number;
+  callId: string;
+  name: string;
+  /** The model's raw argument text. */
+  arguments: string;
+  status: string;
+  /** What the model was given back. */
+  result: string;
+}
+
+export interface ToolMessageInput extends ToolMessageContent {
+  id: string;
+}
+
+/** Appends a round's tool messages (replying to the turn's user message) in one batch. */
+export async function appendToolMessages(ctx: ServiceContext, turn: { orgId: string; botId: string; conversationId: string; userMessageId: string }, tools: ToolMessageInput[]) {
+  if (tools.length === 0) return;
+  const now = ctx.clock.now();
+  const rows = tools.map(({ id, ...content }) => {
+    const text = JSON.stringify(content);
+    return {
+      id,
+      orgId: turn.orgId,
+      botId: turn.botId,
+      conversationId: turn.conversationId,
+      role: 'tool' as const,
+      content: text,
+      searchText: searchFormOf(text),
+      citations: [],
+      replyTo: turn.userMessageId,
+      authorId: null,
+      model: null,
+      usage: null,
+      latencyMs: null,
+      unanswered: false,
+      error: null,
+      cached: false,
+      attachments: null,
+      requestKey: null,
+      createdAt: now,
+    };
+  });
+  await ctx.db.batch([
+    // One row per statement keeps every insert far under D1's 100 bound parameters.
+    ...rows.map((row) => ctx.db.insert(messages).values(row)),
+    ctx.db
+      .update(conversations)
+      .set({ messageCount: sql`${conversations.messageCount} + ${rows.length}`, lastMessageAt: now, updatedAt: now })
+      .where(eq(conversations.id, turn.conversationId)),
+  ] as unknown as Parameters<Db['batch']>[0]);
+}
+
+/** The tool messages of one turn (replying to `userMessageId`), oldest first. */
+export async function toolMessagesOf(db: Db, conversationId: string, userMessageId: string): Promise<ToolMessageContent[]> {
+  const rows = await db
+    .select({ content: messages.content })
+    .from(messages)
+    .where(and(eq(messages.conversationId, conversationId), eq(messages.replyTo, userMessageId), eq(messages.role, 'tool')))
+    .orderBy(messages.seq)
+    .limit(200);
+  return rows.map((r) => JSON.parse(r.content) as ToolMessageContent);
+}
+
+export async function getMessage(db: Db, conversationId: string, id: string): Promise<MessageRow | null> {
+  return (await db.select().from(messages).where(and(eq(messages.conversationId, conversationId), eq(messages.id, id))).get()) ?? null;
+}

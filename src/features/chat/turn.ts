@@ -73,8 +73,19 @@ export type TurnEvent =
    * person (issue #10): the message is the notice, and the widget may show its lead form.
    */
   | { type: 'done'; message: MessageDto; handoff?: HandoffOutcome }
-  /** A team member owns the conversation (status `human`): the user message is stored, the bot stays silent. Last event. */
-  | { type: 'paused'; reason: 'human' }
+  /** An action the model called has run (issue #11); its result is stored as a `tool` message. */
+  | { type: 'tool'; callId: string; name: string; status: 'ok' | 'error' | 'rejected' | 'timeout'; messageId: string }
+  /**
+   * An action that needs confirmation was called: nothing ran. Decide it with POST
+   * …/conversations/{conversationId}/confirmations/{confirmationId}; followed by `paused`.
+   */
+  | { type: 'confirmation'; confirmationId: string; action: string; arguments: Record<string, unknown>; expiresAt: string }
+  /**
+   * The bot stays silent for now. Last event. `human`: a team member owns the conversation (status
+   * `human`), the user message is stored. `confirmation`: an action waits for approval (the
+   * `confirmation` event before this one says which).
+   */
+  | { type: 'paused'; reason: 'human' | 'confirmation' }
   /**
    * The model failed. The user message is stored, and so is an assistant message carrying the
    * error (`message`). Last event of a failed turn; channels answer 502 / an error event.

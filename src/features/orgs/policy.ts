@@ -25,6 +25,8 @@ export const ACTIONS = [
   'conversations.manage',
   'feedback.write',
   'leads.read',
+  'actions.read',
+  'actions.manage',
   'settings.read',
   'settings.update',
   'widget.read',
@@ -62,6 +64,10 @@ const MIN_ROLE: Record<Action, Role> = {
   // Leads are the org's customers' personal data (names, emails, phones): people who work
   // with the bots see them, read-only viewers (often outside contractors) do not.
   'leads.read': 'member',
+  // Actions (issue #11): their URLs and templates are integration details for the people who
+  // work with the bots; defining or test-running one spends and reaches outside systems.
+  'actions.read': 'member',
+  'actions.manage': 'admin',
   'settings.read': 'viewer',
   // Provider keys spend the org's money: a billing-level setting.
   'settings.update': 'owner',
@@ -107,6 +113,8 @@ const SCOPE_FOR: Record<Action, Scope> = {
   // Exporting every customer's contact details is not something a chat key (often shipped to a
   // less trusted backend) should be able to do: a scope of its own, granted on purpose to a CRM sync.
   'leads.read': 'leads:read',
+  'actions.read': 'bots:read',
+  'actions.manage': 'admin',
   'settings.read': 'admin',
   'settings.update': 'admin',
   'widget.read': 'bots:read',

@@ -51,6 +51,7 @@ export class FuzzWorld {
     await world.replenish('webhookId');
     await world.replenish('escalationId');
     world.ids.userId = world.ownerA.userId;
+    await world.replenish('actionId');
     return world;
   }
 
@@ -161,6 +162,21 @@ export class FuzzWorld {
       case 'escalationId': {
         const ticket = await this.asA('POST', '/api/v1/escalations', { body: { title: 'fuzz ticket' } });
         this.ids.escalationId = ticket.id;
+        return;
+      }
+      case 'actionId': {
+        // Actions (issue #11): an http action against the test site's echo endpoint.
+        const action = await this.asA('POST', '/api/v1/actions', {
+          body: {
+            name: `fuzz_${crypto.randomUUID().slice(0, 8)}`,
+            description: 'A fuzzed action',
+            type: 'http',
+            parameters: { type: 'object', properties: { q: { type: 'string' } } },
+            http: { method: 'GET', urlTemplate: 'https://fuzz.example.com/__action/echo/fuzz?q={{args.q}}', headers: {} },
+            botIds: [this.ids.botId],
+          },
+        });
+        this.ids.actionId = action.id;
         return;
       }
       case 'memberId': {

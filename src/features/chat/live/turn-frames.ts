@@ -43,6 +43,10 @@ export class TurnFrames {
       }
       case 'citations':
         return [];
+      // Tool progress and confirmations (issue #11) are native-SSE events; rooms show the stored answer.
+      case 'tool':
+      case 'confirmation':
+        return [];
       case 'paused':
         this.finished = true;
         return [];

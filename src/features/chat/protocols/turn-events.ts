@@ -112,7 +112,14 @@ export function detachTurn(events: AsyncIterable<TurnEvent>, waitUntil: (promise
 
 export type CollectedTurn =
   | { status: 'answered'; conversationId: string | null; userMessageId: string | null; text: string; citations: Citation[]; message: MessageDto; handoff?: Extract<TurnEvent, { type: 'done' }>['handoff'] }
-  | { status: 'paused'; conversationId: string | null; userMessageId: string | null; reason: Extract<TurnEvent, { type: 'paused' }>['reason'] }
+  | {
+      status: 'paused';
+      conversationId: string | null;
+      userMessageId: string | null;
+      reason: Extract<TurnEvent, { type: 'paused' }>['reason'];
+      /** The action waiting for approval, when the reason is `confirmation`. */
+      confirmation?: Omit<Extract<TurnEvent, { type: 'confirmation' }>, 'type'>;
+    }
   | FailedTurn;
 
 /** A turn that ended in an `error` event (the model failed), or broke without one (`error` null, a bug). */
@@ -134,9 +141,15 @@ export async function collectTurn(events: AsyncIterable<TurnEvent>): Promise<Col
   let userMessageId: string | null = null;
   let streamed = '';
   let citations: Citation[] = [];
+  let confirmation: Omit<Extract<TurnEvent, { type: 'confirmation' }>, 'type'> | undefined;
   try {
     for await (const event of events) {
       switch (event.type) {
+        case 'confirmation': {
+          const { type: _type, ...rest } = event;
+          confirmation = rest;
+          break;
+        }
         case 'meta':
           conversationId = event.conversationId;
           userMessageId = event.userMessageId;
@@ -158,7 +171,7 @@ export async function collectTurn(events: AsyncIterable<TurnEvent>): Promise<Col
             ...(event.handoff ? { handoff: event.handoff } : {}),
           };
         case 'paused':
-          return { status: 'paused', conversationId, userMessageId, reason: event.reason };
+          return { status: 'paused', conversationId, userMessageId, reason: event.reason, ...(confirmation ? { confirmation } : {}) };
         case 'error':
           return { status: 'failed', conversationId, userMessageId, error: event };
       }
