@@ -41,8 +41,15 @@ beforeAll(async () => {
 
 const chat = (token: string, body: Record<string, unknown>, orgId?: string) => call('POST', `/api/v1/bots/${orgId ? stranger.botId : owner.botId}/chat`, { token, body });
 const conversationOf = (id: string) => env.DB.prepare('SELECT status, handoff_requested_at, human_user_id FROM conversations WHERE id = ?').bind(id).first<{ status: string; handoff_requested_at: number | null; human_user_id: string | null }>();
+/** The conversation's handoff and ticket events (its message events are the webhooks tests' business). */
 const eventsOf = async (conversationId: string) =>
-  (await env.DB.prepare('SELECT type, data FROM outbox_events WHERE conversation_id = ? ORDER BY seq').bind(conversationId).all<{ type: string; data: string }>()).results;
+  (
+    await env.DB.prepare(
+      "SELECT type, data FROM outbox_events WHERE conversation_id = ? AND (type LIKE 'escalation.%' OR type IN ('conversation.handoff_requested', 'conversation.handed_back')) ORDER BY seq",
+    )
+      .bind(conversationId)
+      .all<{ type: string; data: string }>()
+  ).results;
 const ticketOf = (conversationId: string) => env.DB.prepare('SELECT * FROM escalations WHERE conversation_id = ?').bind(conversationId).first<Record<string, any>>();
 
 describe('handoff settings', () => {
