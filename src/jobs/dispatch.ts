@@ -120,38 +120,53 @@ async function deadLetter(ctx: ServiceContext, job: JobMessage, attempts: number
   await moveSource(ctx, sourceId, 'fail', { error: `Gave up after ${attempts} attempts: ${source.error ?? 'unknown error'}` });
 }
 
+/**
+ * Jobs that mostly wait on the network and touch only their own row (one delivery, one mail) run
+ * concurrently within a batch; the rest (indexing, crawling: CPU and memory heavy) run one after
+ * another so a batch stays within the isolate's 128 MB.
+ */
+const CONCURRENT_JOBS: ReadonlySet<string> = new Set<JobType>(['webhook.deliver', 'mail.send']);
+
 export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, executionCtx: ExecutionContext) {
   const ctx = jobContext(env, executionCtx);
   const isDeadLetter = batch.queue.endsWith('-dlq');
-  for (const message of batch.messages) {
-    const parsed = JobMessage.safeParse(message.body);
-    if (!parsed.success) {
-      console.error(JSON.stringify({ level: 'error', msg: 'invalid job message dropped', queue: batch.queue, id: message.id, issues: parsed.error.issues.slice(0, 3) }));
-      message.ack();
-      continue;
-    }
-    const job = parsed.data;
-    if (isDeadLetter) {
-      await deadLetter(ctx, job, message.attempts);
-      message.ack();
-      continue;
-    }
-    const started = Date.now();
+  const concurrent = batch.messages.filter((m) => CONCURRENT_JOBS.has(typeOf(m.body)));
+  const sequential = batch.messages.filter((m) => !CONCURRENT_JOBS.has(typeOf(m.body)));
+  const running = Promise.all(concurrent.map((message) => handleMessage(ctx, batch.queue, isDeadLetter, message)));
+  for (const message of sequential) await handleMessage(ctx, batch.queue, isDeadLetter, message);
+  await running;
+}
+
+const typeOf = (body: unknown) => (typeof body === 'object' && body !== null && typeof (body as { type?: unknown }).type === 'string' ? (body as { type: string }).type : '');
+
+async function handleMessage(ctx: ServiceContext, queue: string, isDeadLetter: boolean, message: Message<unknown>) {
+  const parsed = JobMessage.safeParse(message.body);
+  if (!parsed.success) {
+    console.error(JSON.stringify({ level: 'error', msg: 'invalid job message dropped', queue, id: message.id, issues: parsed.error.issues.slice(0, 3) }));
+    message.ack();
+    return;
+  }
+  const job = parsed.data;
+  if (isDeadLetter) {
+    await deadLetter(ctx, job, message.attempts);
+    message.ack();
+    return;
+  }
+  const started = Date.now();
+  try {
+    const outcome = await (handlers[job.type] as Handler<typeof job.type>)(ctx, job as never);
+    console.log(JSON.stringify({ level: 'info', msg: 'job', type: job.type, outcome, ms: Date.now() - started, attempts: message.attempts }));
+    message.ack();
+  } catch (err) {
+    const permanent = isPermanent(err);
+    const reason = reasonOf(err);
+    console.error(JSON.stringify({ level: permanent ? 'error' : 'warn', msg: 'job failed', type: job.type, permanent, reason, attempts: message.attempts }));
     try {
-      const outcome = await (handlers[job.type] as Handler<typeof job.type>)(ctx, job as never);
-      console.log(JSON.stringify({ level: 'info', msg: 'job', type: job.type, outcome, ms: Date.now() - started, attempts: message.attempts }));
-      message.ack();
-    } catch (err) {
-      const permanent = isPermanent(err);
-      const reason = reasonOf(err);
-      console.error(JSON.stringify({ level: permanent ? 'error' : 'warn', msg: 'job failed', type: job.type, permanent, reason, attempts: message.attempts }));
-      try {
-        await recordFailure(ctx, job, reason, permanent);
-      } catch (recordError) {
-        console.error(JSON.stringify({ level: 'error', msg: 'could not record job failure', error: String(recordError) }));
-      }
-      if (permanent) message.ack();
-      else message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+      await recordFailure(ctx, job, reason, permanent);
+    } catch (recordError) {
+      console.error(JSON.stringify({ level: 'error', msg: 'could not record job failure', error: String(recordError) }));
     }
+    if (permanent) message.ack();
+    else message.retry({ delaySeconds: backoffSeconds(message.attempts) });
   }
 }
