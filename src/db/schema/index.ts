@@ -12,3 +12,4 @@ export * from './leads';
 export * from './widget-identity';
 export * from './widget';
 export * from './events';
+export * from './analytics';
