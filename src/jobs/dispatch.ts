@@ -20,6 +20,7 @@ import { moveSource, noteDocumentError, noteSourceError } from '../features/know
 import { failDocument } from '../features/knowledge/settle';
 import { deliverQueuedMail, MailDeliveryError, markMailFailed } from '../adapters/mailer';
 import { JobMessage, type JobType } from './messages';
+import { buildRollupDay } from '../features/analytics/rollup';
 import { jobContext } from './context';
 import { JOB_MAX_BACKOFF_SECONDS as MAX_BACKOFF_SECONDS } from '../limits';
 
@@ -32,6 +33,7 @@ const handlers: { [T in JobType]: Handler<T> } = {
   'source.sync': (ctx, job) => syncSource(ctx, job),
   'source.purge': (ctx, job) => purgeSourceBatch(ctx, job.orgId, job.sourceId),
   'mail.send': (ctx, job) => deliverQueuedMail(ctx, job),
+  'analytics.rollup': (ctx, job) => buildRollupDay(ctx, job.orgId, job.day),
 };
 
 export const backoffSeconds = (attempts: number) => Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** Math.max(0, attempts - 1));

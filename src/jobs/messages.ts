@@ -31,6 +31,8 @@ export const JobMessage = z.discriminatedUnion('type', [
     subject: z.string().max(MAIL.maxSubjectChars),
     sealedText: z.object({ kid: z.string().max(32), iv: z.string().max(32), ct: z.string().max(Math.ceil((MAIL.maxTextChars * 4 + 16) / 3) * 4) }),
   }),
+  /** Analytics (issue #10): rebuild one closed UTC day's rollups of an org (idempotent: the day is replaced). */
+  z.object({ type: z.literal('analytics.rollup'), ...base, day: z.number().int().min(0) }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 export type JobType = JobMessage['type'];
@@ -61,7 +63,7 @@ export async function enqueueAfterCommit(env: Env, jobs: SendableJob[]): Promise
       JSON.stringify({
         level: 'error',
         msg: 'enqueue after commit failed; the cron sweeper will recover the work',
-        jobs: jobs.slice(0, 5).map((j) => ({ type: j.type, id: 'sourceId' in j ? j.sourceId : 'documentId' in j ? j.documentId : j.mailId })),
+        jobs: jobs.slice(0, 5).map((j) => ({ type: j.type, id: 'sourceId' in j ? j.sourceId : 'documentId' in j ? j.documentId : 'mailId' in j ? j.mailId : `${j.orgId}/${j.day}` })),
         error: err instanceof Error ? err.message.slice(0, 300) : String(err),
       }),
     );

@@ -30,6 +30,7 @@ import { deleteExpiredIdempotencyKeys } from '../features/idempotency/service';
 import { failLostMails } from '../adapters/mailer';
 import { deleteExpiredAnswers } from '../features/chat/answer-cache';
 import { sweepUnclaimedAttachments } from '../features/chat/attachments';
+import { enqueueRecentRollups } from '../features/analytics/rollup';
 
 export async function runScheduled(controller: ScheduledController, env: Env, executionCtx: ExecutionContext) {
   const ctx = jobContext(env, executionCtx);
@@ -91,6 +92,8 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
   const cachedAnswersExpired = await deleteExpiredAnswers(ctx, now, CHAT.answerCacheSweepPerRun);
   // Chat uploads nobody sent within a day: rows and their R2 objects.
   const attachmentsExpired = await sweepUnclaimedAttachments(ctx, now);
+  // Analytics: rebuild the last few closed days of active orgs (late events merge; see rollup.ts).
+  const rollupsQueued = await enqueueRecentRollups(ctx, now);
   console.log(
     JSON.stringify({
       level: 'info',
@@ -105,6 +108,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
       mailsLost,
       cachedAnswersExpired,
       attachmentsExpired,
+      rollupsQueued,
     }),
   );
 }

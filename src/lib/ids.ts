@@ -11,6 +11,8 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export const ID_PREFIXES = [
   'usr', 'org', 'mem', 'inv', 'bot', 'key', 'ses', 'rtk', 'evt', 'tok', 'mail',
   'src', 'doc', 'chk', 'job', 'cnv', 'msg', 'idn', 'att', 'fbk', 'led', 'vis', 'whe',
+  // analytics (issue #10): answer corrections
+  'cor',
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -25,6 +25,7 @@ export const ACTIONS = [
   'conversations.manage',
   'feedback.write',
   'leads.read',
+  'analytics.read',
   'settings.read',
   'settings.update',
   'widget.read',
@@ -58,6 +59,8 @@ const MIN_ROLE: Record<Action, Role> = {
   // Leads are the org's customers' personal data (names, emails, phones): people who work
   // with the bots see them, read-only viewers (often outside contractors) do not.
   'leads.read': 'member',
+  // Counts and the questions visitors ask: like reading transcripts, for everyone in the org.
+  'analytics.read': 'viewer',
   'settings.read': 'viewer',
   // Provider keys spend the org's money: a billing-level setting.
   'settings.update': 'owner',
@@ -97,6 +100,8 @@ const SCOPE_FOR: Record<Action, Scope> = {
   // Exporting every customer's contact details is not something a chat key (often shipped to a
   // less trusted backend) should be able to do: a scope of its own, granted on purpose to a CRM sync.
   'leads.read': 'leads:read',
+  // A reporting backend (a BI sync) reads analytics as it reads bots.
+  'analytics.read': 'bots:read',
   'settings.read': 'admin',
   'settings.update': 'admin',
   'widget.read': 'bots:read',
