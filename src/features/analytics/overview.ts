@@ -8,7 +8,7 @@
  */
 import type { ServiceContext } from '../../context';
 import { ANALYTICS } from '../../limits';
-import { DAILY_FACTS, FIRST_RESPONSE_METRIC, HOURLY_FACTS, withRange } from './facts';
+import { DAILY_FACTS, FIRST_RESPONSE_METRIC, HOURLY_FACTS, unionAll, withRange } from './facts';
 import { DAY_MS, hourOfWeekSql, localDayIndexSql, type LocalRange } from './range';
 import { usageByModel, usageByProvider, type ModelUsage, type ProviderUsage } from './pricing';
 import { utcDayStart } from './rollup';
@@ -87,13 +87,13 @@ async function segmentsFor(ctx: ServiceContext, input: OverviewInput): Promise<S
 
 /** One UNION ALL over the segments: rolled-up rows or the live facts, each with its own two range parameters. */
 function source(segments: Segment[], rollup: (a: string, b: string) => string, facts: string, columns: string) {
-  return segments
-    .map((s, i) => {
+  return unionAll(
+    segments.map((s, i) => {
       const a = 3 + 2 * i;
       const b = a + 1;
       return s.kind === 'rollup' ? rollup(`?${a}`, `?${b}`) : `SELECT ${columns} FROM (${withRange(facts, a, b)})`;
-    })
-    .join('\nUNION ALL\n');
+    }),
+  );
 }
 
 export async function overview(ctx: ServiceContext, input: OverviewInput): Promise<Overview> {
