@@ -14,6 +14,17 @@ CREATE TABLE `analytics_daily` (
 	FOREIGN KEY (`org_id`) REFERENCES `organizations`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
+CREATE TABLE `analytics_days` (
+	`org_id` text NOT NULL,
+	`day` integer NOT NULL,
+	`bot_id` text NOT NULL,
+	`metric` text NOT NULL,
+	`dim` text DEFAULT '' NOT NULL,
+	`value` integer NOT NULL,
+	PRIMARY KEY(`org_id`, `day`, `bot_id`, `metric`, `dim`),
+	FOREIGN KEY (`org_id`) REFERENCES `organizations`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
 CREATE TABLE `analytics_hourly` (
 	`org_id` text NOT NULL,
 	`hour` integer NOT NULL,
@@ -21,10 +32,11 @@ CREATE TABLE `analytics_hourly` (
 	`metric` text NOT NULL,
 	`dim` text DEFAULT '' NOT NULL,
 	`value` integer NOT NULL,
-	PRIMARY KEY(`org_id`, `hour`, `bot_id`, `metric`, `dim`),
+	PRIMARY KEY(`org_id`, `metric`, `hour`, `bot_id`, `dim`),
 	FOREIGN KEY (`org_id`) REFERENCES `organizations`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
+CREATE INDEX `analytics_hourly_org_hour_idx` ON `analytics_hourly` (`org_id`,`hour`);--> statement-breakpoint
 CREATE TABLE `analytics_rollup_days` (
 	`org_id` text NOT NULL,
 	`day` integer NOT NULL,

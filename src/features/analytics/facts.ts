@@ -42,6 +42,11 @@ export function unionAll(parts: string[]): string {
 export const HOURLY_FACTS = unionAll([
   `SELECT bot_id, ${HOUR} AS hour, 'conversations' AS metric, channel AS dim, COUNT(*) AS value
   FROM conversations WHERE ${inRange()} GROUP BY bot_id, hour, dim`,
+  // Dimensionless per-hour counts for the hour of the week: two rows an hour, however many channels.
+  `SELECT bot_id, ${HOUR}, 'hour.conversations', '', COUNT(*)
+  FROM conversations WHERE ${inRange()} GROUP BY 1, 2`,
+  `SELECT bot_id, ${HOUR}, 'hour.messages', '', COUNT(*)
+  FROM messages WHERE ${inRange()} GROUP BY 1, 2`,
   `SELECT bot_id, ${HOUR}, 'country', COALESCE(country, ''), COUNT(*)
   FROM conversations WHERE ${inRange()} GROUP BY 1, 2, 4`,
   `SELECT bot_id, ${HOUR}, 'sentiment', CASE WHEN sentiment > 0 THEN 'positive' WHEN sentiment < 0 THEN 'negative' ELSE 'neutral' END, COUNT(*)

@@ -100,9 +100,21 @@ export async function overview(ctx: ServiceContext, input: OverviewInput): Promi
   const { range } = input;
   const segments = await segmentsFor(ctx, input);
   const binds = [input.orgId, input.botId, ...segments.flatMap((s) => [s.from, s.to])];
-  const hourly = source(
+  // A range in UTC reads the day sums for its totals and series; any other zone cuts days inside
+  // UTC days, so it sums the hours. The hour of the week always reads hours, of two metrics only.
+  const utc = range.offsets.every((o) => o.offset === 0);
+  const counted = source(
     segments,
-    (a, b) => `SELECT bot_id, hour, metric, dim, value FROM analytics_hourly WHERE org_id = ?1 AND hour >= ${a} AND hour < ${b}`,
+    (a, b) =>
+      utc
+        ? `SELECT bot_id, day AS hour, metric, dim, value FROM analytics_days WHERE org_id = ?1 AND day >= ${a} AND day < ${b}`
+        : `SELECT bot_id, hour, metric, dim, value FROM analytics_hourly INDEXED BY analytics_hourly_org_hour_idx WHERE org_id = ?1 AND hour >= ${a} AND hour < ${b}`,
+    HOURLY_FACTS,
+    'bot_id, hour, metric, dim, value',
+  );
+  const weekly = source(
+    segments,
+    (a, b) => `SELECT bot_id, hour, metric, dim, value FROM analytics_hourly WHERE org_id = ?1 AND metric IN ('hour.conversations', 'hour.messages') AND hour >= ${a} AND hour < ${b}`,
     HOURLY_FACTS,
     'bot_id, hour, metric, dim, value',
   );
@@ -113,13 +125,14 @@ export async function overview(ctx: ServiceContext, input: OverviewInput): Promi
     'bot_id, day, kind, key, sample, count, unanswered',
   );
   const db = ctx.env.DB;
-  const [counted, listed, visitors, sources] = await db.batch<Record<string, unknown>>([
+  const [countedRows, listed, visitors, sources] = await db.batch<Record<string, unknown>>([
     db
       .prepare(
-        `WITH src AS MATERIALIZED (SELECT hour, metric, dim, value FROM (${hourly}) WHERE ?2 IS NULL OR bot_id = ?2)
-         SELECT 's' AS part, metric, dim, ${localDayIndexSql(range, 'hour')} AS k, SUM(value) AS v FROM src WHERE metric <> '${FIRST_RESPONSE_METRIC}' GROUP BY metric, dim, k
+        `WITH src AS MATERIALIZED (SELECT hour, metric, dim, value FROM (${counted}) WHERE ?2 IS NULL OR bot_id = ?2),
+              weekly AS (SELECT hour, substr(metric, 6) AS metric, value FROM (${weekly}) WHERE (?2 IS NULL OR bot_id = ?2) AND metric IN ('hour.conversations', 'hour.messages'))
+         SELECT 's' AS part, metric, dim, ${localDayIndexSql(range, 'hour')} AS k, SUM(value) AS v FROM src WHERE metric NOT IN ('${FIRST_RESPONSE_METRIC}', 'hour.conversations', 'hour.messages') GROUP BY metric, dim, k
          UNION ALL
-         SELECT 'h', metric, '', ${hourOfWeekSql(range, 'hour')} AS k, SUM(value) FROM src WHERE metric IN ('conversations', 'messages') GROUP BY metric, k
+         SELECT 'h', metric, '', ${hourOfWeekSql(range, 'hour')} AS k, SUM(value) FROM weekly GROUP BY metric, k
          UNION ALL
          SELECT 'f', metric, '', 0, value FROM src WHERE metric = '${FIRST_RESPONSE_METRIC}'`,
       )
@@ -145,7 +158,7 @@ export async function overview(ctx: ServiceContext, input: OverviewInput): Promi
       .prepare(`SELECT id, title, bot_id AS botId FROM sources WHERE org_id = ?1 AND (?2 IS NULL OR bot_id = ?2) AND status <> 'deleting' ORDER BY id`)
       .bind(input.orgId, input.botId),
   ]);
-  return assemble(input, segments, counted!.results, listed!.results, Number((visitors!.results[0] as { n: number } | undefined)?.n ?? 0), sources!.results as { id: string; title: string; botId: string }[]);
+  return assemble(input, segments, countedRows!.results, listed!.results, Number((visitors!.results[0] as { n: number } | undefined)?.n ?? 0), sources!.results as { id: string; title: string; botId: string }[]);
 }
 
 function assemble(

@@ -28,6 +28,11 @@ export async function buildRollupDay(ctx: ServiceContext, orgId: string, day: nu
   await db.batch([
     db.prepare('DELETE FROM analytics_hourly WHERE org_id = ?1 AND hour >= ?2 AND hour < ?3').bind(orgId, day, to),
     db.prepare(`INSERT INTO analytics_hourly (org_id, hour, bot_id, metric, dim, value) SELECT ?1, hour, bot_id, metric, dim, value FROM (${withRange(HOURLY_FACTS, 2, 3)})`).bind(orgId, day, to),
+    db.prepare('DELETE FROM analytics_days WHERE org_id = ?1 AND day >= ?2 AND day < ?3').bind(orgId, day, to),
+    db.prepare(
+      `INSERT INTO analytics_days (org_id, day, bot_id, metric, dim, value)
+       SELECT org_id, ?2, bot_id, metric, dim, SUM(value) FROM analytics_hourly WHERE org_id = ?1 AND hour >= ?2 AND hour < ?3 GROUP BY bot_id, metric, dim`,
+    ).bind(orgId, day, to),
     db.prepare('DELETE FROM analytics_daily WHERE org_id = ?1 AND day >= ?2 AND day < ?3').bind(orgId, day, to),
     db.prepare(`INSERT INTO analytics_daily (org_id, day, bot_id, kind, key, sample, count, unanswered) SELECT ?1, day, bot_id, kind, key, sample, count, unanswered FROM (${withRange(DAILY_FACTS, 2, 3)})`).bind(orgId, day, to),
     db.prepare('INSERT INTO analytics_rollup_days (org_id, day, built_at) VALUES (?1, ?2, ?3) ON CONFLICT (org_id, day) DO UPDATE SET built_at = excluded.built_at').bind(orgId, day, ctx.clock.now()),

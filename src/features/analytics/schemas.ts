@@ -7,7 +7,7 @@ import { isTimeZone, parseDate } from './range';
 const LocalDate = z
   .string()
   .refine((v) => parseDate(v) !== null, 'A calendar date, YYYY-MM-DD')
-  .openapi({ example: '2026-03-01' });
+  .openapi({ example: '2026-03-01', format: 'date' });
 
 export const OverviewQuery = z.object({
   from: LocalDate.optional().openapi({ description: `First local day (inclusive); default: ${ANALYTICS.defaultRangeDays} days before \`to\`` }),
@@ -88,7 +88,7 @@ export const CorrectionSchema = z
 const Instant = z
   .string()
   .refine((v) => !Number.isNaN(Date.parse(v)), 'An ISO 8601 date or date-time')
-  .openapi({ example: '2026-03-01T00:00:00Z' });
+  .openapi({ example: '2026-03-01T00:00:00Z', format: 'date-time' });
 
 export const FeedbackReviewQuery = z.object({
   botId: z.string().min(1).max(64).optional(),
