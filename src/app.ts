@@ -29,6 +29,7 @@ import { bearerFromSubprotocol, CONVERSATION_SOCKET_PATH, conversationSocketRout
 import { chatRoutes } from './features/chat/routes';
 import { conversationRoutes } from './features/conversations/routes';
 import { feedbackRoutes } from './features/feedback/routes';
+import { analyticsRoutes } from './features/analytics/routes';
 import { leadRoutes } from './features/leads/routes';
 import { chatbaseRoutes } from './features/chat/chatbase-route';
 import { openAiErrors, openAiRoutes } from './features/chat/openai-route';
@@ -64,7 +65,7 @@ const ATTACHMENT_UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/attachments$/;
 const WIDGET_PREFIX = '/api/v1/widget';
 
 /** Path prefixes under /api/v1 whose routes act inside one org. */
-const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults', 'integrations', 'webhooks', 'deliveries', 'inbox', 'escalations', 'actions'];
+const ORG_SCOPED_PREFIXES = ['bots', 'api-keys', 'settings', 'activity', 'sources', 'documents', 'usage', 'conversations', 'chat', 'leads', 'widget-defaults', 'integrations', 'webhooks', 'deliveries', 'inbox', 'escalations', 'actions', 'feedback', 'analytics'];
 
 // One CORS middleware per origin list (config is per isolate, so this is built once).
 const corsByOrigins = new WeakMap<string[], MiddlewareHandler>();
@@ -227,6 +228,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', leadRoutes());
   app.route('/api/v1', actionRoutes());
   app.route('/api/v1', memberConfirmationRoutes());
+  app.route('/api/v1', analyticsRoutes());
   app.route('/api/v1', chatbaseRoutes());
   app.route('/api/v1', widgetDefaultsRoutes());
   app.route('/api/v1', integrationRoutes());

@@ -10,6 +10,8 @@ import type { Clock } from './lib/clock';
 export interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
+  /** ISO 3166 alpha-2 country from CF-IPCountry (analytics); absent outside a request. */
+  country?: string | null;
 }
 
 export interface ServiceContext {

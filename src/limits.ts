@@ -763,3 +763,48 @@ export const ESCALATION = {
  * (LIVE_ROOM.framesPerMinute); each stores one upsert.
  */
 export const INBOX = { maxWaitingSeconds: 365 * 24 * 60 * 60 } as const;
+
+// --- Analytics (src/features/analytics) -----------------------------------------------------
+/**
+ * Product: analytics ranges and rollups.
+ * - `maxRangeDays`: a year and a day; a longer range is a 400 (the series would be unreadable and
+ *   the live part of a range without rollups would scan too much for one request).
+ * - `defaultRangeDays`: the last 30 days when no range is given.
+ * - `recomputeDays`: each cron run rebuilds the last N closed UTC days, so late events (a rating,
+ *   a reply to a handoff, more visitor messages changing a conversation's sentiment) merge into
+ *   their day for this long; after that a day is final unless an `analytics.rollup` job is sent for it.
+ * - `maxOrgsPerCron`: orgs whose recent days one cron run enqueues (three messages each), well
+ *   inside one invocation's 1,000 queries since enqueuing is batched.
+ * - `maxSegments`: rolled-up and live runs one overview statement combines; more (a patchwork of
+ *   built and unbuilt days) reads the whole range live, which is exact, only slower. Each run is
+ *   two bound parameters and a copy of the facts query, so this keeps statements under D1's 100 KB.
+ * - `topN`: rows in each top list; `maxNeverCited`: sources listed as never cited.
+ */
+export const ANALYTICS = {
+  maxRangeDays: 366,
+  defaultRangeDays: 30,
+  recomputeDays: 3,
+  maxOrgsPerCron: 1000,
+  maxSegments: 12,
+  topN: 20,
+  maxNeverCited: 100,
+  unansweredSamplesPerGroup: 5,
+} as const;
+
+/**
+ * Model prices in USD per million tokens (input, output), by model name whatever the host,
+ * from the providers' public price pages (https://openai.com/api/pricing/, checked 2026).
+ * A model not listed has an unknown cost (null); its tokens are still counted. The offline
+ * answerer costs nothing.
+ */
+export const MODEL_PRICES_USD_PER_MTOK: Readonly<Record<string, { input: number; output: number }>> = {
+  extractive: { input: 0, output: 0 },
+  'gpt-4o': { input: 2.5, output: 10 },
+  'gpt-4o-mini': { input: 0.15, output: 0.6 },
+  'gpt-4.1': { input: 2, output: 8 },
+  'gpt-4.1-mini': { input: 0.4, output: 1.6 },
+  'gpt-4.1-nano': { input: 0.1, output: 0.4 },
+};
+
+/** Product: an improved answer (feedback review, unanswered questions) as one Q&A pair. */
+export const ANSWER_CORRECTION = { maxQuestionChars: 2000, maxAnswerChars: 20_000 } as const;

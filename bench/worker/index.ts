@@ -6,6 +6,7 @@ import { buildApp } from '../../src/app';
 import { createWorker } from '../../src/worker';
 import { benchRoutes } from './bare-route';
 import { vectorBenchRoutes } from './vector-routes';
+import { analyticsBenchRoutes } from './analytics-routes';
 
 export { ConversationRoom, RateLimiter, LocalVectorStore } from '../../src/index';
 
@@ -14,6 +15,7 @@ export default createWorker(
     mountExtraRoutes(app) {
       app.route('/', benchRoutes());
       app.route('/', vectorBenchRoutes());
+      app.route('/', analyticsBenchRoutes());
     },
   }),
 );

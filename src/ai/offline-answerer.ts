@@ -178,7 +178,8 @@ function choose({ candidates, bySource, units, idf, mass }: Scored): Candidate[]
   if (top.score === 0) return [bySource.flat().find((c) => c.segment.kind === 'prose')!];
 
   const covered = new Set(top.matched);
-  const best = top.segment.kind === 'code' ? (neighbour(bySource, top, 1, 'section') ?? neighbour(bySource, top, -1, 'section') ?? ranked.find((c) => c.segment.kind === 'prose')!) : top;
+  const found = top.segment.kind === 'code' ? (neighbour(bySource, top, 1, 'section') ?? neighbour(bySource, top, -1, 'section') ?? ranked.find((c) => c.segment.kind === 'prose')!) : top;
+  const best = answerOfPair(bySource, found) ?? found;
   for (const u of best.matched) covered.add(u);
 
   const group = [best];
@@ -215,6 +216,18 @@ function choose({ candidates, bySource, units, idf, mass }: Scored): Candidate[]
     for (const u of c.matched) covered.add(u);
   }
   return chosen;
+}
+
+/**
+ * A Q&A pair is indexed as "Q: question\nA: answer" (knowledge/document-text.ts). When its
+ * question line is what matched, the answer line is what to say (without its "A:" label): quoting
+ * the question back answers nothing. Corrected answers (analytics) are such pairs.
+ */
+function answerOfPair(bySource: Candidate[][], c: Candidate): Candidate | undefined {
+  if (!/^Q:\s/.test(c.segment.text)) return undefined;
+  const answer = bySource[c.sourceRank]!.slice(c.position + 1).find((n) => n.segment.kind === 'prose' && /^A:\s/.test(n.segment.text));
+  if (answer) answer.quoted = answer.quoted.replace(/^A:\s*/, '');
+  return answer;
 }
 
 /** The next (1) or previous (-1) prose sentence of the same source, within the same paragraph or section. */

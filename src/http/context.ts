@@ -7,7 +7,13 @@ import { authorize, type Action, type MemberChange } from '../features/orgs/poli
 import { ApiError } from './problem';
 
 export function requestMeta(c: Context<AppBindings>): RequestMeta {
-  return { ip: c.req.header('cf-connecting-ip') ?? null, userAgent: c.req.header('user-agent') ?? null };
+  return { ip: c.req.header('cf-connecting-ip') ?? null, userAgent: c.req.header('user-agent') ?? null, country: countryOf(c.req.header('cf-ipcountry')) };
+}
+
+/** Two letters (XX: unknown, T1: Tor) as Cloudflare sends them; anything else is not a country. */
+function countryOf(header: string | undefined): string | null {
+  const value = header?.trim().toUpperCase();
+  return value && /^[A-Z][A-Z0-9]$/.test(value) && value !== 'XX' ? value : null;
 }
 
 export function serviceContext(c: Context<AppBindings>): ServiceContext {

@@ -23,6 +23,7 @@ import { failInboundEvent, noteInboundError, processInboundEvent, SourceBusyErro
 import { publishEvents } from '../features/webhooks/publisher';
 import { deliverWebhook } from '../features/webhooks/delivery';
 import { JobMessage, type JobType } from './messages';
+import { buildRollupDay } from '../features/analytics/rollup';
 import { jobContext } from './context';
 import { JOB_MAX_BACKOFF_SECONDS as MAX_BACKOFF_SECONDS } from '../limits';
 
@@ -38,6 +39,7 @@ const handlers: { [T in JobType]: Handler<T> } = {
   'inbound.process': (ctx, job) => processInboundEvent(ctx, job),
   'events.publish': (ctx, job) => publishEvents(ctx, { orgId: job.orgId }),
   'webhook.deliver': (ctx, job) => deliverWebhook(ctx, job),
+  'analytics.rollup': (ctx, job) => buildRollupDay(ctx, job.orgId, job.day),
 };
 
 export const backoffSeconds = (attempts: number) => Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** Math.max(0, attempts - 1));

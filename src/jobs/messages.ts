@@ -38,6 +38,8 @@ export const JobMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('events.publish'), ...base }),
   /** Attempt one webhook delivery if it is due; its state (attempts, next attempt) lives in D1. */
   z.object({ type: z.literal('webhook.deliver'), ...base, deliveryId: z.string().min(1).max(64) }),
+  /** Analytics (issue #10): rebuild one closed UTC day's rollups of an org (idempotent: the day is replaced). */
+  z.object({ type: z.literal('analytics.rollup'), ...base, day: z.number().int().min(0) }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 export type JobType = JobMessage['type'];

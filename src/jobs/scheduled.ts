@@ -32,6 +32,7 @@ import { deleteExpiredAnswers } from '../features/chat/answer-cache';
 import { sweepUnclaimedAttachments } from '../features/chat/attachments';
 import { sweepInboundEvents } from '../features/integrations/process';
 import { sweepWebhooks } from '../features/webhooks/sweeper';
+import { enqueueRecentRollups } from '../features/analytics/rollup';
 
 export async function runScheduled(controller: ScheduledController, env: Env, executionCtx: ExecutionContext) {
   const ctx = jobContext(env, executionCtx);
@@ -97,6 +98,8 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
   const inboundEvents = await sweepInboundEvents(ctx, now, stuckBefore);
   // Outbox events whose publish job was lost, and deliveries whose queue message was.
   const webhooks = await sweepWebhooks(ctx, now);
+  // Analytics: rebuild the last few closed days of active orgs (late events merge; see rollup.ts).
+  const rollupsQueued = await enqueueRecentRollups(ctx, now);
   console.log(
     JSON.stringify({
       level: 'info',
@@ -113,6 +116,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, ex
       attachmentsExpired,
       inboundEvents,
       webhooks,
+      rollupsQueued,
     }),
   );
 }

@@ -18,6 +18,8 @@ export const ID_PREFIXES = [
   // actions (issue #11): an action, one of its runs, a pending confirmation
   'act', 'arn', 'cfm',
   'esc', 'cmt',
+  // analytics (issue #10): answer corrections
+  'cor',
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

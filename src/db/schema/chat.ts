@@ -76,6 +76,10 @@ export const conversations = sqliteTable(
     clientRef: text('client_ref'),
     /** Who owns `client_ref`: `api_key:<id>`, `user:<id>` or `visitor:<id>` (one caller's ids never reach another's). */
     clientRefOwner: text('client_ref_owner'),
+    /** ISO 3166 alpha-2 country of the request that started it (CF-IPCountry), for analytics. */
+    country: text('country'),
+    /** AFINN-165 score summed over the visitor's (user) messages: > 0 positive, < 0 negative. */
+    sentiment: integer('sentiment').notNull().default(0),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
@@ -90,6 +94,8 @@ export const conversations = sqliteTable(
     index('conversations_bot_user_idx').on(t.botId, t.userId),
     // The inbox: conversations that need a person, per org.
     index('conversations_inbox_idx').on(t.orgId, t.status, t.id),
+    // Analytics reads a time range of an org's conversations, visitors included (covering index).
+    index('conversations_org_created_idx').on(t.orgId, t.createdAt, t.botId, t.visitorId, t.userId),
   ],
 );
 
@@ -128,6 +134,11 @@ export const messages = sqliteTable(
     attachments: text('attachments', { mode: 'json' }).$type<{ id: string; name: string; mime: string; sizeBytes: number }[]>(),
     /** The client's Idempotency-Key for a user message: a retried turn reuses the stored message. */
     requestKey: text('request_key'),
+    /**
+     * User messages: the question folded, stop words dropped, words stemmed and sorted
+     * (src/lib/text/question-key.ts), so near-duplicate questions share it (analytics groups by it).
+     */
+    questionKey: text('question_key'),
     createdAt: integer('created_at').notNull(),
   },
   (t) => [

@@ -32,5 +32,6 @@ export const messageFeedback = sqliteTable(
   (t) => [
     uniqueIndex('message_feedback_author_idx').on(t.messageId, t.authorKind, t.authorId),
     index('message_feedback_org_idx').on(t.orgId, t.botId, t.createdAt),
+    index('message_feedback_org_created_idx').on(t.orgId, t.createdAt),
   ],
 );

@@ -16,3 +16,4 @@ export * from './integrations';
 export * from './webhooks';
 export * from './actions';
 export * from './handoff';
+export * from './analytics';

@@ -26,5 +26,6 @@ export const leads = sqliteTable(
     // Lists walk ids newest first (ids are time-sortable), per org and optionally per bot.
     index('leads_org_idx').on(t.orgId, t.id),
     index('leads_bot_idx').on(t.orgId, t.botId, t.id),
+    index('leads_org_created_idx').on(t.orgId, t.createdAt),
   ],
 );

@@ -16,6 +16,8 @@ import { insertRowWhere, type Db } from '../../db/client';
 import type { ServiceContext } from '../../context';
 import { newId } from '../../lib/ids';
 import { searchFormOf } from '../../lib/text/text-fold';
+import { questionKeyOf } from '../../lib/text/question-key';
+import { sentimentScore } from '../../lib/text/sentiment';
 import { sha256Hex } from '../../lib/crypto';
 import type { MessageDto, TurnCaller } from './turn';
 import { claimAttachmentsStatement } from './attachments';
@@ -160,6 +162,9 @@ function conversationRow(ctx: ServiceContext, orgId: string, botId: string, crea
     // Set by the useChat branch (protocols/client-ref.ts) once the turn has created the conversation.
     clientRef: null,
     clientRefOwner: null,
+    // Analytics (issue #10): where the conversation started.
+    country: ctx.meta.country ?? null,
+    sentiment: 0,
     createdAt: now,
     updatedAt: now,
   };
@@ -171,6 +176,14 @@ function bumpCounters(db: Db, conversationId: string, messageId: string, now: nu
     .update(conversations)
     .set({ messageCount: sql`${conversations.messageCount} + 1`, lastMessageAt: now, updatedAt: now })
     .where(and(eq(conversations.id, conversationId), sql`EXISTS (SELECT 1 FROM messages WHERE id = ${messageId})`));
+}
+
+/** Analytics: the visitor's words add to the conversation's sentiment, once per message really inserted. */
+function addSentiment(db: Db, conversationId: string, messageId: string, score: number) {
+  return db
+    .update(conversations)
+    .set({ sentiment: sql`${conversations.sentiment} + ${score}` })
+    .where(and(eq(conversations.id, conversationId), sql`${score} <> 0`, sql`EXISTS (SELECT 1 FROM messages WHERE id = ${messageId})`));
 }
 
 export async function appendUserMessage(ctx: ServiceContext, input: UserMessageInput): Promise<AppendUserResult> {
@@ -197,6 +210,7 @@ export async function appendUserMessage(ctx: ServiceContext, input: UserMessageI
     cached: false,
     attachments: input.attachments,
     requestKey: input.requestKey,
+    questionKey: questionKeyOf(input.content),
     createdAt: now,
   };
   const keyIsFree = input.requestKey
@@ -234,6 +248,7 @@ export async function appendUserMessage(ctx: ServiceContext, input: UserMessageI
         ]
       : []),
     eventInsertWhere(ctx.db, messageCreated(message), ctx.clock, sql`EXISTS (SELECT 1 FROM messages WHERE id = ${message.id})`),
+    addSentiment(ctx.db, conversationId, message.id, sentimentScore(input.content)),
     // Read back in the same round trip: the message (with its seq) and the conversation as stored.
     ctx.db.select().from(messages).where(eq(messages.id, message.id)),
     ctx.db.select().from(conversations).where(eq(conversations.id, conversationId)),
@@ -290,7 +305,7 @@ export interface AssistantMessageInput {
 
 export async function appendAssistantMessage(ctx: ServiceContext, input: AssistantMessageInput): Promise<MessageRow> {
   const now = ctx.clock.now();
-  const row = { ...input, searchText: searchFormOf(input.content), role: 'assistant' as const, authorId: null, attachments: null, requestKey: null, createdAt: now };
+  const row = { ...input, searchText: searchFormOf(input.content), role: 'assistant' as const, authorId: null, attachments: null, requestKey: null, questionKey: null, createdAt: now };
   const unanswered = input.unanswered
     ? [
         eventInsert(

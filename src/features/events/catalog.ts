@@ -161,6 +161,10 @@ export const EVENT_CATALOG = {
   'escalation.reopened': { description: 'A resolved or closed ticket was reopened.', data: EscalationTransitionData },
   'escalation.updated': { description: 'A ticket\'s priority, title or description changed (no status change).', data: EscalationTransitionData },
   'escalation.commented': { description: 'An internal comment was added to a ticket.', data: EscalationData.extend({ commentId: z.string() }) },
+  'answer.improved': {
+    description: 'An answer was corrected (from a rating or an unanswered turn): a Q&A source of the bot now holds the question and the corrected answer.',
+    data: z.object({ correctionId: z.string(), messageId: z.string(), feedbackId: z.string().nullable(), sourceId: z.string(), question: z.string() }),
+  },
   'webhook.test': {
     description: 'Sent by POST /webhooks/{id}/test to check an endpoint; delivered to that endpoint only.',
     data: z.object({ webhookId: z.string(), message: z.string() }),

@@ -27,6 +27,7 @@ export const ACTIONS = [
   'leads.read',
   'actions.read',
   'actions.manage',
+  'analytics.read',
   'settings.read',
   'settings.update',
   'widget.read',
@@ -68,6 +69,8 @@ const MIN_ROLE: Record<Action, Role> = {
   // work with the bots; defining or test-running one spends and reaches outside systems.
   'actions.read': 'member',
   'actions.manage': 'admin',
+  // Counts and the questions visitors ask: like reading transcripts, for everyone in the org.
+  'analytics.read': 'viewer',
   'settings.read': 'viewer',
   // Provider keys spend the org's money: a billing-level setting.
   'settings.update': 'owner',
@@ -115,6 +118,8 @@ const SCOPE_FOR: Record<Action, Scope> = {
   'leads.read': 'leads:read',
   'actions.read': 'bots:read',
   'actions.manage': 'admin',
+  // A reporting backend (a BI sync) reads analytics as it reads bots.
+  'analytics.read': 'bots:read',
   'settings.read': 'admin',
   'settings.update': 'admin',
   'widget.read': 'bots:read',

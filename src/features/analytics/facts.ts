@@ -1,0 +1,99 @@
+/**
+ * The facts analytics counts, as SQL over the raw tables for one time range. The same text both
+ * builds the rollups (INSERT … SELECT into analytics_hourly / analytics_daily for one UTC day)
+ * and answers live (today, days not rolled up yet, the edges of a range that cut a UTC day), so
+ * a rollup cannot drift from a direct count: they are the same query.
+ *
+ * Placeholders: `?1` is the org id; `{F}` and `{T}` are replaced by the caller's parameter
+ * numbers for the range [from, to) in epoch ms, so one statement can hold several ranges while
+ * staying far below D1's 100 bound parameters.
+ *
+ * Buckets: hourly facts by the UTC hour an event happened in; conversations count in the hour
+ * they were created, with their current sentiment and country; questions and citations by UTC day.
+ */
+
+/** Terms per compound SELECT, under D1's limit of 5. */
+const COMPOUND_TERMS = 4;
+const HOUR = 'created_at - created_at % 3600000';
+const DAY = 'created_at - created_at % 86400000';
+const inRange = (alias = '') => `${alias}org_id = ?1 AND ${alias}created_at >= {F} AND ${alias}created_at < {T}`;
+
+/** Outbox event types from the handoff slice that analytics counts, and the metric each becomes. */
+export const COUNTED_EVENTS = {
+  'conversation.handoff_requested': 'handoffs',
+  'escalation.created': 'tickets.opened',
+  'escalation.resolved': 'tickets.resolved',
+} as const;
+
+export const FIRST_RESPONSE_METRIC = 'handoff.first_response_ms';
+
+/**
+ * UNION ALL of many SELECTs as a tree of small compounds: D1 caps the terms of one compound
+ * SELECT (SQLITE_LIMIT_COMPOUND_SELECT is 5 there), and a subquery is a compound of its own.
+ */
+export function unionAll(parts: string[]): string {
+  if (parts.length <= COMPOUND_TERMS) return parts.join('\nUNION ALL\n');
+  const groups: string[] = [];
+  for (let i = 0; i < parts.length; i += COMPOUND_TERMS) groups.push(`SELECT * FROM (${unionAll(parts.slice(i, i + COMPOUND_TERMS))})`);
+  return unionAll(groups);
+}
+
+/** Columns: bot_id, hour, metric, dim, value. */
+export const HOURLY_FACTS = unionAll([
+  `SELECT bot_id, ${HOUR} AS hour, 'conversations' AS metric, channel AS dim, COUNT(*) AS value
+  FROM conversations WHERE ${inRange()} GROUP BY bot_id, hour, dim`,
+  // Dimensionless per-hour counts for the hour of the week: two rows an hour, however many channels.
+  `SELECT bot_id, ${HOUR}, 'hour.conversations', '', COUNT(*)
+  FROM conversations WHERE ${inRange()} GROUP BY 1, 2`,
+  `SELECT bot_id, ${HOUR}, 'hour.messages', '', COUNT(*)
+  FROM messages WHERE ${inRange()} GROUP BY 1, 2`,
+  `SELECT bot_id, ${HOUR}, 'country', COALESCE(country, ''), COUNT(*)
+  FROM conversations WHERE ${inRange()} GROUP BY 1, 2, 4`,
+  `SELECT bot_id, ${HOUR}, 'sentiment', CASE WHEN sentiment > 0 THEN 'positive' WHEN sentiment < 0 THEN 'negative' ELSE 'neutral' END, COUNT(*)
+  FROM conversations WHERE ${inRange()} GROUP BY 1, 2, 4`,
+  `SELECT bot_id, ${HOUR}, 'messages', role, COUNT(*)
+  FROM messages WHERE ${inRange()} GROUP BY 1, 2, 4`,
+  `SELECT bot_id, ${HOUR}, 'answers', CASE WHEN error IS NOT NULL THEN 'failed' WHEN unanswered THEN 'unanswered' ELSE 'answered' END, COUNT(*)
+  FROM messages WHERE ${inRange()} AND role = 'assistant' GROUP BY 1, 2, 4`,
+  `SELECT bot_id, ${HOUR}, 'tokens.prompt', model, SUM(COALESCE(json_extract(usage, '$.promptTokens'), 0))
+  FROM messages WHERE ${inRange()} AND role = 'assistant' AND usage IS NOT NULL AND model IS NOT NULL GROUP BY 1, 2, 4`,
+  `SELECT bot_id, ${HOUR}, 'tokens.completion', model, SUM(COALESCE(json_extract(usage, '$.completionTokens'), 0))
+  FROM messages WHERE ${inRange()} AND role = 'assistant' AND usage IS NOT NULL AND model IS NOT NULL GROUP BY 1, 2, 4`,
+  `SELECT bot_id, ${HOUR}, 'feedback', rating, COUNT(*)
+  FROM message_feedback WHERE ${inRange()} GROUP BY 1, 2, 4`,
+  `SELECT bot_id, ${HOUR}, 'leads', '', COUNT(*)
+  FROM leads WHERE ${inRange()} GROUP BY 1, 2`,
+  `SELECT COALESCE(bot_id, ''), ${HOUR},
+       CASE type ${Object.entries(COUNTED_EVENTS).map(([type, metric]) => `WHEN '${type}' THEN '${metric}'`).join(' ')} END, '', COUNT(*)
+  FROM outbox_events WHERE org_id = ?1 AND type IN (${Object.keys(COUNTED_EVENTS).map((t) => `'${t}'`).join(', ')})
+   AND created_at >= {F} AND created_at < {T} GROUP BY 1, 2, 3`,
+  `SELECT bot_id, hour, '${FIRST_RESPONSE_METRIC}', id, responded - created_at FROM (
+  SELECT COALESCE(e.bot_id, '') AS bot_id, e.created_at - e.created_at % 3600000 AS hour, e.id, e.created_at,
+         (SELECT MIN(m.created_at) FROM messages m
+           WHERE m.conversation_id = e.conversation_id AND m.role = 'agent' AND m.created_at >= e.created_at) AS responded
+    FROM outbox_events e
+   WHERE e.org_id = ?1 AND e.type = 'conversation.handoff_requested' AND e.created_at >= {F} AND e.created_at < {T}
+) WHERE responded IS NOT NULL`,
+]);
+
+/** Columns: bot_id, day, kind, key, sample, count, unanswered. */
+export const DAILY_FACTS = unionAll([
+  `SELECT bot_id, day, 'question' AS kind, key, sample, count, unanswered FROM (
+  SELECT u.bot_id, u.${DAY} AS day, u.question_key AS key, substr(u.content, 1, 300) AS sample, COUNT(*) AS count,
+         SUM(EXISTS (SELECT 1 FROM messages a
+                      WHERE a.conversation_id = u.conversation_id AND a.reply_to = u.id AND a.role = 'assistant' AND a.unanswered = 1)) AS unanswered,
+         MAX(u.seq) AS latest
+    FROM messages u
+   WHERE ${inRange('u.')} AND u.role = 'user' AND u.question_key IS NOT NULL AND u.question_key <> ''
+   GROUP BY u.bot_id, day, key
+)`,
+  `SELECT m.bot_id, m.${DAY}, 'cited', json_extract(j.value, '$.sourceId'), '', COUNT(DISTINCT m.id), 0
+  FROM messages m, json_each(m.citations) j
+ WHERE ${inRange('m.')} AND m.role = 'assistant' AND m.citations <> '[]' AND json_extract(j.value, '$.sourceId') IS NOT NULL
+ GROUP BY 1, 2, 4`,
+]);
+
+/** A facts template with its range placeholders bound to parameter numbers `from` and `to`. */
+export function withRange(template: string, from: number, to: number): string {
+  return template.replaceAll('{F}', `?${from}`).replaceAll('{T}', `?${to}`);
+}

@@ -1,0 +1,401 @@
+/**
+ * Analytics through the Worker: the overview and a bot's analytics over a seeded history (every
+ * count, the breakdowns with their daily series, top lists, token cost), CSV tables, time zones,
+ * rollups built by the cron and the queue, a property test that rollups equal a direct count
+ * over random histories, re-running a day changing nothing, bad input and other orgs.
+ *
+ * History is written straight into D1 with chosen timestamps (the chat pipeline that writes it
+ * in production is tested on its own); rollups cover closed UTC days in the past.
+ */
+import { env, createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import fc from 'fast-check';
+import worker from '../../src/index';
+import { call, expectProblem, register, type Account } from '../support/api';
+import { joinAs } from '../support/accounts';
+import { newId } from '../../src/lib/ids';
+import { questionKeyOf } from '../../src/lib/text/question-key';
+import { sentimentScore } from '../../src/lib/text/sentiment';
+import { jobContext } from '../../src/jobs/context';
+import { buildRollupDay } from '../../src/features/analytics/rollup';
+import { overview } from '../../src/features/analytics/overview';
+import { localDate, localRange } from '../../src/features/analytics/range';
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const todayUtc = () => Math.floor(Date.now() / DAY) * DAY;
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+interface SeedConversation {
+  orgId: string;
+  botId: string;
+  at: number;
+  channel?: string;
+  country?: string | null;
+  visitorId?: string | null;
+  /** [question, answer kind] pairs; the user message `at`, the answer a second later. */
+  turns?: { question: string; answer?: 'answered' | 'unanswered' | 'failed'; model?: string; tokens?: [number, number]; sourceId?: string; rating?: 'up' | 'down' }[];
+  handoff?: { at: number; agentAfterMs?: number };
+  tickets?: ('escalation.created' | 'escalation.resolved')[];
+  lead?: boolean;
+}
+
+/** Writes one conversation and everything around it, as the services would have. */
+async function seed(c: SeedConversation) {
+  const cnv = newId('cnv', { now: () => c.at });
+  const sentiment = (c.turns ?? []).reduce((s, t) => s + sentimentScore(t.question), 0);
+  const statements: D1PreparedStatement[] = [
+    env.DB.prepare(
+      `INSERT INTO conversations (id, org_id, bot_id, channel, visitor_id, title, status, country, sentiment, message_count, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, '', 'open', ?, ?, 0, ?, ?)`,
+    ).bind(cnv, c.orgId, c.botId, c.channel ?? 'widget', c.visitorId ?? null, c.country ?? null, sentiment, c.at, c.at),
+  ];
+  const insertMessage = (m: { id: string; role: string; content: string; at: number; replyTo?: string; unanswered?: boolean; error?: boolean; model?: string; tokens?: [number, number]; citations?: string }) =>
+    env.DB.prepare(
+      `INSERT INTO messages (id, org_id, bot_id, conversation_id, role, content, citations, reply_to, model, usage, unanswered, error, question_key, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).bind(
+      m.id,
+      c.orgId,
+      c.botId,
+      cnv,
+      m.role,
+      m.content,
+      m.citations ?? '[]',
+      m.replyTo ?? null,
+      m.model ?? null,
+      m.tokens ? JSON.stringify({ promptTokens: m.tokens[0], completionTokens: m.tokens[1], totalTokens: m.tokens[0] + m.tokens[1] }) : null,
+      m.unanswered ? 1 : 0,
+      m.error ? JSON.stringify({ code: 'model_failed', detail: 'x' }) : null,
+      m.role === 'user' ? questionKeyOf(m.content) : null,
+      m.at,
+    );
+  (c.turns ?? []).forEach((t, i) => {
+    const at = c.at + i * 2000;
+    const user = newId('msg', { now: () => at });
+    const answer = newId('msg', { now: () => at + 1000 });
+    statements.push(insertMessage({ id: user, role: 'user', content: t.question, at }));
+    statements.push(
+      insertMessage({
+        id: answer,
+        role: 'assistant',
+        content: t.answer === 'unanswered' ? 'Sorry, I do not know.' : 'An answer.',
+        at: at + 1000,
+        replyTo: user,
+        unanswered: t.answer === 'unanswered',
+        error: t.answer === 'failed',
+        model: t.model ?? 'offline:extractive',
+        tokens: t.tokens,
+        citations: t.sourceId ? JSON.stringify([{ n: 1, sourceId: t.sourceId, documentId: 'doc_x', chunkId: 'chk_x', title: 't', url: null, snippet: '', score: 1 }]) : undefined,
+      }),
+    );
+    if (t.rating) {
+      statements.push(
+        env.DB.prepare(
+          `INSERT INTO message_feedback (id, org_id, bot_id, conversation_id, message_id, rating, comment, author_kind, author_id, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, NULL, 'member', ?, ?, ?)`,
+        ).bind(newId('fbk'), c.orgId, c.botId, cnv, answer, t.rating, 'usr_x', at + 1500, at + 1500),
+      );
+    }
+  });
+  const event = (type: string, at: number) =>
+    env.DB.prepare(`INSERT INTO outbox_events (id, org_id, type, bot_id, conversation_id, data, created_at) VALUES (?, ?, ?, ?, ?, '{}', ?)`).bind(newId('whe'), c.orgId, type, c.botId, cnv, at);
+  if (c.handoff) {
+    statements.push(event('conversation.handoff_requested', c.handoff.at));
+    if (c.handoff.agentAfterMs !== undefined) statements.push(insertMessage({ id: newId('msg'), role: 'agent', content: 'Hi, a person here.', at: c.handoff.at + c.handoff.agentAfterMs }));
+  }
+  for (const type of c.tickets ?? []) statements.push(event(type, c.at + 500));
+  if (c.lead) {
+    statements.push(
+      env.DB.prepare(`INSERT INTO leads (id, org_id, bot_id, conversation_id, email, created_at) VALUES (?, ?, ?, ?, 'a@example.com', ?)`).bind(newId('led'), c.orgId, c.botId, cnv, c.at + 100),
+    );
+  }
+  await env.DB.batch(statements);
+  return cnv;
+}
+
+async function rollUp(orgId: string, days: number[]) {
+  const ctx = jobContext(env, createExecutionContext());
+  for (const day of days) expect(await buildRollupDay(ctx, orgId, day)).toEqual({ status: 'built', day });
+}
+
+let owner: Account;
+let outsider: Account;
+let sourceA: string;
+let sourceB: string;
+// Two closed UTC days before today: d1 (three days ago) and d2 (two days ago).
+const d1 = todayUtc() - 3 * DAY;
+const d2 = todayUtc() - 2 * DAY;
+
+beforeAll(async () => {
+  owner = await register('analytics-owner');
+  outsider = await register('analytics-outsider');
+  for (const title of ['Pricing page', 'Setup guide', 'Old FAQ']) {
+    const res = await call('POST', `/api/v1/bots/${owner.botId}/sources`, { token: owner.token, body: { type: 'text', title, text: `${title} text.` } });
+    expect(res.status).toBe(202);
+    if (title === 'Pricing page') sourceA = res.body.id;
+    if (title === 'Setup guide') sourceB = res.body.id;
+  }
+  const o = owner.orgId;
+  const b = owner.botId;
+  await seed({
+    orgId: o, botId: b, at: d1 + 9 * HOUR, channel: 'widget', country: 'DE', visitorId: 'vis_1',
+    turns: [
+      { question: 'How much does the pro plan cost?', model: 'openai-compatible:api.openai.com:gpt-4o-mini', tokens: [1000, 200], sourceId: sourceA, rating: 'up' },
+      { question: 'This is great, thanks!', tokens: [50, 10] },
+    ],
+    handoff: { at: d1 + 9 * HOUR + 10_000, agentAfterMs: 60_000 },
+    tickets: ['escalation.created', 'escalation.resolved'],
+    lead: true,
+  });
+  await seed({
+    orgId: o, botId: b, at: d1 + 23 * HOUR + 30 * 60_000, channel: 'api', country: 'FR', visitorId: 'vis_2',
+    turns: [{ question: 'Pro plan price?', model: 'openai-compatible:api.openai.com:gpt-4o-mini', tokens: [500, 100], sourceId: sourceA, rating: 'down' }],
+    handoff: { at: d1 + 23 * HOUR + 40 * 60_000, agentAfterMs: 180_000 },
+    tickets: ['escalation.created'],
+  });
+  await seed({
+    orgId: o, botId: b, at: d2 + 14 * HOUR, channel: 'widget', country: 'DE', visitorId: 'vis_1',
+    turns: [
+      { question: 'Where is the terrible setup guide?', answer: 'unanswered', rating: 'down' },
+      { question: 'How do I install it?', model: 'openai-compatible:llm.internal:house-model', tokens: [300, 30], sourceId: sourceB },
+    ],
+  });
+  // Today: counted live.
+  await seed({ orgId: o, botId: b, at: Date.now() - 60_000, channel: 'ws', country: null, visitorId: 'vis_3', turns: [{ question: 'The setup guide is terrible, where is it?', answer: 'unanswered' }] });
+  // Another org's history: never counted in the owner's.
+  await seed({ orgId: outsider.orgId, botId: outsider.botId, at: d1 + 10 * HOUR, channel: 'widget', country: 'US', visitorId: 'vis_9', turns: [{ question: 'Pro plan price?' }], lead: true });
+  await rollUp(o, [d1, d2]);
+});
+
+const range = `from=${isoDay(d1)}&to=${isoDay(todayUtc())}`;
+
+describe('overview', () => {
+  it('counts conversations, messages, visitors, answers, ratings, handoffs, tickets, first response, leads and token cost', async () => {
+    const res = await call('GET', `/api/v1/analytics/overview?${range}&tz=UTC`, { token: owner.token });
+    expect(res.status).toBe(200);
+    expect(res.body.totals).toEqual({
+      conversations: 4,
+      messages: 6 * 2 + 2,
+      uniqueVisitors: 3,
+      answered: 4,
+      unanswered: 2,
+      failed: 0,
+      thumbsUp: 1,
+      thumbsDown: 2,
+      thumbsUpRate: 0.3333,
+      handoffs: 2,
+      ticketsOpened: 2,
+      ticketsResolved: 1,
+      medianFirstResponseMs: 120_000,
+      leads: 1,
+    });
+    expect(res.body.rollups.rolledUpDays).toBe(2);
+    expect(res.body.usage.byModel).toEqual([
+      { provider: 'api.openai.com', model: 'gpt-4o-mini', promptTokens: 1500, completionTokens: 300, totalTokens: 1800, costUsd: 0.000405 },
+      { provider: 'llm.internal', model: 'house-model', promptTokens: 300, completionTokens: 30, totalTokens: 330, costUsd: null },
+      { provider: 'offline', model: 'extractive', promptTokens: 50, completionTokens: 10, totalTokens: 60, costUsd: 0 },
+    ]);
+    expect(res.body.usage.byProvider.find((p: any) => p.provider === 'llm.internal')).toEqual({ provider: 'llm.internal', promptTokens: 300, completionTokens: 30, totalTokens: 330, costUsd: null, unpricedTokens: 330 });
+  });
+
+  it('breaks conversations down by channel, country and sentiment with a daily series, and by hour of week', async () => {
+    const { body } = await call('GET', `/api/v1/analytics/overview?${range}&tz=UTC`, { token: owner.token });
+    expect(body.range.days).toEqual([isoDay(d1), isoDay(d2), isoDay(d2 + DAY), isoDay(todayUtc())]);
+    const series = (values: Record<number, number>) => Array.from({ length: 4 }, (_, i) => values[i] ?? 0);
+    expect(body.byChannel).toEqual([
+      { key: 'widget', conversations: 2, series: series({ 0: 1, 1: 1 }) },
+      { key: 'api', conversations: 1, series: series({ 0: 1 }) },
+      { key: 'ws', conversations: 1, series: series({ 3: 1 }) },
+    ]);
+    expect(body.byCountry).toEqual([
+      { key: 'DE', conversations: 2, series: series({ 0: 1, 1: 1 }) },
+      { key: 'FR', conversations: 1, series: series({ 0: 1 }) },
+      { key: null, conversations: 1, series: series({ 3: 1 }) },
+    ]);
+    expect(Object.fromEntries(body.bySentiment.map((s: any) => [s.key, s.conversations]))).toEqual({ positive: 1, neutral: 1, negative: 2 });
+    expect(body.series.conversations.reduce((a: number, b: number) => a + b, 0)).toBe(4);
+    const weekday = (ms: number) => (new Date(ms).getUTCDay() + 6) % 7;
+    const slot = (ms: number) => body.byHourOfWeek.find((h: any) => h.weekday === weekday(ms) && h.hour === new Date(ms).getUTCHours());
+    expect(slot(d1 + 9 * HOUR)).toMatchObject({ conversations: 1, messages: 5 });
+    expect(slot(d1 + 23 * HOUR)).toMatchObject({ conversations: 1, messages: 3 });
+    expect(body.byHourOfWeek).toHaveLength(168);
+  });
+
+  it('lists top questions with near-duplicates grouped, top unanswered questions, top cited and never cited sources', async () => {
+    const { body } = await call('GET', `/api/v1/analytics/overview?${range}&tz=UTC`, { token: owner.token });
+    const guide = questionKeyOf('Where is the terrible setup guide?');
+    expect(questionKeyOf('The setup guide is terrible, where is it?')).toBe(guide);
+    // Grouped by key, shown in its latest wording.
+    expect(body.topQuestions[0]).toEqual({ key: guide, question: 'The setup guide is terrible, where is it?', count: 2, unanswered: 2 });
+    expect(body.topQuestions.map((q: any) => q.question)).toEqual(expect.arrayContaining(['Pro plan price?', 'How much does the pro plan cost?', 'How do I install it?']));
+    expect(body.topQuestions).toHaveLength(5);
+    expect(body.topUnanswered).toEqual([{ key: guide, question: 'The setup guide is terrible, where is it?', count: 2 }]);
+    expect(body.topSources).toEqual([
+      { sourceId: sourceA, title: 'Pricing page', citations: 2 },
+      { sourceId: sourceB, title: 'Setup guide', citations: 1 },
+    ]);
+    expect(body.neverCitedSources.map((s: any) => s.title)).toEqual(['Old FAQ']);
+  });
+
+  it('cuts days and hours of the week in the requested time zone', async () => {
+    // 23:30 UTC on d1 is 00:30 (winter) or 01:30 (summer) of the next day in Berlin.
+    const { body } = await call('GET', `/api/v1/analytics/overview?${range}&tz=Europe/Berlin`, { token: owner.token });
+    const api = body.byChannel.find((c: any) => c.key === 'api');
+    expect(api.series[body.range.days.indexOf(isoDay(d1 + DAY))]).toBe(1);
+    const berlinHour = Number(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', hourCycle: 'h23' }).format(d1 + 23 * HOUR + 30 * 60_000));
+    const weekday = (new Date(d1 + DAY).getUTCDay() + 6) % 7;
+    expect(body.byHourOfWeek.find((h: any) => h.weekday === weekday && h.hour === berlinHour)).toMatchObject({ conversations: 1 });
+    expect(body.range.startsAt).toBe(new Date(d1 - (berlinHour === 0 ? 1 : 2) * HOUR).toISOString());
+    // Same counts as in UTC: the range only moved by the offset, and nothing is near its ends.
+    expect(body.totals.conversations).toBe(4);
+  });
+
+  it("answers one bot's analytics in the same shape, and the overview filtered to that bot alike", async () => {
+    const bot = await call('GET', `/api/v1/analytics/bots/${owner.botId}?${range}`, { token: owner.token });
+    const filtered = await call('GET', `/api/v1/analytics/overview?${range}&botId=${owner.botId}`, { token: owner.token });
+    expect(bot.status).toBe(200);
+    expect(bot.body).toEqual(filtered.body);
+    expect(bot.body.range.botId).toBe(owner.botId);
+    const other = await call('POST', '/api/v1/bots', { token: owner.token, body: { name: 'Empty bot' } });
+    const empty = await call('GET', `/api/v1/analytics/bots/${other.body.id}?${range}`, { token: owner.token });
+    expect(empty.body.totals.conversations).toBe(0);
+  });
+
+  it('exports each table as CSV', async () => {
+    const res = await call('GET', `/api/v1/analytics/overview?${range}&tz=UTC&format=csv&table=by_channel`, { token: owner.token });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    const lines = (res.body as string).split('\r\n');
+    expect(lines[0]).toBe('day,channel,conversations');
+    expect(lines).toContain(`${isoDay(d1)},api,1`);
+    const totals = await call('GET', `/api/v1/analytics/overview?${range}&format=csv&table=totals`, { token: owner.token });
+    expect(totals.body).toContain('conversations,4\r\n');
+    const questions = await call('GET', `/api/v1/analytics/overview?${range}&format=csv&table=top_questions`, { token: owner.token });
+    expect((questions.body as string).split('\r\n')[0]).toBe('question,count,unanswered');
+    const usage = await call('GET', `/api/v1/analytics/bots/${owner.botId}?${range}&format=csv&table=usage`, { token: owner.token });
+    expect(usage.body).toContain('api.openai.com,gpt-4o-mini,1500,300,1800,0.000405\r\n');
+  });
+
+  it('refuses bad dates, time zones, ranges and tables with 400, and lets a viewer read', async () => {
+    const bad = async (query: string, code = 'validation_failed') => expectProblem(await call('GET', `/api/v1/analytics/overview?${query}`, { token: owner.token }), 400, code);
+    await bad('from=2026-02-30');
+    await bad('from=yesterday');
+    await bad('tz=Mars/Olympus');
+    await bad('from=2026-03-02&to=2026-03-01', 'invalid_range');
+    await bad('from=2024-01-01&to=2026-01-01', 'range_too_long');
+    await bad('format=csv');
+    await bad('format=csv&table=secrets');
+    await bad('format=xml');
+    const viewer = await joinAs(owner, owner.orgId, 'viewer');
+    expect((await call('GET', `/api/v1/analytics/overview?${range}`, { token: viewer.token, orgId: owner.orgId })).status).toBe(200);
+  });
+
+  it("answers 404 for another org's bot on every analytics route, and counts only the caller's org", async () => {
+    expectProblem(await call('GET', `/api/v1/analytics/bots/${owner.botId}`, { token: outsider.token }), 404, 'bot_not_found');
+    expectProblem(await call('GET', `/api/v1/analytics/overview?botId=${owner.botId}`, { token: outsider.token }), 404, 'bot_not_found');
+    expectProblem(await call('GET', `/api/v1/analytics/bots/${owner.botId}?format=csv&table=totals`, { token: outsider.token }), 404, 'bot_not_found');
+    const theirs = await call('GET', `/api/v1/analytics/overview?${range}`, { token: outsider.token });
+    expect(theirs.body.totals).toMatchObject({ conversations: 1, leads: 1, handoffs: 0 });
+  });
+});
+
+describe('rollups', () => {
+  it('the cron enqueues an analytics.rollup job per recent closed day, and the queue builds them', async () => {
+    const fresh = await register('analytics-cron');
+    await seed({ orgId: fresh.orgId, botId: fresh.botId, at: todayUtc() - DAY + HOUR, turns: [{ question: 'Hello there?' }] });
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: '*/15 * * * *' }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const built = await vi.waitUntil(
+      async () => {
+        const { results } = await env.DB.prepare('SELECT day FROM analytics_rollup_days WHERE org_id = ? ORDER BY day').bind(fresh.orgId).all<{ day: number }>();
+        return results.length === 3 ? results.map((r) => r.day) : null;
+      },
+      { timeout: 15_000, interval: 100 },
+    );
+    expect(built).toEqual([todayUtc() - 3 * DAY, todayUtc() - 2 * DAY, todayUtc() - DAY]);
+    const rows = await env.DB.prepare("SELECT SUM(value) AS n FROM analytics_hourly WHERE org_id = ? AND metric = 'messages'").bind(fresh.orgId).first('n');
+    expect(rows).toBe(2);
+  });
+
+  it('never rolls up the current day, and re-running a day changes nothing', async () => {
+    const ctx = jobContext(env, createExecutionContext());
+    expect(await buildRollupDay(ctx, owner.orgId, todayUtc())).toEqual({ status: 'open_day' });
+    expect(await buildRollupDay(ctx, owner.orgId, todayUtc() - DAY + 5)).toEqual({ status: 'invalid_day' });
+    const snapshot = async () => ({
+      hourly: (await env.DB.prepare('SELECT * FROM analytics_hourly WHERE org_id = ? ORDER BY hour, bot_id, metric, dim').bind(owner.orgId).all()).results,
+      daily: (await env.DB.prepare('SELECT * FROM analytics_daily WHERE org_id = ? ORDER BY day, bot_id, kind, key').bind(owner.orgId).all()).results,
+    });
+    const before = await snapshot();
+    expect(before.hourly.length).toBeGreaterThan(10);
+    await rollUp(owner.orgId, [d1, d2, d1]);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('merges a late event into its past day on the next rebuild', async () => {
+    const before = await call('GET', `/api/v1/analytics/overview?${range}`, { token: owner.token });
+    await seed({ orgId: owner.orgId, botId: owner.botId, at: d2 + 3 * HOUR, channel: 'openai', turns: [{ question: 'Late question?' }] });
+    const stale = await call('GET', `/api/v1/analytics/overview?${range}`, { token: owner.token });
+    expect(stale.body.totals.conversations).toBe(before.body.totals.conversations);
+    await rollUp(owner.orgId, [d2]);
+    const after = await call('GET', `/api/v1/analytics/overview?${range}`, { token: owner.token });
+    expect(after.body.totals.conversations).toBe(before.body.totals.conversations + 1);
+  });
+
+  it('rollups equal a direct count over random histories, in any time zone', async () => {
+    const org = await register('analytics-property');
+    const ctx = jobContext(env, createExecutionContext());
+    const today = todayUtc();
+    const turn = fc.record({
+      question: fc.constantFrom('How much is it?', 'Price of the plan?', 'I hate waiting', 'Thanks, great help', 'Where are the docs?'),
+      answer: fc.constantFrom('answered', 'unanswered', 'failed') as fc.Arbitrary<'answered' | 'unanswered' | 'failed'>,
+      tokens: fc.option(fc.tuple(fc.nat(500), fc.nat(100)), { nil: undefined }),
+      rating: fc.option(fc.constantFrom('up', 'down') as fc.Arbitrary<'up' | 'down'>, { nil: undefined }),
+    });
+    const conversation = fc.record({
+      offsetMs: fc.integer({ min: 0, max: 5 * DAY - 1 }),
+      channel: fc.constantFrom('api', 'widget', 'ws'),
+      country: fc.constantFrom('DE', 'US', null),
+      visitor: fc.constantFrom('vis_a', 'vis_b', 'vis_c'),
+      turns: fc.array(turn, { maxLength: 3 }),
+      handoffAfterMs: fc.option(fc.integer({ min: 0, max: 600_000 }), { nil: undefined }),
+      lead: fc.boolean(),
+    });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(conversation, { maxLength: 6 }), fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Tokyo'), async (history, tz) => {
+        const botId = `bot_property_${run++}`;
+        const start = today - 5 * DAY;
+        for (const h of history) {
+          const at = start + h.offsetMs;
+          await seed({
+            orgId: org.orgId, botId, at, channel: h.channel, country: h.country, visitorId: h.visitor, turns: h.turns, lead: h.lead,
+            handoff: h.handoffAfterMs === undefined ? undefined : { at: at + 100, agentAfterMs: h.handoffAfterMs },
+          });
+        }
+        for (let day = start; day < today; day += DAY) await buildRollupDay(ctx, org.orgId, day);
+        const range = localRange(tz, localDate(tz, start + DAY), localDate(tz, Date.now()));
+        const rolled = await overview(ctx, { orgId: org.orgId, botId, range });
+        const live = await overview(ctx, { orgId: org.orgId, botId, range, mode: 'live' });
+        expect(rolled.rollups.rolledUpDays).toBeGreaterThan(0);
+        expect({ ...rolled, rollups: null }).toEqual({ ...live, rollups: null });
+        // And both equal a count straight from the generated history.
+        const inRange = history.filter((h) => start + h.offsetMs >= range.start && start + h.offsetMs < range.end);
+        const turns = inRange.flatMap((h) => h.turns);
+        expect(rolled.totals).toMatchObject({
+          conversations: inRange.length,
+          messages: turns.length * 2 + inRange.filter((h) => h.handoffAfterMs !== undefined).length,
+          answered: turns.filter((t) => t.answer === 'answered').length,
+          unanswered: turns.filter((t) => t.answer === 'unanswered').length,
+          failed: turns.filter((t) => t.answer === 'failed').length,
+          thumbsUp: turns.filter((t) => t.rating === 'up').length,
+          handoffs: inRange.filter((h) => h.handoffAfterMs !== undefined).length,
+          leads: inRange.filter((h) => h.lead).length,
+          uniqueVisitors: new Set(inRange.map((h) => h.visitor)).size,
+        });
+      }),
+      { numRuns: 12 },
+    );
+  });
+});
