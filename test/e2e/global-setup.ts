@@ -72,10 +72,11 @@ export default async function setup(project: TestProject) {
     step(`migrations applied, Worker up on ${workerUrl}`);
     const seeded = await seed({ workerUrl, hostOrigin: host.origin, faqUrl: `${host.origin}/faq` });
 
-    const page = (botId: string, title: string, extra: { head?: string; body?: string } = {}) => embedPage({ workerUrl, botId, title, ...extra });
+    const page = (botId: string, title: string, extra: { head?: string; body?: string; lang?: string } = {}) => embedPage({ workerUrl, botId, title, ...extra });
     host.page('/', page(seeded.lightBotId, 'Acme Turbines'));
     host.page('/dark', page(seeded.darkBotId, 'Acme Turbines (dark)', { head: '<style>html{color-scheme:dark;background:#0b1020;color:#e5e7eb}a{color:#93c5fd}</style>' }));
     host.page('/hostile-css', page(seeded.lightBotId, 'A host page with aggressive CSS', { head: `<style>${HOSTILE_CSS}</style>` }));
+    host.page('/de', page(seeded.lightBotId, 'Acme Turbinen', { lang: 'de' }));
     host.page('/mascot', page(seeded.hostileBotId, 'Mascot'));
     disallowed.page('/', page(seeded.lightBotId, 'Not an allowed origin'));
 
