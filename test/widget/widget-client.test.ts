@@ -339,6 +339,18 @@ describe('widget API client', () => {
     expect(store.get().visitorId).toBe('vis_01AAA');
   });
 
+  it('sends the identity with the session identify() opens, and with every renewal after it', async () => {
+    let now = 1_000_000;
+    const { calls, fetch } = scripted((url, _init, n) => (url.endsWith('/session') ? json(sessionBody(n, now + 3_600_000)) : json({ data: [] })));
+    const api = new WidgetApi('https://kc.example', 'bot_A', new VisitorStore('bot_A', null), fetch, () => now);
+    const identity = { userId: 'u_42', hash: 'ab'.repeat(32) };
+    await api.openSession(identity);
+    now += 3_600_000;
+    await api.latestConversation();
+    const sessions = calls.filter((c) => c.url.endsWith('/session')).map((c) => JSON.parse(String(c.init.body)));
+    expect(sessions).toEqual([{ identity }, { visitorId: 'vis_01AAA', identity }]);
+  });
+
   it('sends a fresh Idempotency-Key per message, and the same one when a 401 forces a new session and a retry', async () => {
     let chats = 0;
     const { calls, fetch } = scripted((url, _init, n) => {

@@ -57,6 +57,7 @@ function boot(): void {
   }
 
   let ui: WidgetUi | null = null;
+  let ready = false;
   const queued: ((ui: WidgetUi) => void)[] = [];
   const whenReady = (fn: (ui: WidgetUi) => void) => (ui ? fn(ui) : queued.push(fn));
 
@@ -66,7 +67,11 @@ function boot(): void {
     identify: ({ userId, hash, name, email }) =>
       new Promise<void>((resolve) => whenReady((w) => void w.identify({ userId, hash }, { name, email }).then(resolve))),
     on(event, fn) {
-      if (ui) return ui.on(event, fn);
+      if (ui) {
+        // 'ready' already happened: a late listener still hears it (once, asynchronously).
+        if (event === 'ready' && ready) queueMicrotask(() => fn());
+        return ui.on(event, fn);
+      }
       // Registered before the widget exists: attached when it does (before 'ready' fires).
       let active = true;
       let off: (() => void) | null = null;
@@ -87,8 +92,12 @@ function boot(): void {
     const widget = new WidgetUi(api, store, config, STRINGS[lang]);
     ui = widget;
     for (const fn of queued.splice(0)) fn(widget);
-    if (error) widget.disable(error);
-    else widget.emit('ready');
+    if (error) {
+      widget.disable(error);
+    } else {
+      ready = true;
+      widget.emit('ready');
+    }
   };
   api.config().then(
     (config) => mount(config),
