@@ -24,7 +24,7 @@ const asOwner = ownerApi(workerUrl, seeded.owner.token);
 let browser: Browser;
 
 beforeAll(async () => {
-  // A readable failure when the bundle was not built, rather than nine timeouts.
+  // A readable failure when the bundle was not built, rather than a timeout in every test.
   const bundle = await fetch(`${workerUrl}/widget.js`);
   await bundle.arrayBuffer();
   if (bundle.status !== 200) throw new Error(`the Worker answers ${bundle.status} for /widget.js: build the widget first (npm run build:widget; npm run test:e2e does it)`);
