@@ -33,10 +33,15 @@ export default async function setup(project: TestProject) {
   const persistTo = mkdtempSync(path.join(tmpdir(), 'kyrochat-e2e-'));
   let worker: RunningWorker | undefined;
   const hosts: HostServer[] = [];
+  const removeStore = () => rmSync(persistTo, { recursive: true, force: true });
+  // Interrupted runs (Ctrl-C) skip the teardown: the store goes anyway, after the Worker's own
+  // exit hook (registered earlier, by startWorker) has ended wrangler.
+  let exitHook = false;
   const teardown = async () => {
     await Promise.all(hosts.map((h) => h.close()));
     await worker?.stop();
-    rmSync(persistTo, { recursive: true, force: true });
+    removeStore();
+    if (exitHook) process.off('exit', removeStore);
   };
   const started = Date.now();
   const step = (what: string) => console.log(`[e2e] ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
@@ -66,16 +71,19 @@ export default async function setup(project: TestProject) {
     // Both settle before anything else: a failed migration must not leave wrangler dev running.
     const [migration, workerStart] = await Promise.allSettled([migrated, starting]);
     if (workerStart.status === 'fulfilled') worker = workerStart.value;
+    process.on('exit', removeStore);
+    exitHook = true;
     if (migration.status === 'rejected') throw migration.reason;
     if (workerStart.status === 'rejected') throw workerStart.reason;
     const workerUrl = workerStart.value.url;
     step(`migrations applied, Worker up on ${workerUrl}`);
     const seeded = await seed({ workerUrl, hostOrigin: host.origin, faqUrl: `${host.origin}/faq` });
 
-    const page = (botId: string, title: string, extra: { head?: string; body?: string } = {}) => embedPage({ workerUrl, botId, title, ...extra });
+    const page = (botId: string, title: string, extra: { head?: string; body?: string; lang?: string } = {}) => embedPage({ workerUrl, botId, title, ...extra });
     host.page('/', page(seeded.lightBotId, 'Acme Turbines'));
     host.page('/dark', page(seeded.darkBotId, 'Acme Turbines (dark)', { head: '<style>html{color-scheme:dark;background:#0b1020;color:#e5e7eb}a{color:#93c5fd}</style>' }));
     host.page('/hostile-css', page(seeded.lightBotId, 'A host page with aggressive CSS', { head: `<style>${HOSTILE_CSS}</style>` }));
+    host.page('/de', page(seeded.lightBotId, 'Acme Turbinen', { lang: 'de' }));
     host.page('/mascot', page(seeded.hostileBotId, 'Mascot'));
     disallowed.page('/', page(seeded.lightBotId, 'Not an allowed origin'));
 

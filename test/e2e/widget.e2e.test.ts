@@ -24,7 +24,7 @@ const asOwner = ownerApi(workerUrl, seeded.owner.token);
 let browser: Browser;
 
 beforeAll(async () => {
-  // A readable failure when the bundle was not built, rather than nine timeouts.
+  // A readable failure when the bundle was not built, rather than a timeout in every test.
   const bundle = await fetch(`${workerUrl}/widget.js`);
   await bundle.arrayBuffer();
   if (bundle.status !== 200) throw new Error(`the Worker answers ${bundle.status} for /widget.js: build the widget first (npm run build:widget; npm run test:e2e does it)`);
@@ -65,8 +65,9 @@ describe('a visitor on an allowed host page', () => {
     expect(output.filter((line) => line.startsWith('[error]') || line.startsWith('[pageerror]'))).toEqual([]);
   });
 
-  it('thumbs up on an answer is stored as the visitor\'s rating, which the owner reads and another org cannot', async (test) => {
-    const { page } = await openPage(browser, test);
+  it("thumbs up on an answer is stored as the visitor's rating, which the owner reads and another org cannot; copy puts the answer on the clipboard", async (test) => {
+    const { page, context } = await openPage(browser, test);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: hostOrigin });
     await page.goto(`${hostOrigin}/`);
     await openWidget(page);
     await ask(page, QUESTIONS.refunds);
@@ -75,6 +76,10 @@ describe('a visitor on an allowed host page', () => {
     expect(await up.getAttribute('aria-pressed')).toBe('false');
     await up.click();
     await expect.poll(() => up.getAttribute('aria-pressed')).toBe('true');
+    expect(await answer.locator.locator('.kc-feedback-down').getAttribute('aria-pressed')).toBe('false');
+
+    await answer.locator.locator('.kc-copy').click();
+    await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toContain('Refunds are paid back to the original card within five working days');
 
     const conversationId = await storedConversationId(page, seeded.lightBotId);
     const feedbackPath = `/api/v1/conversations/${conversationId}/messages/${answer.messageId}/feedback`;
@@ -230,6 +235,16 @@ describe('a visitor on an allowed host page', () => {
     await openWidget(forged.page);
     await ui(forged.page).error.first().waitFor({ state: 'visible' });
     expect(await ui(forged.page).answers.count()).toBe(0);
+  });
+
+  it('data-lang="de" shows the German strings (launcher, message box, send)', async (test) => {
+    const { page } = await openPage(browser, test);
+    await page.goto(`${hostOrigin}/de`);
+    const w = ui(page);
+    await expect.poll(() => w.launcher.getAttribute('aria-label')).toBe('Chat öffnen');
+    await openWidget(page);
+    expect(await w.input.getAttribute('aria-label')).toBe('Nachricht');
+    expect(await w.send.getAttribute('aria-label')).toBe('Senden');
   });
 
   it('on a phone-sized viewport the open panel fills the screen', async (test) => {

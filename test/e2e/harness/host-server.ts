@@ -39,7 +39,7 @@ export async function startHostServer(port: number): Promise<HostServer> {
 }
 
 /** A host page that embeds the widget the way the README tells customers to. */
-export function embedPage(opts: { workerUrl: string; botId: string; title: string; head?: string; body?: string }): string {
+export function embedPage(opts: { workerUrl: string; botId: string; title: string; head?: string; body?: string; lang?: string }): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -56,7 +56,7 @@ ${opts.head ?? ''}
 <a href="#top" id="host-link">A link of the host page</a>
 ${opts.body ?? ''}
 </main>
-<script src="${opts.workerUrl}/widget.js" data-bot-id="${opts.botId}" defer></script>
+<script src="${opts.workerUrl}/widget.js" data-bot-id="${opts.botId}"${opts.lang ? ` data-lang="${opts.lang}"` : ''} defer></script>
 </body>
 </html>
 `;

@@ -69,7 +69,20 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   let exited: number | null = null;
-  child.on('exit', (code) => (exited = code ?? -1));
+  // Its own process group is not the terminal's: if vitest exits without the teardown (Ctrl-C),
+  // end wrangler and workerd here rather than leave them running.
+  const killOnExit = () => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  process.on('exit', killOnExit);
+  child.on('exit', (code) => {
+    exited = code ?? -1;
+    process.off('exit', killOnExit);
+  });
 
   const url = `http://localhost:${opts.port}`;
   const stop = async () => {
