@@ -157,6 +157,16 @@ describe("the preview page's origin", () => {
     expect(done.id).toBe(JSON.parse(events[0]!.data).assistantMessageId);
   });
 
+  it('reads the config without an Origin header when the browser marks the GET same-origin, as the preview page sends it', async () => {
+    // Browsers send no Origin on a same-origin GET; Sec-Fetch-Site tells the Worker it is its own page.
+    const config = await call('GET', `/api/v1/widget/${owner.botId}/config`, { headers: { 'sec-fetch-site': 'same-origin' } });
+    expect(config.status, JSON.stringify(config.body)).toBe(200);
+    expect(config.headers.get('access-control-allow-origin')).toBe(BASE);
+    // Without that mark (another site, or a client saying nothing), a missing Origin is still refused.
+    expectProblem(await call('GET', `/api/v1/widget/${owner.botId}/config`, { headers: { 'sec-fetch-site': 'cross-site' } }), 403, 'origin_not_allowed');
+    expectProblem(await call('GET', `/api/v1/widget/${owner.botId}/config`), 403, 'origin_not_allowed');
+  });
+
   it('does not open private bots, and other origins are still refused', async () => {
     expectProblem(await session(privateBotId, BASE), 404, 'bot_not_found');
     expectProblem(await session(owner.botId, 'https://evil.example'), 403, 'origin_not_allowed');

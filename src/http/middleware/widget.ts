@@ -32,7 +32,10 @@ export const widgetOrigin = (): MiddlewareHandler<AppBindings> =>
     if (!bot) {
       return problemResponse(c, { status: 404, code: 'bot_not_found', title: 'Not found', detail: 'Bot was not found.', headers: { vary: 'Origin' } });
     }
-    const origin = normalizeOrigin(c.req.header('origin'));
+    // Browsers send no Origin on a same-origin GET (Fetch spec), such as the preview page's
+    // config and history reads; they mark it Sec-Fetch-Site: same-origin, which no other site's
+    // page can make them send.
+    const origin = normalizeOrigin(c.req.header('origin')) ?? (c.req.header('sec-fetch-site') === 'same-origin' ? ownOrigin(c) : null);
     if (!origin || !(originAllowed(origin, bot.allowedOrigins) || origin === ownOrigin(c))) {
       return problemResponse(c, {
         status: 403,
