@@ -8,7 +8,7 @@
  * 401 a missing / bad signature or a stale timestamp; 404 an unknown or disabled integration;
  * 409 a webhook-id already accepted (replay); 413 a body over the cap; 429 over the URL's rate.
  */
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { createRouter, errorResponses, jsonContent } from '../../http/router';
 import { ApiError, badRequest, notFound, validationFailed } from '../../http/problem';
 import { serviceContext } from '../../http/context';

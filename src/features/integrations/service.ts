@@ -14,7 +14,7 @@ import { INBOUND_WEBHOOKS } from '../../limits';
 import { auditInsert, auditInsertIfChanged } from '../audit/service';
 import { getBot } from '../bots/service';
 import { getSource } from '../knowledge/sources';
-import { newSigningSecret } from './signing';
+import { newWebhookSecret } from '../../lib/webhook-secret';
 
 export type IntegrationRow = typeof integrations.$inferSelect;
 
@@ -109,7 +109,7 @@ export async function createIntegration(ctx: ServiceContext, actor: Actor, orgId
   if (problem) return problem;
   const now = ctx.clock.now();
   const id = newId('int', ctx.clock);
-  const secret = newSigningSecret();
+  const secret = newWebhookSecret();
   const row: IntegrationRow = {
     id,
     orgId,
@@ -192,7 +192,7 @@ export async function deleteIntegration(ctx: ServiceContext, actor: Actor, orgId
  */
 export async function rotateSecret(ctx: ServiceContext, actor: Actor, orgId: string, id: string) {
   if (!(await getIntegration(ctx.db, orgId, id))) return null;
-  const secret = newSigningSecret();
+  const secret = newWebhookSecret();
   const now = ctx.clock.now();
   const [updated] = await ctx.db.batch([
     ctx.db

@@ -7,16 +7,8 @@
  * not tell which one matched.
  */
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { base64FromBytes } from '../../lib/crypto';
 import { INBOUND_WEBHOOKS } from '../../limits';
 import type { InboundVerification } from '../../db/schema';
-
-export const SIGNING_SECRET_PREFIX = 'whsec_';
-
-/** 32 random bytes, base64, behind `whsec_`: the format every Standard Webhooks library reads. */
-export function newSigningSecret(): string {
-  return SIGNING_SECRET_PREFIX + base64FromBytes(crypto.getRandomValues(new Uint8Array(32)));
-}
 
 export interface WebhookHeaders {
   id: string | null;

@@ -4,7 +4,7 @@
  * through createLead.
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import { createRouter, jsonContent, commonErrors, errorResponses, page } from '../../http/router';
+import { createRouter, commonErrors, errorResponses, page } from '../../http/router';
 import { ApiError } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { decodeCursor, toPage } from '../../http/pagination';

@@ -4,12 +4,12 @@
  * operator allowlisted its host. The signing secret (`whsec_…`, Standard Webhooks format) is
  * encrypted at rest, returned once at creation or rotation, and masked everywhere else.
  */
+import { newWebhookSecret } from '../../lib/webhook-secret';
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { webhookEndpoints } from '../../db/schema';
 import { insertRowWhere, type Db } from '../../db/client';
 import type { Actor, ServiceContext } from '../../context';
 import { newId } from '../../lib/ids';
-import { base64FromBytes } from '../../lib/crypto';
 import { decryptSecret, encryptSecret, maskSecret, type SecretEnvelope } from '../../lib/secrets';
 import { checkUrl } from '../../egress';
 import { WEBHOOKS } from '../../limits';
@@ -32,9 +32,6 @@ export interface FieldProblem {
   message: string;
 }
 
-export const SECRET_PREFIX = 'whsec_';
-/** 32 random bytes: the HMAC-SHA256 key size. */
-const newSecret = () => `${SECRET_PREFIX}${base64FromBytes(crypto.getRandomValues(new Uint8Array(32)))}`;
 const secretAad = (orgId: string, endpointId: string) => `org:${orgId}:webhook:${endpointId}`;
 
 export function toEndpointDto(row: EndpointRow) {
@@ -103,7 +100,7 @@ export async function createEndpoint(ctx: ServiceContext, actor: Actor, orgId: s
   if (errors.length) return { status: 'invalid', errors };
   const now = ctx.clock.now();
   const id = newId('whk', ctx.clock);
-  const secret = newSecret();
+  const secret = newWebhookSecret();
   const row: EndpointRow = {
     id,
     orgId,
@@ -199,7 +196,7 @@ export async function rotateSecret(ctx: ServiceContext, actor: Actor, orgId: str
   const current = await getEndpoint(ctx.db, orgId, id);
   if (!current) return { status: 'not_found' };
   const now = ctx.clock.now();
-  const secret = newSecret();
+  const secret = newWebhookSecret();
   const [updated] = await ctx.db.batch([
     ctx.db
       .update(webhookEndpoints)

@@ -1,0 +1,10 @@
+import { base64FromBytes } from './crypto';
+
+/**
+ * A Standard Webhooks signing secret, for outbound endpoints and inbound integrations alike:
+ * 32 random bytes (the HMAC-SHA256 key size), base64, behind `whsec_` — the format every
+ * Standard Webhooks library reads.
+ */
+export function newWebhookSecret(): string {
+  return `whsec_${base64FromBytes(crypto.getRandomValues(new Uint8Array(32)))}`;
+}
