@@ -77,6 +77,7 @@ export default async function setup(project: TestProject) {
     host.page('/dark', page(seeded.darkBotId, 'Acme Turbines (dark)', { head: '<style>html{color-scheme:dark;background:#0b1020;color:#e5e7eb}a{color:#93c5fd}</style>' }));
     host.page('/hostile-css', page(seeded.lightBotId, 'A host page with aggressive CSS', { head: `<style>${HOSTILE_CSS}</style>` }));
     host.page('/mascot', page(seeded.hostileBotId, 'Mascot'));
+    host.page('/support', page(seeded.liveBotId, 'Acme Support'));
     disallowed.page('/', page(seeded.lightBotId, 'Not an allowed origin'));
 
     step('seeded: owner, three public bots, knowledge ready');
