@@ -100,6 +100,14 @@ describe('a visitor talks to a human through the widget', () => {
       member.send({ type: 'handback' });
       await expect.poll(() => page.locator('.kc-status').last().textContent(), { timeout: 10_000 }).toBe('The bot is back');
       await expect.poll(() => handoff.isVisible()).toBe(true);
+      // The bot answers again; its turn (HTTP) is mirrored into the room too, and shown once.
+      await w.input.fill('');
+      await ask(page, 'And who changes the delivery address?');
+      await expect.poll(() => w.answers.count(), { timeout: 15_000 }).toBe(3);
+      await expect.poll(() => w.answers.last().getAttribute('aria-busy'), { timeout: 15_000 }).toBeNull();
+      const answerId = await w.answers.last().getAttribute('data-message-id');
+      const mirrored = await member.next((f) => f.type === 'message' && f.message.id === answerId);
+      expect(mirrored.message.role).toBe('assistant');
       // Each message once, whichever channel brought it.
       const ids = await page.locator('.kc-msg[data-message-id]').evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.messageId));
       expect(new Set(ids).size).toBe(ids.length);
