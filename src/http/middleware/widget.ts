@@ -32,7 +32,7 @@ export const widgetOrigin = (): MiddlewareHandler<AppBindings> =>
     if (!bot) {
       return problemResponse(c, { status: 404, code: 'bot_not_found', title: 'Not found', detail: 'Bot was not found.', headers: { vary: 'Origin' } });
     }
-    const origin = normalizeOrigin(c.req.header('origin'));
+    const origin = normalizeOrigin(c.req.header('origin')) ?? sameOriginFetch(c);
     if (!origin || !(originAllowed(origin, bot.allowedOrigins) || origin === ownOrigin(c))) {
       return problemResponse(c, {
         status: 403,
@@ -82,6 +82,15 @@ function ownOrigin(c: Context<AppBindings>): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Browsers omit Origin on same-origin GETs (Fetch spec), so the preview page's config and history
+ * requests arrive without one; `Sec-Fetch-Site: same-origin` (set by the browser, not by page
+ * script) says they come from a page this Worker served. Same trust as ownOrigin above.
+ */
+function sameOriginFetch(c: Context<AppBindings>): string | null {
+  return c.req.header('sec-fetch-site') === 'same-origin' ? ownOrigin(c) : null;
 }
 
 function bearer(c: Context<AppBindings>): string | null {
