@@ -53,6 +53,8 @@ import { memberConfirmationRoutes, widgetConfirmationRoutes } from './features/c
 import { handoffRoutes } from './features/handoff/routes';
 import { widgetHandoffRoutes } from './features/handoff/widget-route';
 import { escalationRoutes } from './features/escalations/routes';
+// The widget's live side: the visitor's WebSocket.
+import { VISITOR_SOCKET_PATH, widgetSocketRoutes } from './features/chat/widget-socket-route';
 import { ATTACHMENTS, MULTIPART_OVERHEAD_BYTES, RATE_LIMIT_WINDOW_SECONDS, SOURCE_CREATE_MAX_BODY_BYTES } from './limits';
 
 const UPLOAD_PATH = /^\/api\/v1\/bots\/[^/]+\/sources\/files$/;
@@ -170,6 +172,8 @@ export function buildApp(options: AppOptions = {}): Router {
     key: (c) => `${c.get('visitor').botId}:${c.get('visitor').visitorId}`,
     problem: { code: 'rate_limited', quota: 'widget_requests_per_minute_per_visitor' },
   });
+  // The visitor's WebSocket (live side of the widget): its token arrives as a subprotocol.
+  app.use(VISITOR_SOCKET_PATH, bearerFromSubprotocol());
   app.use(`${WIDGET_PREFIX}/:botId/chat`, visitorAuth(), perVisitor);
   app.use(`${WIDGET_PREFIX}/:botId/conversations/*`, visitorAuth(), perVisitor);
   app.use(`${WIDGET_PREFIX}/:botId/leads`, visitorAuth(), perVisitor);
@@ -177,6 +181,7 @@ export function buildApp(options: AppOptions = {}): Router {
   app.route('/api/v1', widgetChatRoutes());
   app.route('/api/v1', widgetConfirmationRoutes());
   app.route('/api/v1', widgetHandoffRoutes());
+  app.route('/api/v1', widgetSocketRoutes());
 
   // Benchmarks build their own entry (bench/worker) that mounts baselines here; production never ships them.
   options.mountExtraRoutes?.(app);

@@ -635,6 +635,16 @@ export const WIDGET_CLIENT = {
   sseMaxBufferedChars: 1_000_000,
   tokenRenewBeforeMs: 60_000,
   historyPageSize: 50,
+  // The visitor's live socket (widget/src/live.ts). Product choices: reconnect from 1 s doubling to
+  // 30 s (jittered by half, so a Worker restart does not get every widget back at once); close
+  // after 10 minutes with no frame either way (an idle tab holds no room socket); `typing` at most
+  // every 3 s (the room relays at most one a second per socket anyway, LIVE_ROOM.typingEveryMs);
+  // a team member's typing indicator disappears 6 s after their last `typing`.
+  liveReconnectBaseMs: 1_000,
+  liveReconnectMaxMs: 30_000,
+  liveIdleMs: 10 * 60_000,
+  liveTypingEveryMs: 3_000,
+  liveTypingShownMs: 6_000,
 } as const;
 
 // --- Outbound webhooks (src/features/webhooks) ------------------------------------------------

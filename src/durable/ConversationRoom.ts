@@ -24,6 +24,11 @@
  *
  * Read receipts (`read`) store a member's read marker in D1 before they are relayed; typing
  * indicators are never stored.
+ *
+ * Widget visitors (a visitor token, features/chat/widget-socket-route.ts) are `visitor` sockets
+ * without a key: receive-mostly (their messages go over the widget's HTTP chat, which mirrors
+ * them in), and their catch-up shows only what the widget's history shows (no tool or system
+ * messages).
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
@@ -45,6 +50,8 @@ import { handBack, loadMessage, messagesAfter, postAgentMessage, takeOver, type 
 import { startTurn } from '../features/chat/pipeline';
 import { TurnFrames } from '../features/chat/live/turn-frames';
 import { markRead } from '../features/handoff/inbox';
+import type { MessageDto } from '../features/chat/turn';
+import { WIDGET_VISIBLE_ROLES } from '../features/widget/visitors';
 
 interface InflightAnswer {
   assistantMessageId: string;
@@ -181,6 +188,11 @@ export class ConversationRoom extends DurableObject<Env> {
       }
       case 'message':
         if (identity.role === 'observer') return refuse(ws, REFUSED.observer, frame.clientMessageId);
+        if (isWidgetVisitor(identity)) {
+          // Receive-mostly (features/chat/widget-socket-route.ts): the HTTP route applies the widget's limits and mirrors the turn in.
+          send(ws, { type: 'error', code: 'send_over_http', detail: 'Widget visitors send messages with POST /api/v1/widget/{botId}/chat; this socket shows them live.', ...withId(frame.clientMessageId) });
+          return;
+        }
         if (identity.role === 'agent') return this.agentMessage(ws, identity, frame.text, frame.clientMessageId);
         return this.visitorTurn(ws, identity, frame.text, frame.clientMessageId);
     }
@@ -211,7 +223,14 @@ export class ConversationRoom extends DurableObject<Env> {
    * marker, their receipt is only relayed. The others see it; the sender already knows.
    */
   private async readReceipt(ws: WebSocket, identity: RoomIdentity, messageId: string): Promise<void> {
-    if (identity.userId) {
+    if (isWidgetVisitor(identity)) {
+      // No marker to store, but only a message the visitor can see is worth relaying to the team.
+      const message = await loadMessage(createDb(this.env.DB), identity.orgId, identity.conversationId, messageId);
+      if (!message || !visibleToWidgetVisitor(message)) {
+        send(ws, { type: 'error', code: 'unknown_message', detail: 'No message with that id in this conversation.' });
+        return;
+      }
+    } else if (identity.userId) {
       const result = await markRead(this.serviceContext(identity), identity.orgId, identity.conversationId, identity.userId, messageId);
       if (result.status !== 'ok') {
         send(ws, { type: 'error', code: 'unknown_message', detail: 'No message with that id in this conversation.' });
@@ -293,7 +312,9 @@ export class ConversationRoom extends DurableObject<Env> {
         });
       } else {
         send(ws, { type: 'status', status: result.conversation.status, humanUserId: result.conversation.humanUserId });
-        for (const message of result.messages) send(ws, { type: 'message', message });
+        // A widget visitor's transcript shows the two sides and the team, never tool or system messages (as over HTTP).
+        const shown = isWidgetVisitor(identity) ? result.messages.filter(visibleToWidgetVisitor) : result.messages;
+        for (const message of shown) send(ws, { type: 'message', message });
       }
       const delivered = new Set(result.status === 'ok' ? result.messages.map((m) => m.id) : []);
       const snapshotted = new Set<string>();
@@ -388,6 +409,11 @@ export class ConversationRoom extends DurableObject<Env> {
     };
   }
 }
+
+/** A widget visitor's socket (a visitor token, not an API key): receive-mostly, sees what the widget's history shows. */
+const isWidgetVisitor = (identity: RoomIdentity) => identity.role === 'visitor' && identity.keyId === null && (identity.visitorId ?? null) !== null;
+
+const visibleToWidgetVisitor = (message: MessageDto) => WIDGET_VISIBLE_ROLES.includes(message.role as (typeof WIDGET_VISIBLE_ROLES)[number]);
 
 function readIdentity(header: string | null): RoomIdentity | null {
   if (!header) return null;

@@ -85,6 +85,7 @@ export default async function setup(project: TestProject) {
     host.page('/hostile-css', page(seeded.lightBotId, 'A host page with aggressive CSS', { head: `<style>${HOSTILE_CSS}</style>` }));
     host.page('/de', page(seeded.lightBotId, 'Acme Turbinen', { lang: 'de' }));
     host.page('/mascot', page(seeded.hostileBotId, 'Mascot'));
+    host.page('/support', page(seeded.liveBotId, 'Acme Support'));
     disallowed.page('/', page(seeded.lightBotId, 'Not an allowed origin'));
 
     step('seeded: owner, three public bots, knowledge ready');

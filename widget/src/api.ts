@@ -17,6 +17,15 @@ export interface WidgetConfig {
   features: { feedback: boolean; copy: boolean; history: boolean };
   lang: string;
   branding: { poweredBy: boolean };
+  /** Show "Talk to a human" (issue #10); absent from older servers. */
+  handoff?: { enabled: boolean };
+}
+
+export interface HandoffReply {
+  conversationStatus: string;
+  /** The stored notice to show (null when nothing changed). */
+  notice: Message | null;
+  handoff: { askForEmail: boolean } | null;
 }
 
 export interface Citation {
@@ -191,6 +200,25 @@ export class WidgetApi {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ ...fields, ...(conversationId ? { conversationId } : {}) }),
     });
+  }
+
+  /** "Talk to a human" in the visitor's conversation. */
+  handoff(conversationId: string, lang: string): Promise<HandoffReply> {
+    return this.json(`conversations/${encodeURIComponent(conversationId)}/handoff`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ lang }),
+    });
+  }
+
+  /**
+   * The visitor's live socket into the conversation. Browsers cannot set headers on a WebSocket:
+   * the token rides as the `kyrochat.bearer.<token>` subprotocol (never in the URL), next to `kyrochat`.
+   */
+  async socket(conversationId: string): Promise<WebSocket> {
+    const token = await this.ensureSession();
+    const url = this.url(`conversations/${encodeURIComponent(conversationId)}/ws`).replace(/^http/, 'ws');
+    return new WebSocket(url, ['kyrochat', `kyrochat.bearer.${token}`]);
   }
 
   /** One turn, streamed. Resolves when the stream ends; a failed turn rejects with its problem. */

@@ -1,6 +1,7 @@
 /** The widget's own strings (the bot's texts come from its config), English and German. */
 export const STRINGS = {
   en: {
+    code: 'en',
     open: 'Open chat',
     close: 'Close chat',
     message: 'Message',
@@ -28,8 +29,14 @@ export const STRINGS = {
     errNotFound: 'This chat is not available.',
     errGeneric: 'Something went wrong. Please try again.',
     paused: 'A team member will reply here.',
+    handoff: 'Talk to a human',
+    agent: 'Team',
+    agentTyping: 'A team member is typing',
+    joined: 'A person has joined',
+    botBack: 'The bot is back',
   },
   de: {
+    code: 'de',
     open: 'Chat öffnen',
     close: 'Chat schließen',
     message: 'Nachricht',
@@ -57,6 +64,11 @@ export const STRINGS = {
     errNotFound: 'Dieser Chat ist nicht verfügbar.',
     errGeneric: 'Etwas ist schiefgelaufen. Bitte erneut versuchen.',
     paused: 'Ein Teammitglied antwortet hier.',
+    handoff: 'Mit einem Menschen sprechen',
+    agent: 'Team',
+    agentTyping: 'Ein Teammitglied schreibt',
+    joined: 'Eine Person ist dazugekommen',
+    botBack: 'Der Bot ist wieder da',
   },
 } as const;
 

@@ -28,7 +28,11 @@ font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--k
 .kc-messages{flex:1;overflow-y:auto;padding:14px;display:flex;flex-direction:column;gap:10px}
 .kc-msg{max-width:88%;padding:9px 12px;border-radius:12px;background:var(--kc-bubble);overflow-wrap:anywhere}
 .kc-msg--user{align-self:flex-end;background:var(--kc-brand);color:var(--kc-on-brand);white-space:pre-wrap}
-.kc-msg--assistant{align-self:flex-start}
+.kc-msg--assistant,.kc-msg--agent,.kc-live-typing{align-self:flex-start}
+.kc-msg--agent{border-left:3px solid var(--kc-brand-line)}
+.kc-msg-label{font-size:12px;font-weight:600;color:var(--kc-muted)}
+.kc-live-typing{padding:4px 12px}
+.kc-handoff{align-self:center;margin:0 14px 8px;border:1px solid var(--kc-brand-line);background:var(--kc-bg);color:var(--kc-fg);border-radius:999px;padding:5px 12px;font-size:13px}
 .kc-note{align-self:center;color:var(--kc-muted);font-size:13px}
 .kc-msg-body p{margin:0 0 6px}.kc-msg-body p:last-child{margin:0}
 .kc-msg-body .kc-h{font-weight:700}

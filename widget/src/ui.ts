@@ -4,8 +4,9 @@
  * suggestions, lead form, errors, branding. The DOM contract the browser tests rely on is in
  * widget/README.md; keep the two in step.
  */
-import { LEADS } from '../../src/limits';
 import { WidgetApi, WidgetError, type Citation, type Identity, type Message, type WidgetConfig } from './api';
+import { LiveSocket } from './live';
+import { LEADS, WIDGET_CLIENT } from '../../src/limits';
 import { el, renderBlocks } from './dom';
 import { parseMarkdown } from './markdown';
 import type { Strings } from './i18n';
@@ -62,6 +63,15 @@ export class WidgetUi {
   private leadShown = false;
   private disabled = false;
   private prefill: { name?: string; email?: string } = {};
+  // The live side (live.ts): what is shown (by message id, so HTTP and socket never show one twice),
+  // socket messages held while an HTTP turn streams, the conversation's status, the team's typing.
+  private readonly live: LiveSocket;
+  private readonly shown = new Set<string>();
+  private held: Message[] = [];
+  private status: string | null = null;
+  private readonly handoffButton: HTMLButtonElement;
+  private agentTyping: HTMLElement | null = null;
+  private agentTypingTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly api: WidgetApi,
@@ -148,6 +158,10 @@ export class WidgetUi {
     this.input.rows = 1;
     this.input.setAttribute('aria-label', t.message);
     this.input.placeholder = config.messages.placeholder;
+    this.input.addEventListener('input', () => {
+      this.goLive();
+      this.live.typing();
+    });
     this.input.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
@@ -163,7 +177,27 @@ export class WidgetUi {
       void this.send(this.input.value);
     });
 
-    this.panel.append(header, this.log, this.suggestions, this.errorBox, composer);
+    this.handoffButton = el('button', 'kc-handoff', t.handoff);
+    this.handoffButton.type = 'button';
+    this.handoffButton.hidden = true;
+    this.handoffButton.addEventListener('click', () => void this.requestHandoff());
+    this.live = new LiveSocket(
+      () => {
+        const { conversationId } = this.store.get();
+        return conversationId ? this.api.socket(conversationId) : Promise.reject(new Error('no conversation'));
+      },
+      {
+        message: (message) => {
+          if (message.conversationId !== this.store.get().conversationId) return;
+          if (this.busy) this.held.push(message);
+          else this.liveMessage(message);
+        },
+        status: (status) => this.setStatus(status),
+        typing: () => this.showAgentTyping(),
+      },
+    );
+
+    this.panel.append(header, this.log, this.suggestions, this.handoffButton, this.errorBox, composer);
     if (config.branding.poweredBy) this.panel.append(el('div', 'kc-powered', t.powered));
     this.root.append(this.launcher, this.panel);
     shadow.append(this.root);
@@ -205,7 +239,9 @@ export class WidgetUi {
     this.emit('open');
     if (!this.historyLoaded && !this.disabled) {
       this.historyLoaded = true;
-      void this.loadHistory();
+      void this.loadHistory().then(() => this.goLive());
+    } else {
+      this.goLive();
     }
   }
 
@@ -214,6 +250,7 @@ export class WidgetUi {
     this.panel.hidden = true;
     this.launcher.setAttribute('aria-expanded', 'false');
     this.launcher.focus();
+    this.live.stop();
     this.emit('close');
   }
 
@@ -235,12 +272,17 @@ export class WidgetUi {
       return;
     }
     // A verified user's conversations follow them: pick up where they left off, on any device.
-    if (this.historyLoaded) await this.loadHistory(true);
+    if (this.historyLoaded) {
+      this.live.stop();
+      await this.loadHistory(true);
+      this.goLive();
+    }
   }
 
   // --- messages -----------------------------------------------------------------------------
-  private bubble(role: 'user' | 'assistant', text: string, id?: string): HTMLElement {
+  private bubble(role: 'user' | 'assistant' | 'agent', text: string, id?: string): HTMLElement {
     const node = el('div', `kc-msg kc-msg--${role}`);
+    if (role === 'agent') node.append(el('div', 'kc-msg-label', this.t.agent));
     const body = el('div', 'kc-msg-body');
     if (role === 'user') body.textContent = text;
     else body.append(renderBlocks(parseMarkdown(text), (n) => el('sup', 'kc-cite', `[${n}]`)));
@@ -271,11 +313,14 @@ export class WidgetUi {
         throw err;
       }
       this.store.update({ conversationId });
-      if (replace) for (const node of Array.from(this.log.querySelectorAll('[data-message-id], .kc-msg--user'))) node.remove();
-      for (const message of messages) {
-        if (message.role === 'user') this.log.append(this.bubble('user', message.content, message.id));
-        else if (message.role === 'assistant' || message.role === 'agent') this.log.append(this.finishedAnswer(message, conversationId));
+      if (replace) {
+        for (const node of Array.from(this.log.querySelectorAll('[data-message-id], .kc-msg--user'))) node.remove();
+        this.shown.clear();
+        this.live.lastMessageId = null;
+        this.status = null;
       }
+      for (const message of messages) this.show(message);
+      this.updateHandoff();
       if (messages.length > 0) this.suggestions.hidden = true;
       this.scrollToEnd();
     } catch (err) {
@@ -327,7 +372,6 @@ export class WidgetUi {
     this.renderAnswer(answer);
     answer.node.dataset.messageId = message.id;
     answer.node.removeAttribute('aria-busy');
-    if (message.role === 'agent') answer.node.classList.add('kc-msg--agent');
     if (answer.citations.length > 0) answer.node.append(this.sourceList(answer.citations));
     const actions = this.actions(message, conversationId, answer.body);
     if (actions) answer.node.append(actions);
@@ -434,6 +478,9 @@ export class WidgetUi {
     } finally {
       this.busy = false;
       this.sendButton.disabled = false;
+      // What the socket brought meanwhile, minus what this turn showed itself.
+      for (const message of this.held.splice(0)) this.liveMessage(message);
+      this.goLive();
     }
   }
 
@@ -442,9 +489,16 @@ export class WidgetUi {
     try {
       await this.api.chat(text, conversationId, {
         meta: (meta) => {
+          if (meta.conversationId !== conversationId) {
+            // A new conversation (the first message, or the remembered one was gone): the socket follows it.
+            this.live.stop();
+            this.status = null;
+          }
           conversationId = meta.conversationId;
           this.store.update({ conversationId });
           userNode.dataset.messageId = meta.userMessageId;
+          this.remember(meta.userMessageId);
+          this.updateHandoff();
           this.emit('message', { id: meta.userMessageId, conversationId, role: 'user', content: text });
         },
         token: (chunk) => {
@@ -460,6 +514,7 @@ export class WidgetUi {
         },
         done: (message) => {
           this.completeAnswer(answer, message, conversationId!);
+          this.remember(message.id);
           this.scrollToEnd();
           this.emit('message', message);
           if (this.config.leadForm.when === 'after_first_answer') this.offerLead();
@@ -478,6 +533,99 @@ export class WidgetUi {
       }
       throw err;
     }
+  }
+
+  // --- live: the team's side, the handoff button ----------------------------------------------
+  /** Connects the visitor socket while the panel is open on an existing conversation. */
+  private goLive(): void {
+    if (this.isOpen() && !this.disabled && this.store.get().conversationId) this.live.start();
+  }
+
+  private remember(id: string): void {
+    this.shown.add(id);
+    this.live.lastMessageId = id;
+  }
+
+  /** Appends a stored message unless it is shown already; false when it was (or is not for the visitor's eyes). */
+  private show(message: Message): boolean {
+    if (this.shown.has(message.id)) return false;
+    const { role } = message;
+    if (role === 'user') this.log.append(this.bubble('user', message.content, message.id));
+    else if (role === 'agent') this.log.append(this.bubble('agent', message.content, message.id));
+    else if (role === 'assistant') this.log.append(this.finishedAnswer(message, message.conversationId));
+    else return false;
+    this.remember(message.id);
+    this.suggestions.hidden = true;
+    return true;
+  }
+
+  private liveMessage(message: Message): void {
+    // A failed answer: the HTTP turn that asked reported it already.
+    if ((message as { error?: unknown }).error || !this.show(message)) return;
+    if (message.role === 'agent') this.hideAgentTyping();
+    this.scrollToEnd();
+    this.emit('message', message);
+    if (message.role !== 'user' && this.isOpen()) this.live.read(message.id);
+  }
+
+  private setStatus(status: string): void {
+    const before = this.status;
+    this.status = status;
+    if (before !== null && before !== status) {
+      if (status === 'human') this.note(this.t.joined);
+      else if (before === 'human' && status === 'open') this.note(this.t.botBack);
+    }
+    this.updateHandoff();
+  }
+
+  private note(text: string): void {
+    const node = el('div', 'kc-note kc-status', text);
+    node.setAttribute('role', 'status');
+    this.log.append(node);
+    this.scrollToEnd();
+  }
+
+  /** "Talk to a human": only on a conversation the bot answers (hidden while a person is asked for or there). */
+  private updateHandoff(): void {
+    this.handoffButton.hidden = !(this.config.handoff?.enabled && !this.disabled && this.store.get().conversationId && (this.status ?? 'open') === 'open');
+  }
+
+  private async requestHandoff(): Promise<void> {
+    const { conversationId } = this.store.get();
+    if (!conversationId) return;
+    this.handoffButton.disabled = true;
+    this.hideError();
+    try {
+      const reply = await this.api.handoff(conversationId, this.t.code);
+      if (reply.notice && this.show(reply.notice)) this.scrollToEnd();
+      this.setStatus(reply.conversationStatus);
+      if (reply.handoff?.askForEmail || this.config.leadForm.when === 'on_handoff') this.offerLead();
+      this.goLive();
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.handoffButton.disabled = false;
+    }
+  }
+
+  private showAgentTyping(): void {
+    if (!this.agentTyping) {
+      this.agentTyping = el('div', 'kc-live-typing');
+      const dots = el('span', 'kc-typing');
+      dots.setAttribute('role', 'status');
+      dots.setAttribute('aria-label', this.t.agentTyping);
+      dots.append(el('i'), el('i'), el('i'));
+      this.agentTyping.append(dots);
+    }
+    this.log.append(this.agentTyping);
+    this.scrollToEnd();
+    clearTimeout(this.agentTypingTimer);
+    this.agentTypingTimer = setTimeout(() => this.hideAgentTyping(), WIDGET_CLIENT.liveTypingShownMs);
+  }
+
+  private hideAgentTyping(): void {
+    clearTimeout(this.agentTypingTimer);
+    this.agentTyping?.remove();
   }
 
   // --- lead form ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@
  * carries a token or a role.
  */
 import { createRoute } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AppBindings } from '../../http/types';
 import type { OrgContext, Actor } from '../../context';
 import { createRouter, errorResponses, IdParam } from '../../http/router';
@@ -21,7 +21,7 @@ import { readSubprotocols, ROOM_IDENTITY_HEADER, type RoomIdentity, type RoomRol
 /** The upgrade path, for app.ts to mount the subprotocol bearer before authentication. */
 export const CONVERSATION_SOCKET_PATH = '/api/v1/conversations/:conversationId/ws';
 
-const isUpgrade = (request: Request) => request.headers.get('upgrade')?.toLowerCase() === 'websocket';
+export const isUpgrade = (request: Request) => request.headers.get('upgrade')?.toLowerCase() === 'websocket';
 
 /**
  * Browsers cannot set headers on a WebSocket, so they offer the token (and, for people in
@@ -53,7 +53,7 @@ export function roomRoleFor(actor: Actor, org: OrgContext): RoomRole {
   return ROLE_RANK[org.role] >= ROLE_RANK.member ? 'agent' : 'observer';
 }
 
-const upgradeRequired = () =>
+export const upgradeRequired = () =>
   new ApiError({
     status: 426,
     code: 'upgrade_required',
@@ -105,22 +105,30 @@ export function conversationSocketRoutes() {
         subprotocol: readSubprotocols(c.req.header('sec-websocket-protocol') ?? null).offersKyrochat,
         ip: clientIp(c),
       };
-      // A fresh request: only the upgrade handshake and the verified identity reach the room
-      // (not the caller's token, nor any identity header the caller made up).
-      const headers = new Headers({ upgrade: 'websocket', [ROOM_IDENTITY_HEADER]: JSON.stringify(identity) });
-      for (const name of ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions']) {
-        const value = c.req.header(name);
-        if (value) headers.set(name, value);
-      }
-      await markConversationLive(c.get('db'), org.orgId, conversationId, Date.now());
-      const room = c.env.CONVERSATION_ROOM.get(c.env.CONVERSATION_ROOM.idFromName(conversationId));
-      const res = await room.fetch(new Request(c.req.url, { headers }));
-      if (res.status === 101) return res;
-      await res.body?.cancel();
-      throw new ApiError({ status: 503, code: 'room_unavailable', title: 'Service unavailable', detail: 'The conversation room is full or unavailable; try again shortly.', headers: { 'retry-after': '5' } });
+      return upgradeIntoRoom(c, identity);
     },
   );
   return router;
 }
 
-
+/**
+ * Hands a verified upgrade to the conversation's room. A fresh request: only the upgrade
+ * handshake and the verified identity reach the room (not the caller's token, nor any identity
+ * header the caller made up). The conversation is marked live first, so turns over HTTP mirror
+ * into the room from now on.
+ */
+export async function upgradeIntoRoom(c: Context<AppBindings>, identity: RoomIdentity): Promise<Response> {
+  const headers = new Headers({ upgrade: 'websocket', [ROOM_IDENTITY_HEADER]: JSON.stringify(identity) });
+  for (const name of ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions']) {
+    const value = c.req.header(name);
+    if (value) headers.set(name, value);
+  }
+  await markConversationLive(c.get('db'), identity.orgId, identity.conversationId, Date.now());
+  const room = c.env.CONVERSATION_ROOM.get(c.env.CONVERSATION_ROOM.idFromName(identity.conversationId));
+  const res = await room.fetch(new Request(c.req.url, { headers }));
+  // Re-wrapped: the room's response has immutable headers, and the middleware after this (secure
+  // headers, CORS, rate-limit headers) writes to whatever response comes back.
+  if (res.status === 101) return new Response(null, { status: 101, webSocket: res.webSocket, headers: res.headers });
+  await res.body?.cancel();
+  throw new ApiError({ status: 503, code: 'room_unavailable', title: 'Service unavailable', detail: 'The conversation room is full or unavailable; try again shortly.', headers: { 'retry-after': '5' } });
+}

@@ -83,11 +83,11 @@ export async function getVisitorConversation(db: Db, visitor: VisitorClaims, con
 }
 
 /** What a visitor sees of a transcript: the two sides of the chat and a team member's replies, never tool or system messages. */
-const VISIBLE_ROLES = ['user', 'assistant', 'agent'] as const;
+export const WIDGET_VISIBLE_ROLES = ['user', 'assistant', 'agent'] as const;
 
 /** A page of the conversation's messages a visitor may see, in `order`. */
 export const listVisitorMessages = (db: Db, conversationId: string, order: 'asc' | 'desc', cursor: string | null, limit: number): Promise<MessageRow[]> =>
-  listMessages(db, conversationId, order, cursor, limit, VISIBLE_ROLES);
+  listMessages(db, conversationId, order, cursor, limit, WIDGET_VISIBLE_ROLES);
 
 export function toVisitorConversationDto(row: ConversationRow) {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

@@ -87,6 +87,15 @@ function ownOrigin(c: Context<AppBindings>): string | null {
   }
 }
 
+/**
+ * Browsers omit Origin on same-origin GETs (Fetch spec), so the preview page's config and history
+ * requests arrive without one; `Sec-Fetch-Site: same-origin` (set by the browser, not by page
+ * script) says they come from a page this Worker served. Same trust as ownOrigin above.
+ */
+function sameOriginFetch(c: Context<AppBindings>): string | null {
+  return c.req.header('sec-fetch-site') === 'same-origin' ? ownOrigin(c) : null;
+}
+
 function bearer(c: Context<AppBindings>): string | null {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
   return match?.[1] ?? null;

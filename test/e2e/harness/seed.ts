@@ -48,6 +48,8 @@ export interface Seeded {
   darkBotId: string;
   /** Knowledge whose answer quotes hostile markup. */
   hostileBotId: string;
+  /** "Talk to a human" on (no automatic handoff after fallbacks), no knowledge: the live side's tests. */
+  liveBotId: string;
   faqUrl: string;
 }
 
@@ -104,6 +106,18 @@ export async function seed(opts: { workerUrl: string; hostOrigin: string; faqUrl
     expect: 201,
   });
 
+  const live = await api(base, 'POST', '/api/v1/bots', {
+    token,
+    body: {
+      name: 'Acme Support',
+      visibility: 'public',
+      allowedOrigins: [opts.hostOrigin],
+      widget: { appearance: { theme: 'light', title: 'Acme Support' }, leadForm: { enabled: false } },
+      handoff: { enabled: true, fallbackTurns: 0 },
+    },
+    expect: 201,
+  });
+
   const sources = [
     await api(base, 'POST', `/api/v1/bots/${lightBotId}/sources`, { token, body: { type: 'url', url: opts.faqUrl, title: 'Acme Turbine FAQ' }, expect: 202 }),
     await api(base, 'POST', `/api/v1/bots/${dark.id}/sources`, { token, body: { type: 'url', url: opts.faqUrl, title: 'Acme Turbine FAQ' }, expect: 202 }),
@@ -119,7 +133,7 @@ export async function seed(opts: { workerUrl: string; hostOrigin: string; faqUrl
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  return { owner: { email, token, orgId }, lightBotId, darkBotId: dark.id, hostileBotId: hostile.id, faqUrl: opts.faqUrl };
+  return { owner: { email, token, orgId }, lightBotId, darkBotId: dark.id, hostileBotId: hostile.id, liveBotId: live.id, faqUrl: opts.faqUrl };
 }
 
 /** The owner's view through the API, for the tests' "is it stored" checks. */

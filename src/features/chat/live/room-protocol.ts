@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { ConversationStatus } from '../../../db/schema';
 import type { MessageDto } from '../turn';
-import { LIVE_ROOM } from '../../../limits';
+import { LIVE_ROOM, WIDGET } from '../../../limits';
 
 /** Who a socket speaks as. Derived from the authenticated principal by the Worker, never chosen by the client. */
 export const ROOM_ROLES = ['visitor', 'agent', 'observer'] as const;
@@ -113,12 +113,20 @@ export const RoomIdentity = z.object({
   userId: z.string().min(1).max(64).nullable(),
   /** The API key a visitor speaks through. */
   keyId: z.string().min(1).max(64).nullable(),
+  /**
+   * A widget visitor (the visitor socket, features/chat/widget-socket-route.ts): their visitor id
+   * and, when identity verification passed, the host's user id. Optional so that sockets accepted
+   * before this field existed still parse. Such a socket is receive-mostly: it sends `typing`,
+   * `read`, `resume` and `ping`; messages go over POST /widget/{botId}/chat, which mirrors them in.
+   */
+  visitorId: z.string().min(1).max(64).nullable().optional(),
+  verifiedUserId: z.string().min(1).max(WIDGET.maxUserIdChars).nullable().optional(),
   /** Whether the client offered the `kyrochat` subprotocol (then the 101 must name it). */
   subprotocol: z.boolean(),
   ip: z.string().max(64).nullable(),
 })
-  // A visitor speaks through a key; agents and observers are people.
-  .refine((id) => (id.role === 'visitor' ? id.keyId !== null : id.userId !== null), 'role does not match the principal');
+  // A visitor speaks through a key or a widget visitor token; agents and observers are people.
+  .refine((id) => (id.role === 'visitor' ? id.keyId !== null || (id.visitorId ?? null) !== null : id.userId !== null), 'role does not match the principal');
 export type RoomIdentity = z.infer<typeof RoomIdentity>;
 export const ROOM_IDENTITY_HEADER = 'x-kyrochat-room-identity';
 
