@@ -66,6 +66,28 @@ export const analyticsDaily = sqliteTable(
 );
 
 /**
+ * The daily question and citation rows summed per 7-day block (epoch-aligned: `week` is a
+ * multiple of 7 days since 1970-01-01), rebuilt in the batch of each of its days. A long range
+ * reads whole blocks and only its edge days from analytics_daily, a third of the rows to group.
+ */
+export const analyticsWeekly = sqliteTable(
+  'analytics_weekly',
+  {
+    orgId: text('org_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
+    /** Start of the block, epoch milliseconds. */
+    week: integer('week').notNull(),
+    botId: text('bot_id').notNull(),
+    kind: text('kind').notNull(),
+    key: text('key').notNull(),
+    /** The wording of the block's latest day. */
+    sample: text('sample').notNull().default(''),
+    count: integer('count').notNull(),
+    unanswered: integer('unanswered').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.week, t.botId, t.kind, t.key] })],
+);
+
+/**
  * Which UTC days of an org are rolled up, how far, and when: days not listed are read live. A
  * closed day is built to its end; the current day to the end of its last closed hour, so only
  * the hour in progress is read live.
@@ -76,7 +98,11 @@ export const analyticsRollupDays = sqliteTable(
     orgId: text('org_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
     day: integer('day').notNull(),
     builtAt: integer('built_at').notNull(),
-    /** The rollup covers [day, builtTo), epoch ms: day + 24 h for a closed day, an hour boundary for the current one. */
+    /**
+     * The rollup covers [day, builtTo), epoch ms: day + 24 h for a closed day, an hour boundary
+     * for the current one. 0: a whole day built before migration 0013, without visitor sketches
+     * or weekly blocks (read as rolled up, its visitors and blocks from the raw rows).
+     */
     builtTo: integer('built_to').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.orgId, t.day] })],

@@ -19,7 +19,7 @@ import { DAILY_FACTS, FIRST_RESPONSE_METRIC, HOURLY_FACTS, unionAll, withRange }
 import { addToSketch, decodeSketch, emptySketch, estimateSketch, mergeSketch } from './hll';
 import { DAY_MS, hourOfWeekSql, localDayIndexSql, type LocalRange } from './range';
 import { usageByModel, usageByProvider, type ModelUsage, type ProviderUsage } from './pricing';
-import { utcDayStart } from './rollup';
+import { utcDayStart, weekStart, WEEK_MS } from './rollup';
 
 export interface OverviewInput {
   orgId: string;
@@ -32,8 +32,8 @@ interface Segment {
   kind: 'rollup' | 'live';
   from: number;
   to: number;
-  /** Rolled-up days that have visitor sketches (all but days built before sketches existed). */
-  sketched: boolean;
+  /** Rolled-up days built since migration 0013: with visitor sketches and weekly blocks. */
+  current: boolean;
 }
 
 export interface Breakdown {
@@ -80,7 +80,7 @@ export interface Overview {
  */
 async function segmentsFor(ctx: ServiceContext, input: OverviewInput): Promise<Segment[]> {
   const { start, end } = input.range;
-  if (input.mode === 'live') return [{ kind: 'live', from: start, to: end, sketched: false }];
+  if (input.mode === 'live') return [{ kind: 'live', from: start, to: end, current: false }];
   const { results } = await ctx.env.DB.prepare('SELECT day, built_to AS builtTo FROM analytics_rollup_days WHERE org_id = ?1 AND day >= ?2 AND day < ?3')
     .bind(input.orgId, start, end)
     .all<{ day: number; builtTo: number }>();
@@ -88,7 +88,7 @@ async function segmentsFor(ctx: ServiceContext, input: OverviewInput): Promise<S
   const segments: Segment[] = [];
   const push = (segment: Segment) => {
     const last = segments[segments.length - 1];
-    if (last && last.kind === segment.kind && last.sketched === segment.sketched && last.to === segment.from) last.to = segment.to;
+    if (last && last.kind === segment.kind && last.current === segment.current && last.to === segment.from) last.to = segment.to;
     else segments.push(segment);
   };
   for (let day = utcDayStart(start); day < end; day += DAY_MS) {
@@ -98,13 +98,13 @@ async function segmentsFor(ctx: ServiceContext, input: OverviewInput): Promise<S
     // built_to 0: a whole day built before visitor sketches existed (migration 0013).
     const coveredTo = builtTo === 0 ? day + DAY_MS : builtTo;
     if (coveredTo !== undefined && day >= start && coveredTo > day && coveredTo <= end) {
-      push({ kind: 'rollup', from: day, to: coveredTo, sketched: builtTo !== 0 });
-      if (coveredTo < to) push({ kind: 'live', from: coveredTo, to, sketched: false });
+      push({ kind: 'rollup', from: day, to: coveredTo, current: builtTo !== 0 });
+      if (coveredTo < to) push({ kind: 'live', from: coveredTo, to, current: false });
     } else {
-      push({ kind: 'live', from, to, sketched: false });
+      push({ kind: 'live', from, to, current: false });
     }
   }
-  return segments.length > ANALYTICS.maxSegments ? [{ kind: 'live', from: start, to: end, sketched: false }] : segments;
+  return segments.length > ANALYTICS.maxSegments ? [{ kind: 'live', from: start, to: end, current: false }] : segments;
 }
 
 /** One UNION ALL over the segments: rolled-up rows or the live facts, each with its own two range parameters. */
@@ -116,6 +116,38 @@ function source(segments: Segment[], rollup: (a: string, b: string) => string, f
       return s.kind === 'rollup' ? rollup(`?${a}`, `?${b}`) : `SELECT ${columns} FROM (${withRange(facts, a, b)})`;
     }),
   );
+}
+
+/**
+ * The question and citation rows of the segments: whole 7-day blocks of a rolled-up run from
+ * analytics_weekly, its other days from analytics_daily, live runs from the facts.
+ */
+function dailyPieces(segments: Segment[]) {
+  const pieces: { from: number; to: number; table: 'analytics_weekly' | 'analytics_daily' | null }[] = [];
+  for (const s of segments) {
+    if (s.kind === 'live') pieces.push({ from: s.from, to: s.to, table: null });
+    else {
+      const blocksFrom = s.current ? weekStart(s.from + WEEK_MS - 1) : s.to;
+      const blocksTo = s.current ? weekStart(s.to) : s.to;
+      if (blocksFrom >= blocksTo) pieces.push({ from: s.from, to: s.to, table: 'analytics_daily' });
+      else {
+        if (s.from < blocksFrom) pieces.push({ from: s.from, to: blocksFrom, table: 'analytics_daily' });
+        pieces.push({ from: blocksFrom, to: blocksTo, table: 'analytics_weekly' });
+        if (blocksTo < s.to) pieces.push({ from: blocksTo, to: s.to, table: 'analytics_daily' });
+      }
+    }
+  }
+  const columns = 'bot_id, day, kind, key, sample, count, unanswered';
+  const sql = unionAll(
+    pieces.map((p, i) => {
+      const a = `?${3 + 2 * i}`;
+      const b = `?${4 + 2 * i}`;
+      if (p.table === 'analytics_weekly') return `SELECT bot_id, week AS day, kind, key, sample, count, unanswered FROM analytics_weekly WHERE org_id = ?1 AND week >= ${a} AND week < ${b}`;
+      if (p.table === 'analytics_daily') return `SELECT ${columns} FROM analytics_daily WHERE org_id = ?1 AND day >= ${a} AND day < ${b}`;
+      return `SELECT ${columns} FROM (${withRange(DAILY_FACTS, 3 + 2 * i, 4 + 2 * i)})`;
+    }),
+  );
+  return { sql, ranges: pieces.flatMap((p) => [p.from, p.to]) };
 }
 
 /** `k:v,k:v` as packed by group_concat, into pairs. */
@@ -149,12 +181,7 @@ export async function overview(ctx: ServiceContext, input: OverviewInput): Promi
     HOURLY_FACTS,
     'bot_id, hour, metric, dim, value',
   );
-  const daily = source(
-    segments,
-    (a, b) => `SELECT bot_id, day, kind, key, sample, count, unanswered FROM analytics_daily WHERE org_id = ?1 AND day >= ${a} AND day < ${b}`,
-    DAILY_FACTS,
-    'bot_id, day, kind, key, sample, count, unanswered',
-  );
+  const daily = dailyPieces(segments);
   const db = ctx.env.DB;
   const visitors = visitorStatements(ctx, input, segments);
   const [countedRows, listed, ...visitorResults] = await db.batch<Record<string, unknown>>([
@@ -177,7 +204,7 @@ export async function overview(ctx: ServiceContext, input: OverviewInput): Promi
       .bind(...binds),
     db
       .prepare(
-        `WITH src AS MATERIALIZED (SELECT day, kind, key, sample, count, unanswered FROM (${daily}) WHERE ?2 IS NULL OR bot_id = ?2),
+        `WITH src AS MATERIALIZED (SELECT day, kind, key, sample, count, unanswered FROM (${daily.sql}) WHERE ?2 IS NULL OR bot_id = ?2),
               questions AS (SELECT key, sample, SUM(count) AS n, SUM(unanswered) AS u, MAX(day) FROM src WHERE kind = 'question' GROUP BY key),
               cited AS (SELECT key, SUM(count) AS n FROM src WHERE kind = 'cited' GROUP BY key),
               listed_sources AS (SELECT id, title, bot_id FROM sources WHERE org_id = ?1 AND (?2 IS NULL OR bot_id = ?2) AND status <> 'deleting')
@@ -185,11 +212,15 @@ export async function overview(ctx: ServiceContext, input: OverviewInput): Promi
          UNION ALL
          SELECT * FROM (SELECT 'u', key, sample, u, u FROM questions WHERE u > 0 ORDER BY u DESC, key LIMIT ${ANALYTICS.topN})
          UNION ALL
-         SELECT * FROM (SELECT 'c', c.key, s.title, c.n, 0 FROM cited c LEFT JOIN listed_sources s ON s.id = c.key ORDER BY c.n DESC, c.key LIMIT ${ANALYTICS.topN})
+         SELECT * FROM (
+           SELECT 'c', c.key, s.title, c.n, 0 FROM (SELECT key, n FROM cited ORDER BY n DESC, key LIMIT ${ANALYTICS.topN}) c
+             LEFT JOIN sources s ON s.id = c.key AND s.org_id = ?1 AND (?2 IS NULL OR s.bot_id = ?2) AND s.status <> 'deleting'
+            ORDER BY c.n DESC, c.key
+         )
          UNION ALL
          SELECT * FROM (SELECT 'n', id, title, 0, bot_id FROM listed_sources WHERE id NOT IN (SELECT key FROM cited WHERE key IS NOT NULL) ORDER BY id LIMIT ${ANALYTICS.maxNeverCited})`,
       )
-      .bind(...binds),
+      .bind(input.orgId, input.botId, ...daily.ranges),
     ...visitors.statements,
   ]);
   const unique = await visitors.count(visitorResults.map((r) => r!.results));
@@ -220,7 +251,7 @@ function visitorStatements(ctx: ServiceContext, input: OverviewInput, segments: 
   }
   const limit = ANALYTICS.exactVisitorsUpTo + 1;
   const large = `(SELECT COUNT(*) FROM (SELECT 1 FROM conversations WHERE org_id = ?1 AND created_at >= ?3 AND created_at < ?4 AND (?2 IS NULL OR bot_id = ?2) LIMIT ?5)) >= ?5`;
-  const liveSpans = segments.filter((s) => s.kind === 'live' || !s.sketched);
+  const liveSpans = segments.filter((s) => s.kind === 'live' || !s.current);
   const liveIds = liveSpans.length
     ? unionAll(
         liveSpans.map(
@@ -243,7 +274,7 @@ function visitorStatements(ctx: ServiceContext, input: OverviewInput, segments: 
     const union = emptySketch();
     for (const row of sketchRows!) {
       const day = Number(row.day);
-      if (!segments.some((s) => s.kind === 'rollup' && s.sketched && day >= s.from && day < s.to)) continue;
+      if (!segments.some((s) => s.kind === 'rollup' && s.current && day >= s.from && day < s.to)) continue;
       const registers = decodeSketch(String(row.registers));
       // A sketch that cannot be read is a broken row, not a reason to guess: count exactly.
       if (!registers) return { n: Number((await exact().first<{ n: number }>())?.n ?? 0), how: 'exact' };

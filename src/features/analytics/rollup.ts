@@ -1,6 +1,6 @@
 /**
- * Rollups. A UTC day of one org is rebuilt in one D1 batch: its hourly and daily rows and its
- * visitor sketches are deleted and recomputed from the raw tables by the facts queries
+ * Rollups. A UTC day of one org is rebuilt in one D1 batch: its hourly and daily rows, its
+ * visitor sketches and its 7-day block of daily rows are deleted and recomputed from the raw tables by the facts queries
  * (facts.ts), and the day is marked built up to where it was computed. The batch is atomic and
  * the result depends only on the raw rows, so a re-run (a retried queue message, the next cron)
  * replaces the day with the same rows: nothing is ever counted twice.
@@ -23,6 +23,9 @@ import { DAY_MS } from './range';
 const HOUR_MS = 3_600_000;
 export const utcDayStart = (ms: number) => ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
 export const utcHourStart = (ms: number) => ms - (((ms % HOUR_MS) + HOUR_MS) % HOUR_MS);
+export const WEEK_MS = 7 * DAY_MS;
+/** Start of the epoch-aligned 7-day block holding `ms` (analytics_weekly). */
+export const weekStart = (ms: number) => ms - (((ms % WEEK_MS) + WEEK_MS) % WEEK_MS);
 
 export type RollupResult =
   | { status: 'built'; day: number }
@@ -52,6 +55,17 @@ export async function buildRollupDay(ctx: ServiceContext, orgId: string, day: nu
     ).bind(orgId, day, dayEnd),
     db.prepare('DELETE FROM analytics_daily WHERE org_id = ?1 AND day = ?2').bind(orgId, day),
     db.prepare(`INSERT INTO analytics_daily (org_id, day, bot_id, kind, key, sample, count, unanswered) SELECT ?1, day, bot_id, kind, key, sample, count, unanswered FROM (${withRange(DAILY_FACTS, 2, 3)})`).bind(orgId, day, to),
+    // The day's 7-day block, summed again from the daily rows of its days as they now stand.
+    db.prepare('DELETE FROM analytics_weekly WHERE org_id = ?1 AND week = ?2').bind(orgId, weekStart(day)),
+    db
+      .prepare(
+        `INSERT INTO analytics_weekly (org_id, week, bot_id, kind, key, sample, count, unanswered)
+         SELECT ?1, ?2, bot_id, kind, key, sample, n, u FROM (
+           SELECT bot_id, kind, key, sample, SUM(count) AS n, SUM(unanswered) AS u, MAX(day) FROM analytics_daily
+            WHERE org_id = ?1 AND day >= ?2 AND day < ?3 GROUP BY bot_id, kind, key
+         )`,
+      )
+      .bind(orgId, weekStart(day), weekStart(day) + WEEK_MS),
     db.prepare('DELETE FROM analytics_visitor_sketches WHERE org_id = ?1 AND day = ?2').bind(orgId, day),
     ...chunk(sketches, SKETCH_ROWS_PER_STATEMENT).map((rows) =>
       db
