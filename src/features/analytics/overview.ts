@@ -17,7 +17,7 @@ import type { ServiceContext } from '../../context';
 import { ANALYTICS } from '../../limits';
 import { DAILY_FACTS, FIRST_RESPONSE_METRIC, HOURLY_FACTS, unionAll, withRange } from './facts';
 import { addToSketch, decodeSketch, emptySketch, estimateSketch, mergeSketch } from './hll';
-import { DAY_MS, hourOfWeekSql, localDayIndexSql, type LocalRange } from './range';
+import { DAY_MS, hourOfWeekSql, localDayIndex, localDayIndexSql, type LocalRange } from './range';
 import { usageByModel, usageByProvider, type ModelUsage, type ProviderUsage } from './pricing';
 import { utcDayStart, weekStart, WEEK_MS } from './rollup';
 
@@ -108,14 +108,51 @@ async function segmentsFor(ctx: ServiceContext, input: OverviewInput): Promise<S
 }
 
 /** One UNION ALL over the segments: rolled-up rows or the live facts, each with its own two range parameters. */
-function source(segments: Segment[], rollup: (a: string, b: string) => string, facts: string, columns: string) {
+function source(segments: Segment[], rollup: (a: string, b: string, segment: Segment) => string, facts: string, columns: string) {
   return unionAll(
     segments.map((s, i) => {
       const a = 3 + 2 * i;
       const b = a + 1;
-      return s.kind === 'rollup' ? rollup(`?${a}`, `?${b}`) : `SELECT ${columns} FROM (${withRange(facts, a, b)})`;
+      return s.kind === 'rollup' ? rollup(`?${a}`, `?${b}`, s) : `SELECT ${columns} FROM (${withRange(facts, a, b)})`;
     }),
   );
+}
+
+const HOUR_MS = 3_600_000;
+const NOON_MS = 12 * HOUR_MS;
+
+/**
+ * Rolled-up facts placed on the local days of a zone other than UTC, from the day sums plus a
+ * correction of the few hours per UTC day that fall on another local day than the day's noon
+ * (Berlin: 1–2 hours, New York: 4–5), instead of every hourly row (24 a day per metric and
+ * dimension). Each day's sums sit at its noon; each moved hour is added at its own hour and
+ * taken away at its day's noon, so totals are unchanged and each local day gets exactly its
+ * hours. The moved hours are worked out here with the SQL's own day index (localDayIndex), DST
+ * included; only numbers go into the text. First-response times are values, not sums: they come
+ * from the day rows alone.
+ */
+function localDaysFromRollups(range: LocalRange, segment: Segment, a: string, b: string): string {
+  const spans: [number, number][] = [];
+  for (let day = segment.from; day < segment.to; day += DAY_MS) {
+    const home = localDayIndex(range, day + NOON_MS);
+    for (let hour = day; hour < Math.min(day + DAY_MS, segment.to); hour += HOUR_MS) {
+      if (localDayIndex(range, hour) === home) continue;
+      const last = spans[spans.length - 1];
+      if (last && last[1] === hour) last[1] = hour + HOUR_MS;
+      else spans.push([hour, hour + HOUR_MS]);
+    }
+  }
+  const days = `SELECT bot_id, day + ${NOON_MS} AS hour, metric, dim, value FROM analytics_days WHERE org_id = ?1 AND day >= ${a} AND day < ${b}`;
+  if (spans.length === 0) return days;
+  // One index range per span (json_each drives the loop), not a scan of the segment's hours.
+  const moved = `FROM json_each('${JSON.stringify(spans)}') AS span CROSS JOIN analytics_hourly h
+     WHERE h.org_id = ?1 AND h.hour >= json_extract(span.value, '$[0]') AND h.hour < json_extract(span.value, '$[1]')
+       AND h.metric NOT IN ('${FIRST_RESPONSE_METRIC}', 'hour.conversations', 'hour.messages')`;
+  return `SELECT * FROM (${unionAll([
+    days,
+    `SELECT h.bot_id, h.hour, h.metric, h.dim, h.value ${moved}`,
+    `SELECT h.bot_id, h.hour - h.hour % ${DAY_MS} + ${NOON_MS}, h.metric, h.dim, -h.value ${moved}`,
+  ])})`;
 }
 
 /**
@@ -163,15 +200,14 @@ export async function overview(ctx: ServiceContext, input: OverviewInput): Promi
   const { range } = input;
   const segments = await segmentsFor(ctx, input);
   const binds = [input.orgId, input.botId, ...segments.flatMap((s) => [s.from, s.to])];
-  // A range in UTC reads the day sums for its totals and series; any other zone cuts days inside
-  // UTC days, so it sums the hours. The hour of the week always reads hours, of two metrics only.
+  // A range in UTC reads the day sums for its totals and series; any other zone cuts local days
+  // inside UTC days, so it moves the hours that cross (localDaysFromRollups). The hour of the
+  // week always reads hours, of two metrics only.
   const utc = range.offsets.every((o) => o.offset === 0);
   const counted = source(
     segments,
-    (a, b) =>
-      utc
-        ? `SELECT bot_id, day AS hour, metric, dim, value FROM analytics_days WHERE org_id = ?1 AND day >= ${a} AND day < ${b}`
-        : `SELECT bot_id, hour, metric, dim, value FROM analytics_hourly INDEXED BY analytics_hourly_org_hour_idx WHERE org_id = ?1 AND hour >= ${a} AND hour < ${b}`,
+    (a, b, segment) =>
+      utc ? `SELECT bot_id, day AS hour, metric, dim, value FROM analytics_days WHERE org_id = ?1 AND day >= ${a} AND day < ${b}` : localDaysFromRollups(range, segment, a, b),
     HOURLY_FACTS,
     'bot_id, hour, metric, dim, value',
   );
