@@ -778,7 +778,9 @@ export const INBOX = { maxWaitingSeconds: 365 * 24 * 60 * 60 } as const;
  *   inside one invocation's 1,000 queries since enqueuing is batched.
  * - `maxSegments`: rolled-up and live runs one overview statement combines; more (a patchwork of
  *   built and unbuilt days) reads the whole range live, which is exact, only slower. Each run is
- *   two bound parameters and a copy of the facts query, so this keeps statements under D1's 100 KB.
+ *   two bound parameters and a copy of the facts query (the question list splits a rolled-up run
+ *   into at most three: whole 7-day blocks and the days either side, six parameters), so this
+ *   keeps statements under D1's 100 bound parameters and 100 KB.
  * - `topN`: rows in each top list; `maxNeverCited`: sources listed as never cited.
  * - `exactVisitorsUpTo`: unique visitors are an exact COUNT(DISTINCT) over the range's
  *   conversations up to this many (about 7 ms in local D1, measured with the analytics bench);

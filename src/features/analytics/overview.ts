@@ -211,7 +211,7 @@ export async function overview(ctx: ServiceContext, input: OverviewInput): Promi
     HOURLY_FACTS,
     'bot_id, hour, metric, dim, value',
   );
-  const weekly = source(
+  const hoursOfWeek = source(
     segments,
     (a, b) => `SELECT bot_id, hour, metric, dim, value FROM analytics_hourly WHERE org_id = ?1 AND metric IN ('hour.conversations', 'hour.messages') AND hour >= ${a} AND hour < ${b}`,
     HOURLY_FACTS,
@@ -224,7 +224,7 @@ export async function overview(ctx: ServiceContext, input: OverviewInput): Promi
     db
       .prepare(
         `WITH src AS MATERIALIZED (SELECT hour, metric, dim, value FROM (${counted}) WHERE ?2 IS NULL OR bot_id = ?2),
-              weekly AS (SELECT hour, substr(metric, 6) AS metric, value FROM (${weekly}) WHERE (?2 IS NULL OR bot_id = ?2) AND metric IN ('hour.conversations', 'hour.messages')),
+              weekly AS (SELECT hour, substr(metric, 6) AS metric, value FROM (${hoursOfWeek}) WHERE (?2 IS NULL OR bot_id = ?2) AND metric IN ('hour.conversations', 'hour.messages')),
               cells AS (SELECT metric, dim, ${localDayIndexSql(range, 'hour')} AS k, SUM(value) AS v FROM src WHERE metric NOT IN ('${FIRST_RESPONSE_METRIC}', 'hour.conversations', 'hour.messages') GROUP BY metric, dim, k),
               how AS (SELECT metric, ${hourOfWeekSql(range, 'hour')} AS k, SUM(value) AS v FROM weekly GROUP BY metric, k),
               responses AS (SELECT value FROM src WHERE metric = '${FIRST_RESPONSE_METRIC}')
