@@ -20,10 +20,13 @@ import { jobContext } from '../../src/jobs/context';
 import { buildRollupDay } from '../../src/features/analytics/rollup';
 import { overview } from '../../src/features/analytics/overview';
 import { localDate, localRange } from '../../src/features/analytics/range';
+import { addToSketch, emptySketch, estimateSketch } from '../../src/features/analytics/hll';
+import { ANALYTICS } from '../../src/limits';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const todayUtc = () => Math.floor(Date.now() / DAY) * DAY;
+const hourUtc = () => Math.floor(Date.now() / HOUR) * HOUR;
 const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 interface SeedConversation {
@@ -301,36 +304,54 @@ describe('overview', () => {
 });
 
 describe('rollups', () => {
-  it('the cron enqueues an analytics.rollup job per recent closed day, and the queue builds them', async () => {
+  it("the cron enqueues an analytics.rollup job per recent closed day and for today's closed hours, and the queue builds them", async () => {
     const fresh = await register('analytics-cron');
     await seed({ orgId: fresh.orgId, botId: fresh.botId, at: todayUtc() - DAY + HOUR, turns: [{ question: 'Hello there?' }] });
     const ctx = createExecutionContext();
     await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: '*/15 * * * *' }), env, ctx);
     await waitOnExecutionContext(ctx);
+    // Today has closed hours to build unless this runs in the first hour of the UTC day.
+    const today = todayUtc();
+    const days = hourUtc() > today ? 4 : 3;
     const built = await vi.waitUntil(
       async () => {
-        const { results } = await env.DB.prepare('SELECT day FROM analytics_rollup_days WHERE org_id = ? ORDER BY day').bind(fresh.orgId).all<{ day: number }>();
-        return results.length === 3 ? results.map((r) => r.day) : null;
+        const { results } = await env.DB.prepare('SELECT day, built_to AS builtTo FROM analytics_rollup_days WHERE org_id = ? ORDER BY day').bind(fresh.orgId).all<{ day: number; builtTo: number }>();
+        return results.length === days ? results : null;
       },
       { timeout: 15_000, interval: 100 },
     );
-    expect(built).toEqual([todayUtc() - 3 * DAY, todayUtc() - 2 * DAY, todayUtc() - DAY]);
+    expect(built.slice(0, 3)).toEqual([1, 2, 3].reverse().map((i) => ({ day: today - i * DAY, builtTo: today - i * DAY + DAY })));
+    if (days === 4) expect(built[3]).toEqual({ day: today, builtTo: hourUtc() });
     const rows = await env.DB.prepare("SELECT SUM(value) AS n FROM analytics_hourly WHERE org_id = ? AND metric = 'messages'").bind(fresh.orgId).first('n');
     expect(rows).toBe(2);
   });
 
-  it('never rolls up the current day, and re-running a day changes nothing', async () => {
+  it("rolls up only the current day's closed hours (the hour in progress stays live), never a later day, and re-running a day changes nothing", async () => {
     const ctx = jobContext(env, createExecutionContext());
-    expect(await buildRollupDay(ctx, owner.orgId, todayUtc())).toEqual({ status: 'open_day' });
+    const before = await call('GET', `/api/v1/analytics/overview?${range}&tz=UTC`, { token: owner.token });
+    expect(await buildRollupDay(ctx, owner.orgId, todayUtc() + DAY)).toEqual({ status: 'open_day' });
     expect(await buildRollupDay(ctx, owner.orgId, todayUtc() - DAY + 5)).toEqual({ status: 'invalid_day' });
+    const today = await buildRollupDay(ctx, owner.orgId, todayUtc());
+    expect(today).toEqual(hourUtc() > todayUtc() ? { status: 'built_hours', day: todayUtc(), builtTo: hourUtc() } : { status: 'open_day' });
+    // Everything up to now still counts: the conversation of a minute ago, rolled up or live.
+    const after = await call('GET', `/api/v1/analytics/overview?${range}&tz=UTC`, { token: owner.token });
+    expect({ ...after.body, rollups: null }).toEqual({ ...before.body, rollups: null });
+    // Today's share of the rolled-up days is its closed hours (the cron may have built other days too).
+    if (today.status === 'built_hours') expect(Math.round((after.body.rollups.rolledUpDays % 1) * DAY)).toBe(hourUtc() - todayUtc());
     const snapshot = async () => ({
       hourly: (await env.DB.prepare('SELECT * FROM analytics_hourly WHERE org_id = ? ORDER BY hour, bot_id, metric, dim').bind(owner.orgId).all()).results,
+      days: (await env.DB.prepare('SELECT * FROM analytics_days WHERE org_id = ? ORDER BY day, bot_id, metric, dim').bind(owner.orgId).all()).results,
       daily: (await env.DB.prepare('SELECT * FROM analytics_daily WHERE org_id = ? ORDER BY day, bot_id, kind, key').bind(owner.orgId).all()).results,
+      sketches: (await env.DB.prepare('SELECT * FROM analytics_visitor_sketches WHERE org_id = ? ORDER BY day, bot_id').bind(owner.orgId).all()).results,
+      weekly: (await env.DB.prepare('SELECT * FROM analytics_weekly WHERE org_id = ? ORDER BY week, bot_id, kind, key').bind(owner.orgId).all()).results,
     });
-    const before = await snapshot();
-    expect(before.hourly.length).toBeGreaterThan(10);
+    const first = await snapshot();
+    expect(first.hourly.length).toBeGreaterThan(10);
+    expect(first.sketches.map((r) => r.day)).toEqual(expect.arrayContaining([d1, d2]));
+    expect(first.weekly.length).toBeGreaterThan(0);
     await rollUp(owner.orgId, [d1, d2, d1]);
-    expect(await snapshot()).toEqual(before);
+    if (today.status === 'built_hours') expect(await buildRollupDay(ctx, owner.orgId, todayUtc())).toEqual(today);
+    expect(await snapshot()).toEqual(first);
   });
 
   it('merges a late event into its past day on the next rebuild', async () => {
@@ -344,6 +365,7 @@ describe('rollups', () => {
   });
 
   it('rollups equal a direct count over random histories, in any time zone', async () => {
+    const SPAN_DAYS = 15;
     const org = await register('analytics-property');
     const ctx = jobContext(env, createExecutionContext());
     const today = todayUtc();
@@ -354,7 +376,9 @@ describe('rollups', () => {
       rating: fc.option(fc.constantFrom('up', 'down') as fc.Arbitrary<'up' | 'down'>, { nil: undefined }),
     });
     const conversation = fc.record({
-      offsetMs: fc.integer({ min: 0, max: 5 * DAY - 1 }),
+      // Up to now: closed days (14 of them in the range hold a whole 7-day block), today's closed
+      // hours and the hour in progress.
+      offsetMs: fc.integer({ min: 0, max: SPAN_DAYS * DAY + (Date.now() - todayUtc()) - 1 }),
       channel: fc.constantFrom('api', 'widget', 'ws'),
       country: fc.constantFrom('DE', 'US', null),
       visitor: fc.constantFrom('vis_a', 'vis_b', 'vis_c'),
@@ -366,7 +390,7 @@ describe('rollups', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(conversation, { maxLength: 6 }), fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Tokyo'), async (history, tz) => {
         const botId = `bot_property_${run++}`;
-        const start = today - 5 * DAY;
+        const start = today - SPAN_DAYS * DAY;
         for (const h of history) {
           const at = start + h.offsetMs;
           await seed({
@@ -374,7 +398,7 @@ describe('rollups', () => {
             handoff: h.handoffAfterMs === undefined ? undefined : { at: at + 100, agentAfterMs: h.handoffAfterMs },
           });
         }
-        for (let day = start; day < today; day += DAY) await buildRollupDay(ctx, org.orgId, day);
+        for (let day = start; day <= today; day += DAY) await buildRollupDay(ctx, org.orgId, day);
         const range = localRange(tz, localDate(tz, start + DAY), localDate(tz, Date.now()));
         const rolled = await overview(ctx, { orgId: org.orgId, botId, range });
         const live = await overview(ctx, { orgId: org.orgId, botId, range, mode: 'live' });
@@ -397,5 +421,63 @@ describe('rollups', () => {
       }),
       { numRuns: 12 },
     );
+  });
+
+  it('estimates unique visitors of a large range from the day sketches and the live ids (within 5%), and counts small ranges, one bot and live mode exactly', async () => {
+    const org = await register('analytics-visitors');
+    const ctx = jobContext(env, createExecutionContext());
+    const first = todayUtc() - 4 * DAY;
+    const perDay = 4000;
+    const conversations = 3 * perDay;
+    expect(conversations).toBeGreaterThan(ANALYTICS.exactVisitorsUpTo);
+    // 12,000 conversations over three closed days by 9,000 visitors; then 50 new visitors today.
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?4)
+       INSERT INTO conversations (id, org_id, bot_id, channel, visitor_id, title, status, message_count, created_at, updated_at)
+       SELECT printf('cnv_vis_%08d', i), ?1, ?2, 'widget', 'vis_' || (i % 9000), '', 'open', 0, ?3 + (i / ?5) * ?6 + i, ?3 + (i / ?5) * ?6 + i FROM n`,
+    )
+      .bind(org.orgId, org.botId, first, conversations, perDay, DAY)
+      .run();
+    const recent = Date.now() - 1000;
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < 50)
+       INSERT INTO conversations (id, org_id, bot_id, channel, visitor_id, title, status, message_count, created_at, updated_at)
+       SELECT printf('cnv_new_%08d', i), ?1, ?2, 'widget', 'vis_new_' || i, '', 'open', 0, ?3, ?3 FROM n`,
+    )
+      .bind(org.orgId, org.botId, recent)
+      .run();
+    // And one conversation of another bot, whose own analytics stay exact.
+    await seed({ orgId: org.orgId, botId: 'bot_visitors_small', at: first + HOUR, visitorId: 'vis_small' });
+    await rollUp(org.orgId, [first, first + DAY, first + 2 * DAY]);
+
+    const wide = `from=${isoDay(first)}&to=${isoDay(todayUtc())}&tz=UTC`;
+    const estimated = await call('GET', `/api/v1/analytics/overview?${wide}`, { token: org.token });
+    expect(estimated.status).toBe(200);
+    expect(estimated.body.rollups.uniqueVisitors).toBe('estimated');
+    const exact = 9000 + 50 + 1;
+    expect(Math.abs(estimated.body.totals.uniqueVisitors - exact)).toBeLessThanOrEqual(exact * 0.05);
+    // Merging day sketches with the live ids is exactly the sketch of the union.
+    const union = emptySketch();
+    for (const id of [...Array.from({ length: 9000 }, (_, i) => `vis_${i}`), ...Array.from({ length: 50 }, (_, i) => `vis_new_${i}`), 'vis_small']) addToSketch(union, id);
+    expect(estimated.body.totals.uniqueVisitors).toBe(estimateSketch(union));
+
+    const range = localRange('UTC', isoDay(first), isoDay(todayUtc()));
+    const live = await overview(ctx, { orgId: org.orgId, botId: null, range, mode: 'live' });
+    expect(live.totals.uniqueVisitors).toBe(exact);
+    expect(live.rollups.uniqueVisitors).toBe('exact');
+    const oneBot = await overview(ctx, { orgId: org.orgId, botId: 'bot_visitors_small', range });
+    expect(oneBot.totals.uniqueVisitors).toBe(1);
+    expect(oneBot.rollups.uniqueVisitors).toBe('exact');
+    // A day built before sketches existed (built_to 0) has its visitors read from its conversations.
+    await env.DB.batch([
+      env.DB.prepare('UPDATE analytics_rollup_days SET built_to = 0 WHERE org_id = ? AND day = ?').bind(org.orgId, first),
+      env.DB.prepare('DELETE FROM analytics_visitor_sketches WHERE org_id = ? AND day = ?').bind(org.orgId, first),
+    ]);
+    const legacy = await call('GET', `/api/v1/analytics/overview?${wide}`, { token: org.token });
+    expect(legacy.body.totals.uniqueVisitors).toBe(estimateSketch(union));
+    expect(legacy.body.rollups.rolledUpDays).toBe(estimated.body.rollups.rolledUpDays);
+    const oneDay = await call('GET', `/api/v1/analytics/overview?from=${isoDay(first + DAY)}&to=${isoDay(first + DAY)}&tz=UTC`, { token: org.token });
+    expect(oneDay.body.rollups).toMatchObject({ rolledUpDays: 1, uniqueVisitors: 'exact' });
+    expect(oneDay.body.totals.uniqueVisitors).toBe(perDay);
   });
 });

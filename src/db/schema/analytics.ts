@@ -65,15 +65,64 @@ export const analyticsDaily = sqliteTable(
   (t) => [primaryKey({ columns: [t.orgId, t.day, t.botId, t.kind, t.key] })],
 );
 
-/** Which UTC days of an org are rolled up, and when: days not listed are read live. */
+/**
+ * The daily question and citation rows summed per 7-day block (epoch-aligned: `week` is a
+ * multiple of 7 days since 1970-01-01), rebuilt in the batch of each of its days. A long range
+ * reads whole blocks and only its edge days from analytics_daily, a third of the rows to group.
+ */
+export const analyticsWeekly = sqliteTable(
+  'analytics_weekly',
+  {
+    orgId: text('org_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
+    /** Start of the block, epoch milliseconds. */
+    week: integer('week').notNull(),
+    botId: text('bot_id').notNull(),
+    kind: text('kind').notNull(),
+    key: text('key').notNull(),
+    /** The wording of the block's latest day. */
+    sample: text('sample').notNull().default(''),
+    count: integer('count').notNull(),
+    unanswered: integer('unanswered').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.week, t.botId, t.kind, t.key] })],
+);
+
+/**
+ * Which UTC days of an org are rolled up, how far, and when: days not listed are read live. A
+ * closed day is built to its end; the current day to the end of its last closed hour, so only
+ * the hour in progress is read live.
+ */
 export const analyticsRollupDays = sqliteTable(
   'analytics_rollup_days',
   {
     orgId: text('org_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
     day: integer('day').notNull(),
     builtAt: integer('built_at').notNull(),
+    /**
+     * The rollup covers [day, builtTo), epoch ms: day + 24 h for a closed day, an hour boundary
+     * for the current one. 0: a whole day built before migration 0013, without visitor sketches
+     * or weekly blocks (read as rolled up, its visitors and blocks from the raw rows).
+     */
+    builtTo: integer('built_to').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.orgId, t.day] })],
+);
+
+/**
+ * Distinct visitors of one bot on one UTC day (up to the day's builtTo) as a HyperLogLog sketch
+ * (src/features/analytics/hll.ts): the union of a range's days is what a long range's unique
+ * visitors are estimated from, without reading its conversations. Built in the day's batch.
+ */
+export const analyticsVisitorSketches = sqliteTable(
+  'analytics_visitor_sketches',
+  {
+    orgId: text('org_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
+    day: integer('day').notNull(),
+    botId: text('bot_id').notNull(),
+    /** 4,096 one-byte registers, base64. */
+    registers: text('registers').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.day, t.botId] })],
 );
 
 /**

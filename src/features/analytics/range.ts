@@ -100,6 +100,13 @@ export function localDayIndexSql(range: LocalRange, column: string): string {
   return `((${column} + ${offsetSql(range, column)} - ${firstDay}) / ${DAY_MS})`;
 }
 
+/** The same index as localDayIndexSql, in JavaScript (SQLite's integer division truncates toward zero). */
+export function localDayIndex(range: LocalRange, utcMs: number): number {
+  let offset = range.offsets[0]!.offset;
+  for (const o of range.offsets.slice(1)) if (utcMs >= o.at) offset = o.offset;
+  return Math.trunc((utcMs + offset - Date.parse(`${range.from}T00:00:00Z`)) / DAY_MS);
+}
+
 /** SQL: hour of the week, Monday 00:00 local = 0 … Sunday 23:00 = 167 (1970-01-01 was a Thursday). */
 export function hourOfWeekSql(range: LocalRange, column: string): string {
   return `(((${column} + ${offsetSql(range, column)}) / ${HOUR_MS} + 72) % 168)`;

@@ -196,7 +196,7 @@ export function analyticsRoutes() {
     },
   );
 
-  const overviewDescription = `Counts, breakdowns with a daily series, top lists and token cost for the local days \`from\`..\`to\` (inclusive) in \`tz\` (at most ${ANALYTICS.maxRangeDays} days). Closed UTC days come from the rollups, today and days not rolled up yet are counted live. \`format=csv&table=<${CSV_TABLES.join('|')}>\` answers one table as text/csv.`;
+  const overviewDescription = `Counts, breakdowns with a daily series, top lists and token cost for the local days \`from\`..\`to\` (inclusive) in \`tz\` (at most ${ANALYTICS.maxRangeDays} days). Closed UTC days and the closed hours of today come from the rollups; the hour in progress and days not rolled up yet are counted live. Unique visitors are exact up to ${ANALYTICS.exactVisitorsUpTo} conversations in the range and estimated above (HyperLogLog, about 1.6% standard error; \`rollups.uniqueVisitors\` says which). \`format=csv&table=<${CSV_TABLES.join('|')}>\` answers one table as text/csv.`;
   const overviewResponses = {
     200: { description: 'The overview (JSON), or one table as CSV', content: { 'application/json': { schema: OverviewSchema }, 'text/csv': { schema: z.string() } } },
     ...commonErrors,
