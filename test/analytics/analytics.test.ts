@@ -8,7 +8,7 @@
  * in production is tested on its own); rollups cover closed UTC days in the past.
  */
 import { env, createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import worker from '../../src/index';
 import { call, expectProblem, register, type Account } from '../support/api';
@@ -304,6 +304,13 @@ describe('overview', () => {
 });
 
 describe('rollups', () => {
+  // These tests read the real clock and compare against the current UTC hour (and day), so none
+  // may start in the last seconds of an hour: it waits for the next one instead (each takes ~2 s).
+  beforeEach(async () => {
+    const left = HOUR - (Date.now() % HOUR);
+    if (left < 15_000) await new Promise((r) => setTimeout(r, left + 250));
+  }, 30_000);
+
   it("the cron enqueues an analytics.rollup job per recent closed day and for today's closed hours, and the queue builds them", async () => {
     const fresh = await register('analytics-cron');
     await seed({ orgId: fresh.orgId, botId: fresh.botId, at: todayUtc() - DAY + HOUR, turns: [{ question: 'Hello there?' }] });
