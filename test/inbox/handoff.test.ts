@@ -85,6 +85,10 @@ describe('triggers', () => {
     const ticket = await ticketOf(conversationId);
     expect(ticket).toMatchObject({ id: res.body.handoff.escalationId, status: 'open', source: 'phrase', bot_id: owner.botId });
     expect((await eventsOf(conversationId)).map((e) => e.type)).toEqual(['conversation.handoff_requested', 'escalation.created']);
+    // The notice is announced like any stored answer (message.created), the question too.
+    const created = await env.DB.prepare("SELECT data FROM outbox_events WHERE conversation_id = ? AND type = 'message.created'").bind(conversationId).all<{ data: string }>();
+    expect(created.results.map((r) => JSON.parse(r.data).role)).toEqual(['user', 'assistant']);
+    expect(JSON.parse(created.results[1]!.data).id).toBe(res.body.message.id);
     // Nobody watches a visitor's ticket yet: the owner is mailed.
     expect((await mailsTo(owner.email, 'escalation')).some((m) => m.text.includes(ticket!.id))).toBe(true);
 

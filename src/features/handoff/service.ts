@@ -20,7 +20,7 @@ import { searchFormOf } from '../../lib/text/text-fold';
 import type { AuditEntry } from '../audit/service';
 import { auditInsertIfChanged } from '../audit/service';
 import { getBot, type BotRow } from '../bots/service';
-import { getConversation, toMessageDto, type ConversationRow, type MessageRow } from '../chat/store';
+import { getConversation, messageCreated, toMessageDto, type ConversationRow, type MessageRow } from '../chat/store';
 import type { ServerFrame } from '../chat/live/room-protocol';
 import { escalationEventData, newEscalationRow, type ActorRef, type EscalationRow } from '../escalations/service';
 import { notifyEscalation } from '../escalations/notify';
@@ -152,6 +152,8 @@ export async function requestHandoff(ctx: ServiceContext, req: HandoffRequest): 
       metadata: { source: req.source, escalationId: ticket.id },
     }),
     insertIfPreviousChanged(ctx.db, messages, noticeRow),
+    // The notice is a stored answer like any other: it is announced only if it went in.
+    eventInsertIfChanged(ctx.db, messageCreated({ ...(noticeRow as MessageRow), authorId: null }), ctx.clock),
     ctx.db
       .update(conversations)
       .set({ messageCount: sql`${conversations.messageCount} + 1`, lastMessageAt: now })
