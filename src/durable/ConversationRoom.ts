@@ -47,10 +47,10 @@ import {
   type ServerFrame,
 } from '../features/chat/live/room-protocol';
 import { handBack, loadMessage, messagesAfter, postAgentMessage, takeOver, type StatusChange } from '../features/chat/live/agent-messages';
-import { startTurn } from '../features/chat/pipeline';
+import { resumeTurn, startTurn } from '../features/chat/pipeline';
 import { TurnFrames } from '../features/chat/live/turn-frames';
 import { markRead } from '../features/handoff/inbox';
-import type { MessageDto } from '../features/chat/turn';
+import type { MessageDto, TurnCaller, TurnStart } from '../features/chat/turn';
 import { WIDGET_VISIBLE_ROLES } from '../features/widget/visitors';
 
 interface InflightAnswer {
@@ -186,6 +186,13 @@ export class ConversationRoom extends DurableObject<Env> {
             : await handBack(ctx, identity.orgId, identity.conversationId, { userId: identity.userId, botId: identity.botId });
         return this.afterStatusChange(ws, frame.type, change);
       }
+      case 'confirm':
+        // Widget visitors are receive-mostly, but deciding their own conversation's action is theirs: allowed here too.
+        if (identity.role === 'observer') {
+          send(ws, { type: 'error', code: 'forbidden', detail: REFUSED.observer, confirmationId: frame.confirmationId });
+          return;
+        }
+        return this.confirm(ws, identity, frame.confirmationId, frame.approve);
       case 'message':
         if (identity.role === 'observer') return refuse(ws, REFUSED.observer, frame.clientMessageId);
         if (isWidgetVisitor(identity)) {
@@ -251,15 +258,8 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   private async visitorTurn(ws: WebSocket, identity: RoomIdentity, text: string, clientMessageId?: string): Promise<void> {
-    if (this.turnRunning) {
-      send(ws, { type: 'error', code: 'turn_in_progress', detail: 'An answer is still streaming; send your message when it is done.', ...withId(clientMessageId) });
-      return;
-    }
-    this.turnRunning = true;
-    const turn = new TurnFrames();
-    try {
-      const ctx = this.serviceContext(identity);
-      const start = await startTurn(ctx, {
+    await this.roomTurn(ws, identity, withId(clientMessageId), true, (ctx) =>
+      startTurn(ctx, {
         orgId: identity.orgId,
         botId: identity.botId,
         channel: 'ws',
@@ -268,14 +268,59 @@ export class ConversationRoom extends DurableObject<Env> {
         message: text,
         // A client that resends after a reconnect (unsure whether it arrived) does not duplicate it.
         requestKey: clientMessageId ? `ws:${clientMessageId}` : undefined,
-      });
+      }),
+    );
+  }
+
+  /**
+   * A `confirm` frame (issue #11): decides the confirmation through the same pipeline call as the
+   * HTTP confirmation routes (decided once, expiring, only in this conversation; a widget visitor
+   * only in their own), then streams the resumed turn to the room like any turn. The user message
+   * was shown when the turn first ran, so it is not sent again.
+   */
+  private async confirm(ws: WebSocket, identity: RoomIdentity, confirmationId: string, approve: boolean): Promise<void> {
+    await this.roomTurn(ws, identity, { confirmationId }, false, (ctx) =>
+      resumeTurn(ctx, {
+        orgId: identity.orgId,
+        // A widget visitor's token is for one bot: the conversation must be that bot's (as over HTTP).
+        botId: isWidgetVisitor(identity) ? identity.botId : undefined,
+        conversationId: identity.conversationId,
+        confirmationId,
+        approve,
+        caller: deciderOf(identity),
+        // 'ws': the room broadcasts the turn itself, so the pipeline does not mirror it in again.
+        channel: 'ws',
+      }),
+    );
+  }
+
+  /**
+   * Runs one turn the room started (at most one at a time) and broadcasts its frames. A refusal
+   * (nothing stored, nothing ran) goes to the sender only, tagged with what it answers.
+   */
+  private async roomTurn(
+    ws: WebSocket,
+    identity: RoomIdentity,
+    tag: { clientMessageId?: string; confirmationId?: string },
+    showUserMessage: boolean,
+    begin: (ctx: ServiceContext) => Promise<TurnStart>,
+  ): Promise<void> {
+    if (this.turnRunning) {
+      send(ws, { type: 'error', code: 'turn_in_progress', detail: 'An answer is still streaming; try again when it is done.', ...tag });
+      return;
+    }
+    this.turnRunning = true;
+    const turn = new TurnFrames();
+    try {
+      const ctx = this.serviceContext(identity);
+      const start = await begin(ctx);
       if (!start.ok) {
-        send(ws, { type: 'error', code: start.refusal.code, detail: start.refusal.detail, ...withId(clientMessageId) });
+        send(ws, { type: 'error', code: start.refusal.code, detail: start.refusal.detail, ...tag });
         return;
       }
       try {
         for await (const event of start.events) {
-          const userMessage = event.type === 'meta' ? await loadMessage(ctx.db, identity.orgId, identity.conversationId, event.userMessageId) : null;
+          const userMessage = showUserMessage && event.type === 'meta' ? await loadMessage(ctx.db, identity.orgId, identity.conversationId, event.userMessageId) : null;
           for (const frame of turn.framesFor(event, userMessage)) this.broadcast(frame);
         }
       } catch (err) {
@@ -414,6 +459,13 @@ export class ConversationRoom extends DurableObject<Env> {
 const isWidgetVisitor = (identity: RoomIdentity) => identity.role === 'visitor' && identity.keyId === null && (identity.visitorId ?? null) !== null;
 
 const visibleToWidgetVisitor = (message: MessageDto) => WIDGET_VISIBLE_ROLES.includes(message.role as (typeof WIDGET_VISIBLE_ROLES)[number]);
+
+/** Who decides a confirmation from this socket: the person (agents), or the end user the socket speaks for. */
+function deciderOf(identity: RoomIdentity): TurnCaller {
+  if (identity.role === 'agent') return { kind: 'user', userId: identity.userId! };
+  if (identity.keyId) return { kind: 'api_key', keyId: identity.keyId };
+  return { kind: 'visitor', visitorId: identity.visitorId!, verifiedUserId: identity.verifiedUserId ?? null };
+}
 
 function readIdentity(header: string | null): RoomIdentity | null {
   if (!header) return null;

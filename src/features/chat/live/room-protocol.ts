@@ -37,6 +37,12 @@ export const ClientFrame = z.discriminatedUnion('type', [
   /** A read receipt (issue #10): a member's read marker moves to this message; everyone else sees the receipt. */
   z.object({ type: z.literal('read'), messageId: z.string().min(1).max(64) }).strict(),
   z.object({ type: z.literal('ping') }).strict(),
+  /**
+   * Approve or reject the action a `confirmation` frame announced (issue #11), as the HTTP
+   * confirmation routes do. From the conversation's end user (`visitor` sockets, widget visitors
+   * included) and `agent`s; observers may not.
+   */
+  z.object({ type: z.literal('confirm'), confirmationId: z.string().regex(/^cfm_[0-9A-Za-z]{1,60}$/, 'a confirmation id (cfm_…)'), approve: z.boolean() }).strict(),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 
@@ -49,10 +55,25 @@ export type ServerFrame =
   | { type: 'typing'; role: RoomRole }
   /** Someone read up to `messageId` (a member's `userId`; null for the visitor). */
   | { type: 'read'; role: RoomRole; userId: string | null; messageId: string }
+  /**
+   * An action the bot called in the turn replying to `replyTo` has run (or was rejected); its result
+   * is stored as a `tool` message (`messageId`). Progress only: the result is not in the frame.
+   */
+  | { type: 'tool'; replyTo: string | null; callId: string; name: string; status: 'ok' | 'error' | 'rejected' | 'timeout'; messageId: string }
+  /**
+   * The turn replying to `replyTo` paused: the bot wants to run `action` with `arguments` (model
+   * output, checked against the action's schema, at most ACTIONS.maxArgumentsBytes) and nothing
+   * runs until someone decides with a `confirm` frame (or the HTTP confirmation routes) before
+   * `expiresAt`.
+   */
+  | { type: 'confirmation'; replyTo: string | null; confirmationId: string; action: string; arguments: Record<string, unknown>; expiresAt: string }
   /** The end of a catch-up; `hasMore`: resume again from the last message received. */
   | { type: 'resumed'; hasMore: boolean }
-  /** `assistantMessageId`: the answer that will not complete (a broken turn); its streamed text is void. */
-  | { type: 'error'; code: string; detail: string; clientMessageId?: string; assistantMessageId?: string }
+  /**
+   * `assistantMessageId`: the answer that will not complete (a broken turn); its streamed text is void.
+   * `confirmationId`: the `confirm` frame this error answers (nothing ran).
+   */
+  | { type: 'error'; code: string; detail: string; clientMessageId?: string; assistantMessageId?: string; confirmationId?: string }
   | { type: 'pong' };
 
 export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; code: string; detail: string; clientMessageId?: string };

@@ -7,8 +7,12 @@
  * - the first `token` announces the answer (`turn` start): a paused turn never starts one.
  * - `token`: the text, tagged with the answer's id.
  * - `done`: the stored answer; `error`: the stored (errored) answer, then an error frame.
- * - `citations` ride on the stored answer; `paused` adds nothing (the user message is out).
+ * - `tool`: an action ran (issue #11), as progress; its result is in the stored `tool` message.
+ * - `confirmation`: an action waits for a decision (issue #11); `paused` follows and adds nothing
+ *   (the user message is out, the confirmation frame says why the answer does not come).
+ * - `citations` ride on the stored answer.
  */
+import { ACTIONS } from '../../../limits';
 import type { MessageDto, TurnEvent } from '../turn';
 import type { ServerFrame } from './room-protocol';
 
@@ -43,10 +47,19 @@ export class TurnFrames {
       }
       case 'citations':
         return [];
-      // Tool progress and confirmations (issue #11) are native-SSE events; rooms show the stored answer.
       case 'tool':
+        return [{ type: 'tool', replyTo: this.announced?.replyTo ?? null, callId: event.callId, name: event.name, status: event.status, messageId: event.messageId }];
       case 'confirmation':
-        return [];
+        return [
+          {
+            type: 'confirmation',
+            replyTo: this.announced?.replyTo ?? null,
+            confirmationId: event.confirmationId,
+            action: event.action,
+            arguments: boundedArguments(event.arguments),
+            expiresAt: event.expiresAt,
+          },
+        ];
       case 'paused':
         this.finished = true;
         return [];
@@ -78,4 +91,14 @@ export class TurnFrames {
     this.current = null;
     this.finished = true;
   }
+}
+
+/**
+ * The arguments are model output. The tool loop stores a confirmation only for arguments that
+ * passed the action's schema and its size check (ACTIONS.maxArgumentsBytes); this re-check keeps a
+ * broadcast to up to LIVE_ROOM.maxSockets sockets bounded even if that ever changes.
+ */
+export function boundedArguments(args: Record<string, unknown>): Record<string, unknown> {
+  const bytes = new TextEncoder().encode(JSON.stringify(args)).byteLength;
+  return bytes <= ACTIONS.maxArgumentsBytes ? args : { omitted: `The arguments are larger than ${ACTIONS.maxArgumentsBytes} bytes.` };
 }
