@@ -6,6 +6,11 @@
  * Joining a turn mid-answer needs an answer that streams slowly: that test runs in its own org
  * whose bot knows the answer (so the turn reaches the model instead of abstaining) and answers
  * through the test site's `trickle` OpenAI-compatible fake (one word every 150 ms).
+ *
+ * Confirmations over the socket (issue #11) use bots answering through the test site's
+ * tool-calling fake (`tool-call:<name>`: calls <name> with the JSON in the user message, then
+ * answers "Tool results: …") and an http action that needs confirmation, aimed at the site's
+ * `/__action/echo/<name>` (its hits counted at `/__hits`).
  */
 import { env, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +22,8 @@ import type { ServiceContext } from '../../src/context';
 import { mirrorTurnToRoom } from '../../src/features/chat/live/room-mirror';
 import type { ServerFrame } from '../../src/features/chat/live/room-protocol';
 import type { MessageDto, TurnEvent } from '../../src/features/chat/turn';
+import { boundedArguments } from '../../src/features/chat/live/turn-frames';
+import { ACTIONS } from '../../src/limits';
 
 let owner: Account;
 let visitorKey: string;
@@ -692,5 +699,218 @@ describe('takeover and hand-back', () => {
     expect(team.frames.some((f) => f.type === 'typing')).toBe(false);
     tab.close();
     team.close();
+  });
+});
+
+describe('confirmations over the socket (issue #11)', () => {
+  const SHOP = 'https://shop.example';
+
+  /** A bot of the owner's whose model calls `name`, an http action `name` that needs confirmation, and a conversation of that bot. */
+  async function confirmingBot(label: string) {
+    const name = `${label}_${Date.now().toString(36)}_${sequence++}`;
+    const bot = await call('POST', '/api/v1/bots', { token: owner.token, body: { name: `confirm ${label}`, visibility: 'public', allowedOrigins: [SHOP] } });
+    expect(bot.status, JSON.stringify(bot.body)).toBe(201);
+    const botId = bot.body.id as string;
+    await useFakeModel({ token: owner.token, botId }, `tool-call:${name}`);
+    const path = `/__action/echo/${name}`;
+    const action = await call('POST', '/api/v1/actions', {
+      token: owner.token,
+      body: {
+        name,
+        description: 'Cancels an order',
+        type: 'http',
+        parameters: { type: 'object', properties: { orderId: { type: 'string', pattern: '^[0-9]{1,8}$' } }, required: ['orderId'], additionalProperties: false },
+        http: { method: 'POST', urlTemplate: `https://orders.example.com${path}?order={{args.orderId}}`, headers: {} },
+        botIds: [botId],
+        needsConfirmation: true,
+      },
+    });
+    expect(action.status, JSON.stringify(action.body)).toBe(201);
+    const conversation = async () => {
+      const id = `cnv_cf${Date.now().toString(36)}${sequence++}`;
+      await env.DB.prepare("INSERT INTO conversations (id, org_id, bot_id, channel, created_at, updated_at) VALUES (?, ?, ?, 'ws', ?, ?)")
+        .bind(id, owner.orgId, botId, Date.now(), Date.now())
+        .run();
+      return id;
+    };
+    return { name, botId, path, conversation };
+  }
+
+  const hitsOf = async (path: string): Promise<number> => {
+    const res = await env.WEB_FETCHER!.fetch('https://site.test/__hits');
+    return ((await res.json()) as Record<string, number>)[path] ?? 0;
+  };
+  const confirmationRow = (id: string) =>
+    env.DB.prepare('SELECT status, decided_by FROM action_confirmations WHERE id = ?').bind(id).first<{ status: string; decided_by: string | null }>();
+  const isConfirmation = (f: Frame) => f.type === 'confirmation';
+
+  /** A visitor socket's turn that pauses for confirmation, watched by an agent socket too. */
+  async function pausedSocketTurn(label: string, orderId = '77') {
+    const bot = await confirmingBot(label);
+    const cnv = await bot.conversation();
+    const tab = await visitor(cnv);
+    const team = await agent(cnv);
+    tab.send({ type: 'message', text: `Cancel {"orderId": "${orderId}"}` });
+    const seen = await tab.next(isConfirmation);
+    return { ...bot, cnv, tab, team, confirmationId: seen.confirmationId as string, seen };
+  }
+
+  it('a socket turn that calls an action needing confirmation pauses: every socket gets the confirmation frame, no answer starts and nothing runs', async () => {
+    const { name, path, cnv, tab, team, seen } = await pausedSocketTurn('pause');
+    const [user] = await storedMessages(cnv);
+    expect(seen).toEqual({
+      type: 'confirmation',
+      replyTo: user!.id,
+      confirmationId: expect.stringMatching(/^cfm_/),
+      action: name,
+      arguments: { orderId: '77' },
+      expiresAt: expect.any(String),
+    });
+    expect(await team.next(isConfirmation)).toEqual(seen);
+    expect(Date.parse(seen.expiresAt) - Date.now()).toBeGreaterThan(ACTIONS.confirmationTtlMs - 60_000);
+    expect(tab.frames.map((f) => f.type)).toEqual(['message', 'confirmation']);
+    expect((await storedMessages(cnv)).map((m) => m.role)).toEqual(['user']);
+    expect(await hitsOf(path)).toBe(0);
+    expect(await confirmationRow(seen.confirmationId)).toEqual({ status: 'pending', decided_by: null });
+    tab.close();
+    team.close();
+  });
+
+  it('an agent approving over the socket runs the action once and every socket gets the tool frame and the streamed, stored answer', async () => {
+    const { name, path, cnv, tab, team, confirmationId } = await pausedSocketTurn('approve');
+    const [tabMark, teamMark] = [tab.frames.length, team.frames.length];
+    team.send({ type: 'confirm', confirmationId, approve: true });
+    const answer = await tab.next(isMessage('assistant'), tabMark);
+    expect(answer.message.content).toContain('"order":"77"');
+    expect(await team.next(isMessage('assistant'), teamMark)).toEqual(answer);
+    for (const [client, mark] of [[tab, tabMark], [team, teamMark]] as const) {
+      const frames = client.frames.slice(mark);
+      const user = (await storedMessages(cnv))[0]!;
+      // No second user message: the resumed turn replies to the one shown before.
+      expect(frames.map((f) => f.type).filter((t) => t !== 'token')).toEqual(['tool', 'turn', 'message']);
+      expect(frames[0]).toEqual({ type: 'tool', replyTo: user.id, callId: expect.any(String), name, status: 'ok', messageId: expect.stringMatching(/^msg_/) });
+      expect(frames[1]).toEqual({ type: 'turn', phase: 'start', assistantMessageId: answer.message.id, replyTo: user.id });
+      expect(assembled(frames).get(answer.message.id)).toBe(answer.message.content);
+    }
+    expect(await hitsOf(path)).toBe(1);
+    expect((await storedMessages(cnv)).map((m) => m.role)).toEqual(['user', 'tool', 'assistant']);
+    expect(await confirmationRow(confirmationId)).toEqual({ status: 'approved', decided_by: `user:${member.userId}` });
+    tab.close();
+    team.close();
+  });
+
+  it('the visitor rejecting over the socket runs nothing: the tool frame says rejected and the answer tells so', async () => {
+    const { path, tab, team, confirmationId } = await pausedSocketTurn('reject');
+    const mark = tab.frames.length;
+    tab.send({ type: 'confirm', confirmationId, approve: false });
+    const answer = await team.next(isMessage('assistant'));
+    expect(answer.message.content).toContain('rejected');
+    expect(await tab.next((f) => f.type === 'tool', mark)).toMatchObject({ status: 'rejected' });
+    expect(await hitsOf(path)).toBe(0);
+    expect(await confirmationRow(confirmationId)).toMatchObject({ status: 'rejected', decided_by: expect.stringMatching(/^key:/) });
+    tab.close();
+    team.close();
+  });
+
+  it('a second decision gets an error frame confirmation_decided, an expired one confirmation_expired; neither runs anything', async () => {
+    const first = await pausedSocketTurn('twice');
+    first.team.send({ type: 'confirm', confirmationId: first.confirmationId, approve: true });
+    await first.tab.next(isMessage('assistant'));
+    const mark = first.tab.frames.length;
+    first.tab.send({ type: 'confirm', confirmationId: first.confirmationId, approve: true });
+    expect(await first.tab.next(errorCoded('confirmation_decided'), mark)).toMatchObject({ confirmationId: first.confirmationId });
+    expect(await hitsOf(first.path)).toBe(1);
+    first.team.send({ type: 'ping' });
+    await first.team.next((f) => f.type === 'pong');
+    // The error went to the sender only, and no new turn started.
+    expect(first.team.frames.filter((f) => f.type === 'error')).toEqual([]);
+    expect(first.tab.frames.slice(mark).filter((f) => f.type === 'turn')).toEqual([]);
+
+    const late = await pausedSocketTurn('expired');
+    await env.DB.prepare('UPDATE action_confirmations SET expires_at = 1 WHERE id = ?').bind(late.confirmationId).run();
+    late.tab.send({ type: 'confirm', confirmationId: late.confirmationId, approve: true });
+    expect(await late.tab.next(errorCoded('confirmation_expired'))).toMatchObject({ confirmationId: late.confirmationId });
+    expect(await hitsOf(late.path)).toBe(0);
+    expect(await confirmationRow(late.confirmationId)).toMatchObject({ status: 'pending' });
+    for (const c of [first.tab, first.team, late.tab, late.team]) c.close();
+  });
+
+  it('an observer cannot decide: a forbidden error frame, and the confirmation stays pending', async () => {
+    const { path, cnv, tab, team, confirmationId } = await pausedSocketTurn('observer');
+    const watcher = await observer(cnv);
+    watcher.send({ type: 'confirm', confirmationId, approve: true });
+    expect(await watcher.next(errorCoded('forbidden'))).toMatchObject({ confirmationId });
+    expect(await confirmationRow(confirmationId)).toEqual({ status: 'pending', decided_by: null });
+    expect(await hitsOf(path)).toBe(0);
+    for (const c of [tab, team, watcher]) c.close();
+  });
+
+  it("another conversation's confirmation id, or another org's socket, gets confirmation_not_found and nothing runs; a malformed frame is invalid_frame", async () => {
+    const { path, conversation, tab, team, confirmationId } = await pausedSocketTurn('elsewhere');
+    const other = await visitor(await conversation());
+    other.send({ type: 'confirm', confirmationId, approve: true });
+    expect(await other.next(errorCoded('confirmation_not_found'))).toMatchObject({ confirmationId });
+
+    const theirs = await newConversation(stranger);
+    const foreign = await connect(theirs, { token: stranger.token });
+    foreign.send({ type: 'confirm', confirmationId, approve: true });
+    await foreign.next(errorCoded('confirmation_not_found'));
+
+    other.send({ type: 'confirm', confirmationId: 'msg_not_a_confirmation', approve: true });
+    await other.next(errorCoded('invalid_frame'));
+    other.send({ type: 'confirm', confirmationId, approve: 'yes' });
+    expect((await other.next((f) => f.type === 'error' && f.code === 'invalid_frame' && /approve/.test(f.detail))).detail).toMatch(/approve/);
+
+    expect(await confirmationRow(confirmationId)).toEqual({ status: 'pending', decided_by: null });
+    expect(await hitsOf(path)).toBe(0);
+    expect(tab.frames.filter((f) => f.type === 'tool' || f.type === 'error')).toEqual([]);
+    for (const c of [tab, team, other, foreign]) c.close();
+  });
+
+  it('an HTTP turn on a live conversation that pauses reaches the room as a confirmation frame, and a socket decides it', async () => {
+    const { path, botId, conversation } = await confirmingBot('mirrored');
+    const cnv = await conversation();
+    const team = await agent(cnv);
+    const rest = await call('POST', `/api/v1/bots/${botId}/chat`, { token: visitorKey, body: { message: 'Cancel {"orderId": "5"}', conversationId: cnv } });
+    expect(rest.status, JSON.stringify(rest.body)).toBe(202);
+    const seen = await team.next(isConfirmation);
+    expect(seen).toMatchObject({ confirmationId: rest.body.confirmation.confirmationId, replyTo: rest.body.userMessageId, arguments: { orderId: '5' } });
+    team.send({ type: 'confirm', confirmationId: seen.confirmationId, approve: true });
+    expect((await team.next(isMessage('assistant'))).message.content).toContain('"order":"5"');
+    expect(await hitsOf(path)).toBe(1);
+    team.close();
+  });
+
+  it("the widget visitor's own socket may decide (its one writing frame besides typing and read): the resumed answer streams to it", async () => {
+    const { path, botId } = await confirmingBot('widget');
+    const session = await call('POST', `/api/v1/widget/${botId}/session`, { body: {}, headers: { origin: SHOP } });
+    const token = session.body.token as string;
+    const turn = await call('POST', `/api/v1/widget/${botId}/chat`, { token, body: { message: 'Cancel {"orderId": "9"}' }, headers: { origin: SHOP } });
+    expect(turn.status, JSON.stringify(turn.body)).toBe(202);
+    const res = await SELF.fetch(`${BASE}/api/v1/widget/${botId}/conversations/${turn.body.conversationId}/ws`, {
+      headers: { upgrade: 'websocket', origin: SHOP, 'sec-websocket-protocol': `kyrochat, kyrochat.bearer.${token}` },
+    });
+    expect(res.status).toBe(101);
+    const ws = res.webSocket!;
+    ws.accept();
+    const frames: Frame[] = [];
+    ws.addEventListener('message', (e) => frames.push(JSON.parse(e.data as string)));
+    ws.send(JSON.stringify({ type: 'message', text: 'still there?' }));
+    await expect.poll(() => frames.find(errorCoded('send_over_http'))).toBeDefined();
+    ws.send(JSON.stringify({ type: 'confirm', confirmationId: turn.body.confirmation.confirmationId, approve: true }));
+    await expect.poll(() => frames.find(isMessage('assistant')), { timeout: 10_000 }).toBeDefined();
+    expect(frames.find(isMessage('assistant'))!.message.content).toContain('"order":"9"');
+    expect(frames.find((f) => f.type === 'tool')).toMatchObject({ status: 'ok' });
+    expect(await confirmationRow(turn.body.confirmation.confirmationId)).toMatchObject({ status: 'approved', decided_by: `visitor:${session.body.visitorId}` });
+    expect(await hitsOf(path)).toBe(1);
+    ws.close(1000, 'done');
+  });
+
+  it('a confirmation frame never carries more than ACTIONS.maxArgumentsBytes of model-written arguments', () => {
+    const small = { orderId: '1' };
+    expect(boundedArguments(small)).toBe(small);
+    const huge = { note: 'x'.repeat(ACTIONS.maxArgumentsBytes) };
+    const bounded = boundedArguments(huge);
+    expect(bounded).toEqual({ omitted: expect.stringContaining(String(ACTIONS.maxArgumentsBytes)) });
   });
 });
