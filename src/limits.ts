@@ -347,6 +347,9 @@ export const RERANK = {
  *   (a WebSocket turn plus REST turns published into the room).
  * - `pendingFramesPerSocket`: live frames held for a socket while its catch-up reads D1; a socket
  *   that falls further behind is closed (1013, try again) rather than holding unbounded memory.
+ * - `catchUpMaxConfirmations` (issue #11): pending action confirmations a catch-up repeats. A turn
+ *   pauses on one at a time and each expires (ACTIONS.confirmationTtlMs), so more than a few pending
+ *   at once means unanswered turns piling up; the newest ten bound the read and the frames.
  */
 /**
  * Turns run over HTTP (REST, SSE, useChat, Chatbase, OpenAI) are mirrored into the room
@@ -368,6 +371,7 @@ export const LIVE_ROOM = {
   inflightMaxChars: 200_000,
   maxInflightTurns: 4,
   pendingFramesPerSocket: 2_000,
+  catchUpMaxConfirmations: 10,
 } as const;
 // --- Chat (issue #8: src/features/chat) ------------------------------------------------------
 /**

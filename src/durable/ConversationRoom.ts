@@ -28,7 +28,12 @@
  * Widget visitors (a visitor token, features/chat/widget-socket-route.ts) are `visitor` sockets
  * without a key: receive-mostly (their messages go over the widget's HTTP chat, which mirrors
  * them in), and their catch-up shows only what the widget's history shows (no tool or system
- * messages).
+ * messages). The one exception is `confirm`: deciding an action their own turn asked about.
+ *
+ * Action confirmations (issue #11): a paused turn's `confirmation` frame reaches every socket; a
+ * `confirm` frame from a visitor or an agent decides it through the pipeline's resumeTurn (the
+ * same call as the HTTP confirmation routes, so decided once) and the resumed turn streams here
+ * like a visitor's turn (it counts as the room's one running turn). Catch-up repeats the pending ones.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
@@ -49,6 +54,7 @@ import {
 import { handBack, loadMessage, messagesAfter, postAgentMessage, takeOver, type StatusChange } from '../features/chat/live/agent-messages';
 import { resumeTurn, startTurn } from '../features/chat/pipeline';
 import { TurnFrames } from '../features/chat/live/turn-frames';
+import { pendingConfirmationFrames } from '../features/chat/live/pending-confirmations';
 import { markRead } from '../features/handoff/inbox';
 import type { MessageDto, TurnCaller, TurnStart } from '../features/chat/turn';
 import { WIDGET_VISIBLE_ROLES } from '../features/widget/visitors';
@@ -361,6 +367,11 @@ export class ConversationRoom extends DurableObject<Env> {
         const shown = isWidgetVisitor(identity) ? result.messages.filter(visibleToWidgetVisitor) : result.messages;
         for (const message of shown) send(ws, { type: 'message', message });
       }
+      // What still waits for a decision (issue #11), after the messages it follows.
+      const pending = result.status === 'ok' ? await pendingConfirmationFrames(createDb(this.env.DB), identity.orgId, identity.conversationId, Date.now()) : [];
+      if (!this.catchingUp.has(ws)) return;
+      for (const frame of pending) send(ws, frame);
+      const offered = new Set(pending.map((f) => f.confirmationId));
       const delivered = new Set(result.status === 'ok' ? result.messages.map((m) => m.id) : []);
       const snapshotted = new Set<string>();
       for (const answer of this.inflight.values()) {
@@ -371,6 +382,7 @@ export class ConversationRoom extends DurableObject<Env> {
       }
       for (const frame of this.catchingUp.get(ws) ?? []) {
         if (frame.type === 'message' && delivered.has(frame.message.id)) continue;
+        if (frame.type === 'confirmation' && offered.has(frame.confirmationId)) continue;
         if ((frame.type === 'turn' || frame.type === 'token') && (delivered.has(frame.assistantMessageId) || snapshotted.has(frame.assistantMessageId))) continue;
         send(ws, frame);
       }

@@ -881,7 +881,7 @@ describe('confirmations over the socket (issue #11)', () => {
     team.close();
   });
 
-  it("the widget visitor's own socket may decide (its one writing frame besides typing and read): the resumed answer streams to it", async () => {
+  it("the widget visitor's own socket may decide (while its messages still go over HTTP): the resumed answer streams to it", async () => {
     const { path, botId } = await confirmingBot('widget');
     const session = await call('POST', `/api/v1/widget/${botId}/session`, { body: {}, headers: { origin: SHOP } });
     const token = session.body.token as string;
@@ -904,6 +904,23 @@ describe('confirmations over the socket (issue #11)', () => {
     expect(await confirmationRow(turn.body.confirmation.confirmationId)).toMatchObject({ status: 'approved', decided_by: `visitor:${session.body.visitorId}` });
     expect(await hitsOf(path)).toBe(1);
     ws.close(1000, 'done');
+  });
+
+  it('a socket that resumes after the pause gets the pending confirmation after the messages; an expired one is not offered again', async () => {
+    const { cnv, tab, team, seen, confirmationId } = await pausedSocketTurn('catchup');
+    const late = await agent(cnv);
+    late.send({ type: 'resume', lastMessageId: null });
+    await late.next((f) => f.type === 'resumed');
+    expect(late.frames.map((f) => f.type)).toEqual(['status', 'message', 'confirmation', 'resumed']);
+    expect(late.frames[2]).toEqual(seen);
+
+    // An expired one is not offered: nothing could decide it any more.
+    await env.DB.prepare('UPDATE action_confirmations SET expires_at = 1 WHERE id = ?').bind(confirmationId).run();
+    const again = late.frames.length;
+    late.send({ type: 'resume', lastMessageId: null });
+    await late.next((f) => f.type === 'resumed', again);
+    expect(late.frames.slice(again).map((f) => f.type)).toEqual(['status', 'message', 'resumed']);
+    for (const c of [tab, team, late]) c.close();
   });
 
   it('a confirmation frame never carries more than ACTIONS.maxArgumentsBytes of model-written arguments', () => {

@@ -138,7 +138,8 @@ export const RoomIdentity = z.object({
    * A widget visitor (the visitor socket, features/chat/widget-socket-route.ts): their visitor id
    * and, when identity verification passed, the host's user id. Optional so that sockets accepted
    * before this field existed still parse. Such a socket is receive-mostly: it sends `typing`,
-   * `read`, `resume` and `ping`; messages go over POST /widget/{botId}/chat, which mirrors them in.
+   * `read`, `resume`, `ping` and `confirm` (deciding its own conversation's action); messages go
+   * over POST /widget/{botId}/chat, which mirrors them in.
    */
   visitorId: z.string().min(1).max(64).nullable().optional(),
   verifiedUserId: z.string().min(1).max(WIDGET.maxUserIdChars).nullable().optional(),
