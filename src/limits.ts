@@ -649,6 +649,13 @@ export const WIDGET_CLIENT = {
   liveIdleMs: 10 * 60_000,
   liveTypingEveryMs: 3_000,
   liveTypingShownMs: 6_000,
+  // An action confirmation card (widget/src/confirm.ts; issue #11): the arguments are model output,
+  // up to ACTIONS.maxArgumentsBytes. The card shows a one-line summary a person can read at a glance
+  // (product choice: ~2 lines of the 380 px panel), each value cut at 60 characters so one long
+  // field cannot push the others out; the action name is the definition's (at most 64 characters).
+  confirmSummaryMaxChars: 160,
+  confirmValueMaxChars: 60,
+  confirmActionMaxChars: 64,
 } as const;
 
 // --- Outbound webhooks (src/features/webhooks) ------------------------------------------------

@@ -13,6 +13,8 @@ import { embedPage, startHostServer, type HostServer } from './harness/host-serv
 import { freePort } from './harness/ports';
 import { FAQ_HTML, seed, type Seeded } from './harness/seed';
 import { HOSTILE_CSS } from './harness/pages';
+import { startFakeModel, type FakeModel } from './harness/fake-model';
+import { seedConfirmations, type SeededConfirmations } from './harness/seed-confirmations';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,6 +22,8 @@ declare module 'vitest' {
     hostOrigin: string;
     disallowedOrigin: string;
     seeded: Seeded;
+    /** Action confirmations (issue #11): a bot on the fake model with a confirm-first action. */
+    confirmations: SeededConfirmations;
   }
 }
 
@@ -33,12 +37,13 @@ export default async function setup(project: TestProject) {
   const persistTo = mkdtempSync(path.join(tmpdir(), 'kyrochat-e2e-'));
   let worker: RunningWorker | undefined;
   const hosts: HostServer[] = [];
+  let model: FakeModel | undefined;
   const removeStore = () => rmSync(persistTo, { recursive: true, force: true });
   // Interrupted runs (Ctrl-C) skip the teardown: the store goes anyway, after the Worker's own
   // exit hook (registered earlier, by startWorker) has ended wrangler.
   let exitHook = false;
   const teardown = async () => {
-    await Promise.all(hosts.map((h) => h.close()));
+    await Promise.all([...hosts.map((h) => h.close()), model?.close()]);
     await worker?.stop();
     removeStore();
     if (exitHook) process.off('exit', removeStore);
@@ -46,7 +51,8 @@ export default async function setup(project: TestProject) {
   const started = Date.now();
   const step = (what: string) => console.log(`[e2e] ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   try {
-    const [workerPort, inspectorPort, hostPort, otherPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const [workerPort, inspectorPort, hostPort, otherPort, modelPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    model = await startFakeModel(modelPort);
     const host = await startHostServer(hostPort);
     const disallowed = await startHostServer(otherPort);
     hosts.push(host, disallowed);
@@ -62,7 +68,8 @@ export default async function setup(project: TestProject) {
         ...TEST_SECRETS,
         APP_URL: `http://localhost:${workerPort}`,
         // The crawler may fetch the host site's FAQ page (loopback is refused by default).
-        EGRESS_ALLOW_HOSTS: `127.0.0.1:${hostPort}`,
+        // …and the fake chat model and action endpoint of the confirmation test.
+        EGRESS_ALLOW_HOSTS: `127.0.0.1:${hostPort},127.0.0.1:${modelPort}`,
         // Every test opens a new visitor from the same IP; the default per-IP limit is for the internet.
         WIDGET_IP_RATE_LIMIT: '10000',
         AUTH_RATE_LIMIT: '1000',
@@ -87,12 +94,15 @@ export default async function setup(project: TestProject) {
     host.page('/mascot', page(seeded.hostileBotId, 'Mascot'));
     host.page('/support', page(seeded.liveBotId, 'Acme Support'));
     disallowed.page('/', page(seeded.lightBotId, 'Not an allowed origin'));
+    const confirmations = await seedConfirmations({ workerUrl, hostOrigin: host.origin, modelOrigin: model.origin, token: seeded.owner.token });
+    host.page('/orders', page(confirmations.botId, 'Acme Orders'));
 
     step('seeded: owner, three public bots, knowledge ready');
     project.provide('workerUrl', workerUrl);
     project.provide('hostOrigin', host.origin);
     project.provide('disallowedOrigin', disallowed.origin);
     project.provide('seeded', seeded);
+    project.provide('confirmations', confirmations);
   } catch (err) {
     if (worker) console.error(`[e2e] wrangler output:\n${worker.output()}`);
     await teardown();

@@ -529,4 +529,36 @@ describe('confirmations', () => {
     expect(approved.body.message.content).toContain('"order":"3"');
     expect(await hitsOf(path)).toBe(1);
   });
+
+  // The widget client (widget/src/api.ts `decide`) reads exactly this stream; a repeat is a 409 problem it shows as "already decided".
+  it('the widget visitor decides with stream: true: the resumed turn streams meta (the same user message), tool, tokens and done', async () => {
+    const name = unique('wsse');
+    const path = `/__action/echo/${name}`;
+    const botId = await botWith(`tool-call:${name}`, { visibility: 'public', allowedOrigins: [SHOP] });
+    await createAction(httpAction(name, [botId], { needsConfirmation: true }, path));
+    const visitor = (await call('POST', `/api/v1/widget/${botId}/session`, { body: {}, headers: { origin: SHOP } })).body.token as string;
+    const turn = await call('POST', `/api/v1/widget/${botId}/chat`, { token: visitor, body: { message: 'Cancel {"orderId": "5"}', stream: true }, headers: { origin: SHOP } });
+    const paused = parseSse(turn.body);
+    expect(paused.map((e) => e.event)).toEqual(['meta', 'confirmation', 'paused']);
+    const { confirmationId } = paused[1]!.data;
+    const url = `/api/v1/widget/${botId}/conversations/${paused[0]!.data.conversationId}/confirmations/${confirmationId}`;
+    const decided = await call('POST', url, { token: visitor, body: { approve: true, stream: true }, headers: { origin: SHOP, 'idempotency-key': 'decide-1' } });
+    expect(decided.status).toBe(200);
+    expect(decided.headers.get('content-type')).toContain('text/event-stream');
+    expect(decided.headers.get('access-control-allow-origin')).toBe(SHOP);
+    const events = parseSse(decided.body);
+    const names = events.map((e) => e.event);
+    expect(names[0]).toBe('meta');
+    expect(names).toContain('tool');
+    expect(names).toContain('token');
+    expect(names.at(-1)).toBe('done');
+    expect(events[0]!.data).toMatchObject({ conversationId: paused[0]!.data.conversationId, userMessageId: paused[0]!.data.userMessageId });
+    const done = events.at(-1)!.data;
+    expect(done).toMatchObject({ id: events[0]!.data.assistantMessageId, role: 'assistant' });
+    expect(done.content).toContain('"order":"5"');
+    expect(events.filter((e) => e.event === 'token').map((e) => e.data.text).join('')).toBe(done.content);
+    expect(await hitsOf(path)).toBe(1);
+    const again = await call('POST', url, { token: visitor, body: { approve: false, stream: true }, headers: { origin: SHOP, 'idempotency-key': 'decide-2' } });
+    expectProblem(again, 409, 'confirmation_decided');
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * The embeddable widget's pure pieces (widget/src), run in the Workers pool: the event-stream
- * parser, the safe markdown subset, per-bot storage, language choice, lead checks, colours, and
- * the API client's session and idempotency handling against a scripted fetch. The DOM builder
+ * parser, the safe markdown subset, per-bot storage, language choice, lead checks, colours,
+ * action confirmations (reading, summarizing, refusals), and the API client's session,
+ * idempotency and decision handling against a scripted fetch. The DOM builder
  * and the UI are exercised by the browser tests (test/e2e).
  */
 import { describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import { leadFieldProblem } from '../../widget/src/lead';
 import { contrast, textOn } from '../../widget/src/theme';
 import { CSS } from '../../widget/src/styles';
 import { WidgetApi, WidgetError, type ChatHandlers } from '../../widget/src/api';
+import { oneLine, readConfirmation, refusalOf, summarizeArguments } from '../../widget/src/confirm';
 import { WIDGET_CLIENT } from '../../src/limits';
 
 const feedAll = (parser: SseParser, chunks: (string | Uint8Array)[]): SseEvent[] => [...chunks.flatMap((c) => parser.push(c)), ...parser.end()];
@@ -306,7 +308,16 @@ function scripted(handler: (url: string, init: RequestInit, n: number) => Respon
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': status >= 400 ? 'application/problem+json' : 'application/json' } });
 const sessionBody = (n: number, expiresAt: number) => ({ token: `tok${n}`, expiresAt: new Date(expiresAt).toISOString(), visitorId: 'vis_01AAA', verified: false });
 const header = (init: RequestInit, name: string) => (init.headers as Record<string, string>)[name];
-const noHandlers: ChatHandlers = { meta() {}, token() {}, citations() {}, done() {}, paused() {} };
+const noHandlers: ChatHandlers = { meta() {}, token() {}, citations() {}, done() {}, confirmation() {}, paused() {} };
+/** Handlers that write down what they were handed, in order. */
+const recording = (seen: string[]): ChatHandlers => ({
+  meta: (m) => seen.push(`meta:${m.conversationId}`),
+  token: (t) => seen.push(`token:${t}`),
+  citations: (c) => seen.push(`citations:${c.length}`),
+  done: (m) => seen.push(`done:${m.id}`),
+  confirmation: (c) => seen.push(`confirmation:${c.confirmationId}:${c.action}:${JSON.stringify(c.arguments)}`),
+  paused: (reason) => seen.push(`paused:${reason}`),
+});
 
 describe('widget API client', () => {
   const sse = (events: [string, unknown][]) =>
@@ -374,13 +385,7 @@ describe('widget API client', () => {
     const { fetch } = scripted((url, _init, n) => (url.endsWith('/session') ? json(sessionBody(n, Date.now() + 3_600_000)) : answer()));
     const api = new WidgetApi('https://kc.example', 'bot_A', new VisitorStore('bot_A', null), fetch);
     const seen: string[] = [];
-    await api.chat('hi', undefined, {
-      meta: (m) => seen.push(`meta:${m.conversationId}`),
-      token: (t) => seen.push(`token:${t}`),
-      citations: (c) => seen.push(`citations:${c.length}`),
-      done: (m) => seen.push(`done:${m.id}`),
-      paused: () => seen.push('paused'),
-    });
+    await api.chat('hi', undefined, recording(seen));
     expect(seen).toEqual(['meta:cnv_01C', 'token:Hel', 'token:lo [1]', 'citations:1', 'done:msg_2']);
   });
 
@@ -401,6 +406,123 @@ describe('widget API client', () => {
       const api = new WidgetApi('https://kc.example', 'bot_A', new VisitorStore('bot_A', null), fetch);
       const error = await api.chat('hi', undefined, noHandlers).then(() => null, (e: unknown) => e);
       expect(error, code).toBeInstanceOf(WidgetError);
+      expect({ status: (error as WidgetError).status, code: (error as WidgetError).code }).toEqual({ status, code });
+    }
+  });
+});
+
+describe('action confirmations', () => {
+  const cfm = { confirmationId: 'cfm_01JD3X0000000000000000000', action: 'cancel_order', arguments: { orderId: '77' }, expiresAt: '2030-01-01T00:00:00.000Z' };
+
+  it('reads a confirmation from an event or frame, and refuses ill-formed ones', () => {
+    expect(readConfirmation(cfm)).toEqual(cfm);
+    // A socket frame carries more fields; only the confirmation's are kept.
+    expect(readConfirmation({ type: 'confirmation', replyTo: 'msg_1', ...cfm })).toEqual(cfm);
+    expect(readConfirmation({ ...cfm, arguments: ['not', 'an', 'object'] })!.arguments).toEqual({});
+    expect(readConfirmation({ ...cfm, arguments: null })!.arguments).toEqual({});
+    for (const bad of [null, 'cfm_1', [], { ...cfm, confirmationId: '../../leads' }, { ...cfm, confirmationId: 'cfm_' }, { ...cfm, confirmationId: 7 }, { ...cfm, action: '' }, { ...cfm, action: 1 }]) {
+      expect(readConfirmation(bad), JSON.stringify(bad)).toBeNull();
+    }
+  });
+
+  it('summarizes the arguments on one line as key: value, nested values as JSON', () => {
+    expect(summarizeArguments({ orderId: '77', refund: true, amount: 12.5, note: null, items: [{ sku: 'a' }] })).toBe(
+      'orderId: 77, refund: true, amount: 12.5, note: null, items: [{"sku":"a"}]',
+    );
+    expect(summarizeArguments({})).toBe('');
+  });
+
+  it('bounds each value and the whole summary, however large the arguments', () => {
+    const one = summarizeArguments({ long: 'x'.repeat(10_000) });
+    expect(one).toBe(`long: ${'x'.repeat(WIDGET_CLIENT.confirmValueMaxChars - 1)}…`);
+    const many = Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`k${i}`, 'v'.repeat(100)]));
+    const summary = summarizeArguments(many);
+    expect(summary.length).toBe(WIDGET_CLIENT.confirmSummaryMaxChars);
+    expect(summary.endsWith('…')).toBe(true);
+    const deep = summarizeArguments({ deep: JSON.parse('['.repeat(500) + ']'.repeat(500)) });
+    expect(deep.length).toBeLessThanOrEqual(WIDGET_CLIENT.confirmSummaryMaxChars);
+  });
+
+  it('removes control, line-separator and bidi-override characters, so a value cannot reorder or break what the visitor reads', () => {
+    expect(summarizeArguments({ amount: '\u202e001\u202c', 'to\nwhom': 'a\r\nb\u2028c\u0000d' })).toBe('amount: 001, to whom: a b c d');
+    expect(readConfirmation({ ...cfm, action: 'pay\u2066_all\u2069\n' })!.action).toBe('pay _all');
+    expect(readConfirmation({ ...cfm, action: 'a'.repeat(500) })!.action.length).toBe(WIDGET_CLIENT.confirmActionMaxChars);
+  });
+
+  it('never cuts a surrogate pair in half', () => {
+    const cut = oneLine('ab😀cd', 4);
+    expect(cut).toBe('ab…');
+    expect(oneLine('ab😀cd', 5)).toBe('ab😀…');
+  });
+
+  it('tells final refusals (expired, already decided, other 4xx) from failures worth a retry (network, 5xx, 429)', () => {
+    expect(refusalOf(409, 'confirmation_expired')).toBe('expired');
+    expect(refusalOf(409, 'confirmation_decided')).toBe('decided');
+    expect(refusalOf(404, 'confirmation_not_found')).toBe('final');
+    expect(refusalOf(403, 'origin_not_allowed')).toBe('final');
+    expect(refusalOf(0, 'network')).toBe('retry');
+    expect(refusalOf(503, 'answer_unavailable')).toBe('retry');
+    expect(refusalOf(429, 'rate_limited')).toBe('retry');
+  });
+
+  const session = (url: string, n: number) => (url.endsWith('/session') ? json(sessionBody(n, Date.now() + 3_600_000)) : null);
+  const sse = (events: [string, unknown][]) =>
+    new Response(events.map(([e, d]) => `event: ${e}\ndata: ${JSON.stringify(d)}\n\n`).join(''), { headers: { 'content-type': 'text/event-stream' } });
+
+  it('streams a paused turn as its confirmation then paused(reason), from the event stream and from a 202 body', async () => {
+    const meta = { conversationId: 'cnv_01C', userMessageId: 'msg_1', assistantMessageId: 'msg_2' };
+    const replies = [
+      sse([['meta', meta], ['tool', { callId: 'c1', name: 'x', status: 'ok', messageId: 'msg_t' }], ['confirmation', cfm], ['paused', { reason: 'confirmation' }]]),
+      json({ conversationId: 'cnv_01C', userMessageId: 'msg_1', paused: true, reason: 'confirmation', confirmation: cfm }, 202),
+      // A hostile or broken confirmation is not shown; the pause still is.
+      sse([['meta', meta], ['confirmation', { ...cfm, confirmationId: 'javascript:alert(1)' }], ['paused', { reason: 'confirmation' }]]),
+    ];
+    const expected = [
+      ['meta:cnv_01C', `confirmation:${cfm.confirmationId}:cancel_order:{"orderId":"77"}`, 'paused:confirmation'],
+      ['meta:cnv_01C', `confirmation:${cfm.confirmationId}:cancel_order:{"orderId":"77"}`, 'paused:confirmation'],
+      ['meta:cnv_01C', 'paused:confirmation'],
+    ];
+    for (const [i, reply] of replies.entries()) {
+      const { fetch } = scripted((url, _init, n) => session(url, n) ?? reply);
+      const api = new WidgetApi('https://kc.example', 'bot_A', new VisitorStore('bot_A', null), fetch);
+      const seen: string[] = [];
+      await api.chat('cancel it', undefined, recording(seen));
+      expect(seen, `reply ${i}`).toEqual(expected[i]);
+    }
+  });
+
+  it('sends a decision as {approve, stream: true} to the confirmation with an Idempotency-Key, and streams the resumed answer', async () => {
+    const { calls, fetch } = scripted(
+      (url, _init, n) =>
+        session(url, n) ??
+        sse([
+          ['meta', { conversationId: 'cnv_01C', userMessageId: 'msg_1', assistantMessageId: 'msg_3' }],
+          ['tool', { callId: 'c1', name: 'cancel_order', status: 'ok', messageId: 'msg_t' }],
+          ['token', { text: 'Cancelled.' }],
+          ['done', { id: 'msg_3', conversationId: 'cnv_01C', role: 'assistant', content: 'Cancelled.', citations: [] }],
+        ]),
+    );
+    const api = new WidgetApi('https://kc.example', 'bot_A', new VisitorStore('bot_A', null), fetch);
+    const seen: string[] = [];
+    await api.decide('cnv_01C', cfm.confirmationId, true, recording(seen));
+    await api.decide('cnv_01C', cfm.confirmationId, false, noHandlers);
+    expect(seen).toEqual(['meta:cnv_01C', 'token:Cancelled.', 'done:msg_3']);
+    const decisions = calls.filter((c) => c.url.includes('/confirmations/'));
+    expect(decisions.map((c) => c.url)).toEqual(Array(2).fill(`https://kc.example/api/v1/widget/bot_A/conversations/cnv_01C/confirmations/${cfm.confirmationId}`));
+    expect(decisions.map((c) => JSON.parse(String(c.init.body)))).toEqual([{ approve: true, stream: true }, { approve: false, stream: true }]);
+    expect(decisions.map((c) => header(c.init, 'accept'))).toEqual(['text/event-stream', 'text/event-stream']);
+    const keys = decisions.map((c) => header(c.init, 'idempotency-key'));
+    expect(keys[0]).toMatch(/^[\w-]{8,}$/);
+    expect(keys[1]).not.toBe(keys[0]);
+    expect(header(decisions[0]!.init, 'authorization')).toBe('Bearer tok1');
+  });
+
+  it('rejects a refused decision with the problem code (already decided, expired, not found)', async () => {
+    for (const [status, code] of [[409, 'confirmation_decided'], [409, 'confirmation_expired'], [404, 'confirmation_not_found']] as const) {
+      const { fetch } = scripted((url, _init, n) => session(url, n) ?? json({ status, code, detail: 'no' }, status));
+      const api = new WidgetApi('https://kc.example', 'bot_A', new VisitorStore('bot_A', null), fetch);
+      const error = await api.decide('cnv_01C', cfm.confirmationId, true, noHandlers).then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(WidgetError);
       expect({ status: (error as WidgetError).status, code: (error as WidgetError).code }).toEqual({ status, code });
     }
   });

@@ -2,10 +2,11 @@
  * The widget's client for /api/v1/widget/{botId}/*: the public config, the visitor session
  * (its token kept in memory and renewed shortly before it expires, or when the server says it
  * has), chat as an event stream with an Idempotency-Key per send (a retry of that send reuses
- * it), history, feedback and leads. Every failure becomes a WidgetError with the problem's code.
+ * it), action decisions (streamed like a turn), history, feedback and leads. Every failure becomes a WidgetError with the problem's code.
  */
 import { WIDGET_CLIENT } from '../../src/limits';
 import { SseParser } from './sse';
+import { readConfirmation, type Confirmation } from './confirm';
 import type { VisitorStore } from './storage';
 
 export interface WidgetConfig {
@@ -52,7 +53,10 @@ export interface ChatHandlers {
   token(text: string): void;
   citations(citations: Citation[]): void;
   done(message: Message): void;
-  paused(): void;
+  /** An action waits for the visitor's decision (issue #11); `paused` follows. */
+  confirmation(confirmation: Confirmation): void;
+  /** The turn stopped without an answer: `confirmation` (an action waits) or a person takes over. */
+  paused(reason: string): void;
 }
 
 export interface FieldError {
@@ -223,17 +227,37 @@ export class WidgetApi {
 
   /** One turn, streamed. Resolves when the stream ends; a failed turn rejects with its problem. */
   async chat(message: string, conversationId: string | undefined, on: ChatHandlers): Promise<void> {
-    const key = newKey();
     const res = await this.authed('chat', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'idempotency-key': key },
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'idempotency-key': newKey() },
       body: JSON.stringify({ message, stream: true, ...(conversationId ? { conversationId } : {}) }),
     });
+    return this.answer(res, on);
+  }
+
+  /**
+   * Approves or rejects the action a confirmation announced; the resumed turn streams like a chat
+   * turn. A confirmation is decided once: a repeat is a 409 (`confirmation_decided`), so the key
+   * only spares a retry the server's work.
+   */
+  async decide(conversationId: string, confirmationId: string, approve: boolean, on: ChatHandlers): Promise<void> {
+    const res = await this.authed(`conversations/${encodeURIComponent(conversationId)}/confirmations/${encodeURIComponent(confirmationId)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'idempotency-key': newKey() },
+      body: JSON.stringify({ approve, stream: true }),
+    });
+    return this.answer(res, on);
+  }
+
+  /** A turn's answer: a problem (rejects), a pause (202 JSON) or the native event stream. */
+  private async answer(res: Response, on: ChatHandlers): Promise<void> {
     if (!res.ok) throw await failure(res);
     if (res.status === 202) {
-      const paused = (await res.json()) as { conversationId: string; userMessageId: string };
+      const paused = (await res.json()) as { conversationId: string; userMessageId: string; reason?: string; confirmation?: unknown };
       on.meta({ conversationId: paused.conversationId, userMessageId: paused.userMessageId, assistantMessageId: null });
-      on.paused();
+      const confirmation = readConfirmation(paused.confirmation);
+      if (confirmation) on.confirmation(confirmation);
+      on.paused(String(paused.reason ?? ''));
       return;
     }
     if (!res.body) throw new WidgetError(0, 'network', 'The answer stream was empty.');
@@ -262,9 +286,14 @@ export class WidgetApi {
             finished = true;
             on.done(value as Message);
             break;
+          case 'confirmation': {
+            const confirmation = readConfirmation(value);
+            if (confirmation) on.confirmation(confirmation);
+            break;
+          }
           case 'paused':
             finished = true;
-            on.paused();
+            on.paused(String(value?.reason ?? ''));
             break;
           case 'error':
             finished = true;

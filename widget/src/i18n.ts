@@ -34,6 +34,13 @@ export const STRINGS = {
     agentTyping: 'A team member is typing',
     joined: 'A person has joined',
     botBack: 'The bot is back',
+    confirmTitle: 'The assistant wants to run an action:',
+    allow: 'Allow',
+    deny: "Don't allow",
+    allowed: 'Allowed. The assistant continues.',
+    denied: 'Not allowed. Nothing ran.',
+    confirmExpired: 'This request expired; nothing ran.',
+    confirmDecided: 'This request was already decided.',
   },
   de: {
     code: 'de',
@@ -69,6 +76,13 @@ export const STRINGS = {
     agentTyping: 'Ein Teammitglied schreibt',
     joined: 'Eine Person ist dazugekommen',
     botBack: 'Der Bot ist wieder da',
+    confirmTitle: 'Der Assistent möchte eine Aktion ausführen:',
+    allow: 'Erlauben',
+    deny: 'Nicht erlauben',
+    allowed: 'Erlaubt. Der Assistent macht weiter.',
+    denied: 'Nicht erlaubt. Es wurde nichts ausgeführt.',
+    confirmExpired: 'Diese Anfrage ist abgelaufen; es wurde nichts ausgeführt.',
+    confirmDecided: 'Über diese Anfrage wurde schon entschieden.',
   },
 } as const;
 

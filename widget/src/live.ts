@@ -1,8 +1,9 @@
 /**
  * The widget's live connection: the visitor WebSocket into the conversation's room
  * (GET /api/v1/widget/{botId}/conversations/{id}/ws, the visitor token as a subprotocol).
- * Receive-mostly: it shows what the team does (messages, takeover, typing) and sends `typing`
- * and `read`; the visitor's messages keep going over HTTP.
+ * Receive-mostly: it shows what the team does (messages, takeover, typing) and the actions that
+ * wait for the visitor's decision, and sends `typing` and `read`; the visitor's messages and
+ * decisions keep going over HTTP.
  *
  * - Reconnects with capped, jittered exponential backoff, and resumes from the last message it
  *   saw, so nothing is missed (the room replays what was stored meanwhile).
@@ -12,12 +13,15 @@
  */
 import { WIDGET_CLIENT } from '../../src/limits';
 import type { Message } from './api';
+import { readConfirmation, type Confirmation } from './confirm';
 
 export interface LiveHandlers {
   message(message: Message): void;
   status(status: string): void;
   /** A team member is typing. */
   typing(): void;
+  /** An action waits for a decision (live, or still pending in a catch-up after a reload); may repeat. */
+  confirmation(confirmation: Confirmation): void;
 }
 
 const isMessage = (m: any): m is Message =>
@@ -137,6 +141,11 @@ export class LiveSocket {
       case 'typing':
         if (frame.role === 'agent') this.on.typing();
         return;
+      case 'confirmation': {
+        const confirmation = readConfirmation(frame);
+        if (confirmation) this.on.confirmation(confirmation);
+        return;
+      }
       case 'resumed':
         if (frame.hasMore === true) this.send({ type: 'resume', lastMessageId: this.lastMessageId });
         return;

@@ -66,6 +66,14 @@ font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--k
 .kc-lead input[aria-invalid=true]{border-color:var(--kc-err)}
 .kc-field-error{color:var(--kc-err);font-size:12px}
 .kc-lead button{align-self:flex-start;border:0;border-radius:8px;padding:7px 14px;background:var(--kc-brand);color:var(--kc-on-brand);font-weight:600}
+.kc-confirm{display:flex;flex-direction:column;gap:6px;padding:10px 12px;border:1px solid var(--kc-brand-line);border-radius:10px;align-self:stretch;overflow-wrap:anywhere}
+.kc-confirm p{margin:0}
+.kc-confirm-args{font:12.5px ui-monospace,SFMono-Regular,Menlo,monospace;color:var(--kc-muted)}
+.kc-confirm-buttons{display:flex;gap:8px}
+.kc-confirm-buttons button{border:1px solid var(--kc-brand-line);border-radius:8px;padding:5px 12px;background:var(--kc-bg);color:var(--kc-fg)}
+.kc-confirm-buttons .kc-confirm-approve{border-color:var(--kc-brand);background:var(--kc-brand);color:var(--kc-on-brand);font-weight:600}
+.kc-confirm-buttons button:disabled{opacity:.6;cursor:not-allowed}
+.kc-confirm-outcome{font-size:13px;color:var(--kc-muted)}
 .kc-powered{padding:0 14px 8px;text-align:center;font-size:11.5px;color:var(--kc-muted)}
 .kc-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 `;

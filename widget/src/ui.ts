@@ -4,7 +4,8 @@
  * suggestions, lead form, errors, branding. The DOM contract the browser tests rely on is in
  * widget/README.md; keep the two in step.
  */
-import { WidgetApi, WidgetError, type Citation, type Identity, type Message, type WidgetConfig } from './api';
+import { WidgetApi, WidgetError, type ChatHandlers, type Citation, type Identity, type Message, type WidgetConfig } from './api';
+import { refusalOf, summarizeArguments, type Confirmation } from './confirm';
 import { LiveSocket } from './live';
 import { LEADS, WIDGET_CLIENT } from '../../src/limits';
 import { el, renderBlocks } from './dom';
@@ -72,6 +73,8 @@ export class WidgetUi {
   private readonly handoffButton: HTMLButtonElement;
   private agentTyping: HTMLElement | null = null;
   private agentTypingTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Confirmation cards shown, by confirmation id: the SSE event, the socket's frame and its catch-ups show one card. */
+  private readonly confirmations = new Map<string, HTMLElement>();
 
   constructor(
     private readonly api: WidgetApi,
@@ -194,6 +197,7 @@ export class WidgetUi {
         },
         status: (status) => this.setStatus(status),
         typing: () => this.showAgentTyping(),
+        confirmation: (confirmation) => this.showConfirmation(confirmation),
       },
     );
 
@@ -314,8 +318,9 @@ export class WidgetUi {
       }
       this.store.update({ conversationId });
       if (replace) {
-        for (const node of Array.from(this.log.querySelectorAll('[data-message-id], .kc-msg--user'))) node.remove();
+        for (const node of Array.from(this.log.querySelectorAll('[data-message-id], .kc-msg--user, .kc-confirm'))) node.remove();
         this.shown.clear();
+        this.confirmations.clear();
         this.live.lastMessageId = null;
         this.status = null;
       }
@@ -487,8 +492,10 @@ export class WidgetUi {
   private async turn(text: string, userNode: HTMLElement, answer: Answer, mayRestart: boolean): Promise<void> {
     let conversationId = this.store.get().conversationId;
     try {
-      await this.api.chat(text, conversationId, {
-        meta: (meta) => {
+      await this.api.chat(
+        text,
+        conversationId,
+        this.answerHandlers(answer, () => conversationId!, (meta) => {
           if (meta.conversationId !== conversationId) {
             // A new conversation (the first message, or the remembered one was gone): the socket follows it.
             this.live.stop();
@@ -500,30 +507,8 @@ export class WidgetUi {
           this.remember(meta.userMessageId);
           this.updateHandoff();
           this.emit('message', { id: meta.userMessageId, conversationId, role: 'user', content: text });
-        },
-        token: (chunk) => {
-          answer.text += chunk;
-          answer.frame ??= requestAnimationFrame(() => {
-            answer.frame = null;
-            this.renderAnswer(answer);
-            this.scrollToEnd();
-          });
-        },
-        citations: (citations) => {
-          answer.citations = citations;
-        },
-        done: (message) => {
-          this.completeAnswer(answer, message, conversationId!);
-          this.remember(message.id);
-          this.scrollToEnd();
-          this.emit('message', message);
-          if (this.config.leadForm.when === 'after_first_answer') this.offerLead();
-        },
-        paused: () => {
-          answer.node.replaceWith(el('div', 'kc-note', this.t.paused));
-          if (this.config.leadForm.when === 'on_handoff') this.offerLead();
-        },
-      });
+        }),
+      );
     } catch (err) {
       // The remembered conversation is gone or closed: the message starts a new one instead.
       const stale = err instanceof WidgetError && (err.code === 'conversation_not_found' || err.code === 'conversation_closed');
@@ -532,6 +517,128 @@ export class WidgetUi {
         return this.turn(text, userNode, answer, false);
       }
       throw err;
+    }
+  }
+
+  /** How an answer streams in, for a new turn and for one resumed by a decision; `meta` is the caller's. */
+  private answerHandlers(answer: Answer, conversationId: () => string, meta: ChatHandlers['meta']): ChatHandlers {
+    return {
+      meta,
+      token: (chunk) => {
+        answer.text += chunk;
+        answer.frame ??= requestAnimationFrame(() => {
+          answer.frame = null;
+          this.renderAnswer(answer);
+          this.scrollToEnd();
+        });
+      },
+      citations: (citations) => {
+        answer.citations = citations;
+      },
+      done: (message) => {
+        this.completeAnswer(answer, message, conversationId());
+        this.remember(message.id);
+        this.scrollToEnd();
+        this.emit('message', message);
+        if (this.config.leadForm.when === 'after_first_answer') this.offerLead();
+      },
+      // The card goes where the answer would have been; `paused` then removes the empty answer.
+      confirmation: (confirmation) => this.showConfirmation(confirmation, answer.node),
+      paused: (reason) => {
+        if (reason === 'confirmation') {
+          answer.node.remove();
+          return;
+        }
+        answer.node.replaceWith(el('div', 'kc-note', this.t.paused));
+        if (this.config.leadForm.when === 'on_handoff') this.offerLead();
+      },
+    };
+  }
+
+  // --- action confirmations (issue #11) -----------------------------------------------------------
+  /**
+   * A card asking the visitor to allow an action: its name and a one-line summary of its
+   * arguments (model output: text nodes only, bounded, confirm.ts). Once per confirmation id.
+   */
+  private showConfirmation(confirmation: Confirmation, before?: HTMLElement): void {
+    const { conversationId } = this.store.get();
+    if (!conversationId || this.confirmations.has(confirmation.confirmationId)) return;
+    const t = this.t;
+    const card = el('div', 'kc-confirm');
+    card.dataset.confirmationId = confirmation.confirmationId;
+    card.setAttribute('role', 'group');
+    card.setAttribute('aria-label', `${t.confirmTitle} ${confirmation.action}`);
+    const title = el('p', 'kc-confirm-title', `${t.confirmTitle} `);
+    title.append(el('strong', 'kc-confirm-action', confirmation.action));
+    card.append(title);
+    const summary = summarizeArguments(confirmation.arguments);
+    if (summary) card.append(el('p', 'kc-confirm-args', summary));
+    const buttons = el('div', 'kc-confirm-buttons');
+    const outcome = el('p', 'kc-confirm-outcome');
+    outcome.setAttribute('role', 'status');
+    outcome.hidden = true;
+    const button = (className: string, label: string, approve: boolean) => {
+      const b = el('button', className, label);
+      b.type = 'button';
+      b.setAttribute('aria-label', `${label}: ${confirmation.action}`);
+      b.addEventListener('click', () => void this.decide(conversationId, confirmation.confirmationId, approve, buttons, outcome));
+      return b;
+    };
+    buttons.append(button('kc-confirm-approve', t.allow, true), button('kc-confirm-reject', t.deny, false));
+    card.append(buttons, outcome);
+    if (before?.isConnected) before.before(card);
+    else this.log.append(card);
+    this.confirmations.set(confirmation.confirmationId, card);
+    this.suggestions.hidden = true;
+    this.scrollToEnd();
+  }
+
+  /** Sends the visitor's decision over HTTP; the resumed answer streams below like any answer. */
+  private async decide(conversationId: string, confirmationId: string, approve: boolean, buttons: HTMLElement, outcome: HTMLElement): Promise<void> {
+    if (this.busy || this.disabled) return;
+    const t = this.t;
+    const enable = (on: boolean) => {
+      for (const b of Array.from(buttons.querySelectorAll('button'))) b.disabled = !on;
+    };
+    const say = (text: string) => {
+      outcome.textContent = text;
+      outcome.hidden = false;
+    };
+    this.busy = true;
+    this.sendButton.disabled = true;
+    enable(false);
+    this.hideError();
+    // The pressed button is disabled now: keep keyboard focus inside the panel.
+    this.input.focus();
+    const answer = this.newAnswer();
+    this.log.append(answer.node);
+    this.scrollToEnd();
+    let accepted = false;
+    try {
+      await this.api.decide(
+        conversationId,
+        confirmationId,
+        approve,
+        this.answerHandlers(answer, () => conversationId, () => {
+          accepted = true;
+          say(approve ? t.allowed : t.denied);
+        }),
+      );
+    } catch (err) {
+      answer.node.remove();
+      // Once the resumed turn started, the decision stands whatever broke afterwards.
+      const refusal = !accepted && err instanceof WidgetError ? refusalOf(err.status, err.code) : 'final';
+      if (refusal === 'expired') say(t.confirmExpired);
+      else if (refusal === 'decided') say(t.confirmDecided);
+      else {
+        if (refusal === 'retry') enable(true);
+        this.fail(err);
+      }
+    } finally {
+      this.busy = false;
+      this.sendButton.disabled = false;
+      for (const message of this.held.splice(0)) this.liveMessage(message);
+      this.goLive();
     }
   }
 
