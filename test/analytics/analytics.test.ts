@@ -321,6 +321,10 @@ describe('overview', () => {
     expectProblem(await call('GET', `/api/v1/analytics/bots/${owner.botId}?format=csv&table=totals`, { token: outsider.token }), 404, 'bot_not_found');
     const theirs = await call('GET', `/api/v1/analytics/overview?${range}`, { token: outsider.token });
     expect(theirs.body.totals).toMatchObject({ conversations: 1, leads: 1, handoffs: 0 });
+    // The same question in both orgs: each org's top list and its series count its own asking only.
+    expect(theirs.body.topQuestions).toEqual([{ key: questionKeyOf('Pro plan price?'), question: 'Pro plan price?', count: 1, unanswered: 0, series: [1, 0, 0, 0] }]);
+    const ours = await call('GET', `/api/v1/analytics/overview?${range}`, { token: owner.token });
+    expect(ours.body.topQuestions.find((q: any) => q.question === 'Pro plan price?')).toMatchObject({ count: 1, series: [1, 0, 0, 0] });
   });
 });
 
