@@ -14,6 +14,8 @@
  * (Date.now()) and which put each message in an hourly bucket of its own (a million hourly rows
  * instead of ~40,000): the first runs of this bench measured that, not the overview.
  *
+ * The top lists' daily series are checked the same way: rolled up = live, in UTC and in Berlin.
+ *
  * Then a profile: each statement of the overview's batch run on its own and timed inside the
  * Worker (GET /__bench/analytics/profile), with and without rollups.
  */
@@ -100,6 +102,11 @@ try {
     console.log(`profile (${mode}): ${profile.ms.toFixed(1)} ms, each statement on its own:`);
     for (const t of profile.timings) console.log(`  ${t.ms.toFixed(1).padStart(8)} ms ${String(t.rows).padStart(6)} rows  ${t.statement}`);
   }
+  {
+    const profile = await call('GET', `/__bench/analytics/profile?orgId=${orgId}&from=${from}&to=${to}&tz=Europe/Berlin&mode=rollups`);
+    console.log(`profile (rollups, Europe/Berlin): ${profile.ms.toFixed(1)} ms, each statement on its own:`);
+    for (const t of profile.timings) console.log(`  ${t.ms.toFixed(1).padStart(8)} ms ${String(t.rows).padStart(6)} rows  ${t.statement}`);
+  }
   const withRollups = await time(SAMPLES, () => call('GET', `/api/v1/analytics/overview?${query}`, undefined, token));
   const check = await call('GET', `/api/v1/analytics/overview?${query}`, undefined, token);
   const live = await time(LIVE_SAMPLES, () => call('GET', `/__bench/analytics/overview?orgId=${orgId}&${query}&mode=live`));
@@ -115,6 +122,19 @@ try {
   if (JSON.stringify(liveTotals) !== JSON.stringify(rolledTotals)) {
     console.error('MISMATCH: rollup and live totals differ', check.totals, liveCheck.totals);
     exitCode = 1;
+  }
+  // The top lists with their daily series, rolled up and live, in UTC and in Berlin (whose series
+  // correct the rolled-up days' hours that fall on the next local day from the raw rows).
+  const berlinCheck = await call('GET', `/api/v1/analytics/overview?${berlinQuery}`, undefined, token);
+  const berlinLive = await call('GET', `/__bench/analytics/overview?orgId=${orgId}&${berlinQuery}&mode=live`);
+  for (const [zone, rolled, counted] of [['UTC', check, liveCheck], ['Europe/Berlin', berlinCheck, berlinLive]]) {
+    const lists = (o) => JSON.stringify([o.topQuestions, o.topUnanswered, o.topSources]);
+    if (lists(rolled) !== lists(counted)) {
+      console.error(`MISMATCH: rollup and live top lists (with their daily series) differ in ${zone}`);
+      exitCode = 1;
+    }
+    const q = rolled.topQuestions[0];
+    console.log(`top lists in ${zone}: rollups = live (${rolled.topQuestions.length} questions, ${rolled.topUnanswered.length} unanswered, ${rolled.topSources.length} sources, each with ${q?.series.length} days); top question ${q?.count} times, series sum ${q?.series.reduce((a, b) => a + b, 0)}`);
   }
   const visitorError = Math.abs(estimated - counted) / counted;
   console.log(`unique visitors: ${estimated} (${check.rollups.uniqueVisitors}) vs ${counted} counted live: ${(visitorError * 100).toFixed(2)}% off (tolerance ${VISITOR_TOLERANCE * 100}%)`);

@@ -81,7 +81,7 @@ export function analyticsBenchRoutes() {
   router.get('/__bench/analytics/overview', async (c) => {
     const started = performance.now();
     const result = await overview(context(c), input(c.req.query()));
-    return c.json({ ms: performance.now() - started, totals: result.totals, rollups: result.rollups });
+    return c.json({ ms: performance.now() - started, totals: result.totals, rollups: result.rollups, topQuestions: result.topQuestions, topUnanswered: result.topUnanswered, topSources: result.topSources });
   });
   router.get('/__bench/analytics/profile', async (c) => {
     const timings: Timing[] = [];

@@ -225,20 +225,26 @@ describe('overview', () => {
     expect(body.byHourOfWeek).toHaveLength(168);
   });
 
-  it('lists top questions with near-duplicates grouped, top unanswered questions, top cited and never cited sources', async () => {
+  it('lists top questions with near-duplicates grouped, top unanswered questions, top cited and never cited sources, each top item with its daily series', async () => {
     const { body } = await call('GET', `/api/v1/analytics/overview?${range}&tz=UTC`, { token: owner.token });
     const guide = questionKeyOf('Where is the terrible setup guide?');
     expect(questionKeyOf('The setup guide is terrible, where is it?')).toBe(guide);
-    // Grouped by key, shown in its latest wording.
-    expect(body.topQuestions[0]).toEqual({ key: guide, question: 'The setup guide is terrible, where is it?', count: 2, unanswered: 2 });
-    expect(body.topQuestions.map((q: any) => q.question)).toEqual(expect.arrayContaining(['Pro plan price?', 'How much does the pro plan cost?', 'How do I install it?']));
-    expect(body.topQuestions).toHaveLength(5);
-    expect(body.topUnanswered).toEqual([{ key: guide, question: 'The setup guide is terrible, where is it?', count: 2 }]);
+    // Days: d1 and d2 rolled up, yesterday (nothing) and today live.
+    expect(body.range.days).toEqual([isoDay(d1), isoDay(d2), isoDay(d2 + DAY), isoDay(todayUtc())]);
+    // Grouped by key, shown in its latest wording; asked on d2 (rolled up) and today (live).
+    expect(body.topQuestions[0]).toEqual({ key: guide, question: 'The setup guide is terrible, where is it?', count: 2, unanswered: 2, series: [0, 1, 0, 1] });
+    expect(Object.fromEntries(body.topQuestions.slice(1).map((q: any) => [q.question, [q.count, q.series]]))).toEqual({
+      'How much does the pro plan cost?': [1, [1, 0, 0, 0]],
+      'This is great, thanks!': [1, [1, 0, 0, 0]],
+      'Pro plan price?': [1, [1, 0, 0, 0]],
+      'How do I install it?': [1, [0, 1, 0, 0]],
+    });
+    expect(body.topUnanswered).toEqual([{ key: guide, question: 'The setup guide is terrible, where is it?', count: 2, series: [0, 1, 0, 1] }]);
     expect(body.topSources).toEqual([
-      { sourceId: sourceA, title: 'Pricing page', citations: 2 },
-      { sourceId: sourceB, title: 'Setup guide', citations: 1 },
+      { sourceId: sourceA, title: 'Pricing page', citations: 2, series: [2, 0, 0, 0] },
+      { sourceId: sourceB, title: 'Setup guide', citations: 1, series: [0, 1, 0, 0] },
     ]);
-    expect(body.neverCitedSources.map((s: any) => s.title)).toEqual(['Old FAQ']);
+    expect(body.neverCitedSources).toEqual([{ sourceId: expect.any(String), title: 'Old FAQ', botId: owner.botId }]);
   });
 
   it('cuts days and hours of the week in the requested time zone', async () => {
@@ -252,6 +258,15 @@ describe('overview', () => {
     expect(body.range.startsAt).toBe(new Date(d1 - (berlinHour === 0 ? 1 : 2) * HOUR).toISOString());
     // Same counts as in UTC: the range only moved by the offset, and nothing is near its ends.
     expect(body.totals.conversations).toBe(4);
+    // The top lists' series cut the same local days: the answer of 23:30 UTC on rolled-up d1
+    // cited the pricing page on Berlin's next day, and its question was asked then.
+    expect(body.topSources).toEqual([
+      { sourceId: sourceA, title: 'Pricing page', citations: 2, series: [1, 1, 0, 0] },
+      { sourceId: sourceB, title: 'Setup guide', citations: 1, series: [0, 1, 0, 0] },
+    ]);
+    expect(body.topQuestions.find((q: any) => q.question === 'Pro plan price?').series).toEqual([0, 1, 0, 0]);
+    expect(body.topQuestions.find((q: any) => q.question === 'How much does the pro plan cost?').series).toEqual([1, 0, 0, 0]);
+    expect(body.topUnanswered[0].series).toEqual([0, 1, 0, 1]);
   });
 
   it("answers one bot's analytics in the same shape, and the overview filtered to that bot alike", async () => {
@@ -274,8 +289,14 @@ describe('overview', () => {
     expect(lines).toContain(`${isoDay(d1)},api,1`);
     const totals = await call('GET', `/api/v1/analytics/overview?${range}&format=csv&table=totals`, { token: owner.token });
     expect(totals.body).toContain('conversations,4\r\n');
+    // Top lists: one row per item, its totals, then its count on each day (a column per date).
+    const days = [d1, d2, d2 + DAY, todayUtc()].map(isoDay).join(',');
     const questions = await call('GET', `/api/v1/analytics/overview?${range}&format=csv&table=top_questions`, { token: owner.token });
-    expect((questions.body as string).split('\r\n')[0]).toBe('question,count,unanswered');
+    expect((questions.body as string).split('\r\n').slice(0, 2)).toEqual([`question,count,unanswered,${days}`, '"The setup guide is terrible, where is it?",2,2,0,1,0,1']);
+    const unanswered = await call('GET', `/api/v1/analytics/overview?${range}&format=csv&table=top_unanswered`, { token: owner.token });
+    expect(unanswered.body).toBe(`question,count,${days}\r\n"The setup guide is terrible, where is it?",2,0,1,0,1\r\n`);
+    const sources = await call('GET', `/api/v1/analytics/overview?${range}&format=csv&table=top_sources`, { token: owner.token });
+    expect(sources.body).toBe(`sourceId,title,citations,${days}\r\n${sourceA},Pricing page,2,2,0,0,0\r\n${sourceB},Setup guide,1,0,1,0,0\r\n`);
     const usage = await call('GET', `/api/v1/analytics/bots/${owner.botId}?${range}&format=csv&table=usage`, { token: owner.token });
     expect(usage.body).toContain('api.openai.com,gpt-4o-mini,1500,300,1800,0.000405\r\n');
   });
@@ -300,6 +321,10 @@ describe('overview', () => {
     expectProblem(await call('GET', `/api/v1/analytics/bots/${owner.botId}?format=csv&table=totals`, { token: outsider.token }), 404, 'bot_not_found');
     const theirs = await call('GET', `/api/v1/analytics/overview?${range}`, { token: outsider.token });
     expect(theirs.body.totals).toMatchObject({ conversations: 1, leads: 1, handoffs: 0 });
+    // The same question in both orgs: each org's top list and its series count its own asking only.
+    expect(theirs.body.topQuestions).toEqual([{ key: questionKeyOf('Pro plan price?'), question: 'Pro plan price?', count: 1, unanswered: 0, series: [1, 0, 0, 0] }]);
+    const ours = await call('GET', `/api/v1/analytics/overview?${range}`, { token: owner.token });
+    expect(ours.body.topQuestions.find((q: any) => q.question === 'Pro plan price?')).toMatchObject({ count: 1, series: [1, 0, 0, 0] });
   });
 });
 
@@ -381,6 +406,7 @@ describe('rollups', () => {
       answer: fc.constantFrom('answered', 'unanswered', 'failed') as fc.Arbitrary<'answered' | 'unanswered' | 'failed'>,
       tokens: fc.option(fc.tuple(fc.nat(500), fc.nat(100)), { nil: undefined }),
       rating: fc.option(fc.constantFrom('up', 'down') as fc.Arbitrary<'up' | 'down'>, { nil: undefined }),
+      sourceId: fc.option(fc.constantFrom('src_prop_a', 'src_prop_b'), { nil: undefined }),
     });
     const conversation = fc.record({
       // Up to now: closed days (14 of them in the range hold a whole 7-day block), today's closed
@@ -425,6 +451,29 @@ describe('rollups', () => {
           leads: inRange.filter((h) => h.lead).length,
           uniqueVisitors: new Set(inRange.map((h) => h.visitor)).size,
         });
+        // The top lists' daily series, against each message's own local day: a question on its
+        // user message's, a citation on its answer's (seed: the turn at +2 s each, the answer 1 s later).
+        const perDay = new Map<string, number[]>();
+        const count = (list: string, key: string, at: number) => {
+          const i = range.days.indexOf(localDate(tz, at));
+          if (at < range.start || at >= range.end || i < 0) return;
+          const s = perDay.get(`${list}:${key}`) ?? new Array<number>(range.days.length).fill(0);
+          s[i]! += 1;
+          perDay.set(`${list}:${key}`, s);
+        };
+        for (const h of history) {
+          h.turns.forEach((t, i) => {
+            const asked = start + h.offsetMs + i * 2000;
+            count('q', questionKeyOf(t.question), asked);
+            if (t.answer === 'unanswered') count('u', questionKeyOf(t.question), asked);
+            if (t.sourceId) count('c', t.sourceId, asked + 1000);
+          });
+        }
+        const expected = (list: string) => [...perDay].filter(([k]) => k.startsWith(`${list}:`)).map(([k, s]) => [k.slice(2), s]).sort();
+        expect(rolled.topQuestions.map((q) => [q.key, q.series]).sort()).toEqual(expected('q'));
+        expect(rolled.topUnanswered.map((q) => [q.key, q.series]).sort()).toEqual(expected('u'));
+        expect(rolled.topSources.map((c) => [c.sourceId, c.series]).sort()).toEqual(expected('c'));
+        for (const q of rolled.topQuestions) expect(q.series.reduce((a, b) => a + b, 0)).toBe(q.count);
       }),
       { numRuns: 12 },
     );

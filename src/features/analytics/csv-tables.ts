@@ -1,7 +1,10 @@
 /**
  * `?format=csv&table=…`: each table of the overview as its own CSV (RFC 4180, CRLF, a header row,
  * formula-looking cells defused by leads/csv.ts). Breakdowns are long tables, one row per day
- * and key, so a spreadsheet can pivot them.
+ * and key, so a spreadsheet can pivot them. The top lists stay ranked lists, one row per item
+ * with its totals first (the columns they always had) and then one column per day of the range
+ * headed by its date: the series reads along the row, and a reader of the first columns is
+ * unaffected.
  */
 import { csvRow } from '../leads/csv';
 import type { Breakdown, Overview } from './overview';
@@ -26,6 +29,11 @@ const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 
 function long(o: Overview, rows: Breakdown[], keyName: string): Cell[][] {
   return [['day', keyName, 'conversations'], ...o.range.days.flatMap((day, i) => rows.map((b): Cell[] => [day, b.key ?? '', b.series[i] ?? 0]))];
+}
+
+/** A top list: `columns` then one column per day, each row its cells then its series. */
+function ranked<T extends { series: number[] }>(o: Overview, columns: string[], items: T[], cells: (item: T) => Cell[]): Cell[][] {
+  return [[...columns, ...o.range.days], ...items.map((item): Cell[] => [...cells(item), ...o.range.days.map((_, i) => item.series[i] ?? 0)])];
 }
 
 export function overviewCsv(o: Overview, table: CsvTable): string {
@@ -53,13 +61,13 @@ export function overviewCsv(o: Overview, table: CsvTable): string {
       rows = [['weekday', 'hour', 'conversations', 'messages'], ...o.byHourOfWeek.map((h): Cell[] => [WEEKDAYS[h.weekday]!, h.hour, h.conversations, h.messages])];
       break;
     case 'top_questions':
-      rows = [['question', 'count', 'unanswered'], ...o.topQuestions.map((q): Cell[] => [q.question, q.count, q.unanswered])];
+      rows = ranked(o, ['question', 'count', 'unanswered'], o.topQuestions, (q) => [q.question, q.count, q.unanswered]);
       break;
     case 'top_unanswered':
-      rows = [['question', 'count'], ...o.topUnanswered.map((q): Cell[] => [q.question, q.count])];
+      rows = ranked(o, ['question', 'count'], o.topUnanswered, (q) => [q.question, q.count]);
       break;
     case 'top_sources':
-      rows = [['sourceId', 'title', 'citations'], ...o.topSources.map((s): Cell[] => [s.sourceId, s.title, s.citations])];
+      rows = ranked(o, ['sourceId', 'title', 'citations'], o.topSources, (s) => [s.sourceId, s.title, s.citations]);
       break;
     case 'never_cited_sources':
       rows = [['sourceId', 'title', 'botId'], ...o.neverCitedSources.map((s): Cell[] => [s.sourceId, s.title, s.botId])];

@@ -76,22 +76,48 @@ export const HOURLY_FACTS = unionAll([
 ) WHERE responded IS NOT NULL`,
 ]);
 
-/** Columns: bot_id, day, kind, key, sample, count, unanswered. */
-export const DAILY_FACTS = unionAll([
-  `SELECT bot_id, day, 'question' AS kind, key, sample, count, unanswered FROM (
-  SELECT u.bot_id, u.${DAY} AS day, u.question_key AS key, substr(u.content, 1, 300) AS sample, COUNT(*) AS count,
+/**
+ * Questions (by near-duplicate key, with how many got the fallback) and citations (by source),
+ * per bot, bucket and key. Columns: bot_id, day (the bucket's start), kind, key, sample, count,
+ * unanswered.
+ *
+ * `bucket` is the UTC day (the rollups, the top lists' totals) or the UTC hour (the top lists'
+ * daily series: a local day of another zone cuts UTC days at an hour). `wanted`: only the keys
+ * of the enclosing statement's `wanted` CTE (kind, key), so a series reads its top items only.
+ * `spans`: a JSON array of [from, to) ranges (numbers the caller computed, never input) read in
+ * one statement, each one index range, instead of the {F}/{T} range. (json_each has a column
+ * `key`: grouping names u.question_key, not the alias.)
+ */
+function keyedFacts(bucket: string, options: { wanted?: boolean; spans?: string } = {}): string {
+  const spanJoin = options.spans === undefined ? '' : `json_each('${options.spans}') AS span CROSS JOIN `;
+  const range = (alias: string) =>
+    options.spans === undefined ? inRange(alias) : `${alias}org_id = ?1 AND ${alias}created_at >= json_extract(span.value, '$[0]') AND ${alias}created_at < json_extract(span.value, '$[1]')`;
+  const wanted = (kind: string, column: string) => (options.wanted ? ` AND ${column} IN (SELECT key FROM wanted WHERE kind = '${kind}')` : '');
+  return unionAll([
+    `SELECT bot_id, day, 'question' AS kind, key, sample, count, unanswered FROM (
+  SELECT u.bot_id, u.${bucket} AS day, u.question_key AS key, substr(u.content, 1, 300) AS sample, COUNT(*) AS count,
          SUM(EXISTS (SELECT 1 FROM messages a
                       WHERE a.conversation_id = u.conversation_id AND a.reply_to = u.id AND a.role = 'assistant' AND a.unanswered = 1)) AS unanswered,
          MAX(u.seq) AS latest
-    FROM messages u
-   WHERE ${inRange('u.')} AND u.role = 'user' AND u.question_key IS NOT NULL AND u.question_key <> ''
-   GROUP BY u.bot_id, day, key
+    FROM ${spanJoin}messages u
+   WHERE ${range('u.')} AND u.role = 'user' AND u.question_key IS NOT NULL AND u.question_key <> ''${wanted('question', 'u.question_key')}
+   GROUP BY u.bot_id, day, u.question_key
 )`,
-  `SELECT m.bot_id, m.${DAY}, 'cited', json_extract(j.value, '$.sourceId'), '', COUNT(DISTINCT m.id), 0
-  FROM messages m, json_each(m.citations) j
- WHERE ${inRange('m.')} AND m.role = 'assistant' AND m.citations <> '[]' AND json_extract(j.value, '$.sourceId') IS NOT NULL
+    `SELECT m.bot_id, m.${bucket}, 'cited', json_extract(j.value, '$.sourceId'), '', COUNT(DISTINCT m.id), 0
+  FROM ${spanJoin}messages m, json_each(m.citations) j
+ WHERE ${range('m.')} AND m.role = 'assistant' AND m.citations <> '[]' AND json_extract(j.value, '$.sourceId') IS NOT NULL${wanted('cited', "json_extract(j.value, '$.sourceId')")}
  GROUP BY 1, 2, 4`,
-]);
+  ]);
+}
+
+/** Per UTC day: what analytics_daily holds, and the live part of the top lists' totals. */
+export const DAILY_FACTS = keyedFacts(DAY);
+
+/** Per UTC hour, the `wanted` keys only: the live part of the top lists' daily series. */
+export const HOURLY_KEYED_FACTS = keyedFacts(HOUR, { wanted: true });
+
+/** The same over `spans` ([from, to) pairs, JSON): the hours of rolled-up days that fall on another local day than the day's noon. */
+export const spannedKeyedFacts = (spans: [number, number][]) => keyedFacts(HOUR, { wanted: true, spans: JSON.stringify(spans) });
 
 /** A facts template with its range placeholders bound to parameter numbers `from` and `to`. */
 export function withRange(template: string, from: number, to: number): string {

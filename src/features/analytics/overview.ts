@@ -15,7 +15,7 @@
  */
 import type { ServiceContext } from '../../context';
 import { ANALYTICS } from '../../limits';
-import { DAILY_FACTS, FIRST_RESPONSE_METRIC, HOURLY_FACTS, unionAll, withRange } from './facts';
+import { DAILY_FACTS, FIRST_RESPONSE_METRIC, HOURLY_FACTS, HOURLY_KEYED_FACTS, spannedKeyedFacts, unionAll, withRange } from './facts';
 import { addToSketch, decodeSketch, emptySketch, estimateSketch, mergeSketch } from './hll';
 import { DAY_MS, hourOfWeekSql, localDayIndex, localDayIndexSql, type LocalRange } from './range';
 import { usageByModel, usageByProvider, type ModelUsage, type ProviderUsage } from './pricing';
@@ -66,9 +66,10 @@ export interface Overview {
   byCountry: Breakdown[];
   bySentiment: Breakdown[];
   byHourOfWeek: { weekday: number; hour: number; conversations: number; messages: number }[];
-  topQuestions: { key: string; question: string; count: number; unanswered: number }[];
-  topUnanswered: { key: string; question: string; count: number }[];
-  topSources: { sourceId: string; title: string | null; citations: number }[];
+  /** Each top item's `series`: its count (questions asked, unanswered, citations) per day of range.days. */
+  topQuestions: { key: string; question: string; count: number; unanswered: number; series: number[] }[];
+  topUnanswered: { key: string; question: string; count: number; series: number[] }[];
+  topSources: { sourceId: string; title: string | null; citations: number; series: number[] }[];
   neverCitedSources: { sourceId: string; title: string; botId: string }[];
   rollups: { rolledUpDays: number; liveMs: number; uniqueVisitors: 'exact' | 'estimated' };
 }
@@ -122,6 +123,25 @@ const HOUR_MS = 3_600_000;
 const NOON_MS = 12 * HOUR_MS;
 
 /**
+ * The hours of the UTC days in [from, to) that fall on another local day than their day's noon,
+ * as [from, to) spans: none in UTC, 1–2 a day in Berlin, 4–5 in New York. Worked out with the
+ * SQL's own day index (localDayIndex), DST included.
+ */
+function movedHours(range: LocalRange, { from, to }: { from: number; to: number }): [number, number][] {
+  const spans: [number, number][] = [];
+  for (let day = from; day < to; day += DAY_MS) {
+    const home = localDayIndex(range, day + NOON_MS);
+    for (let hour = day; hour < Math.min(day + DAY_MS, to); hour += HOUR_MS) {
+      if (localDayIndex(range, hour) === home) continue;
+      const last = spans[spans.length - 1];
+      if (last && last[1] === hour) last[1] = hour + HOUR_MS;
+      else spans.push([hour, hour + HOUR_MS]);
+    }
+  }
+  return spans;
+}
+
+/**
  * Rolled-up facts placed on the local days of a zone other than UTC, from the day sums plus a
  * correction of the few hours per UTC day that fall on another local day than the day's noon
  * (Berlin: 1–2 hours, New York: 4–5), instead of every hourly row (24 a day per metric and
@@ -132,16 +152,7 @@ const NOON_MS = 12 * HOUR_MS;
  * from the day rows alone.
  */
 function localDaysFromRollups(range: LocalRange, segment: Segment, a: string, b: string): string {
-  const spans: [number, number][] = [];
-  for (let day = segment.from; day < segment.to; day += DAY_MS) {
-    const home = localDayIndex(range, day + NOON_MS);
-    for (let hour = day; hour < Math.min(day + DAY_MS, segment.to); hour += HOUR_MS) {
-      if (localDayIndex(range, hour) === home) continue;
-      const last = spans[spans.length - 1];
-      if (last && last[1] === hour) last[1] = hour + HOUR_MS;
-      else spans.push([hour, hour + HOUR_MS]);
-    }
-  }
+  const spans = movedHours(range, segment);
   const days = `SELECT bot_id, day + ${NOON_MS} AS hour, metric, dim, value FROM analytics_days WHERE org_id = ?1 AND day >= ${a} AND day < ${b}`;
   if (spans.length === 0) return days;
   // One index range per span (json_each drives the loop), not a scan of the segment's hours.
@@ -159,7 +170,7 @@ function localDaysFromRollups(range: LocalRange, segment: Segment, a: string, b:
  * The question and citation rows of the segments: whole 7-day blocks of a rolled-up run from
  * analytics_weekly, its other days from analytics_daily, live runs from the facts.
  */
-function dailyPieces(segments: Segment[]) {
+function dailyPieces(range: LocalRange, segments: Segment[]) {
   const pieces: { from: number; to: number; table: 'analytics_weekly' | 'analytics_daily' | null }[] = [];
   for (const s of segments) {
     if (s.kind === 'live') pieces.push({ from: s.from, to: s.to, table: null });
@@ -184,7 +195,39 @@ function dailyPieces(segments: Segment[]) {
       return `SELECT ${columns} FROM (${withRange(DAILY_FACTS, 3 + 2 * i, 4 + 2 * i)})`;
     }),
   );
-  return { sql, ranges: pieces.flatMap((p) => [p.from, p.to]) };
+  return { sql, series: seriesSource(range, segments, pieces), ranges: pieces.flatMap((p) => [p.from, p.to]) };
+}
+
+/**
+ * The rows the top lists' daily series are counted from, for the keys of the statement's
+ * `wanted` CTE only (the top items, chosen by their totals first). Columns: bot_id, kind, key,
+ * at (a UTC instant whose local day the row counts on), count, unanswered.
+ *
+ * Over the same pieces and parameters as the totals (dailyPieces), so the split between rolled-up
+ * and live time is the same: a rolled-up day's analytics_daily rows (never the 7-day blocks, which
+ * have no days) sit at the day's noon; live time is counted per UTC hour. In a zone other than UTC
+ * a UTC day lies on two local days, and analytics_daily has no hours: the hours of rolled-up days
+ * that fall on another local day than the day's noon (movedHours) are counted from the raw rows,
+ * added at their hour and taken away at their day's noon (the same correction as
+ * localDaysFromRollups), in one CTE `moved` read once.
+ */
+function seriesSource(range: LocalRange, segments: Segment[], pieces: { from: number; to: number; table: string | null }[]) {
+  const rows = pieces.map((p, i) => {
+    const a = `?${3 + 2 * i}`;
+    const b = `?${4 + 2 * i}`;
+    if (p.table === null) return `SELECT bot_id, kind, key, day AS at, count, unanswered FROM (${withRange(HOURLY_KEYED_FACTS, 3 + 2 * i, 4 + 2 * i)})`;
+    return `SELECT bot_id, kind, key, day + ${NOON_MS} AS at, count, unanswered FROM analytics_daily
+             WHERE org_id = ?1 AND day >= ${a} AND day < ${b} AND (kind, key) IN (SELECT kind, key FROM wanted)`;
+  });
+  const spans = segments.filter((s) => s.kind === 'rollup').flatMap((s) => movedHours(range, s));
+  return {
+    moved: `SELECT bot_id, kind, key, day AS hour, count, unanswered FROM (${spannedKeyedFacts(spans)})`,
+    sql: unionAll([
+      ...rows,
+      'SELECT bot_id, kind, key, hour, count, unanswered FROM moved',
+      `SELECT bot_id, kind, key, hour - hour % ${DAY_MS} + ${NOON_MS}, -count, -unanswered FROM moved`,
+    ]),
+  };
 }
 
 /** `k:v,k:v` as packed by group_concat, into pairs. */
@@ -217,7 +260,7 @@ export async function overview(ctx: ServiceContext, input: OverviewInput): Promi
     HOURLY_FACTS,
     'bot_id, hour, metric, dim, value',
   );
-  const daily = dailyPieces(segments);
+  const daily = dailyPieces(range, segments);
   const db = ctx.env.DB;
   const visitors = visitorStatements(ctx, input, segments);
   const [countedRows, listed, ...visitorResults] = await db.batch<Record<string, unknown>>([
@@ -243,18 +286,31 @@ export async function overview(ctx: ServiceContext, input: OverviewInput): Promi
         `WITH src AS MATERIALIZED (SELECT day, kind, key, sample, count, unanswered FROM (${daily.sql}) WHERE ?2 IS NULL OR bot_id = ?2),
               questions AS (SELECT key, sample, SUM(count) AS n, SUM(unanswered) AS u, MAX(day) FROM src WHERE kind = 'question' GROUP BY key),
               cited AS (SELECT key, SUM(count) AS n FROM src WHERE kind = 'cited' GROUP BY key),
+              top_questions AS (SELECT key, sample, n, u FROM questions ORDER BY n DESC, key LIMIT ${ANALYTICS.topN}),
+              top_unanswered AS (SELECT key, sample, u FROM questions WHERE u > 0 ORDER BY u DESC, key LIMIT ${ANALYTICS.topN}),
+              top_cited AS (SELECT key, n FROM cited ORDER BY n DESC, key LIMIT ${ANALYTICS.topN}),
+              wanted AS (SELECT 'question' AS kind, key FROM top_questions UNION SELECT 'question', key FROM top_unanswered UNION SELECT 'cited', key FROM top_cited),
+              moved AS MATERIALIZED (${daily.series.moved}),
+              cells AS (
+                SELECT kind, key, ${localDayIndexSql(range, 'at')} AS k, SUM(count) AS n, SUM(unanswered) AS u
+                  FROM (${daily.series.sql}) WHERE ?2 IS NULL OR bot_id = ?2 GROUP BY kind, key, k
+              ),
+              packed AS (SELECT kind, key, group_concat(k || ':' || n) AS n, group_concat(k || ':' || u) AS u FROM cells GROUP BY kind, key),
               listed_sources AS (SELECT id, title, bot_id FROM sources WHERE org_id = ?1 AND (?2 IS NULL OR bot_id = ?2) AND status <> 'deleting')
-         SELECT * FROM (SELECT 'q' AS part, key, sample, n, u FROM questions ORDER BY n DESC, key LIMIT ${ANALYTICS.topN})
+         SELECT * FROM (
+           SELECT 'q' AS part, t.key, t.sample, t.n, t.u, p.n AS series FROM top_questions t LEFT JOIN packed p ON p.kind = 'question' AND p.key = t.key ORDER BY t.n DESC, t.key
+         )
          UNION ALL
-         SELECT * FROM (SELECT 'u', key, sample, u, u FROM questions WHERE u > 0 ORDER BY u DESC, key LIMIT ${ANALYTICS.topN})
+         SELECT * FROM (SELECT 'u', t.key, t.sample, t.u, t.u, p.u FROM top_unanswered t LEFT JOIN packed p ON p.kind = 'question' AND p.key = t.key ORDER BY t.u DESC, t.key)
          UNION ALL
          SELECT * FROM (
-           SELECT 'c', c.key, s.title, c.n, 0 FROM (SELECT key, n FROM cited ORDER BY n DESC, key LIMIT ${ANALYTICS.topN}) c
+           SELECT 'c', c.key, s.title, c.n, 0, p.n FROM top_cited c
              LEFT JOIN sources s ON s.id = c.key AND s.org_id = ?1 AND (?2 IS NULL OR s.bot_id = ?2) AND s.status <> 'deleting'
+             LEFT JOIN packed p ON p.kind = 'cited' AND p.key = c.key
             ORDER BY c.n DESC, c.key
          )
          UNION ALL
-         SELECT * FROM (SELECT 'n', id, title, 0, bot_id FROM listed_sources WHERE id NOT IN (SELECT key FROM cited WHERE key IS NOT NULL) ORDER BY id LIMIT ${ANALYTICS.maxNeverCited})`,
+         SELECT * FROM (SELECT 'n', id, title, 0, bot_id, NULL FROM listed_sources WHERE id NOT IN (SELECT key FROM cited WHERE key IS NOT NULL) ORDER BY id LIMIT ${ANALYTICS.maxNeverCited})`,
       )
       .bind(input.orgId, input.botId, ...daily.ranges),
     ...visitors.statements,
@@ -376,6 +432,12 @@ function assemble(
     for (const [k, v] of unpack(row.packed)) add(metric, dim, k, v);
   }
   const n = (key: string) => total.get(key) ?? 0;
+  /** A top item's packed `k:v` cells as one count per day of the range. */
+  const daySeries = (packed: unknown) => {
+    const out = new Array<number>(days).fill(0);
+    for (const [k, v] of unpack(packed)) if (k >= 0 && k < days) out[k]! += v;
+    return out;
+  };
   const breakdown = (metric: string, keyOf: (dim: string) => string | null = (d) => d): Breakdown[] =>
     [...(byDim.get(metric) ?? new Map<string, number[]>())]
       .map(([dim, s]) => ({ key: keyOf(dim), conversations: n(`${metric}:${dim}`), series: s }))
@@ -408,9 +470,9 @@ function assemble(
     byCountry: breakdown('country', (d) => (d === '' ? null : d)),
     bySentiment: breakdown('sentiment'),
     byHourOfWeek: Array.from({ length: 168 }, (_, i) => ({ weekday: Math.floor(i / 24), hour: i % 24, ...(how.get(i) ?? { conversations: 0, messages: 0 }) })),
-    topQuestions: listed.filter((r) => r.part === 'q').map((r) => ({ key: String(r.key), question: String(r.sample), count: Number(r.n), unanswered: Number(r.u) })),
-    topUnanswered: listed.filter((r) => r.part === 'u').map((r) => ({ key: String(r.key), question: String(r.sample), count: Number(r.n) })),
-    topSources: listed.filter((r) => r.part === 'c').map((r) => ({ sourceId: String(r.key), title: r.sample === null ? null : String(r.sample), citations: Number(r.n) })),
+    topQuestions: listed.filter((r) => r.part === 'q').map((r) => ({ key: String(r.key), question: String(r.sample), count: Number(r.n), unanswered: Number(r.u), series: daySeries(r.series) })),
+    topUnanswered: listed.filter((r) => r.part === 'u').map((r) => ({ key: String(r.key), question: String(r.sample), count: Number(r.n), series: daySeries(r.series) })),
+    topSources: listed.filter((r) => r.part === 'c').map((r) => ({ sourceId: String(r.key), title: r.sample === null ? null : String(r.sample), citations: Number(r.n), series: daySeries(r.series) })),
     neverCitedSources: listed.filter((r) => r.part === 'n').map((r) => ({ sourceId: String(r.key), title: String(r.sample), botId: String(r.u) })),
     rollups: {
       rolledUpDays: segments.filter((s) => s.kind === 'rollup').reduce((sum, s) => sum + (s.to - s.from) / DAY_MS, 0),

@@ -26,6 +26,8 @@ export const BotOverviewQuery = OverviewQuery.omit({ botId: true });
 
 const Breakdown = z.object({ key: z.string().nullable(), conversations: z.number().int(), series: z.array(z.number().int()).openapi({ description: 'Per day of `range.days`' }) });
 
+const DaySeries = (what: string) => z.array(z.number().int()).openapi({ description: `${what}, per day of \`range.days\` (local days in \`tz\`)` });
+
 export const OverviewSchema = z
   .object({
     range: z.object({ from: z.string(), to: z.string(), tz: z.string(), botId: z.string().nullable(), startsAt: z.string(), endsAt: z.string(), days: z.array(z.string()) }),
@@ -55,11 +57,21 @@ export const OverviewSchema = z
     byChannel: z.array(Breakdown),
     byCountry: z.array(Breakdown),
     bySentiment: z.array(Breakdown),
-    byHourOfWeek: z.array(z.object({ weekday: z.number().int().openapi({ description: '0 = Monday' }), hour: z.number().int(), conversations: z.number().int(), messages: z.number().int() })),
-    topQuestions: z.array(z.object({ key: z.string(), question: z.string(), count: z.number().int(), unanswered: z.number().int() })),
-    topUnanswered: z.array(z.object({ key: z.string(), question: z.string(), count: z.number().int() })),
-    topSources: z.array(z.object({ sourceId: z.string(), title: z.string().nullable(), citations: z.number().int() })),
-    neverCitedSources: z.array(z.object({ sourceId: z.string(), title: z.string(), botId: z.string() })),
+    byHourOfWeek: z
+      .array(z.object({ weekday: z.number().int().openapi({ description: '0 = Monday' }), hour: z.number().int(), conversations: z.number().int(), messages: z.number().int() }))
+      .openapi({ description: 'The 168 hours of the local week summed over the range: itself a weekly profile, so it has no daily series' }),
+    topQuestions: z
+      .array(z.object({ key: z.string(), question: z.string(), count: z.number().int(), unanswered: z.number().int(), series: DaySeries('Times asked') }))
+      .openapi({ description: `The ${ANALYTICS.topN} most asked questions, near-duplicates grouped by key, shown in their latest wording` }),
+    topUnanswered: z
+      .array(z.object({ key: z.string(), question: z.string(), count: z.number().int(), series: DaySeries('Times answered with the fallback') }))
+      .openapi({ description: `The ${ANALYTICS.topN} questions most often answered with the fallback` }),
+    topSources: z
+      .array(z.object({ sourceId: z.string(), title: z.string().nullable(), citations: z.number().int(), series: DaySeries('Answers citing the source') }))
+      .openapi({ description: `The ${ANALYTICS.topN} most cited sources` }),
+    neverCitedSources: z
+      .array(z.object({ sourceId: z.string(), title: z.string(), botId: z.string() }))
+      .openapi({ description: 'Sources no answer of the range cited: nothing to count per day, so no series' }),
     rollups: z.object({
       rolledUpDays: z.number().openapi({ description: 'Days (fractional for the current day, built up to its last closed hour) read from the rollups' }),
       liveMs: z.number().openapi({ description: 'Time of the range counted live from the raw tables, ms' }),
