@@ -61,6 +61,21 @@ const NO_SUCCESS_EXPECTED: Record<string, string> = {
   'POST /api/v1/users/me/password': 'needs the current password',
   'DELETE /api/v1/users/me': 'a fresh account is the only owner of its org, which must keep one',
   'POST /hooks/{slug}': "needs a random integration URL and a Standard Webhooks signature made with the integration's secret",
+  // A browser's: an allowed Origin header (the generator sends none) and, past the session, the
+  // visitor token that session issues; the widget's own tests cover their successes.
+  'GET /api/v1/widget/{botId}/config': 'needs an Origin the bot allows',
+  'POST /api/v1/widget/{botId}/session': 'needs an Origin the bot allows',
+  'POST /api/v1/widget/{botId}/chat': 'needs a visitor token and its Origin',
+  'GET /api/v1/widget/{botId}/conversations': 'needs a visitor token and its Origin',
+  'GET /api/v1/widget/{botId}/conversations/{conversationId}/messages': 'needs a visitor token and its Origin',
+  'POST /api/v1/widget/{botId}/conversations/{conversationId}/messages/{messageId}/feedback': 'needs a visitor token and its Origin',
+  'POST /api/v1/widget/{botId}/leads': 'needs a visitor token and its Origin',
+  'POST /api/v1/widget/{botId}/conversations/{conversationId}/confirmations/{confirmationId}': 'needs a visitor token and a pending confirmation',
+  'POST /api/v1/widget/{botId}/conversations/{conversationId}/handoff': 'needs a visitor token and its Origin',
+  'GET /api/v1/widget/{botId}/conversations/{conversationId}/ws': 'needs a WebSocket upgrade and a visitor token',
+  'GET /api/v1/conversations/{conversationId}/ws': 'needs a WebSocket upgrade (426 otherwise)',
+  'GET /widget/v/{version}/widget.js': "needs the current bundle's content hash",
+  'POST /api/v1/conversations/{conversationId}/confirmations/{confirmationId}': 'needs a pending confirmation of a paused turn',
 };
 
 const doc = (await (await SELF.fetch(`${BASE}/openapi.json`)).json()) as OpenApiDocument;
