@@ -44,6 +44,8 @@ export class ApiError extends Error {
 
 export function problemBody(init: ProblemInit, requestId: string | undefined) {
   return {
+    // Extensions first: RFC 9457's members (and ours) always win over an extension of that name.
+    ...(init.extensions ?? {}),
     type: PROBLEM_BASE + init.code,
     title: init.title,
     status: init.status,
@@ -51,7 +53,6 @@ export function problemBody(init: ProblemInit, requestId: string | undefined) {
     code: init.code,
     requestId: requestId ?? null,
     ...(init.errors ? { errors: init.errors } : {}),
-    ...(init.extensions ?? {}),
   };
 }
 

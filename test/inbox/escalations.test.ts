@@ -62,7 +62,9 @@ describe('the ticket state machine', () => {
         const res = await patch(id, body);
         if (to === null) {
           const problem = expectProblem(res, 409, 'illegal_transition');
-          expect(problem.status).toBe(from);
+          // RFC 9457's `status` stays the HTTP status; the ticket's is `currentStatus`.
+          expect(problem.status).toBe(409);
+          expect(problem.currentStatus).toBe(from);
           expect(problem.allowedActions).toEqual(allowed);
           for (const a of allowed) expect(problem.detail).toContain(a);
           // Nothing moved.

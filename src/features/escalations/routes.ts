@@ -126,7 +126,7 @@ export function escalationRoutes() {
       responses: {
         200: { ...jsonContent(EscalationSchema, 'The updated ticket'), headers: etagResponseHeaders },
         ...commonErrors,
-        409: { ...errorResponses[409], description: 'The action is not allowed from the current status (`illegal_transition`, with `status` and `allowedActions`)' },
+        409: { ...errorResponses[409], description: 'The action is not allowed from the current status (`illegal_transition`, with `currentStatus` and `allowedActions`)' },
         ...preconditionFailedResponse,
       },
     }),
@@ -149,7 +149,7 @@ export function escalationRoutes() {
             code: 'illegal_transition',
             title: 'Illegal transition',
             detail: `A ${result.current} ticket cannot ${body.action}. Allowed from ${result.current}: ${result.allowed.join(', ') || 'nothing'}.`,
-            extensions: { status: result.current, allowedActions: result.allowed },
+            extensions: { currentStatus: result.current, allowedActions: result.allowed },
           });
         case 'updated':
           return c.json(tickets.toEscalationDto(result.row, Date.now()), 200, { etag: etagFor(result.row.revision) });
