@@ -10,6 +10,7 @@
  */
 import type { Embedder, EmbedOptions } from './embedder';
 import { extractFeatures } from './text-features';
+import { hashString } from '../lib/hash';
 
 export const OFFLINE_EMBEDDING_DIMENSIONS = 384;
 /** Bump when features, weights or hashing change: old vectors then belong to another space. */
@@ -53,21 +54,5 @@ function normalize(vector: Float64Array): Float32Array {
   return out;
 }
 
-/**
- * FNV-1a over UTF-16 code units, finished with MurmurHash3's fmix32 so that the low bit
- * (the sign) and the high bits (the bucket) are both well mixed. Fixed here so vectors never
- * change with the runtime.
- */
-export function hashString(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+/** The embedder's feature hash (src/lib/hash.ts), exported for its tests. */
+export { hashString };

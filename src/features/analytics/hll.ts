@@ -13,31 +13,17 @@
  * sketch; a 5.5 KB string is cheaper to move and decode.
  */
 import { base64FromBytes } from '../../lib/crypto';
+import { hashString } from '../../lib/hash';
 
 const P = 12;
 export const REGISTERS = 1 << P;
 const RANK_BITS = 32 - P;
 
-/** FNV-1a over the UTF-16 code units, then murmur3's finalizer so nearby ids ("vis_1", "vis_2") spread over all 32 bits. */
-export function hash32(value: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < value.length; i++) {
-    h ^= value.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 export const emptySketch = () => new Uint8Array(REGISTERS);
 
 /** Adds a value: the top P bits pick a register, which keeps the longest run of leading zeros seen (+1) in the rest. */
 export function addToSketch(registers: Uint8Array, value: string): void {
-  const h = hash32(value);
+  const h = hashString(value);
   const index = h >>> RANK_BITS;
   const rest = (h << P) >>> 0;
   const rank = rest === 0 ? RANK_BITS + 1 : Math.clz32(rest) + 1;
