@@ -6,7 +6,7 @@
 import { env } from 'cloudflare:test';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { convexFusion, minMaxNormalize, reciprocalRankFusion } from '../../src/features/knowledge/retrieval/fusion';
+import { ADAPTIVE_VECTOR_WEIGHT, adaptiveVectorWeight, convexFusion, minMaxNormalize, reciprocalRankFusion } from '../../src/features/knowledge/retrieval/fusion';
 import { combineEvidence, coverageScorer, similarityEvidence } from '../../src/features/knowledge/retrieval/relevance';
 import { queryTerms, type QueryTermStats } from '../../src/features/knowledge/retrieval/term-stats';
 import { DEFAULT_ABSTAIN_RELEVANCE } from '../../src/limits';
@@ -39,6 +39,24 @@ describe('fusion math', () => {
     const vector = [{ id: 'both', score: 0.41 }, { id: 'v2', score: 0.4 }, { id: 'v3', score: 0.39 }];
     expect(reciprocalRankFusion([vector, keyword])[0]!.id).toBe('both');
     expect(convexFusion(vector, keyword, 0.3)[0]!.id).toBe('exact');
+  });
+
+  it('adapts the default vector weight to the keyword winner: its floor when that covers the whole query, its cap when it covers nothing', () => {
+    for (const family of ['offline', 'model'] as const) {
+      const { floor, cap } = ADAPTIVE_VECTOR_WEIGHT[family];
+      expect(adaptiveVectorWeight(family, 1)).toBe(floor);
+      expect(adaptiveVectorWeight(family, 0)).toBe(cap);
+      expect(adaptiveVectorWeight(family, null)).toBe(cap);
+      expect(adaptiveVectorWeight(family, 0.5)).toBeCloseTo((floor + cap) / 2, 12);
+    }
+    // Less keyword coverage never gives vector less say, and the weight stays a convex weight.
+    fc.assert(
+      fc.property(fc.double({ min: -1, max: 2, noNaN: true }), fc.double({ min: -1, max: 2, noNaN: true }), (a, b) => {
+        const [lo, hi] = a <= b ? [a, b] : [b, a];
+        expect(adaptiveVectorWeight('offline', lo)).toBeGreaterThanOrEqual(adaptiveVectorWeight('offline', hi));
+        for (const w of [adaptiveVectorWeight('offline', a), adaptiveVectorWeight('model', a)]) expect(w >= 0 && w <= 1).toBe(true);
+      }),
+    );
   });
 
   it('fused convex scores stay in [0, 1] for any lists and weight', () => {
@@ -177,6 +195,26 @@ describe('relevance weighs query terms by rarity in the bot (through the Worker)
   it.each(['keyword', 'vector', 'hybrid'])('a question whose content words the bot never uses stays below the threshold (%s)', async (mode) => {
     const top = await best('Can I order a leather sleeve with engraving?', mode);
     expect(top?.relevance ?? 0).toBeLessThan(DEFAULT_ABSTAIN_RELEVANCE);
+  });
+
+  const ids = async (query: string, extra: Record<string, unknown>) => ((await searchBot(owner.token, owner.botId, query, { topK: 4, ...extra })) as unknown as Hit[]).map((h) => h.chunkId);
+
+  it('hybrid keeps the keyword winner first when it contains every word of the query', async () => {
+    for (const query of ['calibrate the nib tuning card', 'rinse the feed under lukewarm water', 'warranty covering cracks in the barrel']) {
+      const [keywordTop] = await ids(query, { mode: 'keyword' });
+      expect((await ids(query, { mode: 'hybrid' }))[0], query).toBe(keywordTop);
+    }
+  });
+
+  it("uses a bot's explicit hybridWeight as is: weight 1 is the vector order", async () => {
+    const query = 'how often should the pen be washed';
+    const patched = await call('PATCH', `/api/v1/bots/${owner.botId}`, { token: owner.token, body: { retrieval: { hybridWeight: 1 } } });
+    expect(patched.body.retrieval.hybridWeight).toBe(1);
+    try {
+      expect(await ids(query, { mode: 'hybrid', rerank: false })).toEqual(await ids(query, { mode: 'vector', rerank: false }));
+    } finally {
+      await call('PATCH', `/api/v1/bots/${owner.botId}`, { token: owner.token, body: { retrieval: { hybridWeight: null } } });
+    }
   });
 
   it.each(['keyword', 'hybrid'])('a match on the words only one chunk has is rated above the threshold (%s)', async (mode) => {

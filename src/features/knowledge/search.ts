@@ -12,8 +12,8 @@ import { VECTORIZE } from '../../limits';
 import { splitForStatements } from '../../db/bound-parameters';
 import { retrievalIndexFor, type RetrievalIndex } from './retrieval-index';
 import { keywordRanking } from './retrieval/keyword';
-import { convexFusion, DEFAULT_VECTOR_WEIGHT, reciprocalRankFusion, type Fusion } from './retrieval/fusion';
-import { embedderFamily } from './retrieval/relevance';
+import { adaptiveVectorWeight, convexFusion, reciprocalRankFusion, type Fusion } from './retrieval/fusion';
+import { coverageScorer, embedderFamily } from './retrieval/relevance';
 import { applyReranker, withRelevance } from './retrieval/hits';
 import { termStatistics } from './retrieval/term-stats';
 
@@ -28,7 +28,7 @@ export interface SearchRequest {
   /** Hits with a lower calibrated relevance (0..1, every mode) are left out; 0 keeps all. */
   minScore: number;
   sourceIds?: string[];
-  /** The bot's fusion settings; a null weight takes the embedder's default. */
+  /** The bot's fusion settings; a null weight adapts to each query (adaptiveVectorWeight). */
   fusion?: Fusion;
   hybridWeight?: number | null;
   /** False skips the org's reranker for this query. */
@@ -79,16 +79,30 @@ async function vectorRanking(ctx: ServiceContext, index: RetrievalIndex, req: Se
   return matches.map((m) => ({ id: m.id, score: m.score }));
 }
 
+/** A chunk's text as relevance reads it (headings first), or null. */
+async function chunkText(ctx: ServiceContext, orgId: string, chunkId: string | undefined): Promise<string | null> {
+  if (chunkId === undefined) return null;
+  const [row] = await ctx.db
+    .select({ text: chunks.text, headingPath: chunks.headingPath })
+    .from(chunks)
+    .where(and(eq(chunks.id, chunkId), eq(chunks.orgId, orgId)));
+  return row ? evidenceText(row) : null;
+}
+
+const evidenceText = (chunk: { headingPath: string[]; text: string }) => [...chunk.headingPath, chunk.text].join('\n');
+
 export async function search(ctx: ServiceContext, req: SearchRequest): Promise<SearchHit[]> {
   const index = await retrievalIndexFor(ctx, req.orgId);
   const family = embedderFamily(index.embedder.id);
   const reranker = req.rerank === false ? null : index.reranker;
   const limit = candidatesFor(Math.max(req.topK, reranker?.config.topN ?? 0));
-  const [vectorList, keywordList, terms] = await Promise.all([
+  const adaptive = req.mode === 'hybrid' && req.fusion !== 'rrf' && req.hybridWeight == null;
+  const [vectorList, { list: keywordList, topText: keywordTopText }, terms] = await Promise.all([
     req.mode === 'keyword' ? Promise.resolve([]) : vectorRanking(ctx, index, req, limit),
-    req.mode === 'vector' ? Promise.resolve([]) : keywordRanking(ctx, req, limit),
+    req.mode === 'vector' ? Promise.resolve({ list: [], topText: null }) : keywordRanking(ctx, req, limit).then(async (list) => ({ list, topText: adaptive ? await chunkText(ctx, req.orgId, list[0]?.id) : null })),
     termStatistics(ctx, req.botId, req.orgId, req.query),
   ]);
+  const vectorWeight = () => req.hybridWeight ?? adaptiveVectorWeight(family, keywordTopText === null ? null : coverageScorer(terms)(keywordTopText));
   const ranked =
     req.mode === 'vector'
       ? vectorList
@@ -96,7 +110,7 @@ export async function search(ctx: ServiceContext, req: SearchRequest): Promise<S
         ? keywordList
         : req.fusion === 'rrf'
           ? reciprocalRankFusion([vectorList, keywordList])
-          : convexFusion(vectorList, keywordList, req.hybridWeight ?? DEFAULT_VECTOR_WEIGHT[family]);
+          : convexFusion(vectorList, keywordList, vectorWeight());
   const vectorRank = new Map(vectorList.map((m, i) => [m.id, i + 1]));
   const keywordRank = new Map(keywordList.map((m, i) => [m.id, i + 1]));
 
@@ -124,7 +138,7 @@ export async function search(ctx: ServiceContext, req: SearchRequest): Promise<S
     terms,
     found.map((r) => {
       const chunk = byId.get(r.id)!.chunk;
-      return { id: r.id, score: r.score, text: [...chunk.headingPath, chunk.text].join('\n') };
+      return { id: r.id, score: r.score, text: evidenceText(chunk) };
     }),
     cosines,
     family,
