@@ -27,6 +27,13 @@ const FRAMES: readonly RegExp[] = [
   /\bwie\s+(?:ist|war|lautet|lautete)\s+(?:der|die)\s+namen?\b/gu,
   /\bcual\s+(?:es|era|fue)\s+el\s+nombre\b/gu,
   /\bquel\s+(?:est|etait)\s+le\s+nom\b/gu,
+  // how long / how often / how old · wie lange / wie oft · cuánto tiempo · combien de temps:
+  // the answer gives a duration, a frequency or an age ("within 30 days", "monthly"), it does
+  // not say "long". "How long is the cable" loses "long" too; its subject words still match.
+  /\bhow\s+(?:long|often|frequently|soon|old|far)\b/gu,
+  /\bwie\s+(?:lange|oft|haufig|bald|alt|weit)\b/gu,
+  /\b(?:cuanto|cuantos|cuanta)\s+(?:tiempo|dias|anos)\b|\bcon\s+que\s+frecuencia\b/gu,
+  /\bcombien\s+de\s+(?:temps|jours)\b|\ba\s+quelle\s+frequence\b/gu,
   // what is X called / named / known as (the frame spans the subject, so only the verb is marked)
   /^(?:what|how)\b.*\b(?:is|are|was|were)\b.*\b(?:called|named|known)\b/gu,
   // wie heißt / hieß / nennt man · cómo se llama · comment s'appelle
@@ -35,13 +42,14 @@ const FRAMES: readonly RegExp[] = [
   /\bcomment\s+s\s*['’]?\s*appel(?:le|lent|ait)\b/gu,
 ];
 
-/** The words a frame may mark as framing: the kind nouns, and "name", "called", "heißt"… (never the wh-words, already function words). */
+/** The words a frame may mark as framing: the kind nouns, "long", "oft", and "name", "called", "heißt"… (never the wh-words, already function words). */
 const FRAME_WORDS: ReadonlySet<string> = new Set(
   (
     'year years date dates century centuries decade decades kind kinds type types sort sorts name names called named known ' +
-    'jahr jahres jahrhundert datum art sorte name namen heisst hiess hiessen heissen nennt nannte ' +
-    'ano anos siglo siglos fecha fechas tipo tipos clase clases nombre llama llamaba llaman denomina ' +
-    'annee annees siecle siecles genre genres nom appelle appellent appelait'
+    'long often frequently soon old far ' +
+    'jahr jahres jahrhundert datum art sorte name namen heisst hiess hiessen heissen nennt nannte lange oft haufig bald alt weit ' +
+    'ano anos siglo siglos fecha fechas tipo tipos clase clases nombre llama llamaba llaman denomina tiempo dias frecuencia ' +
+    'annee annees siecle siecles genre genres nom appelle appellent appelait temps jours frequence'
   ).split(' '),
 );
 

@@ -16,7 +16,7 @@ export const STOPWORDS: ReadonlySet<string> = new Set(
     // Spanish
     'a al algo alguien algun alguna alguno algunos ante como con contra cual cuales cualquier cuando cuanta cuantas cuanto cuantos de del desde donde durante e el ella ellas ellos en entre era eran es esa esas ese eso esos esta estan estas este esto estos fue fueron ha han hasta hay la las le les lo los me mas mi mis muy nada ni no nos nosotros nuestra nuestras nuestro nuestros o os para pero poco por porque puede pueden puedo que quien quienes se sea ser si sin sobre son su sus tambien tan te tengo tiene tienen todo todos tu tus un una unas uno unos usted ustedes y ya yo',
     // French
-    'a au aux avec ce ces cette comment dans de des du elle elles en est et eux il ils je la le les leur leurs lui ma mais me mes moi mon ne nos notre nous on ou par pas peut pour qu que quel quelle quelles quels qui quoi sa sans se ses son sont sur ta te tes toi ton tu un une vos votre vous',
+    'a au aux avec ce ces cette combien comment dans de des du elle elles en est et eux il ils je la le les leur leurs lui ma mais me mes moi mon ne nos notre nous on ou par pas peut pour pourquoi qu quand que quel quelle quelles quels qui quoi sa sans se ses son sont sur ta te tes toi ton tu un une vos votre vous',
   ]
     .join(' ')
     .split(' '),

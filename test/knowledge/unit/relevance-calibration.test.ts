@@ -82,7 +82,7 @@ describe('word forms', () => {
     expect(sameWord('gutscheine', 'gutscheincode')).toBe(true);
   });
 
-  it('question frames (what year, the name of, what is X called, in welchem Jahr, en qué año, cómo se llama) are not query terms; the same words outside a frame are', () => {
+  it('question frames (what year, the name of, what is X called, how long, in welchem Jahr, wie lange, en qué año, cómo se llama) are not query terms; the same words outside a frame are', () => {
     const words = (q: string) => queryTerms(q).words.map((w) => w.join(' '));
     expect(words('In what year was the Great Wall declared a UNESCO World Heritage Site?')).not.toContain('year');
     expect(words('What was the name of the first aqueduct in Rome?')).toEqual(['first', 'aqueduct', 'rome']);
@@ -91,6 +91,13 @@ describe('word forms', () => {
     expect(words('In welchem Jahr wurde das Café eröffnet?')).toEqual(['wurde', 'cafe', 'eroffnet']);
     expect(words('¿En qué año se fundó el taller?')).toEqual(['fundo', 'taller']);
     expect([...framingWords('como se llama el taller?')]).toEqual(['llama']);
+    // Duration, frequency and age: the answer says "30 days" or "monthly", never "long".
+    expect(words('How long are vouchers valid?')).toEqual(['vouchers', 'valid']);
+    expect(words('How often should the feed be rinsed?')).toEqual(['feed', 'rinsed']);
+    expect(words('Wie lange sind Gutscheine gültig?')).toEqual(['gutscheine', 'gultig']);
+    expect(words('¿Cuánto tiempo tarda el envío?')).toEqual(['tarda', 'envio']);
+    expect(words('Combien de temps dure la livraison ?')).toEqual(['dure', 'livraison']);
+    expect(words('Is the long cable included?')).toContain('long');
     // Outside a frame the word is what the question is about.
     expect(words('How do I change the name of my bot?')).toContain('name');
     expect(words('Who called the meeting?')).toContain('called');
