@@ -163,6 +163,14 @@ const JAPANESE = `# 返品について
 ## 駐車場
 本店には駐車場がありません。`;
 
+const CHINESE = `# 会员积分
+
+每消费一元可获得一个积分，积分有效期为两年。会员生日当月享受双倍积分。`;
+
+const THAI = `# การจัดส่งสินค้า
+
+เราจัดส่งสินค้าทั่วประเทศภายในสามวันทำการ ค่าจัดส่งฟรีเมื่อสั่งซื้อครบห้าร้อยบาท`;
+
 const SITE = 'https://rerank.acme.test/v1/rerank';
 
 /** A product handbook whose every page names the product, each page on its own topic. */
@@ -230,7 +238,7 @@ describe('search through the Worker', () => {
 
   beforeAll(async () => {
     owner = await register('retrieval');
-    for (const [name, text] of Object.entries({ english: ENGLISH, german: GERMAN_AND_FRENCH, japanese: JAPANESE })) {
+    for (const [name, text] of Object.entries({ english: ENGLISH, german: GERMAN_AND_FRENCH, japanese: JAPANESE, chinese: CHINESE, thai: THAI })) {
       const created = await addText(owner.token, owner.botId, name, text);
       await waitForSource(owner.token, created.id);
       sources[name] = created.id;
@@ -301,6 +309,20 @@ describe('search through the Worker', () => {
     expect(short[0]!.relevance).toBeGreaterThan(0);
     const absent = await search('自転', { mode: 'keyword' });
     expect(absent).toEqual([]);
+  });
+
+  it.each([
+    ['Chinese', 'chinese', '积分有效期是多久', '生日'],
+    ['Thai', 'thai', 'ค่าจัดส่งฟรี', 'ส่ง'],
+  ])('finds %s text, written without spaces, by keyword: a phrase from inside a sentence and a short word', async (_language, source, phrase, short) => {
+    for (const query of [phrase, short]) {
+      const hits = await search(query, { mode: 'keyword' });
+      expect(hits[0]?.source.id, query).toBe(sources[source]);
+      // Hybrid finds it too, and rates it relevant enough to answer from.
+      const [top] = await search(query, { mode: 'hybrid' });
+      expect(top?.source.id, query).toBe(sources[source]);
+      expect(top!.relevance, query).toBeGreaterThanOrEqual(DEFAULT_ABSTAIN_RELEVANCE);
+    }
   });
 
   it('another org’s bot answers 404 on search, and the request is validated', async () => {
