@@ -43,7 +43,10 @@ const RetrievalSettings = z.object({
     .min(0)
     .max(1)
     .nullable()
-    .openapi({ description: 'Vector weight of convex fusion (keyword gets the rest); null = the default for the embedder' }),
+    .openapi({
+      description:
+        "Fixed vector weight of convex fusion (keyword gets the rest); null = adapt it to each query: the less of the query the best keyword hit covers, the more weight vector gets, within the embedder's bounds",
+    }),
 });
 
 /** One entry of a bot's ordered model fallback list; the key is named, never given. */
