@@ -217,6 +217,22 @@ const LIST_ITEM = /^\s*(?:[-*•+–]|\d{1,3}[.)]|[a-z][.)])\s+/;
 const TABLE_RULE = /^\s*\|?[\s:|-]+\|?\s*$/;
 const HAS_CONTENT = /[\p{L}\p{N}]/u;
 
+const BARE_FENCE = /^\s{0,3}(```|~~~)\s*$/;
+const CODE_SYMBOLS = /[{}()[\];=$\\<>|&]/g;
+const codeLikeness = (text: string) => (text.trim() ? (text.match(CODE_SYMBOLS)?.length ?? 0) / text.length : 0);
+
+/**
+ * Whether a chunk was cut from the middle of a fenced block, so its first fence closes code
+ * rather than opening it. Only a chunk with an odd number of fences can be; then one of its ends
+ * is inside code, and it is the start when the first fence is bare (an opener usually names its
+ * language) and the text before it looks more like code than the text after the last fence.
+ */
+function startsInsideCode(lines: readonly string[]): boolean {
+  const fences = lines.flatMap((line, i) => (FENCE.test(line) ? [i] : []));
+  if (fences.length % 2 === 0 || !BARE_FENCE.test(lines[fences[0]!]!)) return false;
+  return codeLikeness(lines.slice(0, fences[0]).join('\n')) > codeLikeness(lines.slice(fences.at(-1)! + 1).join('\n'));
+}
+
 /**
  * A source's text as segments in reading order: prose sentences (quotable) and code blocks (scored
  * so the prose around them can be found, never quoted). `headings` is the heading path the source
@@ -228,7 +244,8 @@ export function segmentSource(text: string, headings: readonly string[] = []): S
   let section = 0;
   let block = 0;
   let paragraph: string[] = [];
-  let code: string[] | null = null;
+  const lines = text.split(/\r?\n/);
+  let code: string[] | null = startsInsideCode(lines) ? [] : null;
 
   const heading = () => path.filter(Boolean).join(' › ');
   const flush = () => {
@@ -240,7 +257,7 @@ export function segmentSource(text: string, headings: readonly string[] = []): S
     block++;
   };
 
-  for (const line of text.split(/\r?\n/)) {
+  for (const line of lines) {
     if (code) {
       if (FENCE.test(line)) {
         if (code.some((l) => l.trim())) segments.push({ text: code.join('\n'), kind: 'code', block: block++, section, heading: heading() });

@@ -379,6 +379,20 @@ describe('offline extractive answerer', () => {
     expect(answer).not.toContain('```');
   });
 
+  it('never quotes the code of a chunk cut from the middle of a fenced block, nor takes the prose after a cut opener for code', () => {
+    const cutInside: PromptSource[] = [
+      {
+        n: 1,
+        title: 'API',
+        text: 'curl -s $API/bots/$BOT/search -H "authorization: Bearer $KEY" -d \'{"query":"refunds","mode":"hybrid"}\'\n```\n\nHybrid search fuses keyword and vector rankings into one list.',
+      },
+    ];
+    expect(composeOfflineAnswer('How does hybrid search rank?', cutInside)).toBe('Hybrid search fuses keyword and vector rankings into one list. [1]');
+    // The other end: prose, then a fence that opens a block the chunk ends in.
+    const cutAtEnd: PromptSource[] = [{ n: 1, title: 'API', text: 'Hybrid search fuses keyword and vector rankings into one list.\n\n```\ncurl -s $API/bots/$BOT/search -d \'{"mode":"hybrid"}\'' }];
+    expect(composeOfflineAnswer('How does hybrid search rank?', cutAtEnd)).toBe('Hybrid search fuses keyword and vector rankings into one list. [1]');
+  });
+
   it('completes a lead-in that ends with a colon with the sentence after it, skipping the example code between them', () => {
     const signatures: PromptSource[] = [
       {

@@ -34,6 +34,12 @@ const FRAMES: readonly RegExp[] = [
   /\bwie\s+(?:lange|oft|haufig|bald|alt|weit)\b/gu,
   /\b(?:cuanto|cuantos|cuanta)\s+(?:tiempo|dias|anos)\b|\bcon\s+que\s+frecuencia\b/gu,
   /\bcombien\s+de\s+(?:temps|jours)\b|\ba\s+quelle\s+frequence\b/gu,
+  // how does X work · wie funktioniert X · cómo funciona X · comment fonctionne X: asks for an
+  // explanation of X, which rarely says "works"
+  /^how\s+(?:does|do|did|would|will|can)\b.*\b(?:work|works)\b/gu,
+  /\bwie\s+funktionier(?:t|en|te)\b/gu,
+  /\bcomo\s+funcion(?:a|an)\b/gu,
+  /\bcomment\s+(?:fonctionne|fonctionnent|marche)\b/gu,
   // what is X called / named / known as (the frame spans the subject, so only the verb is marked)
   /^(?:what|how)\b.*\b(?:is|are|was|were)\b.*\b(?:called|named|known)\b/gu,
   // wie heißt / hieß / nennt man · cómo se llama · comment s'appelle
@@ -46,10 +52,10 @@ const FRAMES: readonly RegExp[] = [
 const FRAME_WORDS: ReadonlySet<string> = new Set(
   (
     'year years date dates century centuries decade decades kind kinds type types sort sorts name names called named known ' +
-    'long often frequently soon old far ' +
-    'jahr jahres jahrhundert datum art sorte name namen heisst hiess hiessen heissen nennt nannte lange oft haufig bald alt weit ' +
-    'ano anos siglo siglos fecha fechas tipo tipos clase clases nombre llama llamaba llaman denomina tiempo dias frecuencia ' +
-    'annee annees siecle siecles genre genres nom appelle appellent appelait temps jours frequence'
+    'long often frequently soon old far work works ' +
+    'jahr jahres jahrhundert datum art sorte name namen heisst hiess hiessen heissen nennt nannte lange oft haufig bald alt weit funktioniert funktionieren funktionierte ' +
+    'ano anos siglo siglos fecha fechas tipo tipos clase clases nombre llama llamaba llaman denomina tiempo dias frecuencia funciona funcionan ' +
+    'annee annees siecle siecles genre genres nom appelle appellent appelait temps jours frequence fonctionne fonctionnent marche'
   ).split(' '),
 );
 
@@ -63,7 +69,7 @@ export function framingWords(foldedQuestion: string): Set<string> {
   for (const frame of FRAMES) {
     for (const match of text.matchAll(frame)) {
       const words = match[0].match(/[\p{L}\p{N}]+/gu) ?? [];
-      // The "called" frame spans its subject: only its last word frames.
+      // The "called" and "work" frames span their subject: only the last word frames.
       const framing = frame.source.startsWith('^') ? words.slice(-1) : words;
       for (const w of framing) if (FRAME_WORDS.has(w)) found.add(w);
     }

@@ -82,7 +82,7 @@ describe('word forms', () => {
     expect(sameWord('gutscheine', 'gutscheincode')).toBe(true);
   });
 
-  it('question frames (what year, the name of, what is X called, how long, in welchem Jahr, wie lange, en qué año, cómo se llama) are not query terms; the same words outside a frame are', () => {
+  it('question frames (what year, the name of, what is X called, how long, how does X work, in welchem Jahr, wie lange, en qué año, cómo se llama) are not query terms; the same words outside a frame are', () => {
     const words = (q: string) => queryTerms(q).words.map((w) => w.join(' '));
     expect(words('In what year was the Great Wall declared a UNESCO World Heritage Site?')).not.toContain('year');
     expect(words('What was the name of the first aqueduct in Rome?')).toEqual(['first', 'aqueduct', 'rome']);
@@ -98,6 +98,11 @@ describe('word forms', () => {
     expect(words('¿Cuánto tiempo tarda el envío?')).toEqual(['tarda', 'envio']);
     expect(words('Combien de temps dure la livraison ?')).toEqual(['dure', 'livraison']);
     expect(words('Is the long cable included?')).toContain('long');
+    // "How does X work": an explanation of X is wanted, and it rarely says "works".
+    expect(words('How does hybrid search work?')).toEqual(['hybrid', 'search']);
+    expect(words('Wie funktioniert die Lieferung?')).toEqual(['lieferung']);
+    expect(words('¿Cómo funciona el envío?')).toEqual(['envio']);
+    expect(words('Where do I work on drafts?')).toContain('work');
     // Outside a frame the word is what the question is about.
     expect(words('How do I change the name of my bot?')).toContain('name');
     expect(words('Who called the meeting?')).toContain('called');
