@@ -318,9 +318,12 @@ export const KEYWORD_MAX_QUERY_TERMS = 32;
  * answers in fused order. `maxDocuments` bounds the payload (Cohere accepts up to 1,000, but a
  * cross-encoder's cost grows with every candidate and only the head of the list matters);
  * `maxDocumentChars` keeps a request near 50 × 4 KB; `maxResponseBytes` caps what we read back.
+ * `defaultRelevantAt`: the reranker score taken to mean "relevant" (relevance 0.5, chat's
+ * abstention line) unless the org says otherwise; see rerankRelevance.
  */
 export const RERANK = {
   timeoutMs: 4_000,
+  defaultRelevantAt: 0.5,
   defaultTopN: 20,
   maxDocuments: 50,
   maxDocumentChars: 4_000,

@@ -7,6 +7,7 @@ import { env } from 'cloudflare:test';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ADAPTIVE_VECTOR_WEIGHT, adaptiveVectorWeight, convexFusion, minMaxNormalize, reciprocalRankFusion } from '../../src/features/knowledge/retrieval/fusion';
+import { rerankRelevance } from '../../src/features/knowledge/retrieval/rerank';
 import { combineEvidence, coverageScorer, similarityEvidence } from '../../src/features/knowledge/retrieval/relevance';
 import { queryTerms, type QueryTermStats } from '../../src/features/knowledge/retrieval/term-stats';
 import { DEFAULT_ABSTAIN_RELEVANCE } from '../../src/limits';
@@ -64,6 +65,24 @@ describe('fusion math', () => {
     fc.assert(
       fc.property(list, list, fc.double({ min: 0, max: 1, noNaN: true }), (vector, keyword, w) => {
         for (const { score } of convexFusion(vector, keyword, w)) expect(score >= 0 && score <= 1 + 1e-12).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('reranker scores as relevance', () => {
+  it('maps relevantAt to 0.5, keeps 0 and 1, is the identity at 0.5 and never reorders', () => {
+    expect(rerankRelevance(0.2, 0.2)).toBe(0.5);
+    expect(rerankRelevance(0, 0.2)).toBe(0);
+    expect(rerankRelevance(1, 0.2)).toBe(1);
+    expect(rerankRelevance(0.37, 0.5)).toBeCloseTo(0.37, 12);
+    const unit = fc.double({ min: -1, max: 2, noNaN: true });
+    fc.assert(
+      fc.property(unit, unit, fc.double({ min: 0.01, max: 0.99, noNaN: true }), (a, b, t) => {
+        const [lo, hi] = a <= b ? [a, b] : [b, a];
+        const [rlo, rhi] = [rerankRelevance(lo, t), rerankRelevance(hi, t)];
+        expect(rlo).toBeLessThanOrEqual(rhi + 1e-12);
+        expect(rlo >= 0 && rhi <= 1).toBe(true);
       }),
     );
   });
@@ -338,7 +357,16 @@ describe('search through the Worker', () => {
 
   describe('reranker', () => {
     it('rejects bad reranker settings and stores nothing', async () => {
-      for (const reranker of [{ url: 'ftp://x.test/rerank', model: 'm' }, { url: SITE, model: '' }, { url: SITE, model: 'm', topN: 0 }, { url: SITE, model: 'm', topN: 51 }, { url: SITE }]) {
+      for (const reranker of [
+        { url: 'ftp://x.test/rerank', model: 'm' },
+        { url: SITE, model: '' },
+        { url: SITE, model: 'm', topN: 0 },
+        { url: SITE, model: 'm', topN: 51 },
+        { url: SITE },
+        { url: SITE, model: 'm', relevantAt: 0 },
+        { url: SITE, model: 'm', relevantAt: 1 },
+        { url: SITE, model: 'm', relevantAt: '0.3' },
+      ]) {
         expectProblem(await call('PATCH', '/api/v1/settings', { token: owner.token, body: { reranker } }), 400);
       }
       const settings = await call('GET', '/api/v1/settings', { token: owner.token });
@@ -347,7 +375,7 @@ describe('search through the Worker', () => {
 
     it('reorders the fused head by the reranker, whose score becomes the relevance; the key is sent and stored masked', async () => {
       const settings = await setReranker({ url: SITE, model: 'lexical-v1', topN: 10 }, { rerank_api_key: 'rr-secret-key-123456' });
-      expect(settings.reranker).toEqual({ url: SITE, model: 'lexical-v1', topN: 10 });
+      expect(settings.reranker).toEqual({ url: SITE, model: 'lexical-v1', topN: 10, relevantAt: 0.5 });
       expect(settings.secrets.rerank_api_key.value).not.toContain('secret');
 
       const hits = await search('pears ripen indoors', { topK: 5 });
@@ -364,6 +392,26 @@ describe('search through the Worker', () => {
 
       const skipped = await search('pears ripen indoors', { topK: 5, rerank: false });
       for (const hit of skipped) expect(hit.ranks.rerank).toBeUndefined();
+    });
+
+    it("maps the reranker's score to relevance through the org's relevantAt: that score becomes 0.5, the order is kept", async () => {
+      await setReranker({ url: SITE, model: 'lexical-v1', topN: 10, relevantAt: 0.2 });
+      try {
+        // One word no chunk has, so the fake (IDF-weighted share of the query's words) scores the pear chunk strictly between 0 and 1.
+        const hits = await search('pears ripen indoors slowly', { topK: 5 });
+        expect(hits.length).toBeGreaterThan(1);
+        for (const hit of hits) {
+          const expected = hit.score < 0.2 ? (0.5 * hit.score) / 0.2 : 0.5 + (0.5 * (hit.score - 0.2)) / 0.8;
+          expect(hit.relevance).toBeCloseTo(expected, 12);
+        }
+        // Reranked hits are ordered by score, so their relevance is ordered too.
+        for (let i = 1; i < hits.length; i++) expect(hits[i]!.relevance).toBeLessThanOrEqual(hits[i - 1]!.relevance);
+        expect(hits[0]!.score).toBeGreaterThan(0.2);
+        expect(hits[0]!.score).toBeLessThan(1);
+        expect(hits[0]!.relevance).toBeGreaterThan(hits[0]!.score);
+      } finally {
+        await setReranker({ url: SITE, model: 'lexical-v1', topN: 10 });
+      }
     });
 
     it.each([
@@ -393,7 +441,7 @@ describe('search through the Worker', () => {
         expectProblem(res, 422, 'egress_refused');
         expect(res.body.errors[0].path).toBe('reranker.url');
       }
-      expect((await call('GET', '/api/v1/settings', { token: owner.token })).body.reranker).toEqual({ url: SITE, model: 'lexical-v1', topN: 10 });
+      expect((await call('GET', '/api/v1/settings', { token: owner.token })).body.reranker).toEqual({ url: SITE, model: 'lexical-v1', topN: 10, relevantAt: 0.5 });
     });
 
     it('degrades to the fused order when the reranker redirects to a private address (the egress guard re-checks every hop)', async () => {

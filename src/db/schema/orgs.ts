@@ -54,6 +54,7 @@ export const orgSettings = sqliteTable('org_settings', {
   embeddingDimensions: integer('embedding_dimensions'),
   secrets: text('secrets').notNull().default('{}'),
   /** Optional reranker for search; its key is the `rerank_api_key` secret. */
-  reranker: text('reranker', { mode: 'json' }).$type<{ url: string; model: string; topN: number }>(),
+  // relevantAt came later: rows saved before it lack it (settings/service.ts fills the default).
+  reranker: text('reranker', { mode: 'json' }).$type<{ url: string; model: string; topN: number; relevantAt?: number }>(),
   updatedAt: integer('updated_at').notNull(),
 });

@@ -14,6 +14,15 @@ const RerankerSchema = z
     url: z.string().url().max(500).refine((u) => /^https?:\/\//.test(u), 'Must be an http(s) URL').openapi({ example: 'https://api.cohere.com/v2/rerank' }),
     model: z.string().min(1).max(120).openapi({ example: 'rerank-v3.5' }),
     topN: z.number().int().min(1).max(RERANK.maxDocuments).default(RERANK.defaultTopN).openapi({ description: 'Fused candidates sent to the reranker' }),
+    relevantAt: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(RERANK.defaultRelevantAt)
+      .openapi({
+        description:
+          "The reranker score at which a hit counts as relevant: it becomes relevance 0.5 (chat's abstention line), lower and higher scores are stretched linearly on each side. Rerankers' scores are not on one scale; pick it from your reranker's scores on questions your knowledge does and does not answer.",
+      }),
   })
   .strict()
   .openapi('RerankerSettings');

@@ -11,6 +11,7 @@ import { decryptSecret, encryptSecret, maskSecret, orgSecretAad, PROVIDER_KEY_SE
 import { auditInsert } from '../audit/service';
 import { reindexSources } from '../knowledge/sources';
 import type { RerankerConfig } from '../knowledge/retrieval/rerank';
+import { RERANK } from '../../limits';
 
 /** The settings secret that holds the embedding / model provider's API key (chat models read it too). */
 export { PROVIDER_KEY_SECRET };
@@ -44,6 +45,9 @@ async function loadRow(ctx: ServiceContext, orgId: string): Promise<SettingsRow>
   return row ?? { orgId, provider: 'offline', baseUrl: null, chatModel: null, embeddingModel: null, embeddingDimensions: null, secrets: '{}', reranker: null, updatedAt: 0 };
 }
 
+/** The stored reranker, with the defaults of fields added after it was saved. */
+const rerankerOf = (row: SettingsRow): RerankerConfig | null => (row.reranker ? { relevantAt: RERANK.defaultRelevantAt, ...row.reranker } : null);
+
 const parseSecrets = (row: SettingsRow) => JSON.parse(row.secrets) as Record<string, StoredSecret>;
 
 export function toSettingsDto(row: SettingsRow) {
@@ -57,7 +61,7 @@ export function toSettingsDto(row: SettingsRow) {
     secrets: Object.fromEntries(
       Object.entries(secrets).map(([name, s]) => [name, { value: s.masked, keyId: s.kid, updatedAt: new Date(s.updatedAt).toISOString() }]),
     ),
-    reranker: row.reranker ?? null,
+    reranker: rerankerOf(row),
     updatedAt: row.updatedAt ? new Date(row.updatedAt).toISOString() : null,
   };
 }
@@ -147,7 +151,7 @@ export interface ProviderSettings {
  */
 export async function resolveProviderSettings(ctx: ServiceContext, orgId: string, onlySecrets?: (settings: Pick<ProviderSettings, 'provider' | 'reranker'>) => string[]): Promise<ProviderSettings> {
   const row = await loadRow(ctx, orgId);
-  const wanted = onlySecrets ? new Set(onlySecrets({ provider: row.provider, reranker: row.reranker ?? null })) : null;
+  const wanted = onlySecrets ? new Set(onlySecrets({ provider: row.provider, reranker: rerankerOf(row) })) : null;
   const secrets: Record<string, string> = {};
   for (const [name, envelope] of Object.entries(parseSecrets(row))) {
     if (wanted && !wanted.has(name)) continue;
@@ -160,6 +164,6 @@ export async function resolveProviderSettings(ctx: ServiceContext, orgId: string
     embeddingModel: row.embeddingModel,
     embeddingDimensions: row.embeddingDimensions,
     secrets,
-    reranker: row.reranker ?? null,
+    reranker: rerankerOf(row),
   };
 }

@@ -4,7 +4,7 @@
  * every mode).
  */
 import { combineEvidence, coverageScorer, similarityEvidence, type EmbedderFamily } from './relevance';
-import { rerank, type FetchLike, type RerankerConfig } from './rerank';
+import { rerank, rerankRelevance, type FetchLike, type RerankerConfig } from './rerank';
 import type { QueryTermStats } from './term-stats';
 
 export interface Candidate {
@@ -33,8 +33,8 @@ export function withRelevance(
 }
 
 /**
- * Reorders the head of the list by the reranker's scores, which then are the relevance of
- * those hits. On any failure the list comes back unchanged and the reason is logged.
+ * Reorders the head of the list by the reranker's scores, which then give the relevance of
+ * those hits (rerankRelevance). On any failure the list comes back unchanged and the reason is logged.
  */
 export async function applyReranker(
   fetchFn: FetchLike,
@@ -53,7 +53,7 @@ export async function applyReranker(
   // Hits the reranker left out follow the ones it scored, in fused order.
   scored.sort((a, b) => (b.score ?? -1) - (a.score ?? -1) || a.i - b.i);
   const reranked = scored.map(({ hit, score }, rank) =>
-    score === undefined ? hit : { ...hit, score, relevance: score, rerankRank: rank + 1 },
+    score === undefined ? hit : { ...hit, score, relevance: rerankRelevance(score, reranker.config.relevantAt), rerankRank: rank + 1 },
   );
   return [...reranked, ...hits.slice(head.length)];
 }

@@ -19,6 +19,20 @@ export interface RerankerConfig {
   model: string;
   /** Fused candidates sent to the reranker. */
   topN: number;
+  /** The score at which this reranker's hits count as relevant (rerankRelevance). */
+  relevantAt: number;
+}
+
+/**
+ * A reranker's score as calibrated relevance. Rerankers all answer in [0, 1], but not on one
+ * scale: one model's 0.2 is another's 0.8, and Cohere advises picking a threshold per use case.
+ * The org names the score at which a hit is relevant (`relevantAt`); it maps to 0.5 (chat's
+ * abstention line, DEFAULT_ABSTAIN_RELEVANCE) and each side is stretched linearly, so 0 stays 0,
+ * 1 stays 1, the order is kept, and at the default 0.5 the score is the relevance.
+ */
+export function rerankRelevance(score: number, relevantAt: number): number {
+  const s = Math.min(1, Math.max(0, score));
+  return s < relevantAt ? (0.5 * s) / relevantAt : 0.5 + (0.5 * (s - relevantAt)) / (1 - relevantAt);
 }
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
