@@ -387,7 +387,7 @@ describe('actions', () => {
     const pair = { externalId: 'faq-parking', type: 'qa', question: 'Where can visitors park?', answer: 'Visitors park in the blue garage on Quay Street.' };
     const created = await processed(upsert.id, (await send(upsert, pair)).body.id);
     const source = await waitForSource(owner.token, created.result.sourceId, ['ready']);
-    expect(source).toMatchObject({ type: 'qa', title: 'Where can visitors park?' });
+    expect(source).toMatchObject({ type: 'qa', title: 'Where can visitors park?', externalId: 'faq-parking' });
     const again = await processed(upsert.id, (await send(upsert, pair)).body.id);
     expect(again.result).toEqual({ outcome: 'unchanged', externalId: 'faq-parking', sourceId: created.result.sourceId });
   });

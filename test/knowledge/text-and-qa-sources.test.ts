@@ -26,7 +26,7 @@ describe('text and Q&A sources, from creation to search', () => {
     expect(created.status).toBe('queued');
 
     const ready = await waitForSource(owner.token, created.id);
-    expect(ready).toMatchObject({ status: 'ready', error: null, progress: { done: 1, total: 1, failed: 0 } });
+    expect(ready).toMatchObject({ status: 'ready', error: null, externalId: null, progress: { done: 1, total: 1, failed: 0 } });
     expect(ready.chunks).toBeGreaterThan(0);
     expect(ready.characters).toBe(GUIDE.length);
 

@@ -65,6 +65,10 @@ export const SourceSchema = z
     characters: z.number().int(),
     config: z.record(z.string(), z.unknown()),
     schedule: Schedule,
+    externalId: z
+      .string()
+      .nullable()
+      .openapi({ description: "The id another system knows this source by (an inbound webhook's knowledge.upsert set it); null for sources made here" }),
     lastSyncedAt: z.string().datetime().nullable(),
     nextSyncAt: z.string().datetime().nullable(),
     createdAt: z.string().datetime(),

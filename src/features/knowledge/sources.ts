@@ -71,6 +71,7 @@ export function toSourceDto(row: SourceRow, progress: Progress) {
     characters: progress.characters,
     config,
     schedule: row.schedule,
+    externalId: row.externalId,
     lastSyncedAt: row.lastSyncedAt ? new Date(row.lastSyncedAt).toISOString() : null,
     nextSyncAt: row.nextSyncAt ? new Date(row.nextSyncAt).toISOString() : null,
     createdAt: new Date(row.createdAt).toISOString(),
