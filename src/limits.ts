@@ -681,6 +681,10 @@ export const WIDGET_CLIENT = {
  * - `leaseMs`: an attempt claims its delivery this long; a crashed attempt is retried after it.
  * - `sweepAfterMs`: the cron sweeper publishes events and re-sends deliveries whose queue message
  *   was lost once they are this overdue.
+ * - `endpointPresenceTtlMs` / `endpointPresenceMaxOrgs`: an isolate remembers whether an org has
+ *   an enabled endpoint this long (for at most this many orgs), so an org without webhooks costs
+ *   no publish job per event (events.publishSoon); a stale "none" only defers a new endpoint's
+ *   first deliveries to the sweeper.
  */
 export const WEBHOOKS = {
   retryDelaysSeconds: [5, 20, 80, 320, 1280, 5120, 20_480, 28_800, 28_800] as readonly number[],
@@ -701,6 +705,8 @@ export const WEBHOOKS = {
   leaseMs: 60_000,
   sweepAfterMs: 60_000,
   sweepPerRun: 200,
+  endpointPresenceTtlMs: 30_000,
+  endpointPresenceMaxOrgs: 10_000,
 } as const;
 
 // --- Actions and the tool-call loop (issue #11: src/features/actions, chat/tool-loop) ----------

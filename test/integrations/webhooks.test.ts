@@ -431,6 +431,40 @@ describe('delivery through the queue', () => {
     expect((await events(account.orgId, 'lead.created'))[0].published_at).not.toBeNull();
   });
 
+  it('an org without an enabled endpoint sends no publish job per event; once it has one, the next event publishes the waiting ones at once', async () => {
+    const account = await register('wh-presence');
+    const publishJobs: string[] = [];
+    const pending: Promise<unknown>[] = [];
+    const countingEnv = {
+      ...env,
+      JOBS: {
+        send: (message: { type: string }, options?: QueueSendOptions) => env.JOBS.send(message as never, options),
+        sendBatch: (messages: { body: { type: string; orgId?: string } }[], options?: QueueSendBatchOptions) => {
+          for (const m of messages) if (m.body.type === 'events.publish' && m.body.orgId === account.orgId) publishJobs.push(m.body.type);
+          return env.JOBS.sendBatch(messages as never, options);
+        },
+      },
+    } as unknown as Env;
+    let now = Date.now();
+    const ctx = { ...serviceContext({ env: countingEnv, waitUntil: (p) => pending.push(p) }), clock: { now: () => now } };
+
+    await createLead(ctx, { orgId: account.orgId, botId: account.botId, email: 'before@example.com' });
+    await Promise.all(pending);
+    expect(publishJobs).toEqual([]);
+    expect((await events(account.orgId, 'lead.created'))[0].published_at).toBeNull();
+
+    const r = await receiver();
+    await createWebhook(account, { url: r.url, eventTypes: ['lead.*'] });
+    // Another isolate may have remembered "no endpoint" for a while; past that, it reads again.
+    now += WEBHOOKS.endpointPresenceTtlMs + 1;
+    await createLead(ctx, { orgId: account.orgId, botId: account.botId, email: 'after@example.com' });
+    await Promise.all(pending);
+    expect(publishJobs).toEqual(['events.publish']);
+    await vi.waitUntil(async () => (await r.received()).length === 2, { timeout: 10_000, interval: 100 });
+    const emails = (await r.received()).map((request) => JSON.parse(request.body).data.email).sort();
+    expect(emails).toEqual(['after@example.com', 'before@example.com']);
+  });
+
   it('two concurrent publishers create one delivery per event and endpoint, and each event is delivered once', async () => {
     const account = await register('wh-race');
     const r = await receiver();

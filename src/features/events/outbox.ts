@@ -4,11 +4,12 @@
  * lost and never announces a change that did not happen. Whoever consumes the outbox (webhook
  * delivery, notifications, analytics) reads `outbox_events`; nothing here sends anything.
  */
-import type { SQL } from 'drizzle-orm';
+import { and, eq, type SQL } from 'drizzle-orm';
 import { insertIfPreviousChanged, insertRowWhere, type Db } from '../../db/client';
 import type { ServiceContext } from '../../context';
 import { enqueueAfterCommit } from '../../jobs/messages';
-import { outboxEvents } from '../../db/schema';
+import { outboxEvents, webhookEndpoints } from '../../db/schema';
+import { WEBHOOKS } from '../../limits';
 import type { Clock } from '../../lib/clock';
 import { newId } from '../../lib/ids';
 
@@ -51,9 +52,42 @@ export function eventInsertIfChanged(db: Db, event: DomainEvent, clock: Clock) {
 
 /**
  * After a batch that wrote events has committed: ask for them to be published now (best effort,
- * in the background). A lost send loses nothing: the cron sweeper publishes whatever is still
- * unpublished a minute later.
+ * in the background), when the org has a webhook endpoint to publish them to. A lost or skipped
+ * send loses nothing: the cron sweeper publishes whatever is still unpublished a minute later.
  */
-export function publishSoon(ctx: Pick<ServiceContext, 'env' | 'waitUntil'>, orgId: string) {
-  ctx.waitUntil(enqueueAfterCommit(ctx.env, [{ type: 'events.publish', orgId }]));
+export function publishSoon(ctx: Pick<ServiceContext, 'env' | 'waitUntil' | 'db' | 'clock'>, orgId: string) {
+  ctx.waitUntil(
+    (async () => {
+      if (await hasEnabledEndpoint(ctx, orgId)) await enqueueAfterCommit(ctx.env, [{ type: 'events.publish', orgId }]);
+    })(),
+  );
+}
+
+/**
+ * Whether the org has an enabled webhook endpoint, remembered per isolate for a short while.
+ * Most orgs have none, and for them a publish job per chat message would be a queue message and
+ * a job that finds nothing to deliver. Changing an endpoint here forgets the answer at once
+ * (forgetEndpointPresence); another isolate's stale "none" only leaves the first events after a
+ * new endpoint to the sweeper. If the read fails, the job is sent: that is the safe side.
+ */
+export async function hasEnabledEndpoint(ctx: Pick<ServiceContext, 'db' | 'clock'>, orgId: string): Promise<boolean> {
+  const now = ctx.clock.now();
+  const known = endpointPresence.get(orgId);
+  if (known && known.until > now) return known.has;
+  let has: boolean;
+  try {
+    has = (await ctx.db.select({ id: webhookEndpoints.id }).from(webhookEndpoints).where(and(eq(webhookEndpoints.orgId, orgId), eq(webhookEndpoints.enabled, true))).limit(1)).length > 0;
+  } catch {
+    return true;
+  }
+  if (endpointPresence.size >= WEBHOOKS.endpointPresenceMaxOrgs) endpointPresence.clear();
+  endpointPresence.set(orgId, { has, until: now + WEBHOOKS.endpointPresenceTtlMs });
+  return has;
+}
+
+const endpointPresence = new Map<string, { has: boolean; until: number }>();
+
+/** After an org's endpoints changed in this isolate. */
+export function forgetEndpointPresence(orgId: string) {
+  endpointPresence.delete(orgId);
 }

@@ -16,6 +16,7 @@ import { WEBHOOKS } from '../../limits';
 import { auditInsertIfChanged } from '../audit/service';
 import { getBot } from '../bots/service';
 import { isValidEventFilter } from '../events/catalog';
+import { forgetEndpointPresence } from '../events/outbox';
 
 export type EndpointRow = typeof webhookEndpoints.$inferSelect;
 
@@ -133,6 +134,7 @@ export async function createEndpoint(ctx: ServiceContext, actor: Actor, orgId: s
     }),
   ]);
   if (inserted.length === 0) return { status: 'too_many' };
+  forgetEndpointPresence(orgId);
   return { status: 'created', row, secret };
 }
 
@@ -177,7 +179,10 @@ export async function updateEndpoint(
     }),
   ]);
   const row = updated[0];
-  if (row) return { status: 'updated', row };
+  if (row) {
+    forgetEndpointPresence(orgId);
+    return { status: 'updated', row };
+  }
   return (await getEndpoint(ctx.db, orgId, id)) ? { status: 'precondition_failed' } : { status: 'not_found' };
 }
 
