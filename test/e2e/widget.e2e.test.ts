@@ -130,13 +130,16 @@ describe('a visitor on an allowed host page', () => {
     expect(leads[0]).toMatchObject({ botId: seeded.lightBotId, conversationId, name: 'Ada Visitor', email, phone: '+4930123456' });
   });
 
-  it('a reload keeps the conversation: the same question and answer are shown again', async (test) => {
+  it('a reload keeps the conversation: the same question and answer are shown again, with the thumb the visitor pressed', async (test) => {
     const { page } = await openPage(browser, test);
     await page.goto(`${hostOrigin}/`);
     await openWidget(page);
     await ask(page, QUESTIONS.warranty);
     const before = await finishedAnswer(page, EXPECTED.warranty);
     const conversationId = await storedConversationId(page, seeded.lightBotId);
+    const down = before.locator.locator('.kc-feedback-down');
+    await down.click();
+    await expect.poll(() => down.getAttribute('aria-pressed')).toBe('true');
 
     await page.reload();
     const w = ui(page);
@@ -145,6 +148,8 @@ describe('a visitor on an allowed host page', () => {
     const after = await finishedAnswer(page, EXPECTED.warranty);
     expect(after.messageId).toBe(before.messageId);
     expect(after.body).toBe(before.body);
+    expect(await after.locator.locator('.kc-feedback-down').getAttribute('aria-pressed')).toBe('true');
+    expect(await after.locator.locator('.kc-feedback-up').getAttribute('aria-pressed')).toBe('false');
     expect(await w.userMessages.allTextContents()).toEqual([expect.stringContaining(QUESTIONS.warranty)]);
     expect(await storedConversationId(page, seeded.lightBotId)).toBe(conversationId);
   });

@@ -333,7 +333,7 @@ describe("the visitor's conversations", () => {
 });
 
 describe('feedback and leads from the widget', () => {
-  it("a visitor rates an answer of their own conversation (201, then 200 replacing it), and another visitor's answer is a 404", async () => {
+  it("a visitor rates an answer of their own conversation (201, then 200 replacing it) and sees their own thumb in its history; another visitor's answer is a 404", async () => {
     const v = await visitor();
     const turn = await widgetChat(v.token, { message: COVERED });
     expect(turn.status).toBe(200);
@@ -349,6 +349,15 @@ describe('feedback and leads from the widget', () => {
     expectProblem(await call('POST', widget(owner.botId, path), { token: stranger.token, headers: { origin: SHOP }, body: { rating: 'up' } }), 404);
     expectProblem(await call('POST', widget(owner.botId, path), { headers: { origin: SHOP }, body: { rating: 'up' } }), 401);
     expect(await countRows('SELECT count(*) AS n FROM message_feedback WHERE message_id = ?', turn.body.message.id)).toBe(1);
+
+    // The visitor's history brings their own thumb back (a member's rating of the same answer is not theirs).
+    const member = await call('POST', `/api/v1/conversations/${turn.body.conversationId}/messages/${turn.body.message.id}/feedback`, { token: owner.token, body: { rating: 'up' } });
+    expect(member.status).toBe(201);
+    const history = await widgetGet(v.token, `conversations/${turn.body.conversationId}/messages`);
+    expect(history.body.data.map((m: { role: string; myRating: string | null }) => [m.role, m.myRating])).toEqual([
+      ['user', null],
+      ['assistant', 'down'],
+    ]);
   });
 
   it("the lead form stores a lead the org's members can list; a bad email is a 400 and another visitor's conversation a 404, storing nothing", async () => {

@@ -41,6 +41,8 @@ export interface Message {
   role: string;
   content: string;
   citations: Citation[];
+  /** The visitor's own thumbs on an answer, when history brings it back. */
+  myRating?: 'up' | 'down' | null;
 }
 
 export interface Identity {

@@ -417,8 +417,8 @@ export class WidgetUi {
     if (feedback && message.role === 'assistant') {
       const up = this.actionButton('kc-feedback-up', svg(THUMB_ICON, true), this.t.thumbsUp);
       const down = this.actionButton('kc-feedback-down', svg(THUMB_ICON, true, true), this.t.thumbsDown);
-      up.setAttribute('aria-pressed', 'false');
-      down.setAttribute('aria-pressed', 'false');
+      up.setAttribute('aria-pressed', String(message.myRating === 'up'));
+      down.setAttribute('aria-pressed', String(message.myRating === 'down'));
       const rate = async (rating: 'up' | 'down') => {
         try {
           await this.api.feedback(conversationId, message.id, rating);

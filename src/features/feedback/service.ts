@@ -14,6 +14,7 @@ import { FEEDBACK_RATINGS, type FeedbackAuthorKind, type FeedbackRating } from '
 import { newId } from '../../lib/ids';
 import { FEEDBACK } from '../../limits';
 import { publishSoon } from '../events/outbox';
+import { splitForStatements } from '../../db/bound-parameters';
 
 /**
  * feedback.created, written in the same batch as the rating and only when the rating row is new:
@@ -140,6 +141,29 @@ async function findMessage(ctx: ServiceContext, input: { orgId: string; conversa
   return ctx.env.DB.prepare(`SELECT m.role AS role FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE ${where}`)
     .bind(...binds)
     .first<{ role: string }>();
+}
+
+/**
+ * One author's ratings of some messages of a conversation, by message id: what the widget shows
+ * as the pressed thumb when it reloads a conversation. Looked up through the (message, author)
+ * unique index.
+ */
+export async function ratingsBy(
+  ctx: Pick<ServiceContext, 'env'>,
+  input: { orgId: string; conversationId: string; messageIds: readonly string[]; author: FeedbackAuthor },
+): Promise<Map<string, FeedbackRating>> {
+  const ratings = new Map<string, FeedbackRating>();
+  const fixed = [input.orgId, input.conversationId, input.author.kind, feedbackAuthorId(input.author)];
+  for (const ids of splitForStatements(input.messageIds, 1, fixed.length)) {
+    const { results } = await ctx.env.DB.prepare(
+      `SELECT message_id AS messageId, rating FROM message_feedback
+        WHERE message_id IN (${ids.map(() => '?').join(',')}) AND org_id = ? AND conversation_id = ? AND author_kind = ? AND author_id = ?`,
+    )
+      .bind(...ids, ...fixed)
+      .all<{ messageId: string; rating: FeedbackRating }>();
+    for (const row of results) ratings.set(row.messageId, row.rating);
+  }
+  return ratings;
 }
 
 export type ListFeedbackResult = { status: 'not_found' } | { status: 'ok'; items: (FeedbackRow & { mine: boolean })[] };

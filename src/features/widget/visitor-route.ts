@@ -11,12 +11,17 @@ import { decodeCursor, toPage } from '../../http/pagination';
 import { WIDGET } from '../../limits';
 import { toMessageDto } from '../chat/store';
 import { MessageSchema } from '../chat/schemas';
-import { recordFeedback, toFeedbackDto } from '../feedback/service';
+import { ratingsBy, recordFeedback, toFeedbackDto } from '../feedback/service';
 import { FeedbackBody, FeedbackSchema } from '../feedback/schemas';
 import { createLead, toLeadDto } from '../leads/service';
 import { LeadSchema } from '../leads/schemas';
 import { getPublicWidgetConfig } from './service';
 import { getVisitorConversation, issueSession, listVisitorConversations, listVisitorMessages, toVisitorConversationDto } from './visitors';
+
+/** A message as its visitor sees it: with the visitor's own thumbs on it, so a reloaded widget shows them. */
+const VisitorMessage = MessageSchema.extend({
+  myRating: z.enum(['up', 'down']).nullable().openapi({ description: "This visitor's own rating of an answer (null: none, or not an answer)" }),
+}).openapi('VisitorMessage');
 
 const tags = ['Widget'];
 const visitorSecurity = [{ visitorToken: [] }];
@@ -141,7 +146,7 @@ export function widgetVisitorRoutes() {
       summary: "A page of one of the visitor's conversations (user, assistant and team member messages)",
       request: { params: BotId.merge(IdParam('conversationId', 'cnv')), headers: OriginHeader, query: MessagesQuery },
       responses: {
-        200: jsonContent(page(MessageSchema), 'A page of messages'),
+        200: jsonContent(page(VisitorMessage), 'A page of messages'),
         400: errorResponses[400],
         401: errorResponses[401],
         ...widgetErrors,
@@ -156,7 +161,17 @@ export function widgetVisitorRoutes() {
       if (!conversation) throw notFound('Conversation', 'conversation_not_found');
       const rows = await listVisitorMessages(db, conversation.id, order, decodeCursor(cursor), limit);
       const result = toPage(rows, limit);
-      return c.json({ data: result.data.map(toMessageDto), nextCursor: result.nextCursor }, 200);
+      const visitor = c.get('visitor');
+      const answers = result.data.filter((m) => m.role === 'assistant').map((m) => m.id);
+      const ratings = answers.length
+        ? await ratingsBy(serviceContext(c), {
+            orgId: visitor.orgId,
+            conversationId: conversation.id,
+            messageIds: answers,
+            author: { kind: 'visitor', id: visitor.visitorId, botId: visitor.botId, verifiedUserId: visitor.verifiedUserId },
+          })
+        : new Map();
+      return c.json({ data: result.data.map((m) => ({ ...toMessageDto(m), myRating: ratings.get(m.id) ?? null })), nextCursor: result.nextCursor }, 200);
     },
   );
 
