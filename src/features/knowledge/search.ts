@@ -96,13 +96,19 @@ export async function search(ctx: ServiceContext, req: SearchRequest): Promise<S
   const family = embedderFamily(index.embedder.id);
   const reranker = req.rerank === false ? null : index.reranker;
   const limit = candidatesFor(Math.max(req.topK, reranker?.config.topN ?? 0));
+  // The default fusion weight reads the keyword winner's text (adaptiveVectorWeight): fetched
+  // right after the keyword list, while the vector query is still running.
   const adaptive = req.mode === 'hybrid' && req.fusion !== 'rrf' && req.hybridWeight == null;
-  const [vectorList, { list: keywordList, topText: keywordTopText }, terms] = await Promise.all([
+  const keywordWithWinner = async () => {
+    const list = await keywordRanking(ctx, req, limit);
+    return { list, winnerText: adaptive ? await chunkText(ctx, req.orgId, list[0]?.id) : null };
+  };
+  const [vectorList, { list: keywordList, winnerText }, terms] = await Promise.all([
     req.mode === 'keyword' ? Promise.resolve([]) : vectorRanking(ctx, index, req, limit),
-    req.mode === 'vector' ? Promise.resolve({ list: [], topText: null }) : keywordRanking(ctx, req, limit).then(async (list) => ({ list, topText: adaptive ? await chunkText(ctx, req.orgId, list[0]?.id) : null })),
+    req.mode === 'vector' ? Promise.resolve({ list: [], winnerText: null }) : keywordWithWinner(),
     termStatistics(ctx, req.botId, req.orgId, req.query),
   ]);
-  const vectorWeight = () => req.hybridWeight ?? adaptiveVectorWeight(family, keywordTopText === null ? null : coverageScorer(terms)(keywordTopText));
+  const vectorWeight = () => req.hybridWeight ?? adaptiveVectorWeight(family, winnerText === null ? null : coverageScorer(terms)(winnerText));
   const ranked =
     req.mode === 'vector'
       ? vectorList

@@ -9,6 +9,7 @@ import { ApiError, notFound, validationFailed } from '../../http/problem';
 import { serviceContext } from '../../http/context';
 import { decodeCursor, toPage } from '../../http/pagination';
 import { WIDGET } from '../../limits';
+import { FEEDBACK_RATINGS } from '../../db/schema';
 import { toMessageDto } from '../chat/store';
 import { MessageSchema } from '../chat/schemas';
 import { ratingsBy, recordFeedback, toFeedbackDto } from '../feedback/service';
@@ -20,7 +21,7 @@ import { getVisitorConversation, issueSession, listVisitorConversations, listVis
 
 /** A message as its visitor sees it: with the visitor's own thumbs on it, so a reloaded widget shows them. */
 const VisitorMessage = MessageSchema.extend({
-  myRating: z.enum(['up', 'down']).nullable().openapi({ description: "This visitor's own rating of an answer (null: none, or not an answer)" }),
+  myRating: z.enum(FEEDBACK_RATINGS).nullable().openapi({ description: "This visitor's own rating of an answer (null: none, or not an answer)" }),
 }).openapi('VisitorMessage');
 
 const tags = ['Widget'];
