@@ -437,18 +437,24 @@ describe('rollups', () => {
         const live = await overview(ctx, { orgId: org.orgId, botId, range, mode: 'live' });
         expect(rolled.rollups.rolledUpDays).toBeGreaterThan(0);
         expect({ ...rolled, rollups: null }).toEqual({ ...live, rollups: null });
-        // And both equal a count straight from the generated history.
-        const inRange = history.filter((h) => start + h.offsetMs >= range.start && start + h.offsetMs < range.end);
-        const turns = inRange.flatMap((h) => h.turns);
+        // And both equal a count straight from the generated history, each fact on its own row's
+        // time as the analytics count it (seed: turn i at +2i s, its answer 1 s later and the rating
+        // at +1.5 s; the handoff event and the lead at +100 ms, the team's reply after the handoff).
+        // A conversation just before the range can have a reply inside it.
+        const within = (at: number) => at >= range.start && at < range.end;
+        const inRange = history.filter((h) => within(start + h.offsetMs));
+        const turns = history.flatMap((h) => h.turns.map((t, i) => ({ ...t, asked: start + h.offsetMs + i * 2000 })));
+        const answers = turns.filter((t) => within(t.asked + 1000));
+        const handoffs = history.filter((h) => h.handoffAfterMs !== undefined);
         expect(rolled.totals).toMatchObject({
           conversations: inRange.length,
-          messages: turns.length * 2 + inRange.filter((h) => h.handoffAfterMs !== undefined).length,
-          answered: turns.filter((t) => t.answer === 'answered').length,
-          unanswered: turns.filter((t) => t.answer === 'unanswered').length,
-          failed: turns.filter((t) => t.answer === 'failed').length,
-          thumbsUp: turns.filter((t) => t.rating === 'up').length,
-          handoffs: inRange.filter((h) => h.handoffAfterMs !== undefined).length,
-          leads: inRange.filter((h) => h.lead).length,
+          messages: turns.filter((t) => within(t.asked)).length + answers.length + handoffs.filter((h) => within(start + h.offsetMs + 100 + h.handoffAfterMs!)).length,
+          answered: answers.filter((t) => t.answer === 'answered').length,
+          unanswered: answers.filter((t) => t.answer === 'unanswered').length,
+          failed: answers.filter((t) => t.answer === 'failed').length,
+          thumbsUp: turns.filter((t) => t.rating === 'up' && within(t.asked + 1500)).length,
+          handoffs: handoffs.filter((h) => within(start + h.offsetMs + 100)).length,
+          leads: history.filter((h) => h.lead && within(start + h.offsetMs + 100)).length,
           uniqueVisitors: new Set(inRange.map((h) => h.visitor)).size,
         });
         // The top lists' daily series, against each message's own local day: a question on its
@@ -475,7 +481,12 @@ describe('rollups', () => {
         expect(rolled.topSources.map((c) => [c.sourceId, c.series]).sort()).toEqual(expected('c'));
         for (const q of rolled.topQuestions) expect(q.series.reduce((a, b) => a + b, 0)).toBe(q.count);
       }),
-      { numRuns: 12 },
+      {
+        numRuns: 12,
+        // Found by a random run: a conversation at 23:52 Berlin time whose team reply lands at
+        // 00:00:00.000 of the next day, the range's first instant (in winter; in summer it is inside).
+        examples: [[[{ offsetMs: 82_340_666, channel: 'api', country: 'DE', visitor: 'vis_a', turns: [], handoffAfterMs: 459_234, lead: false }], 'Europe/Berlin']],
+      },
     );
   });
 
