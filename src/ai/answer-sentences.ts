@@ -23,8 +23,9 @@ import { framingWords } from '../lib/text/question-framing';
 /** Search folding plus lower case: what every comparison here reads. */
 export const fold = (text: string): string => foldForSearch(text).toLowerCase();
 
-const SPACELESS_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\u30fc]+/gu;
-const HAN_OR_KATAKANA = /[\p{Script=Han}\p{Script=Katakana}]/u;
+const SPACELESS_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}\u30fc]+/gu;
+/** Spaceless characters that write content (kana-only pairs are mostly Japanese grammar). */
+const CONTENT_SPACELESS = /[\p{Script=Han}\p{Script=Katakana}\p{Script=Hangul}]/u;
 const WORD = /[\p{L}\p{N}]+/gu;
 
 // --- Questions ---------------------------------------------------------------------------------
@@ -92,9 +93,9 @@ export function questionUnits(question: string): QuestionUnits {
     for (let i = 0; i + 2 <= chars.length; i++) {
       const gram = chars[i]! + chars[i + 1]!;
       // Kana-only pairs are mostly grammar (です, とは, のは); kept only when nothing else is there.
-      (HAN_OR_KATAKANA.test(gram) ? bigrams : weak).add(gram);
+      (CONTENT_SPACELESS.test(gram) ? bigrams : weak).add(gram);
     }
-    if (chars.length === 1 && HAN_OR_KATAKANA.test(chars[0]!)) bigrams.add(chars[0]!);
+    if (chars.length === 1 && CONTENT_SPACELESS.test(chars[0]!)) bigrams.add(chars[0]!);
   }
   const cap = OFFLINE_ANSWER.maxQuestionTerms;
   const unitWords = [...words.values()].slice(0, cap);
@@ -194,7 +195,7 @@ const ABBREVIATIONS = new Set(
 function splitParagraph(paragraph: string): string[] {
   const out: string[] = [];
   let start = 0;
-  const boundary = /([.!?…]+)(["'”’)\]]*)(\s+)(?=[\p{Lu}\p{N}"'“‘(¿¡\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}])|([。！？]+)([」』”’）)]*)\s*/gu;
+  const boundary = /([.!?…]+)(["'”’)\]]*)(\s+)(?=[\p{Lu}\p{N}"'“‘(¿¡\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}])|([。！？]+)([」』”’）)]*)\s*/gu;
   for (let m = boundary.exec(paragraph); m; m = boundary.exec(paragraph)) {
     const end = m.index + m[0].length;
     if (m[1] === '.') {

@@ -62,7 +62,7 @@ interface Scored {
 /** Text addressed to the assistant rather than about the subject: never quoted as an answer. */
 const INSTRUCTION_LIKE =
   /\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|above|previous)\b|\b(?:system prompt|you are now|act as|pretend to be|new instructions)\b|\bignorier\w*\b.{0,40}\banweisung|\bignora\w*\b.{0,40}\binstruccion/i;
-const SPACELESS = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}]/u;
+const SPACELESS = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}]/u;
 const WORD = /[\p{L}\p{N}]+/gu;
 
 /**

@@ -379,6 +379,12 @@ describe('offline extractive answerer', () => {
     expect(answer).not.toContain('```');
   });
 
+  it('splits Korean sentences and finds the one that answers, by the word inside its particle ("부산" in "부산까지")', () => {
+    const korean: PromptSource[] = [{ n: 1, title: '배송 안내', text: '서울에서 부산까지 택배는 보통 이틀이 걸립니다. 제주도는 배송비가 추가됩니다.' }];
+    expect(composeOfflineAnswer('부산 택배는 며칠 걸려요?', korean)).toBe('서울에서 부산까지 택배는 보통 이틀이 걸립니다. [1]');
+    expect(composeOfflineAnswer('제주도 배송비', korean)).toMatch(/^제주도는 배송비가 추가됩니다\. \[1\]/);
+  });
+
   it('never quotes the code of a chunk cut from the middle of a fenced block, nor takes the prose after a cut opener for code', () => {
     const cutInside: PromptSource[] = [
       {

@@ -155,7 +155,10 @@ describe('search text folding', () => {
     expect(foldForSearch('ﬁle Ｆｕｌｌ')).toBe('file Full');
     expect(foldForSearch('がぎぐ パン')).toBe('がぎぐ パン');
     expect(hasSpacelessScript('送料')).toBe(true);
-    expect(hasSpacelessScript('Straße 한국어')).toBe(false);
+    expect(hasSpacelessScript('Straße')).toBe(false);
+    // Korean joins particles to the word, so it takes the n-gram index too; folding keeps its syllables whole.
+    expect(hasSpacelessScript('Straße 한국어')).toBe(true);
+    expect(foldForSearch('부산까지')).toBe('부산까지');
   });
 });
 
@@ -189,6 +192,10 @@ const CHINESE = `# 会员积分
 const THAI = `# การจัดส่งสินค้า
 
 เราจัดส่งสินค้าทั่วประเทศภายในสามวันทำการ ค่าจัดส่งฟรีเมื่อสั่งซื้อครบห้าร้อยบาท`;
+
+const KOREAN = `# 배송 안내
+
+서울에서 부산까지 택배는 보통 이틀이 걸립니다. 제주도는 배송비가 추가됩니다.`;
 
 const SITE = 'https://rerank.acme.test/v1/rerank';
 
@@ -257,7 +264,7 @@ describe('search through the Worker', () => {
 
   beforeAll(async () => {
     owner = await register('retrieval');
-    for (const [name, text] of Object.entries({ english: ENGLISH, german: GERMAN_AND_FRENCH, japanese: JAPANESE, chinese: CHINESE, thai: THAI })) {
+    for (const [name, text] of Object.entries({ english: ENGLISH, german: GERMAN_AND_FRENCH, japanese: JAPANESE, chinese: CHINESE, thai: THAI, korean: KOREAN })) {
       const created = await addText(owner.token, owner.botId, name, text);
       await waitForSource(owner.token, created.id);
       sources[name] = created.id;
@@ -333,7 +340,9 @@ describe('search through the Worker', () => {
   it.each([
     ['Chinese', 'chinese', '积分有效期是多久', '生日'],
     ['Thai', 'thai', 'ค่าจัดส่งฟรี', 'ส่ง'],
-  ])('finds %s text, written without spaces, by keyword: a phrase from inside a sentence and a short word', async (_language, source, phrase, short) => {
+    // Korean has spaces, but particles and endings join the word: "부산" is inside "부산까지".
+    ['Korean', 'korean', '부산까지 택배', '부산'],
+  ])('finds %s text by keyword, where words are not set apart by spaces: a phrase from inside a sentence and a short word', async (_language, source, phrase, short) => {
     for (const query of [phrase, short]) {
       const hits = await search(query, { mode: 'keyword' });
       expect(hits[0]?.source.id, query).toBe(sources[source]);

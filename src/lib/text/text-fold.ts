@@ -30,10 +30,12 @@ export function searchFormOf(text: string): string | null {
 
 /**
  * Scripts written without spaces between words: a word tokenizer sees a whole sentence as
- * one token there, so these need character n-grams (the trigram index).
+ * one token there, so these need character n-grams (the trigram index). Korean is written with
+ * spaces, but between phrases: particles and endings join the word ("부산까지" is "to Busan"),
+ * so a search for "부산" needs the same n-grams.
  */
-const SPACELESS_CHAR = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
-const SPACELESS_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}\u30fc]+/gu;
+const SPACELESS_CHAR = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
+const SPACELESS_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}\u30fc]+/gu;
 
 export function hasSpacelessScript(text: string): boolean {
   return SPACELESS_CHAR.test(text);
