@@ -230,6 +230,14 @@ describe('searching messages', () => {
     expect(other.body.data.map((h: { snippet: string }) => h.snippet)).toEqual(['Another org asks about a refund too.']);
   });
 
+  it('finds a Korean message by a whole word of it', async () => {
+    const account = await register('conv-search-korean');
+    const korean = await seedConversation({ orgId: account.orgId, botId: account.botId }, ['부산까지 택배는 며칠 걸려요?']);
+    const res = await call('GET', `/api/v1/conversations/search?q=${encodeURIComponent('택배는')}`, { token: account.token });
+    expect(res.status).toBe(200);
+    expect(res.body.data.map((h: { messageId: string }) => h.messageId)).toEqual([korean.messageIds[0]]);
+  });
+
   it('pages results with a cursor', async () => {
     const p1 = await call('GET', '/api/v1/conversations/search?q=refund&limit=2', { token: org.token });
     expect(p1.body.data).toHaveLength(2);

@@ -207,7 +207,8 @@ export async function searchMessages(
   ctx: ServiceContext,
   input: { orgId: string; query: string; botId?: string; cursor: string | null; limit: number },
 ): Promise<{ id: string; hit: MessageSearchHit }[]> {
-  const match = wordsMatchExpression(input.query.slice(0, CONVERSATION_SEARCH.maxQueryChars));
+  // Messages have the word index only: a Korean or Japanese word matches where the text has it whole.
+  const match = wordsMatchExpression(input.query.slice(0, CONVERSATION_SEARCH.maxQueryChars), true);
   if (!match) return [];
   const binds: unknown[] = [OPEN, CLOSE, ELLIPSIS, CONVERSATION_SEARCH.snippetTokens, match, input.orgId];
   let extra = '';

@@ -26,12 +26,16 @@ export const KEYWORD_STOPWORDS: ReadonlySet<string> = new Set(
   ).split(' '),
 );
 
-/** Folded, lower-cased content words of a query: each a list of word-tokenizer tokens (`rate_limit` → rate, limit). */
-export function queryWords(query: string, stopwords: ReadonlySet<string> = STOPWORDS): string[][] {
+/**
+ * Folded, lower-cased content words of a query: each a list of word-tokenizer tokens (`rate_limit` → rate, limit).
+ * Tokens written wholly in a spaceless script are left to the n-gram units (spacelessTerms,
+ * queryTrigrams) unless `keepSpaceless`: an index with words only can still match them whole.
+ */
+export function queryWords(query: string, stopwords: ReadonlySet<string> = STOPWORDS, keepSpaceless = false): string[][] {
   const words: string[][] = [];
   const seen = new Set<string>();
   for (const word of foldForSearch(query).toLowerCase().split(/\s+/)) {
-    const tokens = word.match(/[\p{L}\p{N}]+/gu)?.filter((t) => spacelessRuns(t).join('') !== t);
+    const tokens = word.match(/[\p{L}\p{N}]+/gu)?.filter((t) => keepSpaceless || spacelessRuns(t).join('') !== t);
     if (!tokens?.length) continue;
     if (tokens.length === 1 && stopwords.has(tokens[0]!)) continue;
     const key = tokens.join(' ');
@@ -89,10 +93,11 @@ const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
  * The one escaping of user text into FTS5 query syntax: each content word becomes a quoted
  * phrase of its tokens, OR-ed, so no operator (NEAR, AND, *, ^, column filters, parentheses)
  * the user typed ever reaches FTS5 as syntax. null when the query has no content word.
- * Knowledge keyword search and conversation search both use it (with the short keyword stop-word list).
+ * Knowledge keyword search and conversation search both use it (with the short keyword stop-word list);
+ * conversation search, which has no trigram index, keeps words of spaceless scripts (`keepSpaceless`).
  */
-export function wordsMatchExpression(query: string): string | null {
-  const words = queryWords(query, KEYWORD_STOPWORDS);
+export function wordsMatchExpression(query: string, keepSpaceless = false): string | null {
+  const words = queryWords(query, KEYWORD_STOPWORDS, keepSpaceless);
   if (words.length === 0) return null;
   return words.map((tokens) => quote(tokens.join(' '))).join(' OR ');
 }
