@@ -607,7 +607,6 @@ export const INBOUND_WEBHOOKS = {
   maxSignatureHeaderChars: 2048,
   maxExternalIdChars: 256,
   maxTitleChars: 300,
-  maxQaPairs: 1000,
   maxReplyChars: 8000,
   maxAuthorChars: 120,
   maxNameChars: 100,
@@ -848,5 +847,8 @@ export const MODEL_PRICES_USD_PER_MTOK: Readonly<Record<string, { input: number;
   'gpt-4.1-nano': { input: 0.1, output: 0.4 },
 };
 
-/** Product: an improved answer (feedback review, unanswered questions) as one Q&A pair. */
+/**
+ * Product: one Q&A pair, wherever one is written: a Q&A source's pairs, an inbound
+ * knowledge.upsert, an improved answer (feedback review, unanswered questions).
+ */
 export const ANSWER_CORRECTION = { maxQuestionChars: 2000, maxAnswerChars: 20_000 } as const;

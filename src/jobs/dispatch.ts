@@ -19,7 +19,7 @@ import { purgeSourceBatch } from '../features/knowledge/purge';
 import { moveSource, noteDocumentError, noteSourceError } from '../features/knowledge/lifecycle';
 import { failDocument } from '../features/knowledge/settle';
 import { deliverQueuedMail, MailDeliveryError, markMailFailed } from '../adapters/mailer';
-import { failInboundEvent, noteInboundError, processInboundEvent, SourceBusyError } from '../features/integrations/process';
+import { failInboundEvent, noteInboundError, processInboundEvent } from '../features/integrations/process';
 import { publishEvents } from '../features/webhooks/publisher';
 import { deliverWebhook } from '../features/webhooks/delivery';
 import { JobMessage, type JobType } from './messages';
@@ -61,7 +61,6 @@ function reasonOf(err: unknown): string {
   if (err instanceof EmbeddingError) return `Embedding failed (${err.reason}).`;
   if (err instanceof SecretUndecryptableError) return `The stored secret "${err.secretName}" cannot be decrypted; enter it again in settings.`;
   if (err instanceof VectorIndexError) return `The vector index refused the write (${err.code}).`;
-  if (err instanceof SourceBusyError) return err.message;
   if (err instanceof Error) return err.message.slice(0, 300);
   return 'Unknown error.';
 }
@@ -72,8 +71,8 @@ const sourceIdOf = (job: JobMessage) => ('sourceId' in job ? job.sourceId : null
 /** Keeps the reason with the work, so the dead-letter consumer (or a person) can see it. */
 async function recordFailure(ctx: ServiceContext, job: JobMessage, reason: string, permanent: boolean) {
   if (job.type === 'inbound.process') {
-    if (permanent) await failInboundEvent(ctx, job.eventId, reason);
-    else await noteInboundError(ctx, job.eventId, reason);
+    if (permanent) await failInboundEvent(ctx, job.orgId, job.eventId, reason);
+    else await noteInboundError(ctx, job.orgId, job.eventId, reason);
     return;
   }
   const documentId = documentIdOf(job);
@@ -98,7 +97,7 @@ async function deadLetter(ctx: ServiceContext, job: JobMessage, attempts: number
     return;
   }
   if (job.type === 'inbound.process') {
-    await failInboundEvent(ctx, job.eventId, `Gave up after ${attempts} attempts.`);
+    await failInboundEvent(ctx, job.orgId, job.eventId, `Gave up after ${attempts} attempts.`);
     return;
   }
   const documentId = documentIdOf(job);

@@ -8,3 +8,11 @@ import { base64FromBytes } from './crypto';
 export function newWebhookSecret(): string {
   return `whsec_${base64FromBytes(crypto.getRandomValues(new Uint8Array(32)))}`;
 }
+
+/**
+ * The stored secrets that sign (or verify) at `now`: the current one, and the previous one while
+ * its grace period after a rotation lasts.
+ */
+export function liveSecrets<T>(row: { secret: T; previousSecret: T | null; previousValidUntil: number | null }, now: number): T[] {
+  return row.previousSecret && row.previousValidUntil !== null && row.previousValidUntil > now ? [row.secret, row.previousSecret] : [row.secret];
+}

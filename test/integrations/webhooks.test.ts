@@ -18,6 +18,7 @@ import type { ServiceContext } from '../../src/context';
 import { createLead } from '../../src/features/leads/service';
 import { postAgentMessage } from '../../src/features/chat/live/agent-messages';
 import { publishEvents } from '../../src/features/webhooks/publisher';
+import { sweepWebhooks } from '../../src/features/webhooks/sweeper';
 import { MAX_ATTEMPTS } from '../../src/features/webhooks/delivery';
 import { EVENT_TYPES } from '../../src/features/events/catalog';
 import { WEBHOOKS } from '../../src/limits';
@@ -429,6 +430,36 @@ describe('delivery through the queue', () => {
     const [request] = await r.received();
     expect(new Webhook(hook.secret).verify(request!.body, request!.headers)).toMatchObject({ type: 'lead.created', data: { email: 'lost@example.com' } });
     expect((await events(account.orgId, 'lead.created'))[0].published_at).not.toBeNull();
+  });
+
+  it('the cron sweeper re-sends a lost delivery, not one that only waits for an earlier delivery of its conversation', async () => {
+    const account = await register('wh-sweep-order');
+    const r = await receiver();
+    const hook = await createWebhook(account, { url: r.url, eventTypes: ['lead.*'] });
+    const now = Date.now();
+    const insert = (id: string, seq: number, conversationId: string | null, nextAttemptAt: number) =>
+      env.DB.prepare(
+        "INSERT INTO webhook_deliveries (id, org_id, endpoint_id, event_id, event_seq, event_type, conversation_id, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'lead.created', ?, 'pending', ?, ?, ?)",
+      )
+        .bind(id, account.orgId, hook.id, `evt_${id}`, seq, conversationId, nextAttemptAt, now, now)
+        .run();
+    // The first of the conversation retries in an hour; the second waits for it (its due time long past).
+    await insert('whd_sweep_first', 1, 'conv_sweep', now + 60 * 60 * 1000);
+    await insert('whd_sweep_waiting', 2, 'conv_sweep', 1);
+    // A lone overdue delivery: its message was lost.
+    await insert('whd_sweep_lost', 3, null, 1);
+    const sent: { deliveryId?: string }[] = [];
+    const capture = async (messages: { body: { deliveryId?: string } }[]) => void sent.push(...messages.map((m) => m.body));
+    const ctx = serviceContext({ env: { ...env, JOBS: { send: async (body: { deliveryId?: string }) => void sent.push(body), sendBatch: capture } } as unknown as Env });
+    try {
+      await sweepWebhooks(ctx, now);
+      const resent = sent.map((m) => m.deliveryId);
+      expect(resent).toContain('whd_sweep_lost');
+      expect(resent).not.toContain('whd_sweep_waiting');
+      expect(resent).not.toContain('whd_sweep_first');
+    } finally {
+      await env.DB.prepare('DELETE FROM webhook_deliveries WHERE endpoint_id = ?').bind(hook.id).run();
+    }
   });
 
   it('an org without an enabled endpoint sends no publish job per event; once it has one, the next event publishes the waiting ones at once', async () => {

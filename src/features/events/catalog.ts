@@ -9,7 +9,7 @@
  * never more personal data than a member with access to that API would see.
  */
 import { z } from 'zod';
-import { CHANNELS, ESCALATION_PRIORITIES, ESCALATION_SOURCES, ESCALATION_STATUSES, MESSAGE_ROLES } from '../../db/schema';
+import { CHANNELS, ESCALATION_PRIORITIES, ESCALATION_SOURCES, ESCALATION_STATUSES, MESSAGE_ROLES, ROLES } from '../../db/schema';
 import type { DomainEvent } from './outbox';
 
 const isoTime = z.string().describe('ISO 8601 time');
@@ -53,7 +53,7 @@ const MemberData = z.object({
   userId: z.string(),
   email: z.string(),
   name: z.string().nullable(),
-  role: z.enum(['owner', 'admin', 'member', 'viewer']),
+  role: z.enum(ROLES),
 });
 
 /** Who caused a handoff or ticket change. */
@@ -134,7 +134,7 @@ export const EVENT_CATALOG = {
   },
   'member.role_changed': {
     description: 'A member\'s role changed.',
-    data: MemberData.extend({ previousRole: z.enum(['owner', 'admin', 'member', 'viewer']) }),
+    data: MemberData.extend({ previousRole: z.enum(ROLES) }),
   },
   'conversation.handoff_requested': {
     description: 'A conversation asks for a person: the widget button, a trigger phrase, N fallbacks in a row, a member or an API call. An escalation ticket was opened with it.',

@@ -10,36 +10,23 @@
  */
 import { z } from '@hono/zod-openapi';
 import { createRouter, errorResponses, jsonContent } from '../../http/router';
-import { ApiError, badRequest, notFound, validationFailed } from '../../http/problem';
+import { ApiError, badRequest, conflict, notFound, validationFailed } from '../../http/problem';
 import { serviceContext } from '../../http/context';
 import { rateLimit } from '../../http/middleware/rate-limit';
 import { INBOUND_WEBHOOKS, RATE_LIMIT_WINDOW_SECONDS } from '../../limits';
+import { readCapped } from '../../lib/read-capped';
 import { receiveInbound, type BodyRead } from './receive';
 import { AcceptedEventSchema } from './schemas';
 import { ConversationReplyPayload, KnowledgeDeletePayload, KnowledgeUpsertPayload, SourceSyncPayload } from './payloads';
 
 const MAX = INBOUND_WEBHOOKS.maxBodyBytes;
+const TOLERANCE = `${INBOUND_WEBHOOKS.timestampToleranceSeconds / 60} minutes`;
 
 /** Reads at most MAX bytes: a declared length over it is refused unread, a stream is cut when it passes it. */
-async function readCapped(request: Request): Promise<BodyRead> {
+async function readBody(request: Request): Promise<BodyRead> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > MAX) return { ok: false, reason: 'too_large' };
-  if (!request.body) return { ok: true, text: '' };
-  const reader = request.body.getReader();
-  const decoder = new TextDecoder();
-  let total = 0;
-  let text = '';
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > MAX) {
-      await reader.cancel().catch(() => undefined);
-      return { ok: false, reason: 'too_large' };
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-  return { ok: true, text: text + decoder.decode() };
+  return readCapped(request.body, MAX);
 }
 
 const unauthorizedHook = (detail: string, code: string) => new ApiError({ status: 401, code, title: 'Unauthorized', detail });
@@ -65,7 +52,7 @@ export function hookRoutes() {
     tags: ['Integrations'],
     summary: 'Receive a signed inbound webhook event (Standard Webhooks)',
     description:
-      'Public. Sign with the integration\'s `whsec_` secret using any Standard Webhooks library: headers `webhook-id`, `webhook-timestamp` (within 5 minutes), `webhook-signature`. ' +
+      `Public. Sign with the integration's \`whsec_\` secret using any Standard Webhooks library: headers \`webhook-id\`, \`webhook-timestamp\` (within ${TOLERANCE}), \`webhook-signature\`. ` +
       `The body (at most ${MAX} bytes) depends on the integration's action: source.sync any JSON object (\`sourceId\` when the integration names none), knowledge.upsert, knowledge.delete, conversation.reply as below. ` +
       'A webhook-id is accepted once per integration: a replay is refused with 409.',
     request: {
@@ -82,7 +69,7 @@ export function hookRoutes() {
     responses: {
       202: jsonContent(AcceptedEventSchema, 'Verified and queued; processed in the background (see GET /integrations/{id}/events)'),
       400: errorResponses[400],
-      401: { ...errorResponses[401], description: 'Missing or malformed signature headers, a signature no secret matches, or a timestamp outside 5 minutes' },
+      401: { ...errorResponses[401], description: `Missing or malformed signature headers, a signature no secret matches, or a timestamp outside ${TOLERANCE}` },
       404: { ...errorResponses[404], description: 'No enabled integration has this URL' },
       409: { ...errorResponses[409], description: 'This webhook-id was already accepted (`webhook_replayed`)' },
       413: errorResponses[413],
@@ -97,7 +84,7 @@ export function hookRoutes() {
       serviceContext(c),
       slug,
       { id: c.req.header('webhook-id') ?? null, timestamp: c.req.header('webhook-timestamp') ?? null, signature: c.req.header('webhook-signature') ?? null },
-      () => readCapped(c.req.raw),
+      () => readBody(c.req.raw),
       // Throws the 429 problem when the integration's minute is used up.
       () => perIntegration(c, async () => undefined).then(() => undefined),
     );
@@ -108,11 +95,11 @@ export function hookRoutes() {
       case 'too_large':
         throw new ApiError({ status: 413, code: 'payload_too_large', title: 'Payload too large', detail: `The request body is larger than ${MAX} bytes.` });
       case 'rejected':
-        if (result.verification === 'stale_timestamp') throw unauthorizedHook('webhook-timestamp is more than 5 minutes away from now.', 'webhook_timestamp_out_of_range');
+        if (result.verification === 'stale_timestamp') throw unauthorizedHook(`webhook-timestamp is more than ${TOLERANCE} away from now.`, 'webhook_timestamp_out_of_range');
         if (result.verification === 'invalid_headers') throw unauthorizedHook('Send webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks).', 'webhook_headers_invalid');
         throw unauthorizedHook('No signature in webhook-signature matches this integration\'s secret.', 'webhook_signature_invalid');
       case 'replayed':
-        throw new ApiError({ status: 409, code: 'webhook_replayed', title: 'Conflict', detail: 'An event with this webhook-id was already accepted by this integration; it is not processed again.' });
+        throw conflict('An event with this webhook-id was already accepted by this integration; it is not processed again.', 'webhook_replayed');
       case 'malformed_json':
         throw badRequest('The request body is not valid JSON.', 'malformed_json');
       case 'invalid':

@@ -3,7 +3,7 @@
  * Hono): the receiving service validates with them, and the hook route documents them.
  */
 import { z } from 'zod';
-import { INBOUND_WEBHOOKS as L, TEXT_SOURCE_MAX_CHARS } from '../../limits';
+import { ANSWER_CORRECTION, INBOUND_WEBHOOKS as L, TEXT_SOURCE_MAX_CHARS } from '../../limits';
 import type { IntegrationAction } from '../../db/schema';
 
 const externalId = z.string().trim().min(1).max(L.maxExternalIdChars).describe("The sender's own id for this piece of knowledge");
@@ -18,8 +18,8 @@ export const KnowledgeUpsertPayload = z.discriminatedUnion('type', [
     externalId,
     type: z.literal('qa'),
     title: title.optional(),
-    question: z.string().trim().min(1).max(2000),
-    answer: z.string().trim().min(1).max(20_000),
+    question: z.string().trim().min(1).max(ANSWER_CORRECTION.maxQuestionChars),
+    answer: z.string().trim().min(1).max(ANSWER_CORRECTION.maxAnswerChars),
   }),
 ]);
 

@@ -14,11 +14,12 @@ import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import { inboundEvents, type IntegrationAction } from '../../db/schema';
 import type { ServiceContext } from '../../context';
 import { INBOUND_WEBHOOKS } from '../../limits';
+import { splitForStatements } from '../../db/bound-parameters';
 import { getBot } from '../bots/service';
 import { getSource, requestSync } from '../knowledge/sources';
 import { deleteExternalSource, findExternalSource, previewUpsert, upsertExternalSource, type ExternalContent } from '../knowledge/external-sources';
 import { conversationForRoom, postExternalAgentReply } from '../chat/live/agent-messages';
-import type { ServerFrame } from '../chat/live/room-protocol';
+import { publishToRoom } from '../chat/live/room-publish';
 import { enqueueMany } from '../../jobs/messages';
 import { ACTION_PAYLOADS, type ActionPayload } from './payloads';
 import { getIntegration, type IntegrationRow } from './service';
@@ -86,22 +87,9 @@ export async function runAction(ctx: ServiceContext, integration: IntegrationRow
       await publishToRoom(ctx, p.conversationId, [
         { type: 'status', status: reply.conversation.status, humanUserId: reply.conversation.humanUserId },
         { type: 'message', message: reply.message },
-      ]);
+      ], 'room unreachable for an inbound reply');
       return { ok: true, result: { outcome: 'replied', conversationId: p.conversationId, messageId: reply.message.id, ...(p.author ? { author: p.author } : {}) } };
     }
-  }
-}
-
-/**
- * Shows the stored reply to the sockets in the conversation's room. The message is in D1 either
- * way (a socket that joins later catches up), so an unreachable room is logged, not a failure.
- */
-async function publishToRoom(ctx: ServiceContext, conversationId: string, frames: ServerFrame[]) {
-  try {
-    const rooms = ctx.env.CONVERSATION_ROOM;
-    await rooms.get(rooms.idFromName(conversationId)).publish(...frames);
-  } catch (err) {
-    console.warn(JSON.stringify({ level: 'warn', msg: 'room unreachable for an inbound reply', conversationId, error: err instanceof Error ? err.message : String(err) }));
   }
 }
 
@@ -164,16 +152,19 @@ export async function processInboundEvent(ctx: ServiceContext, job: { orgId: str
 }
 
 /** Keeps a transient failure's reason on the event (the queue retries it). */
-export async function noteInboundError(ctx: ServiceContext, eventId: string, reason: string) {
-  await ctx.db.update(inboundEvents).set({ error: reason.slice(0, 500) }).where(eq(inboundEvents.id, eventId));
+export async function noteInboundError(ctx: ServiceContext, orgId: string, eventId: string, reason: string) {
+  await ctx.db
+    .update(inboundEvents)
+    .set({ error: reason.slice(0, 500) })
+    .where(and(eq(inboundEvents.id, eventId), eq(inboundEvents.orgId, orgId)));
 }
 
 /** The dead-letter queue's verdict: the event failed for good. */
-export async function failInboundEvent(ctx: ServiceContext, eventId: string, reason: string) {
+export async function failInboundEvent(ctx: ServiceContext, orgId: string, eventId: string, reason: string) {
   await ctx.db
     .update(inboundEvents)
     .set({ status: 'failed', error: reason.slice(0, 500), payload: null, processedAt: ctx.clock.now() })
-    .where(and(eq(inboundEvents.id, eventId), inArray(inboundEvents.status, ['queued', 'processing'])));
+    .where(and(eq(inboundEvents.id, eventId), eq(inboundEvents.orgId, orgId), inArray(inboundEvents.status, ['queued', 'processing'])));
 }
 
 /**
@@ -193,8 +184,8 @@ export async function sweepInboundEvents(ctx: ServiceContext, now: number, stuck
     .from(inboundEvents)
     .where(and(lt(inboundEvents.receivedAt, now - INBOUND_WEBHOOKS.logRetentionMs), inArray(inboundEvents.status, ['rejected', 'too_large', 'replayed', 'invalid', 'processed', 'failed'])))
     .limit(INBOUND_WEBHOOKS.maxSweptPerRun);
-  for (let i = 0; i < expired.length; i += 90) {
-    await ctx.db.delete(inboundEvents).where(inArray(inboundEvents.id, expired.slice(i, i + 90).map((e) => e.id)));
+  for (const group of splitForStatements(expired.map((e) => e.id))) {
+    await ctx.db.delete(inboundEvents).where(inArray(inboundEvents.id, group));
   }
   return { resent: stranded.length, deleted: expired.length };
 }

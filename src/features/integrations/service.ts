@@ -14,7 +14,7 @@ import { INBOUND_WEBHOOKS } from '../../limits';
 import { auditInsert, auditInsertIfChanged } from '../audit/service';
 import { getBot } from '../bots/service';
 import { getSource } from '../knowledge/sources';
-import { newWebhookSecret } from '../../lib/webhook-secret';
+import { liveSecrets, newWebhookSecret } from '../../lib/webhook-secret';
 
 export type IntegrationRow = typeof integrations.$inferSelect;
 
@@ -31,10 +31,8 @@ export const secretAad = (orgId: string, integrationId: string) => `org:${orgId}
 /** The secrets that verify right now: the current one, and the previous one during its grace period. */
 export async function verifyingSecrets(ctx: ServiceContext, row: IntegrationRow): Promise<string[]> {
   const aad = secretAad(row.orgId, row.id);
-  const secrets = [await decryptSecret(ctx.config, row.secret, aad, 'integration_secret')];
-  if (row.previousSecret && row.previousValidUntil !== null && ctx.clock.now() < row.previousValidUntil) {
-    secrets.push(await decryptSecret(ctx.config, row.previousSecret, aad, 'integration_secret'));
-  }
+  const secrets: string[] = [];
+  for (const envelope of liveSecrets(row, ctx.clock.now())) secrets.push(await decryptSecret(ctx.config, envelope, aad, 'integration_secret'));
   return secrets;
 }
 

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { QA_SOURCE_MAX_PAIRS, TEXT_SOURCE_MAX_CHARS, WEBSITE_DEFAULT_MAX_PAGES, WEBSITE_MAX_DEPTH, WEBSITE_MAX_PAGES, WEBSITE_MAX_PATTERNS } from '../../limits';
+import { ANSWER_CORRECTION, QA_SOURCE_MAX_PAIRS, TEXT_SOURCE_MAX_CHARS, WEBSITE_DEFAULT_MAX_PAGES, WEBSITE_MAX_DEPTH, WEBSITE_MAX_PAGES, WEBSITE_MAX_PATTERNS } from '../../limits';
 
 /** Shape only; whether the Worker may fetch it is the egress policy's call (422 at the route). */
 const PublicUrl = z
@@ -24,7 +24,7 @@ export const CreateSourceSchema = z
       type: z.literal('qa'),
       title: z.string().trim().min(1).max(300).optional(),
       pairs: z
-        .array(z.object({ question: z.string().trim().min(1).max(2000), answer: z.string().trim().min(1).max(20_000) }))
+        .array(z.object({ question: z.string().trim().min(1).max(ANSWER_CORRECTION.maxQuestionChars), answer: z.string().trim().min(1).max(ANSWER_CORRECTION.maxAnswerChars) }))
         .min(1)
         .max(QA_SOURCE_MAX_PAIRS),
       schedule: Schedule.optional(),

@@ -188,8 +188,11 @@ async function claim(ctx: ServiceContext, deliveryId: string, now: number): Prom
   return claimed?.attempts ?? null;
 }
 
-/** An earlier event of the same conversation still pending to the same endpoint. */
-async function earlierPending(ctx: ServiceContext, delivery: DeliveryRow) {
+/**
+ * The nearest pending delivery of the same conversation to the same endpoint: `before` this one
+ * (an earlier event it must wait for) or `after` it (the next one to wake once this is done).
+ */
+async function pendingNeighbour(ctx: ServiceContext, delivery: DeliveryRow, side: 'before' | 'after') {
   if (!delivery.conversationId) return null;
   return (
     (await ctx.db
@@ -200,7 +203,7 @@ async function earlierPending(ctx: ServiceContext, delivery: DeliveryRow) {
           eq(webhookDeliveries.endpointId, delivery.endpointId),
           eq(webhookDeliveries.conversationId, delivery.conversationId),
           eq(webhookDeliveries.status, 'pending'),
-          lt(webhookDeliveries.eventSeq, delivery.eventSeq),
+          side === 'before' ? lt(webhookDeliveries.eventSeq, delivery.eventSeq) : gt(webhookDeliveries.eventSeq, delivery.eventSeq),
         ),
       )
       .orderBy(asc(webhookDeliveries.eventSeq))
@@ -211,30 +214,16 @@ async function earlierPending(ctx: ServiceContext, delivery: DeliveryRow) {
 
 /** Wakes the next pending delivery of the same conversation and endpoint, now that this one is done. */
 async function wakeNext(ctx: ServiceContext, delivery: DeliveryRow) {
-  if (!delivery.conversationId) return;
-  const next = await ctx.db
-    .select({ id: webhookDeliveries.id })
-    .from(webhookDeliveries)
-    .where(
-      and(
-        eq(webhookDeliveries.endpointId, delivery.endpointId),
-        eq(webhookDeliveries.conversationId, delivery.conversationId),
-        eq(webhookDeliveries.status, 'pending'),
-        gt(webhookDeliveries.eventSeq, delivery.eventSeq),
-      ),
-    )
-    .orderBy(asc(webhookDeliveries.eventSeq))
-    .limit(1)
-    .get();
+  const next = await pendingNeighbour(ctx, delivery, 'after');
   if (next) await enqueue(ctx.env, { type: 'webhook.deliver', orgId: delivery.orgId, deliveryId: next.id });
 }
 
-async function loadEvent(ctx: ServiceContext, eventId: string) {
+async function loadEvent(ctx: ServiceContext, orgId: string, eventId: string) {
   return (
     (await ctx.db
       .select({ id: outboxEvents.id, type: outboxEvents.type, createdAt: outboxEvents.createdAt, data: outboxEvents.data })
       .from(outboxEvents)
-      .where(eq(outboxEvents.id, eventId))
+      .where(and(eq(outboxEvents.id, eventId), eq(outboxEvents.orgId, orgId)))
       .get()) ?? null
   );
 }
@@ -265,7 +254,7 @@ export async function deliverWebhook(ctx: ServiceContext, job: { orgId: string; 
     await enqueue(ctx.env, { type: 'webhook.deliver', ...job }, Math.ceil((delivery.nextAttemptAt - now) / 1000));
     return 'not_due';
   }
-  const blocker = await earlierPending(ctx, delivery);
+  const blocker = await pendingNeighbour(ctx, delivery, 'before');
   if (blocker) {
     const untilDue = blocker.nextAttemptAt ? Math.ceil((blocker.nextAttemptAt - now) / 1000) : 0;
     await enqueue(ctx.env, { type: 'webhook.deliver', ...job }, Math.max(WEBHOOKS.orderWaitSeconds, untilDue));
@@ -279,7 +268,7 @@ export async function deliverWebhook(ctx: ServiceContext, job: { orgId: string; 
   }
   const attempt = await claim(ctx, delivery.id, now);
   if (attempt === null) return 'claimed_elsewhere';
-  const event = await loadEvent(ctx, delivery.eventId);
+  const event = await loadEvent(ctx, delivery.orgId, delivery.eventId);
   if (!event) {
     await finish(ctx, delivery, 'failed', 'The event is no longer stored.');
     return 'failed';

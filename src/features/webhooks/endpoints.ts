@@ -4,7 +4,7 @@
  * operator allowlisted its host. The signing secret (`whsec_…`, Standard Webhooks format) is
  * encrypted at rest, returned once at creation or rotation, and masked everywhere else.
  */
-import { newWebhookSecret } from '../../lib/webhook-secret';
+import { liveSecrets, newWebhookSecret } from '../../lib/webhook-secret';
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { webhookEndpoints } from '../../db/schema';
 import { insertRowWhere, type Db } from '../../db/client';
@@ -227,9 +227,7 @@ export async function rotateSecret(ctx: ServiceContext, actor: Actor, orgId: str
 /** The secrets that sign a request now: the current one, and the previous one during its grace period. */
 export async function signingSecrets(ctx: ServiceContext, row: EndpointRow, now: number): Promise<string[]> {
   const aad = secretAad(row.orgId, row.id);
-  const secrets = [await decryptSecret(ctx.config, row.secret as SecretEnvelope, aad, 'webhook secret')];
-  if (row.previousSecret && row.previousValidUntil && row.previousValidUntil > now) {
-    secrets.push(await decryptSecret(ctx.config, row.previousSecret as SecretEnvelope, aad, 'webhook secret'));
-  }
+  const secrets: string[] = [];
+  for (const envelope of liveSecrets(row, now)) secrets.push(await decryptSecret(ctx.config, envelope as SecretEnvelope, aad, 'webhook secret'));
   return secrets;
 }

@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { EgressError } from '../../../egress';
 import { RERANK } from '../../../limits';
+import { readCapped } from '../../../lib/read-capped';
 
 export interface RerankerConfig {
   /** The full endpoint, e.g. https://api.cohere.com/v2/rerank or http://tei:8080/rerank. */
@@ -95,20 +96,7 @@ export async function rerank(
 }
 
 async function readCappedText(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel();
-      throw new Error(`response larger than ${max} bytes`);
-    }
-    parts.push(value);
-  }
-  const decoder = new TextDecoder();
-  return parts.map((p) => decoder.decode(p, { stream: true })).join('') + decoder.decode();
+  const read = await readCapped(res.body, max);
+  if (!read.ok) throw new Error(`response larger than ${max} bytes`);
+  return read.text;
 }
