@@ -13,7 +13,7 @@ import { normalizeEmail } from '../leads/validate';
 import { schemaProblems } from './json-schema';
 import { scanTemplate, stringsIn, type Placeholder } from './templates';
 
-export const ACTION_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
+export const ACTION_NAME_PATTERN = new RegExp(`^[a-zA-Z0-9_-]{1,${ACTIONS.maxNameChars}}$`);
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 export interface HttpConfig {
@@ -108,7 +108,7 @@ function inlineCredential(text: string): boolean {
 export function definitionProblems(def: ActionDefinition, egress: EgressPolicy): DefinitionProblem[] {
   const problems: DefinitionProblem[] = [];
   const add = (path: string, message: string, code = 'invalid') => problems.push({ path, message, code });
-  if (!ACTION_NAME_PATTERN.test(def.name)) add('name', 'Letters, digits, _ and - only, 1 to 64 characters (a tool name)');
+  if (!ACTION_NAME_PATTERN.test(def.name)) add('name', `Letters, digits, _ and - only, 1 to ${ACTIONS.maxNameChars} characters (a tool name)`);
   if (!def.description.trim()) add('description', 'Tell the model what the action does and when to use it');
 
   if (isBuiltin(def.type)) return problems;

@@ -171,8 +171,7 @@ export function actionRoutes() {
       const botId = body.botId ?? action.botIds[0] ?? null;
       if (body.botId && !(await getBot(ctx.db, org.orgId, body.botId))) throw notFound('Bot', 'bot_not_found');
       const outcome = await runAction(ctx, action, body.arguments, { orgId: org.orgId, botId, conversationId: null, messageId: null, source: 'test', actor: c.get('actor') });
-      const [run] = await service.listRunsById(ctx, org.orgId, outcome.runId);
-      return c.json({ run: service.toRunDto(run!), result: outcome.result }, 200);
+      return c.json({ run: service.toRunDto(outcome.run), result: outcome.result }, 200);
     },
   );
 

@@ -26,7 +26,7 @@ import { checkArguments } from './json-schema';
 import { referencedSecrets, type EmailConfig, type HttpConfig } from './definition';
 import { HeaderInjectionError, renderHeader, renderJson, renderText, renderUrl } from './templates';
 import { redactForRun, withoutSecrets } from './redact';
-import type { ActionRow } from './service';
+import type { ActionRow, ActionRunRow } from './service';
 
 export interface RunContext {
   orgId: string;
@@ -47,6 +47,8 @@ export interface RunOutcome {
   /** The recorded (redacted) response, for the test route. */
   output: unknown;
   error: string | null;
+  /** The run row as recorded, for the test route. */
+  run: ActionRunRow;
 }
 
 /** What one type's execution produced, before it is recorded. */
@@ -102,7 +104,7 @@ async function record(ctx: ServiceContext, action: Pick<ActionRow, 'id' | 'name'
   const id = newId('arn', ctx.clock);
   const error = executed.error === null ? null : withoutSecrets(executed.error, executed.secrets).slice(0, 1000);
   const response = redactForRun(executed.response, executed.secrets);
-  await ctx.db.batch([
+  const [[row]] = await ctx.db.batch([
     ctx.db.insert(actionRuns).values({
       id,
       orgId: run.orgId,
@@ -118,7 +120,7 @@ async function record(ctx: ServiceContext, action: Pick<ActionRow, 'id' | 'name'
       response,
       error,
       createdAt: ctx.clock.now(),
-    }),
+    }).returning(),
     auditInsert(ctx.db, ctx.clock, ctx.meta, {
       orgId: run.orgId,
       actor: run.actor,
@@ -127,7 +129,7 @@ async function record(ctx: ServiceContext, action: Pick<ActionRow, 'id' | 'name'
       metadata: { runId: id, name: action.name, status: executed.status, source: run.source, conversationId: run.conversationId },
     }),
   ]);
-  return { runId: id, status: executed.status, latencyMs, result: bounded(withoutSecrets(executed.result, executed.secrets), ACTIONS.maxResultChars), output: response, error };
+  return { runId: id, status: executed.status, latencyMs, result: bounded(withoutSecrets(executed.result, executed.secrets), ACTIONS.maxResultChars), output: response, error, run: row! };
 }
 
 async function execute(ctx: ServiceContext, action: ActionRow, args: Record<string, unknown>, run: RunContext): Promise<Executed> {

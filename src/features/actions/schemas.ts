@@ -24,7 +24,7 @@ export const EmailConfigSchema = z
   .strict()
   .openapi('ActionEmailConfig');
 
-const name = z.string().regex(ACTION_NAME_PATTERN, 'Letters, digits, _ and - only, 1 to 64 characters').openapi({ example: 'lookup_order' });
+const name = z.string().regex(ACTION_NAME_PATTERN, `Letters, digits, _ and - only, 1 to ${ACTIONS.maxNameChars} characters`).openapi({ example: 'lookup_order' });
 const description = z.string().trim().min(1).max(ACTIONS.maxDescriptionChars);
 const botIds = z.array(z.string().min(1).max(64)).max(ACTIONS.maxBotsPerAction);
 

@@ -306,7 +306,3 @@ export async function decideConfirmation(
   if (current.status !== 'pending') return { status: 'already_decided', decision: current.status };
   return { status: 'expired' };
 }
-
-export async function listRunsById(ctx: ServiceContext, orgId: string, runId: string) {
-  return ctx.db.select().from(actionRuns).where(and(eq(actionRuns.orgId, orgId), eq(actionRuns.id, runId)));
-}

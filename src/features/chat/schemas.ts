@@ -1,7 +1,7 @@
 /** Wire schemas of the native chat route (and the message DTO other chat routes reuse). */
 import { z } from '@hono/zod-openapi';
 import { ATTACHMENTS, CHAT } from '../../limits';
-import { MESSAGE_ROLES } from '../../db/schema';
+import { CONVERSATION_STATUSES, MESSAGE_ROLES } from '../../db/schema';
 import { UseChatRequest } from './use-chat-route';
 import { ProblemSchema } from '../../http/router';
 
@@ -53,7 +53,7 @@ export const ChatRequestBody = z.union([NativeChatRequest, UseChatRequest]);
 /** Set when the turn asked for a person (issue #10); the SSE stream sends it as a `handoff` event before `done`. */
 export const HandoffOutcomeSchema = z
   .object({
-    conversationStatus: z.enum(['open', 'handoff_requested', 'human', 'closed']),
+    conversationStatus: z.enum(CONVERSATION_STATUSES),
     escalationId: z.string().nullable(),
     outsideBusinessHours: z.boolean(),
     nextOpeningAt: z.string().datetime().nullable().openapi({ description: 'Outside business hours: when the team is back' }),

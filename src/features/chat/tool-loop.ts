@@ -54,29 +54,29 @@ export async function* runToolRound(ctx: ServiceContext, round: RoundContext, in
   });
   let pending: { call: ToolCall; action: ActionRow; args: Record<string, unknown> } | null = null;
   const settled = await Promise.all(
-    calls.map(async (call, i): Promise<ToolMessageInput & { ran: boolean }> => {
+    calls.map(async (call, i): Promise<ToolMessageInput> => {
       const id = newId('msg', ctx.clock);
       const base = { id, round: index, callId: call.id, name: call.name, arguments: call.arguments };
       if (i >= ACTIONS.maxCallsPerRound) {
-        return { ...base, status: 'error', result: errorResult(`At most ${ACTIONS.maxCallsPerRound} tool calls run per round; call this one again.`), ran: false };
+        return { ...base, status: 'error', result: errorResult(`At most ${ACTIONS.maxCallsPerRound} tool calls run per round; call this one again.`) };
       }
       const action = round.actions.get(call.name);
-      if (!action) return { ...base, status: 'error', result: errorResult(`There is no tool named "${call.name}".`), ran: false };
+      if (!action) return { ...base, status: 'error', result: errorResult(`There is no tool named "${call.name}".`) };
       if (action.needsConfirmation) {
         const checked = checkArguments(action.parameters, call.arguments);
-        if (!checked.ok) return { ...base, status: 'error', result: errorResult(checked.message), ran: false };
+        if (!checked.ok) return { ...base, status: 'error', result: errorResult(checked.message) };
         if (pending) {
-          return { ...base, status: 'error', result: errorResult('Only one action that needs confirmation can wait at a time; call it again after this one is decided.'), ran: false };
+          return { ...base, status: 'error', result: errorResult('Only one action that needs confirmation can wait at a time; call it again after this one is decided.') };
         }
         pending = { call, action, args: checked.value };
-        return { ...base, status: 'pending', result: '', ran: false };
+        return { ...base, status: 'pending', result: '' };
       }
       const outcome = await runAction(ctx, action, call.arguments, runContext(id));
-      return { ...base, status: outcome.status, result: outcome.result, ran: true };
+      return { ...base, status: outcome.status, result: outcome.result };
     }),
   );
   const stored = settled.filter((s) => s.status !== 'pending');
-  await appendToolMessages(ctx, round, stored.map(({ ran: _ran, ...m }) => m));
+  await appendToolMessages(ctx, round, stored);
   for (const m of stored) yield { type: 'tool', callId: m.callId, name: m.name, status: m.status as 'ok' | 'error' | 'timeout', messageId: m.id };
 
   const waiting = pending as { call: ToolCall; action: ActionRow; args: Record<string, unknown> } | null;

@@ -10,7 +10,6 @@ import {
   escalationComments,
   escalations,
   escalationWatchers,
-  memberships,
   type EscalationPriority,
   type EscalationSource,
   type EscalationStatus,
@@ -23,6 +22,8 @@ import { getConversation } from '../conversations/service';
 import { handoffSettingsOf } from '../handoff/settings';
 import { addBusinessMinutes } from '../handoff/business-hours';
 import { eventInsert, eventInsertIfChanged, publishSoon } from '../events/outbox';
+import { domainEvent } from '../events/catalog';
+import { findMembership } from '../orgs/service';
 import { ACTION_EVENT, allowedActions, TRANSITIONS, type EscalationAction } from './state-machine';
 import { notifyEscalation, type Notification } from './notify';
 
@@ -82,8 +83,7 @@ export async function slaDueAt(db: Db, orgId: string, botId: string | null, prio
 }
 
 export async function isOrgMember(db: Db, orgId: string, userId: string): Promise<boolean> {
-  const row = await db.select({ id: memberships.id }).from(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId))).get();
-  return row !== undefined;
+  return (await findMembership(db, orgId, userId)) !== null;
 }
 
 /** Adds a watcher only when the ticket exists (in the batch's own view) and they do not watch yet. */
@@ -158,7 +158,7 @@ export async function createEscalation(ctx: ServiceContext, actor: Actor, input:
   await ctx.db.batch([
     ctx.db.insert(escalations).values(row),
     ...watchers.map((u) => watchStatement(ctx.db, row.orgId, row.id, u, row.createdAt)),
-    eventInsert(ctx.db, { orgId: row.orgId, type: 'escalation.created', botId: row.botId, conversationId: row.conversationId, data: escalationEventData(row, ref) }, ctx.clock),
+    eventInsert(ctx.db, domainEvent('escalation.created', { orgId: row.orgId, botId: row.botId, conversationId: row.conversationId, data: escalationEventData(row, ref) }), ctx.clock),
     auditInsert(ctx.db, ctx.clock, ctx.meta, { orgId: row.orgId, actor, action: 'escalation.create', target: { type: 'escalation', id: row.id }, metadata: { priority: row.priority, assigneeId: row.assigneeId, conversationId: row.conversationId } }),
   ]);
   publishSoon(ctx, row.orgId);
@@ -259,7 +259,7 @@ export async function updateEscalation(ctx: ServiceContext, actor: Actor, orgId:
     }),
     eventInsertIfChanged(
       ctx.db,
-      { orgId, type: eventType, botId: before.botId, conversationId: before.conversationId, data: { ...escalationEventData({ ...after, slaDueAt: (set.slaDueAt as number | undefined) ?? before.slaDueAt }, ref), previousStatus: before.status } },
+      domainEvent(eventType, { orgId, botId: before.botId, conversationId: before.conversationId, data: { ...escalationEventData({ ...after, slaDueAt: (set.slaDueAt as number | undefined) ?? before.slaDueAt }, ref), previousStatus: before.status } }),
       ctx.clock,
     ),
     // The new assignee watches from now on (only if the assignment really happened).
@@ -302,7 +302,7 @@ export async function addComment(ctx: ServiceContext, actor: Actor, orgId: strin
   await ctx.db.batch([
     // Guarded: a ticket deleted with its org meanwhile takes no comment (and no event).
     insertRowWhere(ctx.db, escalationComments, row, sql`EXISTS (SELECT 1 FROM escalations WHERE id = ${escalationId} AND org_id = ${orgId})`),
-    eventInsertIfChanged(ctx.db, { orgId, type: 'escalation.commented', botId: ticket.botId, conversationId: ticket.conversationId, data: { ...escalationEventData(ticket, ref), commentId: row.id } }, ctx.clock),
+    eventInsertIfChanged(ctx.db, domainEvent('escalation.commented', { orgId, botId: ticket.botId, conversationId: ticket.conversationId, data: { ...escalationEventData(ticket, ref), commentId: row.id } }), ctx.clock),
     auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, { orgId, actor, action: 'escalation.comment', target: { type: 'escalation', id: escalationId }, metadata: { commentId: row.id } }),
     // Commenting is taking part: the author watches from now on.
     ...(author ? [watchStatement(ctx.db, orgId, escalationId, author, now)] : []),

@@ -4,6 +4,7 @@
  * UPDATE, and a refusal names the actions the current state allows.
  */
 import type { EscalationStatus } from '../../db/schema';
+import type { EventType } from '../events/catalog';
 
 export const ESCALATION_ACTIONS = ['assign', 'unassign', 'resolve', 'close', 'reopen'] as const;
 export type EscalationAction = (typeof ESCALATION_ACTIONS)[number];
@@ -23,10 +24,10 @@ export function allowedActions(status: EscalationStatus): EscalationAction[] {
 }
 
 /** The event type each action emits (escalation.assigned, …). */
-export const ACTION_EVENT: Record<EscalationAction, string> = {
+export const ACTION_EVENT = {
   assign: 'escalation.assigned',
   unassign: 'escalation.unassigned',
   resolve: 'escalation.resolved',
   close: 'escalation.closed',
   reopen: 'escalation.reopened',
-};
+} as const satisfies Record<EscalationAction, EventType>;

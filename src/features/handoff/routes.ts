@@ -8,7 +8,7 @@ import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, IdPa
 import { badRequest, conflict, forbidden, notFound } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { decodeCursor, toPage } from '../../http/pagination';
-import { ESCALATION_PRIORITIES } from '../../db/schema';
+import { CONVERSATION_STATUSES, ESCALATION_PRIORITIES } from '../../db/schema';
 import { ESCALATION, INBOX } from '../../limits';
 import { MessageSchema } from '../chat/schemas';
 import { toMessageDto } from '../chat/store';
@@ -20,6 +20,7 @@ import { announceHandoff, requestHandoff, type HandoffResult } from './service';
 import { INBOX_STATUSES, listInbox, markRead, toInboxDto } from './inbox';
 import { HANDOFF_LANGS } from './settings';
 import type { ServerFrame } from '../chat/live/room-protocol';
+import { publishToRoom } from '../chat/live/room-publish';
 
 const tags = ['Inbox'];
 const security = [{ bearer: [] }];
@@ -28,7 +29,7 @@ const ConversationId = IdParam('conversationId', 'cnv');
 export const HandoffReply = z
   .object({
     conversationId: z.string(),
-    conversationStatus: z.enum(['open', 'handoff_requested', 'human', 'closed']),
+    conversationStatus: z.enum(CONVERSATION_STATUSES),
     escalation: EscalationSchema.nullable(),
     notice: MessageSchema.nullable().openapi({ description: 'The stored message telling the visitor (null when nothing changed)' }),
     handoff: HandoffOutcomeSchema.nullable(),
@@ -186,12 +187,8 @@ export function handoffRoutes() {
       if (result.status === 'unknown_message') throw notFound('Message', 'message_not_found');
       if (result.status === 'ok' && conversation.liveAt !== null) {
         const frame: ServerFrame = { type: 'read', role: 'agent', userId: actor.userId, messageId: result.messageId };
-        try {
-          await c.env.CONVERSATION_ROOM.get(c.env.CONVERSATION_ROOM.idFromName(conversationId)).publish(frame);
-        } catch (err) {
-          // The marker is stored; a receipt the room missed is not worth failing the request.
-          console.warn(JSON.stringify({ level: 'warn', msg: 'read receipt not relayed', conversationId, error: err instanceof Error ? err.message : String(err) }));
-        }
+        // The marker is stored; a receipt the room missed is not worth failing the request.
+        await publishToRoom(ctx, conversationId, [frame], 'read receipt not relayed');
       }
       return c.json({ conversationId, messageId: result.status === 'ok' ? result.messageId : null }, 200);
     },

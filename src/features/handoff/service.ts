@@ -22,10 +22,12 @@ import { auditInsertIfChanged } from '../audit/service';
 import { getBot, type BotRow } from '../bots/service';
 import { getConversation, messageCreated, toMessageDto, type ConversationRow, type MessageRow } from '../chat/store';
 import type { ServerFrame } from '../chat/live/room-protocol';
+import { publishToRoom } from '../chat/live/room-publish';
 import { escalationEventData, newEscalationRow, type ActorRef, type EscalationRow } from '../escalations/service';
 import { notifyEscalation } from '../escalations/notify';
 import { formatOpening, isOpen, nextOpening } from './business-hours';
 import { eventInsertIfChanged, publishSoon } from '../events/outbox';
+import { domainEvent } from '../events/catalog';
 import { DEFAULT_NOTICES, handoffSettingsOf, type HandoffLang } from './settings';
 
 /** What a turn (or the button) tells the widget besides the notice text. */
@@ -134,7 +136,7 @@ export async function requestHandoff(ctx: ServiceContext, req: HandoffRequest): 
     requestedAt: new Date(now).toISOString(),
     actor: req.actor,
   };
-  const event = (type: string, data: Record<string, unknown>) => eventInsertIfChanged(ctx.db, { orgId: req.orgId, type, botId: bot.id, conversationId: conversation.id, data }, ctx.clock);
+  const scope = { orgId: req.orgId, botId: bot.id, conversationId: conversation.id };
   const results = await ctx.db.batch([
     ctx.db
       .update(conversations)
@@ -142,8 +144,8 @@ export async function requestHandoff(ctx: ServiceContext, req: HandoffRequest): 
       .where(and(eq(conversations.id, conversation.id), eq(conversations.orgId, req.orgId), isNull(conversations.deletedAt), eq(conversations.status, 'open')))
       .returning(),
     insertIfPreviousChanged(ctx.db, escalations, ticket),
-    event('conversation.handoff_requested', requestedData),
-    event('escalation.created', escalationEventData(ticket, req.actor)),
+    eventInsertIfChanged(ctx.db, domainEvent('conversation.handoff_requested', { ...scope, data: requestedData }), ctx.clock),
+    eventInsertIfChanged(ctx.db, domainEvent('escalation.created', { ...scope, data: escalationEventData(ticket, req.actor) }), ctx.clock),
     auditInsertIfChanged(ctx.db, ctx.clock, ctx.meta, {
       orgId: req.orgId,
       actor: req.auditActor,
@@ -170,7 +172,12 @@ export async function requestHandoff(ctx: ServiceContext, req: HandoffRequest): 
     return { status: 'already', conversation: current, escalation: await openTicketOf(ctx, req.orgId, current.id) };
   }
   publishSoon(ctx, req.orgId);
-  await notifyEscalation(ctx, { kind: 'created', ticket, actor: req.actor });
+  try {
+    // The handoff has committed: a failed recipient lookup or mail must not fail the request (or the turn).
+    await notifyEscalation(ctx, { kind: 'created', ticket, actor: req.actor });
+  } catch (err) {
+    console.warn(JSON.stringify({ level: 'warn', msg: 'handoff notification not sent', escalationId: ticket.id, conversationId: conversation.id, error: err instanceof Error ? err.message : String(err) }));
+  }
   return {
     status: 'requested',
     conversation: updated,
@@ -195,12 +202,7 @@ export async function announceHandoff(ctx: ServiceContext, result: Extract<Hando
   if (result.conversation.liveAt === null) return;
   const frames: ServerFrame[] = [{ type: 'status', status: result.conversation.status, humanUserId: result.conversation.humanUserId }];
   if (withNotice) frames.push({ type: 'message', message: toMessageDto(result.notice) });
-  try {
-    const ns = ctx.env.CONVERSATION_ROOM;
-    await ns.get(ns.idFromName(result.conversation.id)).publish(...frames);
-  } catch (err) {
-    console.warn(JSON.stringify({ level: 'warn', msg: 'handoff not announced to the room', conversationId: result.conversation.id, error: err instanceof Error ? err.message : String(err) }));
-  }
+  await publishToRoom(ctx, result.conversation.id, frames, 'handoff not announced to the room');
 }
 
 /**

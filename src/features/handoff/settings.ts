@@ -159,7 +159,3 @@ export function matchTriggerPhrase(settings: BotHandoffSettings, message: string
   }
   return settings.triggerPhrases.some((p) => folded.includes(foldPhrase(p))) ? { lang: 'en' } : null;
 }
-
-export function isHandoffLang(value: string | null | undefined): value is HandoffLang {
-  return value !== null && value !== undefined && (HANDOFF_LANGS as readonly string[]).includes(value);
-}

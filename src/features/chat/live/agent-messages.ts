@@ -12,6 +12,7 @@ import { searchFormOf } from '../../../lib/text/text-fold';
 import type { MessageDto } from '../turn';
 import { messageCreated, toMessageDto } from '../store';
 import { eventInsertIfChanged, publishSoon } from '../../events/outbox';
+import { domainEvent } from '../../events/catalog';
 
 export interface RoomConversation {
   id: string;
@@ -125,7 +126,7 @@ export async function handBack(ctx: ServiceContext, orgId: string, conversationI
       .returning({ id: conversations.id, botId: conversations.botId, status: conversations.status, humanUserId: conversations.humanUserId }),
     eventInsertIfChanged(
       ctx.db,
-      { orgId, type: 'conversation.handed_back', botId: by?.botId ?? null, conversationId, data: { conversationId, botId: by?.botId ?? null, byUserId: by?.userId ?? null, handedBackAt: new Date(now).toISOString() } },
+      domainEvent('conversation.handed_back', { orgId, botId: by?.botId ?? null, conversationId, data: { conversationId, botId: by?.botId ?? null, byUserId: by?.userId ?? null, handedBackAt: new Date(now).toISOString() } }),
       ctx.clock,
     ),
   ]);
