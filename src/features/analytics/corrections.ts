@@ -15,6 +15,7 @@ import { answerCorrections } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { createSource } from '../knowledge/sources';
 import { checkSourceQuota, consumeQuota, type QuotaDecision } from '../usage/quotas';
+import { domainEvent } from '../events/catalog';
 import { eventInsertWhere, publishSoon } from '../events/outbox';
 
 export type CorrectionRow = typeof answerCorrections.$inferSelect;
@@ -111,7 +112,7 @@ export async function improveAnswer(ctx: ServiceContext, actor: Actor, input: Im
     // The event only when this request's correction went in (not when another one won the race).
     eventInsertWhere(
       ctx.db,
-      { orgId: input.orgId, type: 'answer.improved', botId: message.botId, data: { correctionId: correction.id, messageId: message.id, feedbackId: correction.feedbackId, sourceId, question } },
+      domainEvent('answer.improved', { orgId: input.orgId, botId: message.botId, data: { correctionId: correction.id, messageId: message.id, feedbackId: correction.feedbackId, sourceId, question } }),
       ctx.clock,
       sql`EXISTS (SELECT 1 FROM answer_corrections WHERE id = ${correction.id})`,
     ),

@@ -38,15 +38,20 @@ export function unionAll(parts: string[]): string {
   return unionAll(groups);
 }
 
+// Dimensionless per-hour counts for the hour of the week: two rows an hour, however many channels.
+// Named columns, so they also stand as a compound of their own (HOUR_OF_WEEK_FACTS).
+const HOUR_OF_WEEK_PARTS = [
+  `SELECT bot_id, ${HOUR} AS hour, 'hour.conversations' AS metric, '' AS dim, COUNT(*) AS value
+  FROM conversations WHERE ${inRange()} GROUP BY 1, 2`,
+  `SELECT bot_id, ${HOUR}, 'hour.messages', '', COUNT(*)
+  FROM messages WHERE ${inRange()} GROUP BY 1, 2`,
+];
+
 /** Columns: bot_id, hour, metric, dim, value. */
 export const HOURLY_FACTS = unionAll([
   `SELECT bot_id, ${HOUR} AS hour, 'conversations' AS metric, channel AS dim, COUNT(*) AS value
   FROM conversations WHERE ${inRange()} GROUP BY bot_id, hour, dim`,
-  // Dimensionless per-hour counts for the hour of the week: two rows an hour, however many channels.
-  `SELECT bot_id, ${HOUR}, 'hour.conversations', '', COUNT(*)
-  FROM conversations WHERE ${inRange()} GROUP BY 1, 2`,
-  `SELECT bot_id, ${HOUR}, 'hour.messages', '', COUNT(*)
-  FROM messages WHERE ${inRange()} GROUP BY 1, 2`,
+  ...HOUR_OF_WEEK_PARTS,
   `SELECT bot_id, ${HOUR}, 'country', COALESCE(country, ''), COUNT(*)
   FROM conversations WHERE ${inRange()} GROUP BY 1, 2, 4`,
   `SELECT bot_id, ${HOUR}, 'sentiment', CASE WHEN sentiment > 0 THEN 'positive' WHEN sentiment < 0 THEN 'negative' ELSE 'neutral' END, COUNT(*)
@@ -75,6 +80,9 @@ export const HOURLY_FACTS = unionAll([
    WHERE e.org_id = ?1 AND e.type = 'conversation.handoff_requested' AND e.created_at >= {F} AND e.created_at < {T}
 ) WHERE responded IS NOT NULL`,
 ]);
+
+/** Only HOURLY_FACTS' `hour.conversations` and `hour.messages` rows (the hour of the week), same columns. */
+export const HOUR_OF_WEEK_FACTS = unionAll(HOUR_OF_WEEK_PARTS);
 
 /**
  * Questions (by near-duplicate key, with how many got the fallback) and citations (by source),

@@ -15,9 +15,9 @@
  */
 import type { ServiceContext } from '../../context';
 import { ANALYTICS } from '../../limits';
-import { DAILY_FACTS, FIRST_RESPONSE_METRIC, HOURLY_FACTS, HOURLY_KEYED_FACTS, spannedKeyedFacts, unionAll, withRange } from './facts';
+import { DAILY_FACTS, FIRST_RESPONSE_METRIC, HOUR_OF_WEEK_FACTS, HOURLY_FACTS, HOURLY_KEYED_FACTS, spannedKeyedFacts, unionAll, withRange } from './facts';
 import { addToSketch, decodeSketch, emptySketch, estimateSketch, mergeSketch } from './hll';
-import { DAY_MS, hourOfWeekSql, localDayIndex, localDayIndexSql, type LocalRange } from './range';
+import { DAY_MS, HOUR_MS, hourOfWeekSql, localDayIndex, localDayIndexSql, type LocalRange } from './range';
 import { usageByModel, usageByProvider, type ModelUsage, type ProviderUsage } from './pricing';
 import { utcDayStart, weekStart, WEEK_MS } from './rollup';
 
@@ -119,7 +119,6 @@ function source(segments: Segment[], rollup: (a: string, b: string, segment: Seg
   );
 }
 
-const HOUR_MS = 3_600_000;
 const NOON_MS = 12 * HOUR_MS;
 
 /**
@@ -257,7 +256,7 @@ export async function overview(ctx: ServiceContext, input: OverviewInput): Promi
   const hoursOfWeek = source(
     segments,
     (a, b) => `SELECT bot_id, hour, metric, dim, value FROM analytics_hourly WHERE org_id = ?1 AND metric IN ('hour.conversations', 'hour.messages') AND hour >= ${a} AND hour < ${b}`,
-    HOURLY_FACTS,
+    HOUR_OF_WEEK_FACTS,
     'bot_id, hour, metric, dim, value',
   );
   const daily = dailyPieces(range, segments);

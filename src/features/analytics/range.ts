@@ -4,7 +4,7 @@
  * can put each UTC hour on its local day and hour of the week (DST included).
  */
 export const DAY_MS = 86_400_000;
-const HOUR_MS = 3_600_000;
+export const HOUR_MS = 3_600_000;
 
 export function isTimeZone(tz: string): boolean {
   try {

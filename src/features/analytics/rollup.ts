@@ -14,13 +14,13 @@
  * words that arrive later land in their own hour and day.
  */
 import type { ServiceContext } from '../../context';
+import { splitForStatements } from '../../db/bound-parameters';
 import { enqueueMany } from '../../jobs/messages';
 import { ANALYTICS } from '../../limits';
 import { DAILY_FACTS, HOURLY_FACTS, withRange } from './facts';
 import { addToSketch, emptySketch, encodeSketch } from './hll';
-import { DAY_MS } from './range';
+import { DAY_MS, HOUR_MS } from './range';
 
-const HOUR_MS = 3_600_000;
 export const utcDayStart = (ms: number) => ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
 export const utcHourStart = (ms: number) => ms - (((ms % HOUR_MS) + HOUR_MS) % HOUR_MS);
 export const WEEK_MS = 7 * DAY_MS;
@@ -33,9 +33,6 @@ export type RollupResult =
   | { status: 'built_hours'; day: number; builtTo: number }
   | { status: 'open_day' }
   | { status: 'invalid_day' };
-
-/** Sketch rows per INSERT: four bound values each, under D1's 100. */
-const SKETCH_ROWS_PER_STATEMENT = 20;
 
 export async function buildRollupDay(ctx: ServiceContext, orgId: string, day: number): Promise<RollupResult> {
   if (day !== utcDayStart(day)) return { status: 'invalid_day' };
@@ -67,7 +64,8 @@ export async function buildRollupDay(ctx: ServiceContext, orgId: string, day: nu
       )
       .bind(orgId, weekStart(day), weekStart(day) + WEEK_MS),
     db.prepare('DELETE FROM analytics_visitor_sketches WHERE org_id = ?1 AND day = ?2').bind(orgId, day),
-    ...chunk(sketches, SKETCH_ROWS_PER_STATEMENT).map((rows) =>
+    // Four bound values per sketch row and no others, so each INSERT stays within D1's limit.
+    ...splitForStatements(sketches, 4).map((rows) =>
       db
         .prepare(`INSERT INTO analytics_visitor_sketches (org_id, day, bot_id, registers) VALUES ${rows.map(() => '(?, ?, ?, ?)').join(', ')}`)
         .bind(...rows.flatMap((r) => [orgId, day, r.botId, r.registers])),
@@ -102,12 +100,6 @@ async function visitorSketches(ctx: ServiceContext, orgId: string, from: number,
     addToSketch(sketch, row.visitor);
   }
   return [...byBot].map(([botId, registers]) => ({ botId, registers: encodeSketch(registers) }));
-}
-
-function chunk<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /**

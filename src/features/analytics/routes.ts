@@ -4,7 +4,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, page } from '../../http/router';
+import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, IdParam, page } from '../../http/router';
 import { ApiError, badRequest, notFound, quotaExceeded } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
 import { decodeCursor, toPage } from '../../http/pagination';
@@ -20,8 +20,6 @@ import { improveAnswer, type CorrectionRow, type ImproveResult } from './correct
 
 const security = [{ bearer: [] }];
 const iso = (ms: number) => new Date(ms).toISOString();
-const pathId = (name: string, prefix: string) =>
-  z.object({ [name]: z.string().min(1).max(64).openapi({ param: { name, in: 'path' }, example: `${prefix}_01JD3X0000000000000000000` }) });
 
 const botNotFound = () => notFound('Bot', 'bot_not_found');
 
@@ -131,13 +129,13 @@ export function analyticsRoutes() {
       tags: ['Feedback review'],
       security,
       summary: "Improve a rated answer: the question and the corrected answer become a Q&A source of the answer's bot",
-      request: { params: pathId('feedbackId', 'fbk'), body: jsonBody(ImproveBody) },
+      request: { params: IdParam('feedbackId', 'fbk'), body: jsonBody(ImproveBody) },
       responses: improveResponses,
     }),
     async (c) => {
       const org = requirePermission(c, 'sources.write');
       const ctx = serviceContext(c);
-      const feedback = await findFeedback(ctx, org.orgId, c.req.valid('param').feedbackId as string);
+      const feedback = await findFeedback(ctx, org.orgId, c.req.valid('param').feedbackId);
       const feedbackNotFound = () => notFound('Feedback', 'feedback_not_found');
       if (!feedback) throw feedbackNotFound();
       const body = c.req.valid('json');
@@ -179,7 +177,7 @@ export function analyticsRoutes() {
       tags: ['Analytics'],
       security,
       summary: 'Answer an unanswered turn: the question and the answer become a Q&A source of its bot',
-      request: { params: pathId('messageId', 'msg'), body: jsonBody(ImproveBody) },
+      request: { params: IdParam('messageId', 'msg'), body: jsonBody(ImproveBody) },
       responses: improveResponses,
     }),
     async (c) => {
@@ -187,7 +185,7 @@ export function analyticsRoutes() {
       const body = c.req.valid('json');
       const result = await improveAnswer(serviceContext(c), c.get('actor'), {
         orgId: org.orgId,
-        messageId: c.req.valid('param').messageId as string,
+        messageId: c.req.valid('param').messageId,
         answer: body.answer,
         question: body.question,
         requireUnanswered: true,
@@ -239,12 +237,12 @@ export function analyticsRoutes() {
       security,
       summary: "One bot's analytics (the overview's shape)",
       description: overviewDescription,
-      request: { params: pathId('botId', 'bot'), query: BotOverviewQuery },
+      request: { params: IdParam('botId', 'bot'), query: BotOverviewQuery },
       responses: overviewResponses,
     }),
     async (c) => {
       const org = requirePermission(c, 'analytics.read');
-      const botId = await requireBotOf(c, c.req.valid('param').botId as string);
+      const botId = await requireBotOf(c, c.req.valid('param').botId);
       return answerOverview(c, c.req.valid('query'), org.orgId, botId) as never;
     },
   );

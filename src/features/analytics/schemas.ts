@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { FEEDBACK_RATINGS } from '../../db/schema';
+import { PaginationQuery } from '../../http/router';
 import { ANALYTICS, ANSWER_CORRECTION } from '../../limits';
 import { CSV_TABLES } from './csv-tables';
 import { isTimeZone, parseDate } from './range';
@@ -108,14 +109,12 @@ const Instant = z
   .refine((v) => !Number.isNaN(Date.parse(v)), 'An ISO 8601 date or date-time')
   .openapi({ example: '2026-03-01T00:00:00Z', format: 'date-time' });
 
-export const FeedbackReviewQuery = z.object({
+export const FeedbackReviewQuery = PaginationQuery.extend({
   botId: z.string().min(1).max(64).optional(),
   rating: z.enum(FEEDBACK_RATINGS).optional(),
   from: Instant.optional().openapi({ description: 'Rated at or after' }),
   to: Instant.optional().openapi({ description: 'Rated before' }),
   hasComment: z.enum(['true', 'false']).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(200).optional(),
 });
 
 const CitationSchema = z.object({ n: z.number(), sourceId: z.string(), documentId: z.string(), chunkId: z.string(), title: z.string(), url: z.string().nullable(), snippet: z.string(), score: z.number() });

@@ -20,7 +20,3 @@ export function sentimentScore(text: string): number {
   }
   return score;
 }
-
-export type SentimentLabel = 'positive' | 'neutral' | 'negative';
-
-export const sentimentLabel = (score: number): SentimentLabel => (score > 0 ? 'positive' : score < 0 ? 'negative' : 'neutral');
