@@ -16,14 +16,13 @@
  */
 import { OFFLINE_ANSWER } from '../limits';
 import { STOPWORDS } from '../lib/text/stopwords';
-import { foldForSearch } from '../lib/text/text-fold';
+import { foldForSearch, spacelessRuns, withoutSpacelessRuns } from '../lib/text/text-fold';
 import { createWordMatcher, stemOf } from '../lib/text/word-forms';
 import { framingWords } from '../lib/text/question-framing';
 
 /** Search folding plus lower case: what every comparison here reads. */
 export const fold = (text: string): string => foldForSearch(text).toLowerCase();
 
-const SPACELESS_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}\u30fc]+/gu;
 /** Spaceless characters that write content (kana-only pairs are mostly Japanese grammar). */
 const CONTENT_SPACELESS = /[\p{Script=Han}\p{Script=Katakana}\p{Script=Hangul}]/u;
 const WORD = /[\p{L}\p{N}]+/gu;
@@ -77,7 +76,7 @@ export function questionUnits(question: string): QuestionUnits {
   const framing = framingWords(folded);
   const words = new Map<string, string>();
   const numbers = new Set<string>();
-  for (const w of folded.replace(SPACELESS_RUN, ' ').match(WORD) ?? []) {
+  for (const w of withoutSpacelessRuns(folded).match(WORD) ?? []) {
     if (/\d/.test(w)) numbers.add(w);
     if ((w.length < 2 && !/\d/.test(w)) || STOPWORDS.has(w) || framing.has(w) || (typeWords.has(w) && TYPE_WORDS.has(w))) continue;
     if (typeWords.has(w) && !/\d/.test(w) && type === 'quantity' && /^(?:years?|dates?|time|days?|month|age|jahr|tag|datum|uhrzeit|monat|ano|dia|fecha|hora|mes|annee|jour|heure|mois)$/.test(w)) continue;
@@ -88,7 +87,7 @@ export function questionUnits(question: string): QuestionUnits {
   const weak = new Set<string>();
   // Question markers of spaceless scripts (いつ, 何日, ですか) are grammar, not topic.
   const spaceless = folded.replace(/いつ|いくら|どのくらい|どれくらい|どのぐらい|なぜ|どうして|何故|何|誰|だれ|什么时候|为什么|多少|多久|多长|几|谁/gu, ' ');
-  for (const run of spaceless.match(SPACELESS_RUN) ?? []) {
+  for (const run of spacelessRuns(spaceless)) {
     const chars = [...run];
     for (let i = 0; i + 2 <= chars.length; i++) {
       const gram = chars[i]! + chars[i + 1]!;
@@ -151,7 +150,7 @@ export interface SentenceForms {
 
 export function sentenceForms(sentence: string): SentenceForms {
   const folded = fold(sentence);
-  return { folded, words: folded.replace(SPACELESS_RUN, ' ').match(WORD) ?? [] };
+  return { folded, words: withoutSpacelessRuns(folded).match(WORD) ?? [] };
 }
 
 /**

@@ -17,6 +17,7 @@
  * bot's words, is the pipeline's job.
  */
 import { OFFLINE_ANSWER } from '../limits';
+import { hasSpacelessScript } from '../lib/text/text-fold';
 import { ChatModelError, type ChatChunk, type ChatModel, type ChatRequest, type PromptSource } from './chat-model';
 import {
   createUnitMatcher,
@@ -62,7 +63,6 @@ interface Scored {
 /** Text addressed to the assistant rather than about the subject: never quoted as an answer. */
 const INSTRUCTION_LIKE =
   /\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|above|previous)\b|\b(?:system prompt|you are now|act as|pretend to be|new instructions)\b|\bignorier\w*\b.{0,40}\banweisung|\bignora\w*\b.{0,40}\binstruccion/i;
-const SPACELESS = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}]/u;
 const WORD = /[\p{L}\p{N}]+/gu;
 
 /**
@@ -244,10 +244,10 @@ function neighbour(bySource: Candidate[][], c: Candidate, step: 1 | -1, within: 
 /** Ends with a colon ("for example:"), or a few words without a sentence end: it announces what follows. */
 function isLeadIn(c: Candidate): boolean {
   const text = c.segment.text.trim();
-  return /[:：]$/.test(text) || (c.forms.words.length < 4 && !/[.!?。！？…]["'”’)\]]*$/.test(text) && !SPACELESS.test(text));
+  return /[:：]$/.test(text) || (c.forms.words.length < 4 && !/[.!?。！？…]["'”’)\]]*$/.test(text) && !hasSpacelessScript(text));
 }
 
-const isShort = (c: Candidate) => !SPACELESS.test(c.segment.text) && c.forms.words.length < SHORT_SENTENCE_WORDS;
+const isShort = (c: Candidate) => !hasSpacelessScript(c.segment.text) && c.forms.words.length < SHORT_SENTENCE_WORDS;
 
 function similar(a: SentenceForms, b: SentenceForms): boolean {
   if (a.folded === b.folded) return true;
@@ -271,7 +271,7 @@ function excerpt(sentence: string, keysOf: (word: string) => readonly string[], 
   const cap = OFFLINE_ANSWER.maxSentenceChars;
   if (sentence.length <= cap) return sentence;
   const tokens = [...sentence.matchAll(WORD)].map((m) => ({ start: m.index, end: m.index + m[0].length, keys: (fold(m[0]).match(WORD) ?? []).flatMap(keysOf) }));
-  if (SPACELESS.test(sentence) || tokens.length === 0) return `${sentence.slice(0, cap - 1)}…`;
+  if (hasSpacelessScript(sentence) || tokens.length === 0) return `${sentence.slice(0, cap - 1)}…`;
   const room = cap - 2;
   // Sliding window over words, at most `room` characters wide, valued by the distinct keys in it; the first best wins.
   const counts = new Map<string, number>();
@@ -313,9 +313,9 @@ function render(chosen: Candidate[]): string {
     .map((c) => {
       const text = c.quoted;
       // Japanese and Chinese put no space before the marker or between sentences.
-      return SPACELESS.test(text.slice(-1)) || /[。！？]$/.test(text) ? `${text}${marker(c)}` : `${text} ${marker(c)}`;
+      return hasSpacelessScript(text.slice(-1)) || /[。！？]$/.test(text) ? `${text}${marker(c)}` : `${text} ${marker(c)}`;
     })
-    .reduce((answer, piece) => (answer === '' ? piece : /[。！？\]]$/.test(answer) && SPACELESS.test(piece[0]!) ? answer + piece : `${answer} ${piece}`), '');
+    .reduce((answer, piece) => (answer === '' ? piece : /[。！？\]]$/.test(answer) && hasSpacelessScript(piece[0]!) ? answer + piece : `${answer} ${piece}`), '');
 }
 
 /**
@@ -332,7 +332,7 @@ function cleanSourceText(text: string): string {
 /** Word by word (each with its trailing space); text without spaces in pieces of two characters. */
 function* streamPieces(answer: string): Generator<string> {
   for (const word of answer.match(/\S+\s*/g) ?? []) {
-    if (!SPACELESS.test(word) || word.length <= 4) {
+    if (!hasSpacelessScript(word) || word.length <= 4) {
       yield word;
       continue;
     }

@@ -53,6 +53,3 @@ function normalize(vector: Float64Array): Float32Array {
   for (let i = 0; i < vector.length; i++) out[i] = vector[i]! * inverseNorm;
   return out;
 }
-
-/** The embedder's feature hash (src/lib/hash.ts), exported for its tests. */
-export { hashString };

@@ -44,6 +44,11 @@ export const IfMatchHeaders = z.object({
     }),
 });
 
+/** If-None-Match on a GET with an ETag (matched by `ifNoneMatchHits`): a hit is a 304. */
+export const IfNoneMatchHeaders = z.object({
+  'if-none-match': z.string().max(1000).optional().openapi({ param: { name: 'if-none-match', in: 'header' } }),
+});
+
 export const etagResponseHeaders = {
   ETag: { description: 'The revision of the resource; send it back in If-Match to make a change conditional.', schema: { type: 'string' as const } },
 };

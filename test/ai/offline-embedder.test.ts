@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createEmbedder } from '../../src/ai/create-embedder';
-import { hashString, OfflineHashEmbedder, OFFLINE_EMBEDDING_DIMENSIONS } from '../../src/ai/offline-embedder';
+import { OfflineHashEmbedder, OFFLINE_EMBEDDING_DIMENSIONS } from '../../src/ai/offline-embedder';
+import { hashString } from '../../src/lib/hash';
 import { OpenAICompatibleEmbedder } from '../../src/ai/openai-embedder';
 import { extractFeatures, stemWord, tokenizeWords } from '../../src/ai/text-features';
 

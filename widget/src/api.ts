@@ -229,12 +229,7 @@ export class WidgetApi {
 
   /** One turn, streamed. Resolves when the stream ends; a failed turn rejects with its problem. */
   async chat(message: string, conversationId: string | undefined, on: ChatHandlers): Promise<void> {
-    const res = await this.authed('chat', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'idempotency-key': newKey() },
-      body: JSON.stringify({ message, stream: true, ...(conversationId ? { conversationId } : {}) }),
-    });
-    return this.answer(res, on);
+    return this.stream('chat', { message, stream: true, ...(conversationId ? { conversationId } : {}) }, on);
   }
 
   /**
@@ -243,10 +238,15 @@ export class WidgetApi {
    * only spares a retry the server's work.
    */
   async decide(conversationId: string, confirmationId: string, approve: boolean, on: ChatHandlers): Promise<void> {
-    const res = await this.authed(`conversations/${encodeURIComponent(conversationId)}/confirmations/${encodeURIComponent(confirmationId)}`, {
+    return this.stream(`conversations/${encodeURIComponent(conversationId)}/confirmations/${encodeURIComponent(confirmationId)}`, { approve, stream: true }, on);
+  }
+
+  /** POSTs `body` asking for an event stream, under a fresh idempotency key, and reads the answer. */
+  private async stream(path: string, body: object, on: ChatHandlers): Promise<void> {
+    const res = await this.authed(path, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'idempotency-key': newKey() },
-      body: JSON.stringify({ approve, stream: true }),
+      body: JSON.stringify(body),
     });
     return this.answer(res, on);
   }

@@ -14,6 +14,15 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: st
   return node;
 }
 
+/** A link that opens `href` (already sanitized) in a new tab, sending no referrer and no opener. */
+export function link(href: string, text?: string): HTMLAnchorElement {
+  const a = el('a', undefined, text);
+  a.href = href;
+  a.target = '_blank';
+  a.rel = 'noopener noreferrer nofollow';
+  return a;
+}
+
 export function renderBlocks(blocks: Block[], cite: CiteRenderer): DocumentFragment {
   const out = document.createDocumentFragment();
   for (const block of blocks) {
@@ -60,11 +69,7 @@ function inlines<T extends HTMLElement>(parent: T, nodes: Inline[], cite: CiteRe
         parent.append(inlines(el(node.t), node.c, cite));
         break;
       case 'link': {
-        const a = inlines(el('a'), node.c, cite);
-        a.href = node.href;
-        a.target = '_blank';
-        a.rel = 'noopener noreferrer nofollow';
-        parent.append(a);
+        parent.append(inlines(link(node.href), node.c, cite));
         break;
       }
       case 'cite':

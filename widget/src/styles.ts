@@ -29,10 +29,10 @@ font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--k
 .kc-msg{max-width:88%;padding:9px 12px;border-radius:12px;background:var(--kc-bubble);overflow-wrap:anywhere}
 .kc-msg--user{align-self:flex-end;background:var(--kc-brand);color:var(--kc-on-brand);white-space:pre-wrap}
 .kc-msg--assistant,.kc-msg--agent,.kc-live-typing{align-self:flex-start}
-.kc-msg--agent{border-left:3px solid var(--kc-brand-line)}
+.kc-msg--agent{border-left:3px solid var(--kc-brand)}
 .kc-msg-label{font-size:12px;font-weight:600;color:var(--kc-muted)}
 .kc-live-typing{padding:4px 12px}
-.kc-handoff{align-self:center;margin:0 14px 8px;border:1px solid var(--kc-brand-line);background:var(--kc-bg);color:var(--kc-fg);border-radius:999px;padding:5px 12px;font-size:13px}
+.kc-handoff{align-self:center;margin:0 14px 8px;border:1px solid var(--kc-brand);background:var(--kc-bg);color:var(--kc-fg);border-radius:999px;padding:5px 12px;font-size:13px}
 .kc-note{align-self:center;color:var(--kc-muted);font-size:13px}
 .kc-msg-body p{margin:0 0 6px}.kc-msg-body p:last-child{margin:0}
 .kc-msg-body .kc-h{font-weight:700}
@@ -51,7 +51,7 @@ font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--k
 @keyframes kc-blink{0%,80%,100%{opacity:.3}40%{opacity:1}}
 @media (prefers-reduced-motion:reduce){.kc-typing i{animation:none}}
 .kc-suggestions{display:flex;flex-wrap:wrap;gap:6px;padding:0 14px 8px}
-.kc-suggestions button{border:1px solid var(--kc-brand-line);background:var(--kc-bg);color:var(--kc-fg);border-radius:999px;padding:5px 12px;font-size:13px;text-align:left}
+.kc-suggestions button{border:1px solid var(--kc-brand);background:var(--kc-bg);color:var(--kc-fg);border-radius:999px;padding:5px 12px;font-size:13px;text-align:left}
 .kc-error{margin:0 14px 8px;padding:8px 10px;border-radius:8px;background:var(--kc-err-bg);color:var(--kc-err);font-size:13px}
 .kc-error[hidden]{display:none}
 .kc-composer{display:flex;gap:8px;padding:10px 14px;border-top:1px solid var(--kc-border)}
@@ -66,11 +66,11 @@ font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--k
 .kc-lead input[aria-invalid=true]{border-color:var(--kc-err)}
 .kc-field-error{color:var(--kc-err);font-size:12px}
 .kc-lead button{align-self:flex-start;border:0;border-radius:8px;padding:7px 14px;background:var(--kc-brand);color:var(--kc-on-brand);font-weight:600}
-.kc-confirm{display:flex;flex-direction:column;gap:6px;padding:10px 12px;border:1px solid var(--kc-brand-line);border-radius:10px;align-self:stretch;overflow-wrap:anywhere}
+.kc-confirm{display:flex;flex-direction:column;gap:6px;padding:10px 12px;border:1px solid var(--kc-brand);border-radius:10px;align-self:stretch;overflow-wrap:anywhere}
 .kc-confirm p{margin:0}
 .kc-confirm-args{font:12.5px ui-monospace,SFMono-Regular,Menlo,monospace;color:var(--kc-muted)}
 .kc-confirm-buttons{display:flex;gap:8px}
-.kc-confirm-buttons button{border:1px solid var(--kc-brand-line);border-radius:8px;padding:5px 12px;background:var(--kc-bg);color:var(--kc-fg)}
+.kc-confirm-buttons button{border:1px solid var(--kc-brand);border-radius:8px;padding:5px 12px;background:var(--kc-bg);color:var(--kc-fg)}
 .kc-confirm-buttons .kc-confirm-approve{border-color:var(--kc-brand);background:var(--kc-brand);color:var(--kc-on-brand);font-weight:600}
 .kc-confirm-buttons button:disabled{opacity:.6;cursor:not-allowed}
 .kc-confirm-outcome{font-size:13px;color:var(--kc-muted)}

@@ -8,8 +8,8 @@ import { WidgetApi, WidgetError, type ChatHandlers, type Citation, type Identity
 import { refusalOf, summarizeArguments, type Confirmation } from './confirm';
 import { LiveSocket } from './live';
 import { LEADS, WIDGET_CLIENT } from '../../src/limits';
-import { el, renderBlocks } from './dom';
-import { parseMarkdown } from './markdown';
+import { el, link, renderBlocks } from './dom';
+import { parseMarkdown, safeHref } from './markdown';
 import type { Strings } from './i18n';
 import type { VisitorStore } from './storage';
 import { leadFieldProblem } from './lead';
@@ -100,7 +100,6 @@ export class WidgetUi {
     this.root = el('div', `kc-root kc-${appearance.theme === 'dark' ? 'dark' : appearance.theme === 'light' ? 'light' : 'auto'} kc-${appearance.position === 'left' ? 'left' : 'right'}`);
     this.root.style.setProperty('--kc-brand', brand);
     this.root.style.setProperty('--kc-on-brand', textOn(brand));
-    this.root.style.setProperty('--kc-brand-line', brand);
 
     this.launcher = el('button', 'kc-launcher');
     this.launcher.type = 'button';
@@ -353,12 +352,9 @@ export class WidgetUi {
 
   private citeMarker(n: number, citation: Citation | undefined): Node {
     const sup = el('sup', 'kc-cite');
-    const href = citation?.url ? safeSourceUrl(citation.url) : null;
+    const href = citation?.url ? sourceHref(citation.url) : null;
     if (href) {
-      const a = el('a', undefined, `[${n}]`);
-      a.href = href;
-      a.target = '_blank';
-      a.rel = 'noopener noreferrer nofollow';
+      const a = link(href, `[${n}]`);
       a.title = citation!.title;
       sup.append(a);
     } else {
@@ -394,18 +390,10 @@ export class WidgetUi {
     const seen = new Set<string>();
     for (const citation of citations) {
       const label = `[${citation.n}] ${citation.title}`;
-      const href = citation.url ? safeSourceUrl(citation.url) : null;
+      const href = citation.url ? sourceHref(citation.url) : null;
       if (seen.has(href ?? label)) continue;
       seen.add(href ?? label);
-      if (href) {
-        const a = el('a', undefined, label);
-        a.href = href;
-        a.target = '_blank';
-        a.rel = 'noopener noreferrer nofollow';
-        list.append(a);
-      } else {
-        list.append(el('span', undefined, label));
-      }
+      list.append(href ? link(href, label) : el('span', undefined, label));
     }
     return list;
   }
@@ -465,28 +453,38 @@ export class WidgetUi {
   async send(raw: string): Promise<void> {
     const text = raw.trim();
     if (!text || this.busy || this.disabled || this.input.disabled) return;
-    this.busy = true;
-    this.sendButton.disabled = true;
-    this.hideError();
     this.suggestions.hidden = true;
     this.input.value = '';
     const userNode = this.bubble('user', text);
-    this.log.append(userNode);
-    const answer = this.newAnswer();
-    this.log.append(answer.node);
-    this.scrollToEnd();
+    const answer = this.beginTurn(userNode);
     try {
       await this.turn(text, userNode, answer, true);
     } catch (err) {
       answer.node.remove();
       this.fail(err);
     } finally {
-      this.busy = false;
-      this.sendButton.disabled = false;
-      // What the socket brought meanwhile, minus what this turn showed itself.
-      for (const message of this.held.splice(0)) this.liveMessage(message);
-      this.goLive();
+      this.endTurn();
     }
+  }
+
+  /** A turn starts (a message or a decision): sending waits, the error goes, and the answer's bubble shows (after `userNode`, when given). */
+  private beginTurn(userNode?: HTMLElement): Answer {
+    this.busy = true;
+    this.sendButton.disabled = true;
+    this.hideError();
+    if (userNode) this.log.append(userNode);
+    const answer = this.newAnswer();
+    this.log.append(answer.node);
+    this.scrollToEnd();
+    return answer;
+  }
+
+  private endTurn(): void {
+    this.busy = false;
+    this.sendButton.disabled = false;
+    // What the socket brought meanwhile, minus what this turn showed itself.
+    for (const message of this.held.splice(0)) this.liveMessage(message);
+    this.goLive();
   }
 
   private async turn(text: string, userNode: HTMLElement, answer: Answer, mayRestart: boolean): Promise<void> {
@@ -604,15 +602,10 @@ export class WidgetUi {
       outcome.textContent = text;
       outcome.hidden = false;
     };
-    this.busy = true;
-    this.sendButton.disabled = true;
     enable(false);
-    this.hideError();
     // The pressed button is disabled now: keep keyboard focus inside the panel.
     this.input.focus();
-    const answer = this.newAnswer();
-    this.log.append(answer.node);
-    this.scrollToEnd();
+    const answer = this.beginTurn();
     let accepted = false;
     try {
       await this.api.decide(
@@ -635,10 +628,7 @@ export class WidgetUi {
         this.fail(err);
       }
     } finally {
-      this.busy = false;
-      this.sendButton.disabled = false;
-      for (const message of this.held.splice(0)) this.liveMessage(message);
-      this.goLive();
+      this.endTurn();
     }
   }
 
@@ -856,12 +846,8 @@ export class WidgetUi {
   }
 }
 
-/** A citation's source URL as a link target: http(s) only (a document URL comes from a crawl or an upload's metadata). */
-function safeSourceUrl(url: string): string | null {
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
-  } catch {
-    return null;
-  }
+/** A citation's source URL as a link target: markdown's safeHref, http(s) only (a document URL comes from a crawl or an upload's metadata). */
+function sourceHref(url: string): string | null {
+  const href = safeHref(url);
+  return href && /^https?:/.test(href) ? href : null;
 }

@@ -108,7 +108,8 @@ export async function search(ctx: ServiceContext, req: SearchRequest): Promise<S
     req.mode === 'vector' ? Promise.resolve({ list: [], winnerText: null }) : keywordWithWinner(),
     termStatistics(ctx, req.botId, req.orgId, req.query),
   ]);
-  const vectorWeight = () => req.hybridWeight ?? adaptiveVectorWeight(family, winnerText === null ? null : coverageScorer(terms)(winnerText));
+  const coverage = coverageScorer(terms);
+  const vectorWeight = () => req.hybridWeight ?? adaptiveVectorWeight(family, winnerText === null ? null : coverage(winnerText));
   const ranked =
     req.mode === 'vector'
       ? vectorList
@@ -141,7 +142,7 @@ export async function search(ctx: ServiceContext, req: SearchRequest): Promise<S
   const found = ranked.filter((r) => byId.has(r.id)).slice(0, wanted.length);
   const cosines = new Map(vectorList.map((m) => [m.id, m.score]));
   let scored = withRelevance(
-    terms,
+    coverage,
     found.map((r) => {
       const chunk = byId.get(r.id)!.chunk;
       return { id: r.id, score: r.score, text: evidenceText(chunk) };

@@ -7,11 +7,11 @@
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-export function escapeHtml(value: string): string {
+function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (ch) => ESCAPES[ch]!);
 }
 
-export function embedSnippet(origin: string, botId: string): string {
+function embedSnippet(origin: string, botId: string): string {
   return `<script src="${origin}/widget.js" data-bot-id="${botId}" defer></script>`;
 }
 

@@ -1,4 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { createRouter, jsonBody, jsonContent, commonErrors, errorResponses, IdParam } from '../../http/router';
 import { notFound } from '../../http/problem';
 import { requirePermission, serviceContext } from '../../http/context';
@@ -7,6 +7,7 @@ import {
   etagFor,
   etagResponseHeaders,
   IfMatchHeaders,
+  IfNoneMatchHeaders,
   ifMatchRevisions,
   ifNoneMatchHits,
   preconditionFailed,
@@ -86,7 +87,7 @@ export function widgetPublicRoutes() {
       description: 'No authentication. A private, unknown or deleted bot answers the same 404 `bot_not_found`.',
       request: {
         params: IdParam('botId', 'bot'),
-        headers: z.object({ 'if-none-match': z.string().max(1000).optional().openapi({ param: { name: 'if-none-match', in: 'header' } }) }),
+        headers: IfNoneMatchHeaders,
       },
       responses: {
         200: { ...jsonContent(PublicWidgetConfigSchema, 'The effective widget config'), headers: configHeaders },

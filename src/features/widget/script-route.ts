@@ -10,9 +10,10 @@
  * The bundle comes from bundle.generated.ts, written by scripts/build-widget.mjs.
  */
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { createRouter, errorResponses, IdParam } from '../../http/router';
 import { notFound } from '../../http/problem';
-import { ifNoneMatchHits } from '../../http/etag';
+import { ifNoneMatchHits, IfNoneMatchHeaders } from '../../http/etag';
 import { WIDGET_CLIENT } from '../../limits';
 import { WIDGET_BUNDLE } from './bundle.generated';
 import { getPublicWidgetConfig } from './service';
@@ -30,6 +31,13 @@ const scriptHeaders = (cacheControl: string) => ({
   'x-content-type-options': 'nosniff',
 });
 
+/** The bundle with `cacheControl`, or a 304 when If-None-Match names its version. */
+function serveScript(c: Context, cacheControl: string) {
+  const headers = scriptHeaders(cacheControl);
+  if (ifNoneMatchHits(c, etag)) return c.body(null, 304, headers);
+  return c.body(WIDGET_BUNDLE.js, 200, headers);
+}
+
 const scriptResponse = { description: 'The widget script (an IIFE)', content: { 'application/javascript': { schema: { type: 'string' as const } } } };
 
 export function widgetScriptRoutes() {
@@ -44,14 +52,10 @@ export function widgetScriptRoutes() {
       description:
         `Embed with \`<script src="https://HOST/widget.js" data-bot-id="bot_…" defer></script>\`. ` +
         `Cache-Control: public, max-age=${WIDGET_CLIENT.scriptMaxAgeSeconds}; send the ETag back in If-None-Match for a 304.`,
-      request: { headers: z.object({ 'if-none-match': z.string().max(1000).optional() }) },
+      request: { headers: IfNoneMatchHeaders },
       responses: { 200: scriptResponse, 304: { description: 'Not modified: If-None-Match names the current version' } },
     }),
-    (c) => {
-      const headers = scriptHeaders(`public, max-age=${WIDGET_CLIENT.scriptMaxAgeSeconds}`);
-      if (ifNoneMatchHits(c, etag)) return c.body(null, 304, headers);
-      return c.body(WIDGET_BUNDLE.js, 200, headers);
-    },
+    (c) => serveScript(c, `public, max-age=${WIDGET_CLIENT.scriptMaxAgeSeconds}`),
   );
 
   router.openapi(
@@ -63,15 +67,13 @@ export function widgetScriptRoutes() {
       description: 'The version is the content hash of the current build (the ETag of /widget.js). Only the current version is served; others are 404.',
       request: {
         params: z.object({ version: z.string().min(1).max(64).openapi({ param: { name: 'version', in: 'path' }, example: WIDGET_BUNDLE.version }) }),
-        headers: z.object({ 'if-none-match': z.string().max(1000).optional() }),
+        headers: IfNoneMatchHeaders,
       },
       responses: { 200: scriptResponse, 304: { description: 'Not modified' }, 400: errorResponses[400], 404: errorResponses[404] },
     }),
     (c) => {
       if (c.req.valid('param').version !== WIDGET_BUNDLE.version) throw notFound('Widget version', 'widget_version_not_found');
-      const headers = scriptHeaders(`public, max-age=${WIDGET_CLIENT.versionedMaxAgeSeconds}, immutable`);
-      if (ifNoneMatchHits(c, etag)) return c.body(null, 304, headers);
-      return c.body(WIDGET_BUNDLE.js, 200, headers);
+      return serveScript(c, `public, max-age=${WIDGET_CLIENT.versionedMaxAgeSeconds}, immutable`);
     },
   );
 

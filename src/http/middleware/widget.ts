@@ -32,11 +32,9 @@ export const widgetOrigin = (): MiddlewareHandler<AppBindings> =>
     if (!bot) {
       return problemResponse(c, { status: 404, code: 'bot_not_found', title: 'Not found', detail: 'Bot was not found.', headers: { vary: 'Origin' } });
     }
-    // Browsers send no Origin on a same-origin GET (Fetch spec), such as the preview page's
-    // config and history reads; they mark it Sec-Fetch-Site: same-origin, which no other site's
-    // page can make them send.
-    const origin = normalizeOrigin(c.req.header('origin')) ?? (c.req.header('sec-fetch-site') === 'same-origin' ? ownOrigin(c) : null);
-    if (!origin || !(originAllowed(origin, bot.allowedOrigins) || origin === ownOrigin(c))) {
+    const self = ownOrigin(c);
+    const origin = normalizeOrigin(c.req.header('origin')) ?? sameOriginFetch(c, self);
+    if (!origin || !(originAllowed(origin, bot.allowedOrigins) || origin === self)) {
       return problemResponse(c, {
         status: 403,
         code: 'origin_not_allowed',
@@ -90,10 +88,11 @@ function ownOrigin(c: Context<AppBindings>): string | null {
 /**
  * Browsers omit Origin on same-origin GETs (Fetch spec), so the preview page's config and history
  * requests arrive without one; `Sec-Fetch-Site: same-origin` (set by the browser, not by page
- * script) says they come from a page this Worker served. Same trust as ownOrigin above.
+ * script, and which no other site's page can make it send) says they come from a page this
+ * Worker served: `self`, its own origin. Same trust as ownOrigin above.
  */
-function sameOriginFetch(c: Context<AppBindings>): string | null {
-  return c.req.header('sec-fetch-site') === 'same-origin' ? ownOrigin(c) : null;
+function sameOriginFetch(c: Context<AppBindings>, self: string | null): string | null {
+  return c.req.header('sec-fetch-site') === 'same-origin' ? self : null;
 }
 
 function bearer(c: Context<AppBindings>): string | null {

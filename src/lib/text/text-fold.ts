@@ -45,3 +45,8 @@ export function hasSpacelessScript(text: string): boolean {
 export function spacelessRuns(text: string): string[] {
   return text.match(SPACELESS_RUN) ?? [];
 }
+
+/** The text with its spaceless-script runs replaced by spaces: what a word splitter may read. */
+export function withoutSpacelessRuns(text: string): string {
+  return text.replace(SPACELESS_RUN, ' ');
+}

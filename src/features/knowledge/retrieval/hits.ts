@@ -3,9 +3,8 @@
  * optional rerank stage, and the `minScore` cut-off (on relevance, so it means the same in
  * every mode).
  */
-import { combineEvidence, coverageScorer, similarityEvidence, type EmbedderFamily } from './relevance';
+import { combineEvidence, similarityEvidence, type EmbedderFamily } from './relevance';
 import { rerank, rerankRelevance, type FetchLike, type RerankerConfig } from './rerank';
-import type { QueryTermStats } from './term-stats';
 
 export interface Candidate {
   id: string;
@@ -19,13 +18,13 @@ export interface Scored extends Candidate {
   rerankRank?: number;
 }
 
+/** `coverage` is the query's coverageScorer (relevance.ts), built once per search. */
 export function withRelevance(
-  terms: QueryTermStats,
+  coverage: (text: string) => number | null,
   candidates: readonly Candidate[],
   cosines: ReadonlyMap<string, number>,
   family: EmbedderFamily,
 ): Scored[] {
-  const coverage = coverageScorer(terms);
   return candidates.map((c) => {
     const cosine = cosines.get(c.id);
     return { ...c, relevance: combineEvidence(coverage(c.text), cosine === undefined ? undefined : similarityEvidence(cosine, family)) };
